@@ -1,0 +1,182 @@
+//! Small grammars for names: project, base, volume, Debian package, environment variable, Python.
+
+/// Longest project name: it ends up in image names, volume names and file names.
+pub(crate) const MAXIMUM_PROJECT_NAME_LENGTH: usize = 64;
+
+/// `^[a-z0-9][a-z0-9._-]*$`, at most 64 characters.
+pub(crate) fn is_valid_project_name(name: &str) -> bool {
+    name.len() <= MAXIMUM_PROJECT_NAME_LENGTH
+        && starts_with_and_continues(
+            name,
+            |byte| byte.is_ascii_lowercase() || byte.is_ascii_digit(),
+            |byte| {
+                byte.is_ascii_lowercase()
+                    || byte.is_ascii_digit()
+                    || matches!(byte, b'.' | b'_' | b'-')
+            },
+        )
+}
+
+/// A project name built from `name`: lowercase, other characters turned into `-`.
+pub(crate) fn suggest_project_name(name: &str) -> Option<String> {
+    let mut suggestion: String = name
+        .trim()
+        .chars()
+        .map(|character| {
+            let character = character.to_ascii_lowercase();
+            if character.is_ascii_lowercase()
+                || character.is_ascii_digit()
+                || matches!(character, '.' | '_' | '-')
+            {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    suggestion = suggestion
+        .trim_start_matches(|character: char| !character.is_ascii_alphanumeric())
+        .to_owned();
+    suggestion.truncate(MAXIMUM_PROJECT_NAME_LENGTH);
+    (is_valid_project_name(&suggestion) && suggestion != name).then_some(suggestion)
+}
+
+/// `^[a-z0-9][a-z0-9_-]*$`, at most 64 characters: base names end up in image tags and files.
+pub(crate) fn is_valid_base_name(name: &str) -> bool {
+    name.len() <= MAXIMUM_PROJECT_NAME_LENGTH
+        && starts_with_and_continues(
+            name,
+            |byte| byte.is_ascii_lowercase() || byte.is_ascii_digit(),
+            |byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'_' | b'-')
+            },
+        )
+}
+
+/// `^[A-Za-z0-9][A-Za-z0-9_.-]+$`, Docker's volume name grammar.
+pub(crate) fn is_valid_volume_name(name: &str) -> bool {
+    name.len() >= 2
+        && starts_with_and_continues(
+            name,
+            |byte| byte.is_ascii_alphanumeric(),
+            |byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'),
+        )
+}
+
+/// `^[a-z0-9][a-z0-9+.-]+$`, Debian's package name grammar.
+pub(crate) fn is_valid_debian_package_name(name: &str) -> bool {
+    name.len() >= 2
+        && starts_with_and_continues(
+            name,
+            |byte| byte.is_ascii_lowercase() || byte.is_ascii_digit(),
+            |byte| {
+                byte.is_ascii_lowercase()
+                    || byte.is_ascii_digit()
+                    || matches!(byte, b'+' | b'.' | b'-')
+            },
+        )
+}
+
+/// `^[a-z0-9][a-z0-9.-]*$`: a Debian suite or codename such as `bookworm` or `stable`.
+pub(crate) fn is_valid_debian_suite(suite: &str) -> bool {
+    starts_with_and_continues(
+        suite,
+        |byte| byte.is_ascii_lowercase() || byte.is_ascii_digit(),
+        |byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'.' | b'-'),
+    )
+}
+
+/// `^[A-Za-z_][A-Za-z0-9_]*$`: a name every shell and `docker run -e` accepts.
+pub(crate) fn is_valid_environment_variable_name(name: &str) -> bool {
+    starts_with_and_continues(
+        name,
+        |byte| byte.is_ascii_alphabetic() || byte == b'_',
+        |byte| byte.is_ascii_alphanumeric() || byte == b'_',
+    )
+}
+
+/// Whether an environment variable name looks like it holds a secret.
+pub(crate) fn looks_like_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["SECRET", "PASSWORD", "TOKEN"]
+        .iter()
+        .any(|word| upper.contains(word))
+        || upper.ends_with("_KEY")
+}
+
+/// A Python identifier (ASCII only).
+pub(crate) fn is_python_identifier(name: &str) -> bool {
+    starts_with_and_continues(
+        name,
+        |byte| byte.is_ascii_alphabetic() || byte == b'_',
+        |byte| byte.is_ascii_alphanumeric() || byte == b'_',
+    )
+}
+
+/// `mysite.settings`: identifiers separated by dots.
+pub(crate) fn is_dotted_python_path(path: &str) -> bool {
+    path.split('.').all(is_python_identifier)
+}
+
+/// `mysite.wsgi:application`.
+pub(crate) fn is_wsgi_reference(reference: &str) -> bool {
+    match reference.split_once(':') {
+        Some((module, callable)) => is_dotted_python_path(module) && is_python_identifier(callable),
+        None => false,
+    }
+}
+
+/// An `http://` or `https://` URL with something after the scheme and no whitespace.
+pub(crate) fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) => !rest.is_empty() && !url.chars().any(char::is_whitespace),
+        None => false,
+    }
+}
+
+fn starts_with_and_continues(
+    text: &str,
+    first: impl Fn(u8) -> bool,
+    rest: impl Fn(u8) -> bool,
+) -> bool {
+    match text.as_bytes().split_first() {
+        Some((head, tail)) => first(*head) && tail.iter().all(|byte| rest(*byte)),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_grammars() {
+        assert!(is_valid_project_name("dockyard-sample"));
+        assert!(is_valid_project_name("a.b_c-1"));
+        assert!(!is_valid_project_name("-a"));
+        assert!(!is_valid_project_name("My App"));
+        assert!(!is_valid_project_name(&"a".repeat(65)));
+        assert_eq!(suggest_project_name("My App"), Some("my-app".to_owned()));
+        assert!(is_valid_volume_name("dockyard-sample-pip-cache"));
+        assert!(!is_valid_volume_name("a"));
+        assert!(!is_valid_volume_name("pip cache"));
+        assert!(is_valid_debian_package_name("libc6-dev"));
+        assert!(is_valid_debian_package_name("g++"));
+        assert!(!is_valid_debian_package_name("Python3"));
+        assert!(is_valid_environment_variable_name("DJANGO_ALLOWED_HOSTS"));
+        assert!(!is_valid_environment_variable_name("1X"));
+        assert!(!is_valid_environment_variable_name("MY-VAR"));
+        assert!(looks_like_secret_name("DJANGO_SECRET_KEY"));
+        assert!(looks_like_secret_name("api_key"));
+        assert!(looks_like_secret_name("GITHUB_TOKEN"));
+        assert!(!looks_like_secret_name("KEYBOARD"));
+        assert!(is_wsgi_reference("sample.wsgi:application"));
+        assert!(!is_wsgi_reference("sample.wsgi"));
+        assert!(!is_wsgi_reference("sample..wsgi:app"));
+        assert!(is_http_url("https://github.com/a/b"));
+        assert!(!is_http_url("github.com/a/b"));
+    }
+}

@@ -1,0 +1,134 @@
+//! The raw serde mirror of `deploy.toml`: exactly what the file says, with spans, nothing checked.
+//!
+//! Every table denies unknown keys, so a typo is an error rather than a silently ignored setting.
+//! Values keep their [`Spanned`] position so that validation in the resolving step can point at
+//! the offending key or value. Defaults are applied later, when resolving, so `None` here means
+//! "not written".
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A list of strings, each with its position, the list itself with its own.
+pub type SpannedStrings = Spanned<Vec<Spanned<String>>>;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// `[project]`.
+    pub project: Project,
+    /// `[app]`.
+    pub app: App,
+    /// `[base.<name>]`, by name.
+    pub base: Spanned<BTreeMap<Spanned<String>, Base>>,
+    /// `[builder]`.
+    pub builder: Builder,
+    /// `[production]`.
+    pub production: Production,
+    /// `[context]`, optional.
+    pub context: Option<Context>,
+}
+
+/// `[project]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// `name`: used in image names and file names.
+    pub name: Spanned<String>,
+    /// `version`.
+    pub version: Option<Spanned<String>>,
+    /// `source`: a URL for the OCI source label.
+    pub source: Option<Spanned<String>>,
+}
+
+/// `[app]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// `path`: the Django project folder (holding `manage.py`).
+    pub path: Spanned<String>,
+    /// `settings_module`: the dotted Python path of the settings module.
+    pub settings_module: Spanned<String>,
+    /// `wsgi`: `module.path:callable`.
+    pub wsgi: Spanned<String>,
+    /// `port`: the port the app listens on inside the container.
+    pub port: Spanned<i64>,
+    /// `health_path`: the HTTP path answering 200 when the app is up.
+    pub health_path: Option<Spanned<String>>,
+    /// `requirements`: pip requirement files, relative to `path`.
+    pub requirements: SpannedStrings,
+    /// `test_requirements`: extra pip requirement files for tests, relative to `path`.
+    pub test_requirements: Option<SpannedStrings>,
+    /// `test_command`: the argv that runs the tests.
+    pub test_command: Option<SpannedStrings>,
+    /// `static_root`: where `collectstatic` writes, relative to `path`.
+    pub static_root: Option<Spanned<String>>,
+    /// `[app.env]`: the runtime environment.
+    pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}
+
+/// `[base.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Base {
+    /// `image`: the image reference.
+    pub image: Spanned<String>,
+    /// `pull`: whether to pull the image when it is missing locally.
+    pub pull: Option<Spanned<bool>>,
+    /// `[base.<name>.bootstrap]`: how to build the image from scratch with debootstrap.
+    pub bootstrap: Option<Bootstrap>,
+}
+
+/// `[base.<name>.bootstrap]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bootstrap {
+    /// `suite`: the Debian suite, for example `bookworm`.
+    pub suite: Spanned<String>,
+    /// `variant`: the debootstrap variant.
+    pub variant: Option<Spanned<String>>,
+    /// `packages`: extra Debian packages.
+    pub packages: Option<SpannedStrings>,
+    /// `mirror`: the Debian mirror URL.
+    pub mirror: Option<Spanned<String>>,
+}
+
+/// `[builder]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Builder {
+    /// `dockerfile`: relative to the deploy file's folder.
+    pub dockerfile: Spanned<String>,
+    /// `context`: a folder, relative to the deploy file's folder.
+    pub context: Spanned<String>,
+    /// `base`: the name of a `[base.<name>]` table.
+    pub base: Spanned<String>,
+    /// `ca_bundle`: a CA bundle file, absolute or relative to the deploy file's folder.
+    pub ca_bundle: Option<Spanned<String>>,
+    /// `pip_cache_volume`: the Docker volume holding pip's cache.
+    pub pip_cache_volume: Option<Spanned<String>>,
+}
+
+/// `[production]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Production {
+    /// `dockerfile`: relative to the deploy file's folder.
+    pub dockerfile: Spanned<String>,
+    /// `base`: the name of a `[base.<name>]` table.
+    pub base: Spanned<String>,
+    /// `user`: the numeric uid the app runs as.
+    pub user: Option<Spanned<i64>>,
+}
+
+/// `[context]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    /// `dockerignore`: relative to the app folder.
+    pub dockerignore: Option<Spanned<String>>,
+    /// `exclude`: extra gitignore-style patterns to leave out of the build context.
+    pub exclude: Option<SpannedStrings>,
+}

@@ -1,0 +1,175 @@
+//! Broken deploy.toml files, each an edit of the valid fixture, with the exact message a user sees.
+
+use crate::fixture::{check, check_broken_project, MINIMAL, VALID};
+
+/// One test per case: the edit is recorded in the snapshot's description.
+macro_rules! broken_case {
+    ($name:ident, $old:expr => $new:expr) => {
+        broken_case!($name, $old => $new, removing []);
+    };
+    ($name:ident, $old:expr => $new:expr, removing [$($removed:expr),*]) => {
+        #[test]
+        fn $name() {
+            let rendered = check_broken_project($old, $new, &[$($removed),*]);
+            insta::with_settings!({
+                description => format!("{:?} => {:?}", $old, $new),
+                omit_expression => true,
+            }, {
+                insta::assert_snapshot!(rendered);
+            });
+        }
+    };
+}
+
+// TOML itself.
+broken_case!(syntax_error_missing_value, "port = 8000" => "port = ");
+broken_case!(syntax_error_unclosed_string, "wsgi = \"shop.wsgi:application\"" => "wsgi = \"shop.wsgi:application");
+broken_case!(syntax_error_duplicate_key, "health_path = \"/healthz/\"" => "port = 8001");
+
+// Unknown names.
+broken_case!(unknown_top_level_table, "[context]" => "[contxt]");
+broken_case!(unknown_top_level_key, "# A fixture project using every key." => "name = \"shop\"");
+broken_case!(unknown_key_in_app, "port = 8000" => "prot = 8000");
+broken_case!(unknown_key_without_close_match, "health_path = \"/healthz/\"" => "workers = 4");
+broken_case!(unknown_key_in_base_table, "pull = false" => "pul = false");
+broken_case!(unknown_sub_table, "[app.env]" => "[app.environment]");
+broken_case!(unknown_base_name, "base = \"builder\"" => "base = \"buidler\"");
+broken_case!(unknown_base_name_without_close_match, "base = \"runtime\"" => "base = \"deploy\"");
+
+// Types.
+broken_case!(wrong_type_quoted_integer, "port = 8000" => "port = \"8000\"");
+broken_case!(wrong_type_integer_for_string, "name = \"shop\"" => "name = 5");
+broken_case!(wrong_type_string_for_array, "requirements = [\"requirements.txt\"]" => "requirements = \"requirements.txt\"");
+broken_case!(wrong_type_in_array, "requirements = [\"requirements.txt\"]" => "requirements = [\"requirements.txt\", 3]");
+broken_case!(wrong_type_env_value, "DATABASE_URL = \"sqlite:////tmp/shop.sqlite3\"" => "DEBUG = false");
+broken_case!(wrong_type_quoted_boolean, "pull = false" => "pull = \"false\"");
+broken_case!(wrong_type_table_for_string, "base = \"runtime\"" => "base = { name = \"runtime\" }");
+broken_case!(port_too_large_for_toml, "port = 8000" => "port = 99999999999999999999");
+
+// Missing keys.
+broken_case!(missing_key, "wsgi = \"shop.wsgi:application\"\n" => "");
+broken_case!(missing_key_in_base, "image = \"dockyard/python-runtime:bookworm\"\n" => "");
+broken_case!(missing_bootstrap_suite, "suite = \"bookworm\"\nvariant" => "variant");
+
+// Files and folders.
+broken_case!(missing_dockerfile, "dockerfile = \"docker/builder.Dockerfile\"" => "dockerfile = \"docker/nope.Dockerfile\"");
+broken_case!(dockerfile_is_a_folder, "dockerfile = \"docker/production.Dockerfile\"" => "dockerfile = \"docker/builder\"");
+broken_case!(context_is_a_file, "context = \"docker/builder\"" => "context = \"docker/builder.Dockerfile\"");
+broken_case!(missing_app_folder, "path = \"app\"" => "path = \"webapp\"");
+broken_case!(missing_manage_py, "path = \"app\"" => "path = \"app\"", removing ["app/manage.py"]);
+broken_case!(missing_requirements_file, "requirements = [\"requirements.txt\"]" => "requirements = [\"requirements.txt\", \"requirements/prod.txt\"]");
+broken_case!(missing_test_requirements_file, "test_requirements = [\"requirements-test.txt\"]" => "test_requirements = [\"requirements-dev.txt\"]");
+broken_case!(missing_ca_bundle, "ca_bundle = \"certs/ca.pem\"" => "ca_bundle = \"certs/corporate.pem\"");
+broken_case!(missing_dockerignore, "dockerignore = \"docker.ignore\"" => "dockerignore = \".dockerignore\"");
+broken_case!(app_path_escapes_project, "path = \"app\"" => "path = \"../app\"");
+broken_case!(context_escapes_project, "context = \"docker/builder\"" => "context = \"docker/../../builder\"");
+broken_case!(dockerfile_is_absolute, "dockerfile = \"docker/production.Dockerfile\"" => "dockerfile = \"/srv/production.Dockerfile\"");
+broken_case!(requirements_escape_app, "requirements = [\"requirements.txt\"]" => "requirements = [\"../requirements.txt\"]");
+broken_case!(static_root_escapes_app, "static_root = \"static/collected\"" => "static_root = \"../static\"");
+broken_case!(static_root_is_app_itself, "static_root = \"static/collected\"" => "static_root = \".\"");
+
+// Values.
+broken_case!(port_zero, "port = 8000" => "port = 0");
+broken_case!(port_below_1024, "port = 8000" => "port = 80");
+broken_case!(port_above_65535, "port = 8000" => "port = 70000");
+broken_case!(bad_project_name, "name = \"shop\"" => "name = \"My Shop\"");
+broken_case!(project_name_too_long, "name = \"shop\"" => "name = \"shop-with-a-name-that-goes-on-and-on-well-past-the-sixty-four-characters\"");
+broken_case!(bad_project_version, "version = \"1.2.0\"" => "version = \"1.2.0 beta\"");
+broken_case!(bad_project_source, "source = \"https://github.com/example/shop\"" => "source = \"github.com/example/shop\"");
+broken_case!(bad_settings_module, "settings_module = \"shop.settings\"" => "settings_module = \"shop/settings.py\"");
+broken_case!(bad_wsgi, "wsgi = \"shop.wsgi:application\"" => "wsgi = \"shop.wsgi\"");
+broken_case!(health_path_without_slash, "health_path = \"/healthz/\"" => "health_path = \"healthz/\"");
+broken_case!(empty_requirements, "requirements = [\"requirements.txt\"]" => "requirements = []");
+broken_case!(empty_test_command, "test_command = [\"python\", \"manage.py\", \"test\", \"--noinput\", \"-v\", \"2\"]" => "test_command = []");
+broken_case!(secret_looking_env_key, "DATABASE_URL = \"sqlite:////tmp/shop.sqlite3\"" => "DJANGO_SECRET_KEY = \"hunter2\"");
+broken_case!(secret_looking_env_key_lowercase, "DATABASE_URL = \"sqlite:////tmp/shop.sqlite3\"" => "stripe_api_key = \"sk_live\"");
+broken_case!(bad_env_key_name, "DATABASE_URL = \"sqlite:////tmp/shop.sqlite3\"" => "\"DATABASE-URL\" = \"sqlite:////tmp/shop.sqlite3\"");
+broken_case!(image_reference_uppercase, "image = \"dockyard/python-runtime:bookworm\"" => "image = \"Dockyard/python-runtime:bookworm\"");
+broken_case!(image_reference_bad_tag, "image = \"dockyard/python-runtime:bookworm\"" => "image = \"dockyard/python-runtime:-bookworm\"");
+broken_case!(image_reference_bad_digest, "image = \"dockyard/python-runtime:bookworm\"" => "image = \"dockyard/python-runtime@sha256:1234\"");
+broken_case!(bad_bootstrap_suite, "suite = \"bookworm\"\nvariant" => "suite = \"Bookworm\"\nvariant");
+broken_case!(bad_bootstrap_variant, "variant = \"buildd\"" => "variant = \"minbas\"");
+broken_case!(bad_bootstrap_variant_without_close_match, "variant = \"buildd\"" => "variant = \"tiny\"");
+broken_case!(bad_package_name, "\"python3-dev\"" => "\"Python3-dev\"");
+broken_case!(bad_bootstrap_mirror, "mirror = \"http://deb.debian.org/debian\"" => "mirror = \"deb.debian.org\"");
+broken_case!(bad_volume_name, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop pip\"");
+broken_case!(user_zero, "user = 20001" => "user = 0");
+broken_case!(user_negative, "user = 20001" => "user = -5");
+broken_case!(empty_exclude_pattern, "exclude = [\"*.sqlite3\", \"staticfiles/\"]" => "exclude = [\"*.sqlite3\", \"\"]");
+
+#[test]
+fn missing_table() {
+    let text = MINIMAL.replace(
+        "[production]\ndockerfile = \"docker/production.Dockerfile\"\nbase = \"runtime\"\n",
+        "",
+    );
+    assert_ne!(text, MINIMAL, "the edit applies");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn missing_project_table_in_an_empty_file() {
+    insta::assert_snapshot!(check(""));
+}
+
+#[test]
+fn empty_base_table() {
+    let without_bases = MINIMAL.replace("[base.runtime]\nimage = \"python:3.12-slim\"\n", "");
+    assert_ne!(without_bases, MINIMAL, "the edit applies");
+    insta::assert_snapshot!(check(&format!("base = {{}}\n{without_bases}")));
+}
+
+#[test]
+fn bad_base_name() {
+    let text = MINIMAL.replace("[base.runtime]", "[base.Runtime]");
+    let text = text.replace("base = \"runtime\"", "base = \"Runtime\"");
+    assert_ne!(text, MINIMAL, "the edit applies");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn array_of_tables_where_a_table_belongs() {
+    let text = MINIMAL.replace("[production]", "[[production]]");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn missing_deploy_file() {
+    let folder = tempfile::tempdir().expect("create a temporary folder");
+    let root = folder.path().canonicalize().expect("canonicalize");
+    let error = dockyard_config::load(&root.join("deploy.toml")).expect_err("no file, no config");
+    assert_eq!(error.line(), None);
+    assert_eq!(
+        error.hint(),
+        Some("run from the project folder or pass --config")
+    );
+    insta::assert_snapshot!(crate::fixture::redact_root(&error.to_string(), &root));
+}
+
+#[test]
+fn deploy_file_is_a_folder() {
+    let folder = tempfile::tempdir().expect("create a temporary folder");
+    let root = folder.path().canonicalize().expect("canonicalize");
+    let error = dockyard_config::load(&root).expect_err("a folder is no config");
+    insta::assert_snapshot!(crate::fixture::redact_root(&error.to_string(), &root));
+}
+
+#[test]
+fn error_accessors_support_ci_annotations() {
+    let error = match dockyard_config::parse(
+        &VALID.replacen("port = 8000", "prot = 8000", 1),
+        std::path::Path::new("/nowhere/deploy.toml"),
+    ) {
+        Ok(_) => panic!("the key is misspelt"),
+        Err(error) => error,
+    };
+    assert_eq!(
+        error.file(),
+        Some(std::path::Path::new("/nowhere/deploy.toml"))
+    );
+    assert_eq!(error.line(), Some(12));
+    assert_eq!(error.column(), Some(1));
+    assert_eq!(error.key(), Some("app.prot"));
+    assert_eq!(error.message(), "unknown key `prot` in `[app]`");
+    assert_eq!(error.hint(), Some("did you mean `port`?"));
+}

@@ -1,0 +1,7 @@
+//! The one integration test binary: fixture projects on disk, parsed and snapshotted.
+
+mod broken;
+mod fixture;
+mod image_references;
+mod real_deploy_toml;
+mod resolved;

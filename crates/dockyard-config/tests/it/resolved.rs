@@ -1,0 +1,95 @@
+//! Valid deploy.toml files: what they resolve to, defaults, and paths resolved from the file.
+
+use std::path::Path;
+
+use crate::fixture::{canonical_root, check, check_project, write_fixture_project, MINIMAL, VALID};
+
+#[test]
+fn full_fixture_resolves() {
+    insta::assert_snapshot!(check(VALID));
+}
+
+#[test]
+fn defaults_apply_when_optional_keys_are_left_out() {
+    // Without docker.ignore named, app/.dockerignore is picked up when it exists.
+    insta::assert_snapshot!(check_project(MINIMAL, &[], &["app/.dockerignore"]));
+}
+
+#[test]
+fn no_dockerignore_when_none_is_named_or_present() {
+    let folder = write_fixture_project(MINIMAL, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(MINIMAL, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.context.dockerignore, None);
+    assert!(config.context.exclude.is_empty());
+}
+
+#[test]
+fn paths_resolve_against_the_deploy_file_not_the_working_directory() {
+    let project = write_fixture_project(MINIMAL, &[], &[]);
+    let root = canonical_root(&project);
+    let elsewhere = tempfile::tempdir().expect("create a temporary folder");
+    let previous = std::env::current_dir().expect("a working directory");
+
+    // Every other test passes absolute paths, so changing the working directory here is safe.
+    std::env::set_current_dir(elsewhere.path()).expect("change the working directory");
+    let from_elsewhere = dockyard_config::parse(MINIMAL, &root.join("deploy.toml"));
+    let loaded_from_elsewhere = dockyard_config::load(&root.join("deploy.toml"));
+
+    // load() with a relative path: errors name the file as given, paths still resolve.
+    std::env::set_current_dir(&root).expect("change the working directory");
+    let loaded_relative = dockyard_config::load(Path::new("deploy.toml"));
+    std::fs::write(
+        root.join("broken.toml"),
+        MINIMAL.replace("port = 8000", "port = 80"),
+    )
+    .expect("write a broken deploy file");
+    let broken_relative = dockyard_config::load(Path::new("broken.toml"));
+    let missing_relative = dockyard_config::load(Path::new("missing.toml"));
+    std::env::set_current_dir(previous).expect("restore the working directory");
+
+    let config = from_elsewhere.expect("resolves from another working directory");
+    assert_eq!(config.root, root);
+    assert_eq!(config.file, root.join("deploy.toml"));
+    assert_eq!(config.app.path, root.join("app"));
+    assert_eq!(
+        config.builder.dockerfile,
+        root.join("docker/builder.Dockerfile")
+    );
+    assert_eq!(config.builder.context, root.join("docker/builder"));
+    assert_eq!(
+        config.production.dockerfile,
+        root.join("docker/production.Dockerfile")
+    );
+    assert_eq!(loaded_from_elsewhere.expect("load resolves too"), config);
+
+    let loaded = loaded_relative.expect("load with a relative path resolves");
+    assert_eq!(loaded.root, root);
+    assert_eq!(loaded.file, root.join("deploy.toml"));
+    assert_eq!(loaded.app.path, root.join("app"));
+
+    let broken = broken_relative.expect_err("port 80 is refused");
+    assert!(
+        broken.to_string().starts_with("broken.toml:8:8: "),
+        "errors name the file as given: {broken}"
+    );
+    let missing = missing_relative.expect_err("no such file");
+    assert_eq!(
+        missing.to_string(),
+        "missing.toml: deploy file not found\nhint: run from the project folder or pass --config"
+    );
+}
+
+#[test]
+fn base_looks_up_by_name() {
+    let folder = write_fixture_project(VALID, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(VALID, &root.join("deploy.toml")).expect("valid");
+    let builder_base = config.base(&config.builder.base);
+    assert_eq!(builder_base.name, "builder");
+    assert_eq!(
+        builder_base.image.to_string(),
+        "ghcr.io/example/python-builder:bookworm"
+    );
+    assert_eq!(config.base(&config.production.base).name, "runtime");
+}

@@ -1,0 +1,11 @@
+//! Integration tests for dockyard-context: determinism, filtering, symlinks, special files, members, tarball files and safe unpacking.
+
+mod deny_list;
+mod determinism;
+mod dockerignore;
+mod members;
+mod special_files;
+mod support;
+mod symlinks;
+mod tarball_file;
+mod unpack;

@@ -1,0 +1,282 @@
+//! Containers: create, upload and download tar streams, start, follow logs, wait, inspect, remove.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
+
+use crate::{Engine, EngineError};
+
+/// How to create one container.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// Container name; the engine picks one when `None`.
+    pub name: Option<String>,
+    /// Image reference or id.
+    pub image: String,
+    /// Command, exec form.
+    pub cmd: Vec<String>,
+    /// Environment as `KEY=value`.
+    pub env: Vec<String>,
+    /// User to run as, overriding the image's.
+    pub user: Option<String>,
+    /// Working directory, overriding the image's.
+    pub working_dir: Option<String>,
+    /// Labels; the caller adds the run and project labels.
+    pub labels: BTreeMap<String, String>,
+    /// Named volumes to mount.
+    pub volumes: Vec<VolumeMount>,
+    /// tmpfs mounts: path to mount options.
+    pub tmpfs: BTreeMap<String, String>,
+    /// Mount the root filesystem read-only.
+    pub read_only_root: bool,
+}
+
+/// A named volume mounted into a container.
+#[derive(Debug, Clone)]
+pub struct VolumeMount {
+    /// Volume name.
+    pub volume: String,
+    /// Path inside the container.
+    pub target: String,
+}
+
+/// The state of a container as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// `created`, `running`, `exited`, ...
+    pub status: String,
+    /// Exit code, meaningful once exited.
+    pub exit_code: i64,
+    /// Health status (`starting`, `healthy`, `unhealthy`), empty without a HEALTHCHECK.
+    pub health: String,
+}
+
+/// One line of container output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogLine {
+    /// A line on stdout.
+    Stdout(String),
+    /// A line on stderr.
+    Stderr(String),
+}
+
+impl LogLine {
+    /// The text of the line, whichever stream it came from.
+    pub fn text(&self) -> &str {
+        match self {
+            LogLine::Stdout(text) | LogLine::Stderr(text) => text,
+        }
+    }
+}
+
+impl Engine {
+    /// Creates a named volume if it does not exist yet.
+    pub async fn ensure_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
+        let request = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_owned()),
+            labels: Some(labels.iter().map(|(key, value)| (key.clone(), value.clone())).collect()),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map(drop)
+            .map_err(|error| EngineError::from_bollard(format!("creating volume {name}"), error))
+    }
+
+    /// Creates a container (not started) and returns its id.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let mut options = CreateContainerOptionsBuilder::default();
+        if let Some(name) = &spec.name {
+            options = options.name(name);
+        }
+        let mounts: Vec<Mount> = spec
+            .volumes
+            .iter()
+            .map(|mount| Mount {
+                target: Some(mount.target.clone()),
+                source: Some(mount.volume.clone()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            })
+            .collect();
+        let tmpfs: HashMap<String, String> = spec.tmpfs.iter().map(|(path, options)| (path.clone(), options.clone())).collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+            env: Some(spec.env.clone()),
+            user: spec.user.clone(),
+            working_dir: spec.working_dir.clone(),
+            labels: Some(spec.labels.iter().map(|(key, value)| (key.clone(), value.clone())).collect()),
+            tty: Some(false),
+            host_config: Some(HostConfig {
+                mounts: (!mounts.is_empty()).then_some(mounts),
+                tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+                readonly_rootfs: Some(spec.read_only_root),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let response = self
+            .docker
+            .create_container(Some(options.build()), body)
+            .await
+            .map_err(|error| EngineError::from_bollard(format!("creating a container from {}", spec.image), error))?;
+        Ok(response.id)
+    }
+
+    /// Uploads a tar (plain or gzip) file into a folder of a container, streamed from disk.
+    /// The folder must exist in the container; the tar is extracted there.
+    pub async fn upload_tar_file(&self, container: &str, folder: &str, tarball: &Path) -> Result<(), EngineError> {
+        let file = tokio::fs::File::open(tarball)
+            .await
+            .map_err(|error| EngineError::io(format!("opening {}", tarball.display()), error))?;
+        let body = bollard::body_try_stream(ReaderStream::with_capacity(file, 256 * 1024));
+        let options = UploadToContainerOptionsBuilder::default().path(folder).build();
+        self.docker
+            .upload_to_container(container, Some(options), body)
+            .await
+            .map_err(|error| EngineError::from_bollard(format!("uploading {} into {folder}", tarball.display()), error))
+    }
+
+    /// Uploads an in-memory tar (plain or gzip) into a folder of a container.
+    pub async fn upload_tar_bytes(&self, container: &str, folder: &str, tar: Vec<u8>) -> Result<(), EngineError> {
+        let options = UploadToContainerOptionsBuilder::default().path(folder).build();
+        self.docker
+            .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(|error| EngineError::from_bollard(format!("uploading files into {folder}"), error))
+    }
+
+    /// Starts a created container.
+    pub async fn start_container(&self, container: &str) -> Result<(), EngineError> {
+        self.docker
+            .start_container(container, None::<bollard::query_parameters::StartContainerOptions>)
+            .await
+            .map_err(|error| EngineError::from_bollard(format!("starting container {container}"), error))
+    }
+
+    /// Follows a container's output until it exits, handing each line to `on_line`.
+    pub async fn follow_logs(&self, container: &str, on_line: &mut (dyn FnMut(LogLine) + Send)) -> Result<(), EngineError> {
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(true).build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let mut pending_out = String::new();
+        let mut pending_err = String::new();
+        while let Some(item) = stream.next().await {
+            let output = item.map_err(|error| EngineError::from_bollard(format!("reading the output of {container}"), error))?;
+            let (pending, wrap): (&mut String, fn(String) -> LogLine) = match output {
+                LogOutput::StdErr { .. } => (&mut pending_err, LogLine::Stderr),
+                _ => (&mut pending_out, LogLine::Stdout),
+            };
+            pending.push_str(&String::from_utf8_lossy(&output.into_bytes()));
+            while let Some(newline) = pending.find('\n') {
+                let line: String = pending.drain(..=newline).collect();
+                on_line(wrap(line.trim_end_matches(['\n', '\r']).to_owned()));
+            }
+        }
+        for (pending, wrap) in [(pending_out, LogLine::Stdout as fn(String) -> LogLine), (pending_err, LogLine::Stderr)] {
+            if !pending.is_empty() {
+                on_line(wrap(pending));
+            }
+        }
+        Ok(())
+    }
+
+    /// The last `n_lines` lines a container printed, stdout and stderr interleaved.
+    pub async fn logs_tail(&self, container: &str, n_lines: usize) -> Result<Vec<String>, EngineError> {
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&n_lines.to_string()).build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let mut text = String::new();
+        while let Some(item) = stream.next().await {
+            let output = item.map_err(|error| EngineError::from_bollard(format!("reading the output of {container}"), error))?;
+            text.push_str(&String::from_utf8_lossy(&output.into_bytes()));
+        }
+        Ok(text.lines().map(str::to_owned).collect())
+    }
+
+    /// Waits until a container stops and returns its exit code.
+    pub async fn wait_container(&self, container: &str) -> Result<i64, EngineError> {
+        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let mut stream = self.docker.wait_container(container, Some(options));
+        let mut exit_code = 0;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(response) => exit_code = response.status_code,
+                // bollard reports a non-zero exit as an error; it is an answer here.
+                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => exit_code = code,
+                Err(error) => return Err(EngineError::from_bollard(format!("waiting for container {container}"), error)),
+            }
+        }
+        Ok(exit_code)
+    }
+
+    /// Inspects a container's state.
+    pub async fn container_state(&self, container: &str) -> Result<ContainerState, EngineError> {
+        let inspect = self
+            .docker
+            .inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)
+            .await
+            .map_err(|error| EngineError::from_bollard(format!("inspecting container {container}"), error))?;
+        let state = inspect.state.unwrap_or_default();
+        let health = state
+            .health
+            .and_then(|health| health.status)
+            .map(|status| serde_name(&status))
+            .unwrap_or_default();
+        Ok(ContainerState {
+            status: state.status.map(|status| serde_name(&status)).unwrap_or_default(),
+            exit_code: state.exit_code.unwrap_or_default(),
+            health,
+        })
+    }
+
+    /// Downloads a path of a container as an uncompressed tar stream, written to `destination`.
+    /// A folder path ending in `/.` yields the folder's contents at the tar root.
+    pub async fn download_to_file(&self, container: &str, path: &str, destination: &Path) -> Result<u64, EngineError> {
+        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let mut stream = self.docker.download_from_container(container, Some(options));
+        let mut file = tokio::fs::File::create(destination)
+            .await
+            .map_err(|error| EngineError::io(format!("creating {}", destination.display()), error))?;
+        let mut n_bytes = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| EngineError::from_bollard(format!("downloading {path} from container {container}"), error))?;
+            n_bytes += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .map_err(|error| EngineError::io(format!("writing {}", destination.display()), error))?;
+        }
+        file.flush().await.map_err(|error| EngineError::io(format!("writing {}", destination.display()), error))?;
+        Ok(n_bytes)
+    }
+
+    /// Removes a container with its anonymous volumes, killing it if it runs; a missing one is not an error.
+    pub async fn remove_container(&self, container: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.docker.remove_container(container, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let error = EngineError::from_bollard(format!("removing container {container}"), error);
+                if error.is_not_found() {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+/// The wire name of a generated enum (`healthy`, `exited`, ...).
+fn serde_name<T: std::fmt::Debug>(value: &T) -> String {
+    format!("{value:?}").to_lowercase()
+}

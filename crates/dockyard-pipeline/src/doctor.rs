@@ -1,0 +1,132 @@
+//! `doctor`: checks what a run needs (engine, API version, base images or mmdebstrap, CA bundle, disk) and says how to fix each gap.
+
+use std::path::Path;
+
+use dockyard_config::DeployConfig;
+use dockyard_engine::{parse_api_version, Engine, MINIMUM_API_VERSION};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Whether it is fine.
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it, when it is not fine.
+    pub fix: Option<String>,
+    /// True when the failure means the engine is unreachable (exit code 4 rather than 5).
+    pub engine_unreachable: bool,
+}
+
+impl Check {
+    fn ok(name: &str, detail: String) -> Check {
+        Check { name: name.to_owned(), ok: true, detail, fix: None, engine_unreachable: false }
+    }
+
+    fn fail(name: &str, detail: String, fix: String) -> Check {
+        Check { name: name.to_owned(), ok: false, detail, fix: Some(fix), engine_unreachable: false }
+    }
+}
+
+/// Free space below which a build is likely to fail (base images, builder, wheels).
+pub const MINIMUM_FREE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Runs every check.
+pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let engine = match Engine::connect().await {
+        Ok(engine) => Some(engine),
+        Err(error) => {
+            let mut check = Check::fail("engine", error.to_string(), error.hint().unwrap_or_default());
+            check.engine_unreachable = true;
+            checks.push(check);
+            None
+        }
+    };
+    if let Some(engine) = &engine {
+        match engine.version().await {
+            Ok(version) => {
+                let api = parse_api_version(&version.api_version);
+                let detail = format!("{} at {}, docker {} (API {}), {}", "reachable", engine.host(), version.version, version.api_version, version.platform);
+                if api.is_some_and(|api| api >= MINIMUM_API_VERSION) {
+                    checks.push(Check::ok("engine", detail));
+                } else {
+                    checks.push(Check::fail(
+                        "engine",
+                        detail,
+                        format!("upgrade the engine: Dockyard needs API {}.{} or newer", MINIMUM_API_VERSION.0, MINIMUM_API_VERSION.1),
+                    ));
+                }
+            }
+            Err(error) => checks.push(Check::fail("engine", error.to_string(), "check the engine's logs".to_owned())),
+        }
+    }
+
+    let mut needs_mmdebstrap = Vec::new();
+    for (name, base) in &config.bases {
+        let reference = base.image.to_string();
+        let present = match &engine {
+            Some(engine) => engine.image(&reference).await.ok().flatten().is_some(),
+            None => false,
+        };
+        let check_name = format!("base {name}");
+        if present {
+            checks.push(Check::ok(&check_name, format!("{reference} present")));
+        } else if base.bootstrap.is_some() {
+            checks.push(Check::ok(&check_name, format!("{reference} not present: will be pulled or bootstrapped")));
+            needs_mmdebstrap.push(reference);
+        } else if base.pull {
+            checks.push(Check::ok(&check_name, format!("{reference} not present: will be pulled")));
+        } else {
+            checks.push(Check::fail(
+                &check_name,
+                format!("{reference} not present, pull = false and no bootstrap recipe"),
+                format!("load the image into the engine, or add [base.{name}.bootstrap]"),
+            ));
+        }
+    }
+    if !needs_mmdebstrap.is_empty() {
+        match dockyard_base::find_mmdebstrap() {
+            Some(path) => checks.push(Check::ok("mmdebstrap", format!("{} (needed for {})", path.display(), needs_mmdebstrap.join(", ")))),
+            None => checks.push(Check::fail(
+                "mmdebstrap",
+                format!("not installed, and {} may need bootstrapping if no registry has it", needs_mmdebstrap.join(", ")),
+                "apt-get install -y mmdebstrap".to_owned(),
+            )),
+        }
+    }
+
+    let ca_bundle = std::env::var_os(crate::run::CA_BUNDLE_ENV).map(std::path::PathBuf::from).or_else(|| config.builder.ca_bundle.clone());
+    if let Some(ca_bundle) = ca_bundle {
+        match std::fs::metadata(&ca_bundle) {
+            Ok(metadata) if metadata.is_file() => checks.push(Check::ok("ca bundle", format!("{} ({} bytes)", ca_bundle.display(), metadata.len()))),
+            _ => checks.push(Check::fail(
+                "ca bundle",
+                format!("{} is not a readable file", ca_bundle.display()),
+                format!("fix builder.ca_bundle in deploy.toml or {}", crate::run::CA_BUNDLE_ENV),
+            )),
+        }
+    }
+
+    checks.push(disk_check(&config.root));
+    checks
+}
+
+fn disk_check(root: &Path) -> Check {
+    let output = duct::cmd!("df", "-Pk", root).stdout_capture().stderr_null().unchecked().run();
+    let available_kib = output.ok().and_then(|output| {
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.lines().nth(1)?.split_whitespace().nth(3)?.parse::<u64>().ok()
+    });
+    match available_kib {
+        Some(kib) if kib * 1024 >= MINIMUM_FREE_BYTES => Check::ok("disk", format!("{} GiB free at {}", kib / (1024 * 1024), root.display())),
+        Some(kib) => Check::fail(
+            "disk",
+            format!("only {} MiB free at {}", kib / 1024, root.display()),
+            format!("free at least {} GiB (`cargo xtask clean`, `docker image prune`)", MINIMUM_FREE_BYTES >> 30),
+        ),
+        None => Check::fail("disk", "could not read free space (`df` failed)".to_owned(), "install coreutils' df".to_owned()),
+    }
+}

@@ -1,0 +1,127 @@
+//! The pipeline's error type: every failure with the object it is about, its exit code and a hint.
+
+use std::path::PathBuf;
+
+use crate::exit_code;
+
+/// What stopped a pipeline step.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// deploy.toml is invalid.
+    #[error(transparent)]
+    Config(#[from] dockyard_config::ConfigError),
+    /// The engine failed or could not be reached.
+    #[error(transparent)]
+    Engine(#[from] dockyard_engine::EngineError),
+    /// A base image could not be bootstrapped.
+    #[error(transparent)]
+    Base(#[from] dockyard_base::BaseError),
+    /// Packing or unpacking a context failed.
+    #[error(transparent)]
+    Context(#[from] dockyard_context::ContextError),
+    /// A Dockerfile template could not be rendered.
+    #[error("{}:{line}: {message} (known: {known})", file.display())]
+    Template {
+        /// The template file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+        /// The placeholder names that exist.
+        known: String,
+    },
+    /// A base image is missing and there is no way to make it.
+    #[error("base image {image} (`base.{name}`) is not present, could not be pulled ({pull_error}), and has no [base.{name}.bootstrap] recipe")]
+    BaseUnavailable {
+        /// Name of the base in deploy.toml.
+        name: String,
+        /// Image reference.
+        image: String,
+        /// Why the pull failed, or that pulling is off.
+        pull_error: String,
+    },
+    /// A step in the builder container failed.
+    #[error("builder step `{step}` failed with exit code {exit_code}\n--- last {} lines of the builder output ---\n{}", tail.len(), tail.join("\n"))]
+    BuilderStepFailed {
+        /// The step, as the builder script announced it (`wheels`, `tests`, `collectstatic`, ...).
+        step: String,
+        /// Exit code of the builder.
+        exit_code: i64,
+        /// The last lines of its output.
+        tail: Vec<String>,
+    },
+    /// An image build failed.
+    #[error("building image {image} failed: {message}")]
+    ImageBuildFailed {
+        /// The image being built.
+        image: String,
+        /// The engine's message (for example the failing Dockerfile step).
+        message: String,
+    },
+    /// A file Dockyard needs to read or write.
+    #[error("{operation} {}: {source}", path.display())]
+    Io {
+        /// What Dockyard was doing, as a lowercase fragment.
+        operation: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A step needs the output of an earlier one that is not there.
+    #[error("{what} is missing: {path}")]
+    MissingArtifact {
+        /// What was expected.
+        what: &'static str,
+        /// Where it was expected.
+        path: PathBuf,
+    },
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl PipelineError {
+    /// The documented process exit code for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PipelineError::Config(_) | PipelineError::Template { .. } => exit_code::INVALID_CONFIG,
+            PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
+            PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. }) | PipelineError::BaseUnavailable { .. } => {
+                exit_code::MISSING_PREREQUISITE
+            }
+            PipelineError::Interrupted => exit_code::INTERRUPTED,
+            PipelineError::Io { .. } => exit_code::UNEXPECTED,
+            PipelineError::Engine(_)
+            | PipelineError::Base(_)
+            | PipelineError::Context(_)
+            | PipelineError::BuilderStepFailed { .. }
+            | PipelineError::ImageBuildFailed { .. }
+            | PipelineError::MissingArtifact { .. } => exit_code::BUILD_FAILED,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PipelineError::Config(error) => error.hint().map(str::to_owned),
+            PipelineError::Engine(error) => error.hint(),
+            PipelineError::Base(error) => error.hint(),
+            PipelineError::Context(error) => error.hint(),
+            PipelineError::Template { .. } => Some("use one of the known placeholders, or remove the braces".to_owned()),
+            PipelineError::BaseUnavailable { name, .. } => Some(format!(
+                "add a [base.{name}.bootstrap] table (suite and packages) so Dockyard can bootstrap it with mmdebstrap, or load the image into the engine"
+            )),
+            PipelineError::BuilderStepFailed { step, .. } => Some(match step.as_str() {
+                "tests" => "the app's own tests failed: run them locally, or change app.test_command in deploy.toml".to_owned(),
+                "wheels" | "install" => "check app.requirements, and that PyPI is reachable from containers (behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE)".to_owned(),
+                "collectstatic" => "run `python manage.py collectstatic` locally; check STATIC_ROOT against app.static_root".to_owned(),
+                _ => "the builder output above shows the failing command".to_owned(),
+            }),
+            PipelineError::MissingArtifact { .. } => Some("run the earlier step first (`cargo xtask export`), or `cargo xtask build` for everything".to_owned()),
+            PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Interrupted => None,
+        }
+    }
+}

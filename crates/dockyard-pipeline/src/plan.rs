@@ -1,0 +1,390 @@
+//! Plan before acting: everything computed from deploy.toml, the source tree and the state file, without the engine.
+//!
+//! [`prepare`] renders the templates and hashes the inputs; [`plan`] compares them with the state file and says which
+//! steps would run and which are cached. The run reuses the same [`Prepared`] so the plan and the run cannot disagree.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use dockyard_config::DeployConfig;
+use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
+use serde::Serialize;
+
+use crate::digest::Inputs;
+use crate::provenance::{rfc3339, Provenance};
+use crate::state::State;
+use crate::{template, PipelineError};
+
+/// Label holding the digest of an image's inputs; an image whose label matches is not rebuilt.
+pub const INPUTS_LABEL: &str = "dev.dockyard.inputs";
+/// Label holding the sha256 of the build context an image was built from.
+pub const CONTEXT_LABEL: &str = "dev.dockyard.context.sha256";
+/// Label holding the sha256 of `staticfiles.json`.
+pub const STATIC_MANIFEST_LABEL: &str = "dev.dockyard.static-manifest.sha256";
+
+/// Where a project's outputs go: `target/dockyard/` beside deploy.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Paths {
+    /// `target/dockyard`.
+    pub target: PathBuf,
+    /// `target/dockyard/state.json`.
+    pub state: PathBuf,
+    /// The packed app source: `target/dockyard/<name>-source.tar.gz`.
+    pub source_tarball: PathBuf,
+    /// The exported build context: `target/dockyard/<name>-context.tar.gz`.
+    pub context_tarball: PathBuf,
+}
+
+/// Everything a run needs that can be computed without an engine.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The validated configuration.
+    pub config: DeployConfig,
+    /// Revision and times for labels.
+    pub provenance: Provenance,
+    /// Output locations.
+    pub paths: Paths,
+    /// The app source as it will be uploaded.
+    pub source: PackSummary,
+    /// Files of the builder image's context (rendered Dockerfile included).
+    pub builder_context: Vec<Member>,
+    /// sha256 of the builder image's context tarball.
+    pub builder_context_sha256: String,
+    /// Files uploaded to the builder's /kit (the rendered production Dockerfile).
+    pub kit: Vec<Member>,
+    /// sha256 of the kit tarball.
+    pub kit_sha256: String,
+    /// Tag of the builder image.
+    pub builder_tag: String,
+    /// Tag of the production image.
+    pub production_tag: String,
+}
+
+/// What a step will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Its inputs changed or it never ran: it runs.
+    Run,
+    /// Its inputs are unchanged since the last run: it is skipped (after the engine confirms).
+    Cached,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedStep {
+    /// Step name, for example `builder image`.
+    pub name: String,
+    /// Run or cached.
+    pub action: Action,
+    /// Why, in a few words.
+    pub reason: String,
+    /// The digest of its inputs, when it can be known before earlier steps run.
+    pub inputs: Option<String>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The resolved configuration.
+    pub config: DeployConfig,
+    /// Revision and times.
+    pub provenance: Provenance,
+    /// Output locations.
+    pub paths: Paths,
+    /// The source context.
+    pub source: SourceSummary,
+    /// Steps in order.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// The source context in numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceSummary {
+    /// sha256 of the source tarball.
+    pub sha256: String,
+    /// Files in it.
+    pub n_files: usize,
+    /// Their bytes.
+    pub n_bytes: u64,
+    /// Paths the secret deny list kept out.
+    pub excluded: Vec<String>,
+}
+
+/// Loads nothing: takes a validated config and computes everything the plan and the run share.
+pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared, PipelineError> {
+    let target = config.root.join("target").join("dockyard");
+    let name = &config.project.name;
+    let paths = Paths {
+        state: target.join("state.json"),
+        source_tarball: target.join(format!("{name}-source.tar.gz")),
+        context_tarball: target.join(format!("{name}-context.tar.gz")),
+        target,
+    };
+    let pack_options = PackOptions { mtime: provenance.source_date_epoch };
+    let source = dockyard_context::pack_source_tree(&config.app.path, &source_rules(&config), &pack_options, std::io::sink())?;
+
+    let values = template_values(&config);
+    let mut builder_values = values.clone();
+    builder_values.insert("base_image", config.base(&config.builder.base).image.to_string());
+    let builder_dockerfile = template::render(&config.builder.dockerfile, &read_text(&config.builder.dockerfile)?, &builder_values)?;
+    let mut builder_context = read_folder_members(&config.builder.context)?;
+    builder_context.retain(|member| member.path != "Dockerfile");
+    builder_context.push(Member { path: "Dockerfile".to_owned(), bytes: builder_dockerfile.into_bytes(), executable: false });
+    let builder_context_sha256 = dockyard_context::pack_members(&builder_context, &pack_options, std::io::sink())?.sha256;
+
+    let mut production_values = values;
+    production_values.insert("base_image", config.base(&config.production.base).image.to_string());
+    let production_dockerfile =
+        template::render(&config.production.dockerfile, &read_text(&config.production.dockerfile)?, &production_values)?;
+    let kit = vec![Member { path: "Dockerfile".to_owned(), bytes: production_dockerfile.into_bytes(), executable: false }];
+    let kit_sha256 = dockyard_context::pack_members(&kit, &pack_options, std::io::sink())?.sha256;
+
+    Ok(Prepared {
+        builder_tag: format!("{name}-builder:latest"),
+        production_tag: format!("{name}:latest"),
+        provenance,
+        paths,
+        source,
+        builder_context,
+        builder_context_sha256,
+        kit,
+        kit_sha256,
+        config,
+    })
+}
+
+/// The ignore rules for the app source, from deploy.toml's [context] table.
+pub fn source_rules(config: &DeployConfig) -> SourceRules {
+    SourceRules { dockerignore: config.context.dockerignore.clone(), extra_deny: config.context.exclude.clone() }
+}
+
+/// The placeholders Dockerfile templates may use.
+pub fn template_values(config: &DeployConfig) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("project_name", config.project.name.clone()),
+        ("settings_module", config.app.settings_module.clone()),
+        ("wsgi", config.app.wsgi.clone()),
+        ("port", config.app.port.to_string()),
+        ("health_path", config.app.health_path.clone()),
+        ("static_root", config.app.static_root.display().to_string()),
+        ("user", config.production.user.to_string()),
+    ])
+}
+
+impl Prepared {
+    /// Inputs of the builder image, given the id of its base image (unknown before the base step ran).
+    pub fn builder_inputs(&self, base_id: Option<&str>) -> Inputs {
+        let base = self.config.base(&self.config.builder.base);
+        Inputs::default()
+            .with("base image", base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned))
+            .with("builder context", self.builder_context_sha256.clone())
+    }
+
+    /// Inputs of the export, given the digest of the builder image's inputs.
+    pub fn export_inputs(&self, builder_inputs_digest: &str) -> Inputs {
+        let app = &self.config.app;
+        let listing = |paths: &[PathBuf]| paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(" ");
+        Inputs::default()
+            .with("builder image", builder_inputs_digest)
+            .with("source", self.source.sha256.clone())
+            .with("production Dockerfile", self.kit_sha256.clone())
+            .with("requirements", listing(&app.requirements))
+            .with("test requirements", listing(&app.test_requirements))
+            .with("test command", app.test_command.join(" "))
+            .with("settings module", app.settings_module.clone())
+            .with("static root", app.static_root.display().to_string())
+            .with_bytes("app env", serde_json::to_string(&app.env).unwrap_or_default().as_bytes())
+    }
+
+    /// Labels of the production image (without the inputs label), given the exported context.
+    pub fn production_labels(&self, context_sha256: &str, static_manifest_sha256: Option<&str>) -> BTreeMap<String, String> {
+        let project = &self.config.project;
+        let mut labels = BTreeMap::from([
+            ("org.opencontainers.image.title".to_owned(), project.name.clone()),
+            ("org.opencontainers.image.version".to_owned(), project.version.clone()),
+            ("org.opencontainers.image.revision".to_owned(), self.provenance.revision.clone()),
+            ("org.opencontainers.image.created".to_owned(), rfc3339(self.provenance.created_epoch)),
+            ("org.opencontainers.image.base.name".to_owned(), self.config.base(&self.config.production.base).image.to_string()),
+            (dockyard_engine::PROJECT_LABEL.to_owned(), project.name.clone()),
+            (CONTEXT_LABEL.to_owned(), format!("sha256:{context_sha256}")),
+        ]);
+        if let Some(source) = &project.source {
+            labels.insert("org.opencontainers.image.source".to_owned(), source.clone());
+        }
+        if let Some(manifest) = static_manifest_sha256 {
+            labels.insert(STATIC_MANIFEST_LABEL.to_owned(), format!("sha256:{manifest}"));
+        }
+        labels
+    }
+
+    /// Inputs of the production image: the context and every label.
+    pub fn production_inputs(&self, context_sha256: &str, labels: &BTreeMap<String, String>) -> Inputs {
+        Inputs::default()
+            .with("context", context_sha256)
+            .with_bytes("labels", serde_json::to_string(labels).unwrap_or_default().as_bytes())
+    }
+}
+
+/// Compares the prepared inputs with the state file: which steps run, which are cached, and why.
+pub fn plan(prepared: &Prepared, state: &State) -> Plan {
+    let config = &prepared.config;
+    let mut steps = Vec::new();
+    let mut base_ids: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    for (name, base) in &config.bases {
+        let recipe = base.bootstrap.as_ref().map(|recipe| dockyard_base::recipe_digest(recipe, prepared.provenance.explicit_source_date_epoch));
+        let record = state.bases.get(name).filter(|record| record.image == base.image.to_string());
+        let (action, reason, id) = match record {
+            Some(record) if record.recipe.is_none() || record.recipe == recipe => {
+                (Action::Cached, format!("{} {} ({})", base.image, short(&record.id), record.origin), Some(record.id.clone()))
+            }
+            Some(_) => (Action::Run, format!("{}: bootstrap recipe changed", base.image), None),
+            None => (Action::Run, format!("{}: use if present, else pull, else bootstrap", base.image), None),
+        };
+        base_ids.insert(name.as_str(), id);
+        steps.push(PlannedStep { name: format!("base {name}"), action, reason, inputs: recipe });
+    }
+
+    let builder_base_id = base_ids.get(config.builder.base.as_str()).cloned().flatten();
+    let builder_inputs = prepared.builder_inputs(builder_base_id.as_deref());
+    let builder_known = builder_base_id.is_some();
+    steps.push(compare_step("builder image", &builder_inputs, state.builder.as_ref().map(|record| &record.inputs), builder_known, "its base image is resolved first"));
+
+    let export_inputs = prepared.export_inputs(&builder_inputs.digest());
+    let export_record = state.export.as_ref().filter(|record| record.path.is_file());
+    steps.push(compare_step("export", &export_inputs, export_record.map(|record| &record.inputs), builder_known, "the builder image is resolved first"));
+
+    let export_cached = builder_known && export_record.is_some_and(|record| record.inputs == export_inputs);
+    let production_inputs = export_record.filter(|_| export_cached).map(|record| {
+        let labels = prepared.production_labels(&record.sha256, record.static_manifest_sha256.as_deref());
+        prepared.production_inputs(&record.sha256, &labels)
+    });
+    match production_inputs {
+        Some(inputs) => steps.push(compare_step("production image", &inputs, state.production.as_ref().map(|record| &record.inputs), true, "")),
+        None => steps.push(PlannedStep {
+            name: "production image".to_owned(),
+            action: Action::Run,
+            reason: "built from the context the export makes".to_owned(),
+            inputs: None,
+        }),
+    }
+
+    Plan {
+        config: config.clone(),
+        provenance: prepared.provenance.clone(),
+        paths: prepared.paths.clone(),
+        source: SourceSummary {
+            sha256: prepared.source.sha256.clone(),
+            n_files: prepared.source.n_files,
+            n_bytes: prepared.source.n_bytes,
+            excluded: prepared.source.excluded.iter().map(|excluded| format!("{} ({})", excluded.path.display(), excluded.pattern)).collect(),
+        },
+        steps,
+    }
+}
+
+fn compare_step(name: &str, inputs: &Inputs, previous: Option<&Inputs>, known: bool, unknown_reason: &str) -> PlannedStep {
+    let digest = inputs.digest();
+    let (action, reason) = match previous {
+        _ if !known => (Action::Run, unknown_reason.to_owned()),
+        Some(previous) if previous == inputs => (Action::Cached, "inputs unchanged since the last run".to_owned()),
+        Some(previous) => (Action::Run, format!("changed: {}", inputs.changed_since(previous).join(", "))),
+        None => (Action::Run, "no earlier run".to_owned()),
+    };
+    PlannedStep { name: name.to_owned(), action, reason, inputs: known.then_some(digest) }
+}
+
+/// `sha256:0123456789ab` from a full digest, for humans.
+pub fn short(digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    format!("sha256:{}", &hex[..hex.len().min(12)])
+}
+
+impl Plan {
+    /// The plan as plain text, paths shown relative to deploy.toml's folder.
+    pub fn render_text(&self) -> String {
+        let config = &self.config;
+        let relative = |path: &Path| path.strip_prefix(&config.root).unwrap_or(path).display().to_string();
+        let mut res = String::new();
+        let mut line = |text: String| {
+            res.push_str(&text);
+            res.push('\n');
+        };
+        line(format!("plan for {} {} ({})", config.project.name, config.project.version, relative(&config.file)));
+        line(format!("  revision   {}", self.provenance.revision));
+        line(format!(
+            "  app        {} ({}, {}, port {}, health {})",
+            relative(&config.app.path),
+            config.app.settings_module,
+            config.app.wsgi,
+            config.app.port,
+            config.app.health_path
+        ));
+        for (name, base) in &config.bases {
+            let recipe = base.bootstrap.as_ref().map_or_else(
+                || "no bootstrap recipe".to_owned(),
+                |recipe| format!("bootstrap: {} {}, {} packages", recipe.suite, recipe.variant, recipe.packages.len()),
+            );
+            line(format!("  base       {name} = {} ({recipe})", base.image));
+        }
+        line(format!("  builder    {} from {}", relative(&config.builder.dockerfile), relative(&config.builder.context)));
+        line(format!("  production {} (user {})", relative(&config.production.dockerfile), config.production.user));
+        line(format!(
+            "  source     {} files, {} bytes, {}",
+            self.source.n_files,
+            self.source.n_bytes,
+            short(&self.source.sha256)
+        ));
+        for excluded in &self.source.excluded {
+            line(format!("             kept out by the secret deny list: {excluded}"));
+        }
+        line(format!("  context    {}", relative(&self.paths.context_tarball)));
+        line("steps".to_owned());
+        for (index, step) in self.steps.iter().enumerate() {
+            let action = match step.action {
+                Action::Run => "run",
+                Action::Cached => "cached",
+            };
+            line(format!("  {}. {:<18} {:<7} {}", index + 1, step.name, action, step.reason));
+        }
+        res
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, PipelineError> {
+    std::fs::read_to_string(path).map_err(|source| PipelineError::Io { operation: "reading", path: path.to_path_buf(), source })
+}
+
+/// Reads every file below `folder` as a context member, sorted by path.
+fn read_folder_members(folder: &Path) -> Result<Vec<Member>, PipelineError> {
+    let mut members = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|source| PipelineError::Io { operation: "reading", path: current.clone(), source })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| PipelineError::Io { operation: "reading", path: current.clone(), source })?;
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|source| PipelineError::Io { operation: "reading", path: path.clone(), source })?;
+            let executable = is_executable(&path);
+            let relative = path.strip_prefix(folder).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            members.push(Member { path: relative, bytes, executable });
+        }
+    }
+    members.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(members)
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
+}

@@ -1,0 +1,29 @@
+//! Progress output: plain lines on stderr that read well in CI logs (no colours, no cursor tricks).
+#![allow(clippy::print_stderr, reason = "this module is the pipeline's one place that prints progress")]
+
+use std::time::Instant;
+
+/// Announces a step.
+pub fn step(name: &str, message: &str) {
+    eprintln!("==> {name}: {message}");
+}
+
+/// A detail line under the current step.
+pub fn detail(message: &str) {
+    eprintln!("    {message}");
+}
+
+/// A line of output from a tool or container, prefixed with where it comes from.
+pub fn output(source: &str, line: &str) {
+    eprintln!("    {source} | {line}");
+}
+
+/// A warning that must not scroll by unnoticed.
+pub fn warning(message: &str) {
+    eprintln!("warning: {message}");
+}
+
+/// Announces the end of a step with its duration.
+pub fn done(name: &str, started: Instant, message: &str) {
+    eprintln!("==> {name}: {message} ({:.1}s)", started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,68 @@
+//! Provenance of a run: git revision, creation time and the fixed mtime for tarballs (SOURCE_DATE_EPOCH).
+
+use std::path::Path;
+
+/// Where a run's outputs come from, as recorded in labels.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Provenance {
+    /// `git rev-parse HEAD`, or `unknown` outside a git checkout.
+    pub revision: String,
+    /// Seconds since the epoch for the `created` label: SOURCE_DATE_EPOCH, else the last commit's time, else 0.
+    pub created_epoch: u64,
+    /// The mtime of every tarball entry: SOURCE_DATE_EPOCH, else 0 (so commits alone do not change digests).
+    pub source_date_epoch: u64,
+    /// SOURCE_DATE_EPOCH as set in the environment, if it was (passed on to mmdebstrap).
+    pub explicit_source_date_epoch: Option<u64>,
+}
+
+/// Reads SOURCE_DATE_EPOCH and asks git about `root`.
+pub fn detect(root: &Path) -> Provenance {
+    let explicit_source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|value| value.trim().parse().ok());
+    let git = |args: &[&str]| -> Option<String> {
+        let output = duct::cmd("git", args).dir(root).stderr_null().stdout_capture().unchecked().run().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let revision = git(&["rev-parse", "HEAD"]).filter(|revision| !revision.is_empty()).unwrap_or_else(|| "unknown".to_owned());
+    let commit_time = git(&["log", "-1", "--format=%ct"]).and_then(|time| time.parse().ok());
+    Provenance {
+        revision,
+        created_epoch: explicit_source_date_epoch.or(commit_time).unwrap_or(0),
+        source_date_epoch: explicit_source_date_epoch.unwrap_or(0),
+        explicit_source_date_epoch,
+    }
+}
+
+/// Formats seconds since the epoch as RFC 3339 UTC (`2024-01-31T12:00:00Z`), as OCI labels want.
+pub fn rfc3339(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let seconds_of_day = epoch % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds_of_day / 3_600,
+        seconds_of_day % 3_600 / 60,
+        seconds_of_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

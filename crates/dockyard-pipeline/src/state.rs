@@ -1,0 +1,83 @@
+//! The state file `target/dockyard/state.json`: what the last successful run of each step produced from which inputs.
+//!
+//! The plan reads it to say what is cached without asking the engine; the run trusts it only after
+//! checking the engine (an image with a matching input label) or the file system (a tarball with a matching sha256).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Inputs;
+use crate::PipelineError;
+
+/// Everything the last runs recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Base images by their name in deploy.toml.
+    #[serde(default)]
+    pub bases: BTreeMap<String, BaseRecord>,
+    /// The builder image.
+    #[serde(default)]
+    pub builder: Option<ImageRecord>,
+    /// The exported build context.
+    #[serde(default)]
+    pub export: Option<ExportRecord>,
+    /// The production image.
+    #[serde(default)]
+    pub production: Option<ImageRecord>,
+}
+
+/// A base image as the last run found or made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseRecord {
+    /// Image reference.
+    pub image: String,
+    /// Image id (`sha256:...`): the digest recorded for the base.
+    pub id: String,
+    /// Digest of the bootstrap recipe, when it has one.
+    pub recipe: Option<String>,
+    /// How it was obtained: `present`, `pulled` or `bootstrapped`.
+    pub origin: String,
+}
+
+/// An image built from known inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The tag it was given.
+    pub tag: String,
+    /// Image id.
+    pub id: String,
+    /// Its inputs.
+    pub inputs: Inputs,
+}
+
+/// An exported context tarball.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    /// Path of the tarball.
+    pub path: PathBuf,
+    /// Its sha256 (hex).
+    pub sha256: String,
+    /// sha256 of `staticfiles.json` in it, when there is one.
+    pub static_manifest_sha256: Option<String>,
+    /// Its inputs.
+    pub inputs: Inputs,
+}
+
+/// Reads the state file; a missing or unreadable one is an empty state (nothing cached).
+pub fn load(path: &Path) -> State {
+    std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+}
+
+/// Writes the state file atomically.
+pub fn save(path: &Path, state: &State) -> Result<(), PipelineError> {
+    let io_error = |source| PipelineError::Io { operation: "writing the state file", path: path.to_path_buf(), source };
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(io_error)?;
+    let temporary = path.with_extension("json.tmp");
+    let mut text = serde_json::to_string_pretty(state).map_err(|error| io_error(std::io::Error::other(error)))?;
+    text.push('\n');
+    std::fs::write(&temporary, text).map_err(io_error)?;
+    std::fs::rename(&temporary, path).map_err(io_error)
+}

@@ -1,0 +1,32 @@
+# The production image of {{ project_name }}: built from the exported build context alone
+# (`docker build - < target/dockyard/{{ project_name }}-context.tar.gz`). No compilers, no pip, no CA bundle.
+# Rendered by Dockyard: {{ name }} placeholders come from deploy.toml.
+
+# Stage 1: install the wheels the builder made into a virtualenv; no index, no network.
+FROM {{ base_image }} AS install
+COPY wheels/ /wheels/
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check /wheels/*.whl \
+ && /opt/venv/bin/pip uninstall --yes --disable-pip-version-check pip \
+ && /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash /opt/venv/lib
+
+# Stage 2: the runtime: the same base, the virtualenv, the app source owned by root, a numeric non-root user.
+FROM {{ base_image }}
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    DJANGO_SETTINGS_MODULE={{ settings_module }} \
+    PORT={{ port }}
+RUN echo "app:x:{{ user }}:{{ user }}:app:/nonexistent:/usr/sbin/nologin" >> /etc/passwd \
+ && echo "app:x:{{ user }}:" >> /etc/group
+COPY --from=install /opt/venv /opt/venv
+COPY app/ /app/
+COPY staticfiles/staticfiles.json /app/{{ static_root }}/staticfiles.json
+WORKDIR /app
+USER {{ user }}:{{ user }}
+EXPOSE {{ port }}
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/opt/venv/bin/python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{{ port }}{{ health_path }}', timeout=4).status == 200 else 1)"]
+STOPSIGNAL SIGTERM
+# gunicorn reads ./gunicorn.conf.py from the working directory when the project has one.
+CMD ["/opt/venv/bin/gunicorn", "{{ wsgi }}"]

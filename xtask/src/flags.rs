@@ -1,0 +1,73 @@
+//! Command-line flags: data only; each command's behaviour lives in its own module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Dockyard: take a Django app from source to tested, release-ready Docker images, driven by deploy.toml.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, after_help = crate::EXIT_CODES_HELP)]
+pub struct Xtask {
+    /// The deploy.toml to use [default: deploy.toml at the workspace root]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the resolved configuration and the steps that would run; never touches the engine
+    Plan(Plan),
+    /// Check the engine, its API version, base images or mmdebstrap, the CA bundle and free disk
+    Doctor(Doctor),
+    /// Make sure every base image is present: used if present, pulled, or bootstrapped with mmdebstrap
+    Base(Base),
+    /// Build the builder image, run the builder container, and export the deterministic context tarball
+    Export(Export),
+    /// Everything up to and including the production image
+    Build(Build),
+    /// Remove containers, networks and volumes that crashed runs left behind
+    Clean(Clean),
+}
+
+/// `cargo xtask plan`
+#[derive(Debug, Args)]
+pub struct Plan {
+    /// Print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cargo xtask doctor`
+#[derive(Debug, Args)]
+pub struct Doctor {}
+
+/// `cargo xtask base`
+#[derive(Debug, Args)]
+pub struct Base {}
+
+/// `cargo xtask export`
+#[derive(Debug, Args)]
+pub struct Export {
+    /// Run every step even when its inputs are unchanged
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `cargo xtask build`
+#[derive(Debug, Args)]
+pub struct Build {
+    /// Run every step even when its inputs are unchanged
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `cargo xtask clean`
+#[derive(Debug, Args)]
+pub struct Clean {
+    /// Also remove the pip cache volume
+    #[arg(long)]
+    pub caches: bool,
+}

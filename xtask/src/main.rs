@@ -1,0 +1,87 @@
+//! `cargo xtask`: parses flags, then one `match` dispatches to the command's `run`; logic lives in `crates/`.
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the command line prints its results")]
+
+mod build;
+mod clean;
+mod doctor;
+mod flags;
+mod plan;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use dockyard_config::DeployConfig;
+use dockyard_pipeline::{exit_code, PipelineError};
+
+const EXIT_CODES_HELP: &str = "Exit codes:
+  0  success
+  1  unexpected error
+  2  command-line usage error
+  3  deploy.toml is invalid
+  4  the docker engine is unreachable
+  5  a prerequisite is missing (mmdebstrap, a base image, disk space)
+  6  a build step failed (builder step, tests, image build, export)
+  7  scan findings over the policy
+  8  the scanner failed
+  9  a smoke check failed
+  10 a push failed
+  130 interrupted (Ctrl-C), after cleanup";
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    let config_path = flags.config.clone().unwrap_or_else(|| workspace_root().join("deploy.toml"));
+    let res = match flags.command {
+        flags::Command::Plan(command) => command.run(&config_path),
+        flags::Command::Doctor(command) => command.run(&config_path),
+        flags::Command::Base(command) => command.run(&config_path),
+        flags::Command::Export(command) => command.run(&config_path),
+        flags::Command::Build(command) => command.run(&config_path),
+        flags::Command::Clean(command) => command.run(&config_path),
+    };
+    match res {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(error) => ExitCode::from(report(&error) as u8),
+    }
+}
+
+/// Prints an error chain with its hint (and a GitHub annotation under Actions); returns the exit code.
+fn report(error: &anyhow::Error) -> i32 {
+    let pipeline_error = error.chain().find_map(|cause| cause.downcast_ref::<PipelineError>());
+    let config_error = error.chain().find_map(|cause| cause.downcast_ref::<dockyard_config::ConfigError>()).or(match pipeline_error {
+        Some(PipelineError::Config(config_error)) => Some(config_error),
+        _ => None,
+    });
+    eprintln!("error: {error:#}");
+    let hint = pipeline_error.and_then(PipelineError::hint).or_else(|| config_error.and_then(|error| error.hint().map(str::to_owned)));
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
+    }
+    if std::env::var_os("GITHUB_ACTIONS").is_some() {
+        let first_line = format!("{error:#}").lines().next().unwrap_or_default().to_owned();
+        match config_error.and_then(|error| Some((error.file()?, error.line()?, error.column()?))) {
+            Some((file, line, column)) => println!("::error file={},line={line},col={column}::{first_line}", file.display()),
+            None => println!("::error::{first_line}"),
+        }
+    }
+    match (pipeline_error, config_error) {
+        (Some(error), _) => error.exit_code(),
+        (None, Some(_)) => exit_code::INVALID_CONFIG,
+        (None, None) => exit_code::UNEXPECTED,
+    }
+}
+
+/// The folder holding the workspace's Cargo.toml (and, by default, deploy.toml).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Loads and validates deploy.toml; paths inside resolve against its folder.
+fn load_config(path: &Path) -> anyhow::Result<DeployConfig> {
+    Ok(dockyard_config::load(path).map_err(PipelineError::from)?)
+}
+
+/// A tokio runtime for the commands that talk to the engine.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
