@@ -53,15 +53,15 @@ fn report(error: &anyhow::Error) -> i32 {
         _ => None,
     });
     eprintln!("error: {error:#}");
-    let hint = pipeline_error.and_then(PipelineError::hint).or_else(|| config_error.and_then(|error| error.hint().map(str::to_owned)));
+    // A config error's own message already ends with its hint line.
+    let hint = pipeline_error.filter(|_| config_error.is_none()).and_then(PipelineError::hint);
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
     if std::env::var_os("GITHUB_ACTIONS").is_some() {
-        let first_line = format!("{error:#}").lines().next().unwrap_or_default().to_owned();
-        match config_error.and_then(|error| Some((error.file()?, error.line()?, error.column()?))) {
-            Some((file, line, column)) => println!("::error file={},line={line},col={column}::{first_line}", file.display()),
-            None => println!("::error::{first_line}"),
+        match config_error.and_then(|error| Some((error, error.file()?, error.line()?, error.column()?))) {
+            Some((error, file, line, column)) => println!("::error file={},line={line},col={column}::{}", file.display(), error.message()),
+            None => println!("::error::{}", format!("{error:#}").lines().next().unwrap_or_default()),
         }
     }
     match (pipeline_error, config_error) {

@@ -38,6 +38,8 @@ pub struct ContainerSpec {
     pub tmpfs: BTreeMap<String, String>,
     /// Mount the root filesystem read-only.
     pub read_only_root: bool,
+    /// Container TCP ports to publish on an ephemeral port of 127.0.0.1 (read back with [`Engine::published_port`]).
+    pub publish: Vec<u16>,
 }
 
 /// A named volume mounted into a container.
@@ -110,6 +112,15 @@ impl Engine {
             })
             .collect();
         let tmpfs: HashMap<String, String> = spec.tmpfs.iter().map(|(path, options)| (path.clone(), options.clone())).collect();
+        let port_bindings: bollard::models::PortMap = spec
+            .publish
+            .iter()
+            .map(|port| {
+                let binding = bollard::models::PortBinding { host_ip: Some("127.0.0.1".to_owned()), host_port: Some("0".to_owned()) };
+                (format!("{port}/tcp"), Some(vec![binding]))
+            })
+            .collect();
+        let exposed_ports: Vec<String> = spec.publish.iter().map(|port| format!("{port}/tcp")).collect();
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
@@ -118,7 +129,9 @@ impl Engine {
             working_dir: spec.working_dir.clone(),
             labels: Some(spec.labels.iter().map(|(key, value)| (key.clone(), value.clone())).collect()),
             tty: Some(false),
+            exposed_ports: (!exposed_ports.is_empty()).then_some(exposed_ports),
             host_config: Some(HostConfig {
+                port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
                 mounts: (!mounts.is_empty()).then_some(mounts),
                 tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 readonly_rootfs: Some(spec.read_only_root),
@@ -237,6 +250,22 @@ impl Engine {
             exit_code: state.exit_code.unwrap_or_default(),
             health,
         })
+    }
+
+    /// The 127.0.0.1 port the engine published a container's TCP `port` on.
+    pub async fn published_port(&self, container: &str, port: u16) -> Result<u16, EngineError> {
+        let operation = format!("reading the published port {port} of {container}");
+        let inspect = self
+            .docker
+            .inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)
+            .await
+            .map_err(|error| EngineError::from_bollard(operation.clone(), error))?;
+        inspect
+            .network_settings
+            .and_then(|settings| settings.ports)
+            .and_then(|ports| ports.get(&format!("{port}/tcp")).cloned().flatten())
+            .and_then(|bindings| bindings.into_iter().find_map(|binding| binding.host_port?.parse().ok()))
+            .ok_or_else(|| EngineError::Other { operation, message: "the port is not published (is the container running?)".to_owned() })
     }
 
     /// Downloads a path of a container as an uncompressed tar stream, written to `destination`.

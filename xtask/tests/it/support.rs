@@ -1,0 +1,125 @@
+//! Test support: throwaway copies of the project, running the xtask binary, and the engine gate.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::{Mutex, MutexGuard};
+
+use dockyard_engine::Engine;
+
+/// Engine tests share one engine and its base images: run them one at a time.
+static ENGINE_LOCK: Mutex<()> = Mutex::new(());
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A copy of deploy.toml, app/ and docker/ in a temp folder, with its own project name so images do not collide.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl Project {
+    pub fn copy(name: &str) -> Project {
+        let dir = tempfile::Builder::new().prefix("dockyard-it-").tempdir().unwrap();
+        let root = workspace_root();
+        for folder in ["app", "docker"] {
+            for entry in walkdir::WalkDir::new(root.join(folder)).into_iter().filter_entry(|entry| {
+                let name = entry.file_name().to_string_lossy();
+                name != "__pycache__" && name != "staticfiles" && !name.ends_with(".sqlite3")
+            }) {
+                let entry = entry.unwrap();
+                let relative = entry.path().strip_prefix(&root).unwrap();
+                let destination = dir.path().join(relative);
+                if entry.file_type().is_dir() {
+                    std::fs::create_dir_all(&destination).unwrap();
+                } else {
+                    std::fs::copy(entry.path(), &destination).unwrap();
+                }
+            }
+        }
+        let deploy = std::fs::read_to_string(root.join("deploy.toml")).unwrap();
+        let deploy = deploy.replace("name = \"dockyard-sample\"", &format!("name = \"{name}\""));
+        std::fs::write(dir.path().join("deploy.toml"), deploy).unwrap();
+        Project { dir, name: name.to_owned() }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Runs `cargo xtask <args> --config <this project's deploy.toml>`.
+    pub fn xtask(&self, args: &[&str]) -> Output {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .arg("--config")
+            .arg(self.path("deploy.toml"))
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .unwrap();
+        eprintln!(
+            "--- xtask {} (exit {:?})\n{}{}",
+            args.join(" "),
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            tail(&String::from_utf8_lossy(&output.stderr), 60)
+        );
+        output
+    }
+}
+
+pub fn tail(text: &str, n_lines: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n_lines);
+    lines[start..].iter().map(|line| format!("{line}\n")).collect()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A tokio runtime for talking to the engine from tests.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// The engine, with the lock that serialises engine tests; `None` (and a loud line) when there is none.
+/// Under `CI=true` a missing engine fails the test instead: CI must run these.
+pub fn engine_or_skip(test: &str) -> Option<(Engine, MutexGuard<'static, ()>)> {
+    let guard = ENGINE_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    match runtime().block_on(Engine::connect()) {
+        Ok(engine) => Some((engine, guard)),
+        Err(error) => {
+            if std::env::var("CI").is_ok_and(|value| value == "true") {
+                panic!("{test}: CI=true but no docker engine is reachable: {error}");
+            }
+            eprintln!("SKIPPED {test}: no docker engine ({error}); these tests run in CI (`bash .ci/run`)");
+            None
+        }
+    }
+}
+
+/// The sha256 recorded beside an exported context.
+pub fn context_sha256(project: &Project) -> String {
+    let sidecar = project.path(&format!("target/dockyard/{}-context.tar.gz.sha256", project.name));
+    let text = std::fs::read_to_string(&sidecar).unwrap_or_else(|error| panic!("reading {}: {error}", sidecar.display()));
+    text.split_whitespace().next().unwrap().to_owned()
+}
+
+/// Minimal HTTP/1.0 GET against 127.0.0.1:port: (status, body).
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}

@@ -1,0 +1,1 @@
+//! Tidy checks of the repository itself (being written).
