@@ -17,8 +17,11 @@ ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     DJANGO_SETTINGS_MODULE={{ settings_module }} \
     PORT={{ port }}
+# /data is the one folder the app user may write (a volume in smoke runs, for sqlite); the code stays root's.
 RUN echo "app:x:{{ user }}:{{ user }}:app:/nonexistent:/usr/sbin/nologin" >> /etc/passwd \
- && echo "app:x:{{ user }}:" >> /etc/group
+ && echo "app:x:{{ user }}:" >> /etc/group \
+ && mkdir -p /data \
+ && chown {{ user }}:{{ user }} /data
 COPY --from=install /opt/venv /opt/venv
 COPY app/ /app/
 COPY staticfiles/staticfiles.json /app/{{ static_root }}/staticfiles.json

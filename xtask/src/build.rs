@@ -15,6 +15,7 @@ enum Until {
     Bases,
     Export,
     Production,
+    Smoke,
 }
 
 impl flags::Base {
@@ -26,6 +27,12 @@ impl flags::Base {
 impl flags::Export {
     pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
         run_until(config_path, Until::Export, self.force)
+    }
+}
+
+impl flags::Smoke {
+    pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
+        run_until(config_path, Until::Smoke, false)
     }
 }
 
@@ -42,9 +49,25 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
     let prepared = plan::prepare(config, provenance).context("planning")?;
     let state = state::load(&prepared.paths.state);
     crate::runtime()?.block_on(async move {
-        let engine = Engine::connect().await.map_err(dockyard_pipeline::PipelineError::from)?;
-        let mut session = Session { engine, prepared, state, run_id: run::new_run_id(), force };
-        progress::step("run", &format!("{} (run {}, engine {})", session.prepared.config.project.name, session.run_id, session.engine.host()));
+        let engine = Engine::connect()
+            .await
+            .map_err(dockyard_pipeline::PipelineError::from)?;
+        let mut session = Session {
+            engine,
+            prepared,
+            state,
+            run_id: run::new_run_id(),
+            force,
+        };
+        progress::step(
+            "run",
+            &format!(
+                "{} (run {}, engine {})",
+                session.prepared.config.project.name,
+                session.run_id,
+                session.engine.host()
+            ),
+        );
         let summary = run::with_cleanup(&mut session, async |session: &mut Session| {
             run::ensure_bases(session).await?;
             if until == Until::Bases {
@@ -53,12 +76,49 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
             let builder = run::ensure_builder_image(session).await?;
             let export = run::export(session).await?;
             let mut summary = vec![
-                format!("builder image     {} {}", builder.tag, plan::short(&builder.id)),
-                format!("context           {} sha256 {}", export.path.display(), export.sha256),
+                format!(
+                    "builder image     {} {}",
+                    builder.tag,
+                    plan::short(&builder.id)
+                ),
+                format!(
+                    "context           {} sha256 {}",
+                    export.path.display(),
+                    export.sha256
+                ),
             ];
-            if until == Until::Production {
+            if until >= Until::Production {
                 let production = run::build_production(session).await?;
-                summary.push(format!("production image  {} {}", production.tag, plan::short(&production.id)));
+                summary.push(format!(
+                    "production image  {} {}",
+                    production.tag,
+                    plan::short(&production.id)
+                ));
+                if let Some(nginx) = run::build_nginx(session).await? {
+                    summary.push(format!(
+                        "nginx image       {} {}",
+                        nginx.tag,
+                        plan::short(&nginx.id)
+                    ));
+                }
+            }
+            if until == Until::Smoke {
+                let outcome = dockyard_pipeline::smoke::smoke(session).await?;
+                print!("{}", outcome.report.render_table());
+                summary.push(format!(
+                    "smoke report      {} and {}",
+                    outcome.json_path.display(),
+                    outcome.junit_path.display()
+                ));
+                if !outcome.report.passed() {
+                    for line in &summary {
+                        println!("{line}");
+                    }
+                    return Err(dockyard_pipeline::PipelineError::SmokeFailed {
+                        n_failed: outcome.report.n_failed(),
+                        report: outcome.json_path,
+                    });
+                }
             }
             Ok(summary)
         })

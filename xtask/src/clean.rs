@@ -26,7 +26,17 @@ impl flags::Clean {
             }
             if self.caches {
                 let volume = &config.builder.pip_cache_volume;
-                let caches = engine.find_labelled(&[&format!("{}={}", dockyard_pipeline::PROJECT_LABEL, config.project.name), dockyard_pipeline::run::CACHE_LABEL]).await.map_err(PipelineError::from)?;
+                let caches = engine
+                    .find_labelled(&[
+                        &format!(
+                            "{}={}",
+                            dockyard_pipeline::PROJECT_LABEL,
+                            config.project.name
+                        ),
+                        dockyard_pipeline::run::CACHE_LABEL,
+                    ])
+                    .await
+                    .map_err(PipelineError::from)?;
                 for failure in engine.remove_leftovers(&caches).await {
                     eprintln!("warning: {failure}");
                 }

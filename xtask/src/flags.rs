@@ -28,6 +28,8 @@ pub enum Command {
     Export(Export),
     /// Everything up to and including the production image
     Build(Build),
+    /// Build (skipping unchanged work), then run the containers on a private network and check them through nginx
+    Smoke(Smoke),
     /// Remove containers, networks and volumes that crashed runs left behind
     Clean(Clean),
 }
@@ -63,6 +65,10 @@ pub struct Build {
     #[arg(long)]
     pub force: bool,
 }
+
+/// `cargo xtask smoke`
+#[derive(Debug, Args)]
+pub struct Smoke {}
 
 /// `cargo xtask clean`
 #[derive(Debug, Args)]

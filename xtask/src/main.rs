@@ -1,5 +1,9 @@
 //! `cargo xtask`: parses flags, then one `match` dispatches to the command's `run`; logic lives in `crates/`.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the command line prints its results")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line prints its results"
+)]
 
 mod build;
 mod clean;
@@ -30,13 +34,17 @@ const EXIT_CODES_HELP: &str = "Exit codes:
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
-    let config_path = flags.config.clone().unwrap_or_else(|| workspace_root().join("deploy.toml"));
+    let config_path = flags
+        .config
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("deploy.toml"));
     let res = match flags.command {
         flags::Command::Plan(command) => command.run(&config_path),
         flags::Command::Doctor(command) => command.run(&config_path),
         flags::Command::Base(command) => command.run(&config_path),
         flags::Command::Export(command) => command.run(&config_path),
         flags::Command::Build(command) => command.run(&config_path),
+        flags::Command::Smoke(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),
     };
     match res {
@@ -47,21 +55,37 @@ fn main() -> ExitCode {
 
 /// Prints an error chain with its hint (and a GitHub annotation under Actions); returns the exit code.
 fn report(error: &anyhow::Error) -> i32 {
-    let pipeline_error = error.chain().find_map(|cause| cause.downcast_ref::<PipelineError>());
-    let config_error = error.chain().find_map(|cause| cause.downcast_ref::<dockyard_config::ConfigError>()).or(match pipeline_error {
-        Some(PipelineError::Config(config_error)) => Some(config_error),
-        _ => None,
-    });
+    let pipeline_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<PipelineError>());
+    let config_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<dockyard_config::ConfigError>())
+        .or(match pipeline_error {
+            Some(PipelineError::Config(config_error)) => Some(config_error),
+            _ => None,
+        });
     eprintln!("error: {error:#}");
     // A config error's own message already ends with its hint line.
-    let hint = pipeline_error.filter(|_| config_error.is_none()).and_then(PipelineError::hint);
+    let hint = pipeline_error
+        .filter(|_| config_error.is_none())
+        .and_then(PipelineError::hint);
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
     if std::env::var_os("GITHUB_ACTIONS").is_some() {
-        match config_error.and_then(|error| Some((error, error.file()?, error.line()?, error.column()?))) {
-            Some((error, file, line, column)) => println!("::error file={},line={line},col={column}::{}", file.display(), error.message()),
-            None => println!("::error::{}", format!("{error:#}").lines().next().unwrap_or_default()),
+        match config_error
+            .and_then(|error| Some((error, error.file()?, error.line()?, error.column()?)))
+        {
+            Some((error, file, line, column)) => println!(
+                "::error file={},line={line},col={column}::{}",
+                file.display(),
+                error.message()
+            ),
+            None => println!(
+                "::error::{}",
+                format!("{error:#}").lines().next().unwrap_or_default()
+            ),
         }
     }
     match (pipeline_error, config_error) {
@@ -73,7 +97,10 @@ fn report(error: &anyhow::Error) -> i32 {
 
 /// The folder holding the workspace's Cargo.toml (and, by default, deploy.toml).
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Loads and validates deploy.toml; paths inside resolve against its folder.
@@ -83,5 +110,8 @@ fn load_config(path: &Path) -> anyhow::Result<DeployConfig> {
 
 /// A tokio runtime for the commands that talk to the engine.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }

@@ -59,7 +59,9 @@ pub fn recipe_digest(recipe: &Bootstrap, source_date_epoch: Option<u64>) -> Stri
         &recipe.variant,
         &packages.join(","),
         recipe.mirror.as_deref().unwrap_or(""),
-        &source_date_epoch.map(|epoch| epoch.to_string()).unwrap_or_default(),
+        &source_date_epoch
+            .map(|epoch| epoch.to_string())
+            .unwrap_or_default(),
     ] {
         hasher.update(part.as_bytes());
         hasher.update([0]);
@@ -87,7 +89,9 @@ pub fn mmdebstrap_args(recipe: &Bootstrap, output: &Path) -> Vec<String> {
 /// Where mmdebstrap is, if it is installed.
 pub fn find_mmdebstrap() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join("mmdebstrap")).find(|candidate| candidate.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("mmdebstrap"))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Runs mmdebstrap to write the root filesystem of `recipe` as a tarball at `output`,
@@ -99,13 +103,23 @@ pub fn bootstrap_rootfs(
     output: &Path,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<(), BaseError> {
-    let program = find_mmdebstrap().ok_or_else(|| BaseError::MmdebstrapMissing { image: image.to_owned() })?;
-    let mut command = duct::cmd(program, mmdebstrap_args(recipe, output)).stderr_to_stdout().unchecked();
+    let program = find_mmdebstrap().ok_or_else(|| BaseError::MmdebstrapMissing {
+        image: image.to_owned(),
+    })?;
+    let mut command = duct::cmd(program, mmdebstrap_args(recipe, output))
+        .stderr_to_stdout()
+        .unchecked();
     if let Some(epoch) = source_date_epoch {
         command = command.env("SOURCE_DATE_EPOCH", epoch.to_string());
     }
-    let failed = |reason: String| BaseError::MmdebstrapFailed { image: image.to_owned(), suite: recipe.suite.clone(), reason };
-    let reader = command.reader().map_err(|error| failed(error.to_string()))?;
+    let failed = |reason: String| BaseError::MmdebstrapFailed {
+        image: image.to_owned(),
+        suite: recipe.suite.clone(),
+        reason,
+    };
+    let reader = command
+        .reader()
+        .map_err(|error| failed(error.to_string()))?;
     let mut tail: Vec<String> = Vec::new();
     let mut lines = BufReader::new(&reader);
     let mut line = String::new();
@@ -124,10 +138,16 @@ pub fn bootstrap_rootfs(
             Err(error) => return Err(failed(error.to_string())),
         }
     }
-    let output_status = reader.try_wait().map_err(|error| failed(error.to_string()))?;
+    let output_status = reader
+        .try_wait()
+        .map_err(|error| failed(error.to_string()))?;
     match output_status {
         Some(status) if status.status.success() => Ok(()),
-        Some(status) => Err(failed(format!("{}; last output:\n{}", status.status, tail.join("\n")))),
+        Some(status) => Err(failed(format!(
+            "{}; last output:\n{}",
+            status.status,
+            tail.join("\n")
+        ))),
         None => Err(failed("mmdebstrap did not finish".to_owned())),
     }
 }
@@ -147,7 +167,10 @@ mod tests {
 
     #[test]
     fn recipe_digest_ignores_package_order_and_duplicates() {
-        assert_eq!(recipe_digest(&recipe(&["python3", "gcc"]), Some(1)), recipe_digest(&recipe(&["gcc", "python3", "gcc"]), Some(1)));
+        assert_eq!(
+            recipe_digest(&recipe(&["python3", "gcc"]), Some(1)),
+            recipe_digest(&recipe(&["gcc", "python3", "gcc"]), Some(1))
+        );
     }
 
     #[test]
@@ -160,7 +183,18 @@ mod tests {
 
     #[test]
     fn mmdebstrap_args_sort_packages() {
-        let args = mmdebstrap_args(&recipe(&["python3", "ca-certificates"]), Path::new("/tmp/out.tar"));
-        assert_eq!(args, ["--variant=minbase", "--include=ca-certificates,python3", "bookworm", "/tmp/out.tar"]);
+        let args = mmdebstrap_args(
+            &recipe(&["python3", "ca-certificates"]),
+            Path::new("/tmp/out.tar"),
+        );
+        assert_eq!(
+            args,
+            [
+                "--variant=minbase",
+                "--include=ca-certificates,python3",
+                "bookworm",
+                "/tmp/out.tar"
+            ]
+        );
     }
 }

@@ -33,7 +33,8 @@ use serde::Deserialize;
 pub use crate::error::ConfigError;
 pub use crate::image_reference::ImageRef;
 pub use crate::model::{
-    App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Production, Project,
+    App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
+    Smoke, SmokeCheck, Via,
 };
 
 use crate::error::SourceText;

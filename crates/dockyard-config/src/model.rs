@@ -25,6 +25,10 @@ pub struct DeployConfig {
     pub builder: Builder,
     /// `[production]`.
     pub production: Production,
+    /// `[nginx]`, when the file has one.
+    pub nginx: Option<Nginx>,
+    /// `[smoke]` and its `[[smoke.check]]` entries, with defaults when the table is absent.
+    pub smoke: Smoke,
     /// `[context]`, with defaults when the table is absent.
     pub context: ContextRules,
 }
@@ -34,8 +38,8 @@ impl DeployConfig {
     ///
     /// # Panics
     ///
-    /// When there is no such base. The names in [`Builder::base`] and [`Production::base`] were
-    /// checked while resolving, so looking those up never panics.
+    /// When there is no such base. The names in [`Builder::base`], [`Production::base`] and
+    /// [`Nginx::base`] were checked while resolving, so looking those up never panics.
     pub fn base(&self, name: &str) -> &BaseImage {
         match self.bases.get(name) {
             Some(base) => base,
@@ -131,6 +135,75 @@ pub struct Production {
     pub base: String,
     /// The numeric uid the app runs as; never 0 (default 10001).
     pub user: u32,
+}
+
+/// `[nginx]`: the image serving the collected static files and proxying the rest to the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Nginx {
+    /// The Dockerfile, absolute; it exists.
+    pub dockerfile: PathBuf,
+    /// The nginx.conf template, absolute; it exists.
+    pub config: PathBuf,
+    /// The name of the base image, a key of [`DeployConfig::bases`].
+    pub base: String,
+    /// The port nginx listens on inside the container (1024 to 65535, default 8080).
+    pub port: u16,
+    /// The numeric uid nginx runs as; never 0 (default 10101).
+    pub user: u32,
+    /// The `server_name`s: host names (`*` allowed) and IPv4 addresses; never empty (default
+    /// `localhost` and `127.0.0.1`).
+    pub server_names: Vec<String>,
+    /// The largest request body, in nginx's size syntax such as `10m` (the default).
+    pub client_max_body_size: String,
+}
+
+/// `[smoke]`: how to check the running containers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Smoke {
+    /// How long to wait for the containers to answer, 1 to 600 (default 60).
+    pub startup_timeout_seconds: u64,
+    /// How long stopping a container may take before it is killed, 1 to 120 (default 10).
+    pub stop_timeout_seconds: u64,
+    /// The largest acceptable production image, in megabytes; above 0.
+    pub app_size_budget_mb: Option<u64>,
+    /// The largest acceptable nginx image, in megabytes; above 0.
+    pub nginx_size_budget_mb: Option<u64>,
+    /// The extra checks, in the file's order; the built-in ones are not listed here.
+    pub checks: Vec<SmokeCheck>,
+}
+
+/// `[[smoke.check]]`: one HTTP request and what its response must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmokeCheck {
+    /// How the check is reported; unique among the checks.
+    pub name: String,
+    /// The HTTP path to request; starts with `/`.
+    pub path: String,
+    /// The container the request goes to (default [`Via::Nginx`], which needs `[nginx]`).
+    pub via: Via,
+    /// `GET` (the default), `HEAD` or `POST`.
+    pub method: String,
+    /// The expected status, 100 to 599 (default 200).
+    pub status: u16,
+    /// The `Host` header to send, when not the default.
+    pub host: Option<String>,
+    /// Dotted paths into the JSON body (`checks.database`), each with the expected value as a
+    /// string: JSON scalars compare by their string form.
+    pub json: BTreeMap<String, String>,
+    /// Response header names, lowercase, each with a substring its value must contain.
+    pub headers: BTreeMap<String, String>,
+    /// Substrings the body must contain.
+    pub body_contains: Vec<String>,
+}
+
+/// Where a smoke check sends its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Through the nginx container, as visitors do.
+    Nginx,
+    /// Straight to the app container.
+    App,
 }
 
 /// `[context]`: what to leave out of the app's build context.

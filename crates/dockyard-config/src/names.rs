@@ -1,4 +1,5 @@
-//! Small grammars for names: project, base, volume, Debian package, environment variable, Python.
+//! Small grammars for names: project, base, volume, Debian package, environment variable, Python,
+//! and the few nginx and HTTP ones `[nginx]` and `[[smoke.check]]` use.
 
 /// Longest project name: it ends up in image names, volume names and file names.
 pub(crate) const MAXIMUM_PROJECT_NAME_LENGTH: usize = 64;
@@ -137,6 +138,60 @@ pub(crate) fn is_http_url(url: &str) -> bool {
     }
 }
 
+/// `^[A-Za-z0-9*.-]+$`: an nginx `server_name`, a host name (wildcards allowed) or IPv4 address.
+pub(crate) fn is_valid_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'.' | b'-'))
+}
+
+/// `^[0-9]+[kKmMgG]?$`: an nginx size such as `10m`.
+pub(crate) fn is_nginx_size(size: &str) -> bool {
+    let digits = size
+        .strip_suffix(['k', 'K', 'm', 'M', 'g', 'G'])
+        .unwrap_or(size);
+    !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+/// An HTTP header name: one or more RFC 9110 token characters.
+pub(crate) fn is_valid_http_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|byte| {
+            byte.is_ascii_alphanumeric()
+                || matches!(
+                    byte,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+/// A `Host` header value: not empty, no whitespace or control characters.
+pub(crate) fn is_valid_host_header(host: &str) -> bool {
+    !host.is_empty()
+        && !host
+            .chars()
+            .any(|character| character.is_whitespace() || character.is_control())
+}
+
+/// `checks.database`: keys into a JSON document joined with `.`, none of them empty.
+pub(crate) fn is_dotted_json_path(path: &str) -> bool {
+    path.split('.').all(|segment| !segment.is_empty())
+}
+
 fn starts_with_and_continues(
     text: &str,
     first: impl Fn(u8) -> bool,
@@ -178,5 +233,28 @@ mod tests {
         assert!(!is_wsgi_reference("sample..wsgi:app"));
         assert!(is_http_url("https://github.com/a/b"));
         assert!(!is_http_url("github.com/a/b"));
+        assert!(is_valid_server_name("localhost"));
+        assert!(is_valid_server_name("127.0.0.1"));
+        assert!(is_valid_server_name("*.example.com"));
+        assert!(!is_valid_server_name("my host"));
+        assert!(!is_valid_server_name(""));
+        assert!(!is_valid_server_name("example.com:80"));
+        assert!(is_nginx_size("10m"));
+        assert!(is_nginx_size("1024"));
+        assert!(is_nginx_size("2G"));
+        assert!(!is_nginx_size("m"));
+        assert!(!is_nginx_size("10 MB"));
+        assert!(!is_nginx_size("10mb"));
+        assert!(!is_nginx_size(""));
+        assert!(is_valid_http_header_name("content-type"));
+        assert!(is_valid_http_header_name("X-Request-Id"));
+        assert!(!is_valid_http_header_name("content type"));
+        assert!(!is_valid_http_header_name("content-type:"));
+        assert!(is_valid_host_header("localhost:8080"));
+        assert!(!is_valid_host_header("local host"));
+        assert!(is_dotted_json_path("checks.database"));
+        assert!(is_dotted_json_path("status"));
+        assert!(!is_dotted_json_path("checks..database"));
+        assert!(!is_dotted_json_path(""));
     }
 }

@@ -27,6 +27,10 @@ pub struct Document {
     pub builder: Builder,
     /// `[production]`.
     pub production: Production,
+    /// `[nginx]`, optional.
+    pub nginx: Option<Nginx>,
+    /// `[smoke]` and its `[[smoke.check]]` entries, optional.
+    pub smoke: Option<Smoke>,
     /// `[context]`, optional.
     pub context: Option<Context>,
 }
@@ -121,6 +125,66 @@ pub struct Production {
     pub base: Spanned<String>,
     /// `user`: the numeric uid the app runs as.
     pub user: Option<Spanned<i64>>,
+}
+
+/// `[nginx]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nginx {
+    /// `dockerfile`: relative to the deploy file's folder.
+    pub dockerfile: Spanned<String>,
+    /// `config`: the nginx.conf template, relative to the deploy file's folder.
+    pub config: Spanned<String>,
+    /// `base`: the name of a `[base.<name>]` table.
+    pub base: Spanned<String>,
+    /// `port`: the port nginx listens on inside the container.
+    pub port: Option<Spanned<i64>>,
+    /// `user`: the numeric uid nginx runs as.
+    pub user: Option<Spanned<i64>>,
+    /// `server_names`: host names and IPv4 addresses for `server_name`.
+    pub server_names: Option<SpannedStrings>,
+    /// `client_max_body_size`: the largest request body, in nginx's size syntax.
+    pub client_max_body_size: Option<Spanned<String>>,
+}
+
+/// `[smoke]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smoke {
+    /// `startup_timeout_seconds`: how long to wait for the containers to answer.
+    pub startup_timeout_seconds: Option<Spanned<i64>>,
+    /// `stop_timeout_seconds`: how long `docker stop` waits before killing.
+    pub stop_timeout_seconds: Option<Spanned<i64>>,
+    /// `app_size_budget_mb`: the largest acceptable production image, in megabytes.
+    pub app_size_budget_mb: Option<Spanned<i64>>,
+    /// `nginx_size_budget_mb`: the largest acceptable nginx image, in megabytes.
+    pub nginx_size_budget_mb: Option<Spanned<i64>>,
+    /// `[[smoke.check]]`: extra HTTP checks, each with the span of its table.
+    pub check: Option<Vec<Spanned<SmokeCheck>>>,
+}
+
+/// One `[[smoke.check]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeCheck {
+    /// `name`: how the check is reported; unique among checks.
+    pub name: Spanned<String>,
+    /// `path`: the HTTP path to request.
+    pub path: Spanned<String>,
+    /// `via`: `"nginx"` or `"app"`, the container the request goes to.
+    pub via: Option<Spanned<String>>,
+    /// `method`: the HTTP method.
+    pub method: Option<Spanned<String>>,
+    /// `status`: the expected HTTP status.
+    pub status: Option<Spanned<i64>>,
+    /// `host`: the `Host` header to send.
+    pub host: Option<Spanned<String>>,
+    /// `json`: dotted paths into the JSON body, each with the expected value as a string.
+    pub json: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// `headers`: response header names, each with a substring its value must contain.
+    pub headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// `body_contains`: substrings the body must contain.
+    pub body_contains: Option<SpannedStrings>,
 }
 
 /// `[context]`.

@@ -1,7 +1,7 @@
 //! The resolving step: from the raw mirror to a checked [`DeployConfig`], section by section.
 //!
-//! Checks run in the file's usual order (project, app, bases, builder, production, context) and
-//! stop at the first problem. The only IO is looking at the files and folders the config names.
+//! Checks run in the file's usual order (project, app, bases, builder, production, nginx, smoke,
+//! context) and stop at the first problem. The only IO is looking at the files and folders the config names.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use crate::error::{invalid_at, ConfigError, SourceText};
+use crate::error::{invalid_at, line_and_column, ConfigError, SourceText};
 use crate::image_reference::{is_valid_tag, parse_image_reference};
 use crate::model::{
-    App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Production, Project,
+    App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
+    Smoke, SmokeCheck, Via,
 };
 use crate::names::{
-    is_dotted_python_path, is_http_url, is_valid_base_name, is_valid_debian_package_name,
-    is_valid_debian_suite, is_valid_environment_variable_name, is_valid_project_name,
+    is_dotted_json_path, is_dotted_python_path, is_http_url, is_nginx_size, is_valid_base_name,
+    is_valid_debian_package_name, is_valid_debian_suite, is_valid_environment_variable_name,
+    is_valid_host_header, is_valid_http_header_name, is_valid_project_name, is_valid_server_name,
     is_valid_volume_name, is_wsgi_reference, looks_like_secret_name, suggest_project_name,
     MAXIMUM_PROJECT_NAME_LENGTH,
 };
@@ -34,6 +36,18 @@ const DEFAULT_STATIC_ROOT: &str = "staticfiles";
 const DEFAULT_TEST_COMMAND: [&str; 4] = ["python", "manage.py", "test", "--noinput"];
 const DEFAULT_BOOTSTRAP_VARIANT: &str = "minbase";
 const DEFAULT_PRODUCTION_USER: u32 = 10001;
+const DEFAULT_NGINX_PORT: u16 = 8080;
+const DEFAULT_NGINX_USER: u32 = 10101;
+const DEFAULT_SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
+const DEFAULT_CLIENT_MAX_BODY_SIZE: &str = "10m";
+const DEFAULT_STARTUP_TIMEOUT_SECONDS: u64 = 60;
+const MAXIMUM_STARTUP_TIMEOUT_SECONDS: u64 = 600;
+const DEFAULT_STOP_TIMEOUT_SECONDS: u64 = 10;
+const MAXIMUM_STOP_TIMEOUT_SECONDS: u64 = 120;
+const DEFAULT_CHECK_STATUS: u16 = 200;
+const DEFAULT_CHECK_METHOD: &str = "GET";
+const CHECK_METHODS: [&str; 3] = ["GET", "HEAD", "POST"];
+const VIA_NAMES: [&str; 2] = ["nginx", "app"];
 const LOWEST_UNPRIVILEGED_PORT: i64 = 1024;
 const DEBOOTSTRAP_VARIANTS: [&str; 10] = [
     "extract",
@@ -72,6 +86,11 @@ pub(crate) fn resolve_document(
     let bases = resolve_bases(origin, &document.base)?;
     let builder = resolve_builder(origin, &document.builder, &project, &bases)?;
     let production = resolve_production(origin, &document.production, &bases)?;
+    let nginx = match &document.nginx {
+        Some(nginx) => Some(resolve_nginx(origin, nginx, &bases)?),
+        None => None,
+    };
+    let smoke = resolve_smoke(origin, document.smoke.as_ref(), nginx.is_some())?;
     let context = resolve_context_rules(origin, document.context.as_ref(), &app)?;
     Ok(DeployConfig {
         file: file.to_path_buf(),
@@ -81,6 +100,8 @@ pub(crate) fn resolve_document(
         bases,
         builder,
         production,
+        nginx,
+        smoke,
         context,
     })
 }
@@ -230,7 +251,15 @@ fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, ConfigError> {
         );
     }
 
-    let port = resolve_port(origin, &app.port)?;
+    let port = resolve_port(
+        origin,
+        &app.port,
+        &PortUse {
+            key: "app.port",
+            image: "production",
+            example: 8000,
+        },
+    )?;
 
     let health_path = match &app.health_path {
         Some(health_path) => {
@@ -335,7 +364,26 @@ fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, ConfigError> {
     })
 }
 
-fn resolve_port(origin: Origin<'_>, port: &Spanned<i64>) -> Result<u16, ConfigError> {
+/// Which port a port check is about, to word its messages.
+struct PortUse<'a> {
+    /// The full key, for example `app.port`.
+    key: &'a str,
+    /// The image that listens on it, for example `production`.
+    image: &'a str,
+    /// A good port to suggest.
+    example: u16,
+}
+
+fn resolve_port(
+    origin: Origin<'_>,
+    port: &Spanned<i64>,
+    port_use: &PortUse<'_>,
+) -> Result<u16, ConfigError> {
+    let PortUse {
+        key,
+        image,
+        example,
+    } = port_use;
     let value = *port.get_ref();
     if let Ok(valid) = u16::try_from(value) {
         if i64::from(valid) >= LOWEST_UNPRIVILEGED_PORT {
@@ -345,11 +393,11 @@ fn resolve_port(origin: Origin<'_>, port: &Spanned<i64>) -> Result<u16, ConfigEr
             return fail(
                 origin,
                 port.span(),
-                "app.port",
-                format!("`app.port` = {value}: port below 1024 needs root inside the container"),
+                key,
+                format!("`{key}` = {value}: port below 1024 needs root inside the container"),
                 Some(format!(
-                    "the production image runs as an unprivileged user; listen on a port such \
-                     as 8000 and publish it with `docker run -p {value}:8000`"
+                    "the {image} image runs as an unprivileged user; listen on a port such as \
+                     {example} and publish it with `docker run -p {value}:{example}`"
                 )),
             );
         }
@@ -357,9 +405,9 @@ fn resolve_port(origin: Origin<'_>, port: &Spanned<i64>) -> Result<u16, ConfigEr
     fail(
         origin,
         port.span(),
-        "app.port",
-        format!("`app.port` = {value}: not a TCP port"),
-        Some("use a port from 1024 to 65535, such as 8000".to_owned()),
+        key,
+        format!("`{key}` = {value}: not a TCP port"),
+        Some(format!("use a port from 1024 to 65535, such as {example}")),
     )
 }
 
@@ -703,36 +751,15 @@ fn resolve_production(
     )?;
     let base = resolve_base_name(origin, &production.base, "production.base", bases)?;
     let user = match &production.user {
-        Some(user) => {
-            let value = *user.get_ref();
-            if value == 0 {
-                return fail(
-                    origin,
-                    user.span(),
-                    "production.user",
-                    "`production.user` = 0: the production image must not run as root".to_owned(),
-                    Some(format!(
-                        "use an unprivileged uid such as {DEFAULT_PRODUCTION_USER}, or leave the \
-                         key out for that default"
-                    )),
-                );
-            }
-            match u32::try_from(value) {
-                Ok(uid) => uid,
-                Err(_) => {
-                    return fail(
-                        origin,
-                        user.span(),
-                        "production.user",
-                        format!("`production.user` = {value}: not a valid uid"),
-                        Some(format!(
-                            "use a number from 1 to {}, such as {DEFAULT_PRODUCTION_USER}",
-                            u32::MAX
-                        )),
-                    );
-                }
-            }
-        }
+        Some(user) => resolve_user(
+            origin,
+            user,
+            &UserUse {
+                key: "production.user",
+                image: "production",
+                default: DEFAULT_PRODUCTION_USER,
+            },
+        )?,
         None => DEFAULT_PRODUCTION_USER,
     };
     Ok(Production {
@@ -740,6 +767,559 @@ fn resolve_production(
         base,
         user,
     })
+}
+
+/// Which uid a user check is about, to word its messages.
+struct UserUse<'a> {
+    /// The full key, for example `production.user`.
+    key: &'a str,
+    /// The image that runs as this user, for example `production`.
+    image: &'a str,
+    /// The uid used when the key is left out.
+    default: u32,
+}
+
+fn resolve_user(
+    origin: Origin<'_>,
+    user: &Spanned<i64>,
+    user_use: &UserUse<'_>,
+) -> Result<u32, ConfigError> {
+    let UserUse {
+        key,
+        image,
+        default,
+    } = user_use;
+    let value = *user.get_ref();
+    if value == 0 {
+        return fail(
+            origin,
+            user.span(),
+            key,
+            format!("`{key}` = 0: the {image} image must not run as root"),
+            Some(format!(
+                "use an unprivileged uid such as {default}, or leave the key out for that default"
+            )),
+        );
+    }
+    match u32::try_from(value) {
+        Ok(uid) => Ok(uid),
+        Err(_) => fail(
+            origin,
+            user.span(),
+            key,
+            format!("`{key}` = {value}: not a valid uid"),
+            Some(format!(
+                "use a number from 1 to {}, such as {default}",
+                u32::MAX
+            )),
+        ),
+    }
+}
+
+fn resolve_nginx(
+    origin: Origin<'_>,
+    nginx: &raw::Nginx,
+    bases: &BTreeMap<String, BaseImage>,
+) -> Result<Nginx, ConfigError> {
+    let dockerfile = resolve_existing_project_path(
+        origin,
+        &nginx.dockerfile,
+        "nginx.dockerfile",
+        ExpectedEntry::File,
+    )?;
+    let config =
+        resolve_existing_project_path(origin, &nginx.config, "nginx.config", ExpectedEntry::File)?;
+    let base = resolve_base_name(origin, &nginx.base, "nginx.base", bases)?;
+    let port = match &nginx.port {
+        Some(port) => resolve_port(
+            origin,
+            port,
+            &PortUse {
+                key: "nginx.port",
+                image: "nginx",
+                example: DEFAULT_NGINX_PORT,
+            },
+        )?,
+        None => DEFAULT_NGINX_PORT,
+    };
+    let user = match &nginx.user {
+        Some(user) => resolve_user(
+            origin,
+            user,
+            &UserUse {
+                key: "nginx.user",
+                image: "nginx",
+                default: DEFAULT_NGINX_USER,
+            },
+        )?,
+        None => DEFAULT_NGINX_USER,
+    };
+    let server_names = match &nginx.server_names {
+        Some(server_names) => resolve_server_names(origin, server_names)?,
+        None => DEFAULT_SERVER_NAMES.map(str::to_owned).to_vec(),
+    };
+    let client_max_body_size = match &nginx.client_max_body_size {
+        Some(size) => {
+            let text = size.get_ref();
+            if !is_nginx_size(text) {
+                return fail(
+                    origin,
+                    size.span(),
+                    "nginx.client_max_body_size",
+                    format!("`nginx.client_max_body_size` = {text:?}: not an nginx size"),
+                    Some(format!(
+                        "write a number of bytes, optionally followed by `k`, `m` or `g`, for \
+                         example \"{DEFAULT_CLIENT_MAX_BODY_SIZE}\""
+                    )),
+                );
+            }
+            text.clone()
+        }
+        None => DEFAULT_CLIENT_MAX_BODY_SIZE.to_owned(),
+    };
+    Ok(Nginx {
+        dockerfile,
+        config,
+        base,
+        port,
+        user,
+        server_names,
+        client_max_body_size,
+    })
+}
+
+fn resolve_server_names(
+    origin: Origin<'_>,
+    server_names: &raw::SpannedStrings,
+) -> Result<Vec<String>, ConfigError> {
+    if server_names.get_ref().is_empty() {
+        return fail(
+            origin,
+            server_names.span(),
+            "nginx.server_names",
+            "`nginx.server_names` is empty".to_owned(),
+            Some(format!(
+                "list at least one host name or IPv4 address, for example {:?}, or leave the key \
+                 out for that default",
+                DEFAULT_SERVER_NAMES
+            )),
+        );
+    }
+    let mut resolved = Vec::with_capacity(server_names.get_ref().len());
+    for (index, server_name) in server_names.get_ref().iter().enumerate() {
+        let text = server_name.get_ref();
+        if !is_valid_server_name(text) {
+            let key = format!("nginx.server_names[{index}]");
+            return fail(
+                origin,
+                server_name.span(),
+                &key,
+                format!("`{key}` = {text:?}: not a host name or IPv4 address"),
+                Some(
+                    "use letters, digits, `.`, `-` and `*`, for example \"example.com\", \
+                     \"*.example.com\" or \"127.0.0.1\""
+                        .to_owned(),
+                ),
+            );
+        }
+        resolved.push(text.clone());
+    }
+    Ok(resolved)
+}
+
+fn resolve_smoke(
+    origin: Origin<'_>,
+    smoke: Option<&raw::Smoke>,
+    has_nginx: bool,
+) -> Result<Smoke, ConfigError> {
+    let Some(smoke) = smoke else {
+        return Ok(Smoke {
+            startup_timeout_seconds: DEFAULT_STARTUP_TIMEOUT_SECONDS,
+            stop_timeout_seconds: DEFAULT_STOP_TIMEOUT_SECONDS,
+            app_size_budget_mb: None,
+            nginx_size_budget_mb: None,
+            checks: Vec::new(),
+        });
+    };
+    let startup_timeout_seconds = match &smoke.startup_timeout_seconds {
+        Some(seconds) => resolve_timeout(
+            origin,
+            seconds,
+            "smoke.startup_timeout_seconds",
+            MAXIMUM_STARTUP_TIMEOUT_SECONDS,
+            DEFAULT_STARTUP_TIMEOUT_SECONDS,
+        )?,
+        None => DEFAULT_STARTUP_TIMEOUT_SECONDS,
+    };
+    let stop_timeout_seconds = match &smoke.stop_timeout_seconds {
+        Some(seconds) => resolve_timeout(
+            origin,
+            seconds,
+            "smoke.stop_timeout_seconds",
+            MAXIMUM_STOP_TIMEOUT_SECONDS,
+            DEFAULT_STOP_TIMEOUT_SECONDS,
+        )?,
+        None => DEFAULT_STOP_TIMEOUT_SECONDS,
+    };
+    let app_size_budget_mb = match &smoke.app_size_budget_mb {
+        Some(budget) => Some(resolve_size_budget(
+            origin,
+            budget,
+            "smoke.app_size_budget_mb",
+        )?),
+        None => None,
+    };
+    let nginx_size_budget_mb = match &smoke.nginx_size_budget_mb {
+        Some(budget) => Some(resolve_size_budget(
+            origin,
+            budget,
+            "smoke.nginx_size_budget_mb",
+        )?),
+        None => None,
+    };
+
+    let written_checks = smoke.check.as_deref().unwrap_or_default();
+    let mut checks: Vec<SmokeCheck> = Vec::with_capacity(written_checks.len());
+    for (index, check) in written_checks.iter().enumerate() {
+        let table = format!("smoke.check[{index}]");
+        let name = check.get_ref().name.get_ref();
+        let first_with_that_name = written_checks[..index]
+            .iter()
+            .find(|earlier| earlier.get_ref().name.get_ref() == name);
+        if let Some(first) = first_with_that_name {
+            let (first_line, _) =
+                line_and_column(origin.source.text, first.get_ref().name.span().start);
+            let key = format!("{table}.name");
+            return fail(
+                origin,
+                check.get_ref().name.span(),
+                &key,
+                format!("`{key}` = {name:?}: another check already has this name"),
+                Some(format!(
+                    "the first check named {name:?} is on line {first_line}; give each check its \
+                     own name"
+                )),
+            );
+        }
+        checks.push(resolve_smoke_check(origin, &table, check, has_nginx)?);
+    }
+
+    Ok(Smoke {
+        startup_timeout_seconds,
+        stop_timeout_seconds,
+        app_size_budget_mb,
+        nginx_size_budget_mb,
+        checks,
+    })
+}
+
+fn resolve_timeout(
+    origin: Origin<'_>,
+    seconds: &Spanned<i64>,
+    key: &str,
+    maximum: u64,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let value = *seconds.get_ref();
+    match u64::try_from(value) {
+        Ok(valid) if (1..=maximum).contains(&valid) => Ok(valid),
+        _ => fail(
+            origin,
+            seconds.span(),
+            key,
+            format!("`{key}` = {value}: must be from 1 to {maximum} seconds"),
+            Some(format!(
+                "use a number of seconds from 1 to {maximum}, or leave the key out for the \
+                 default {default}"
+            )),
+        ),
+    }
+}
+
+fn resolve_size_budget(
+    origin: Origin<'_>,
+    budget: &Spanned<i64>,
+    key: &str,
+) -> Result<u64, ConfigError> {
+    let value = *budget.get_ref();
+    match u64::try_from(value) {
+        Ok(valid) if valid > 0 => Ok(valid),
+        _ => fail(
+            origin,
+            budget.span(),
+            key,
+            format!("`{key}` = {value}: must be a positive number of megabytes"),
+            Some("leave the key out for no size budget".to_owned()),
+        ),
+    }
+}
+
+fn resolve_smoke_check(
+    origin: Origin<'_>,
+    table: &str,
+    check: &Spanned<raw::SmokeCheck>,
+    has_nginx: bool,
+) -> Result<SmokeCheck, ConfigError> {
+    let written = check.get_ref();
+
+    let name = written.name.get_ref();
+    if name.trim().is_empty() {
+        let key = format!("{table}.name");
+        return fail(
+            origin,
+            written.name.span(),
+            &key,
+            format!("`{key}` is empty"),
+            Some("name the check, for example \"health through nginx\"".to_owned()),
+        );
+    }
+
+    let path = written.path.get_ref();
+    if !path.starts_with('/') {
+        let key = format!("{table}.path");
+        return fail(
+            origin,
+            written.path.span(),
+            &key,
+            format!("`{key}` = {path:?}: must start with `/`"),
+            Some(format!("write \"/{path}\"")),
+        );
+    }
+    if path.chars().any(char::is_whitespace) {
+        let key = format!("{table}.path");
+        return fail(
+            origin,
+            written.path.span(),
+            &key,
+            format!("`{key}` = {path:?}: must not contain whitespace"),
+            Some("percent-encode it, for example \"/search/?q=a%20b\"".to_owned()),
+        );
+    }
+
+    let via = resolve_via(origin, table, check, has_nginx)?;
+
+    let method = match &written.method {
+        Some(method) => {
+            let text = method.get_ref();
+            if !CHECK_METHODS.contains(&text.as_str()) {
+                let key = format!("{table}.method");
+                let all = render_backticked_list(&CHECK_METHODS);
+                let hint = match closest_candidate(text, CHECK_METHODS) {
+                    Some(suggestion) => {
+                        format!("did you mean `{suggestion}`? the methods are {all}")
+                    }
+                    None => format!("the methods are {all}"),
+                };
+                return fail(
+                    origin,
+                    method.span(),
+                    &key,
+                    format!("`{key}` = {text:?}: not a method smoke checks send"),
+                    Some(hint),
+                );
+            }
+            text.clone()
+        }
+        None => DEFAULT_CHECK_METHOD.to_owned(),
+    };
+
+    let status = match &written.status {
+        Some(status) => {
+            let value = *status.get_ref();
+            match u16::try_from(value) {
+                Ok(valid) if (100..=599).contains(&valid) => valid,
+                _ => {
+                    let key = format!("{table}.status");
+                    return fail(
+                        origin,
+                        status.span(),
+                        &key,
+                        format!("`{key}` = {value}: not an HTTP status code"),
+                        Some(format!(
+                            "use a status from 100 to 599, for example {DEFAULT_CHECK_STATUS}"
+                        )),
+                    );
+                }
+            }
+        }
+        None => DEFAULT_CHECK_STATUS,
+    };
+
+    let host = match &written.host {
+        Some(host) => {
+            let text = host.get_ref();
+            if !is_valid_host_header(text) {
+                let key = format!("{table}.host");
+                return fail(
+                    origin,
+                    host.span(),
+                    &key,
+                    format!("`{key}` = {text:?}: not a Host header value"),
+                    Some(
+                        "write a host name, optionally with a port, for example \"localhost\" \
+                         or \"example.com:8080\""
+                            .to_owned(),
+                    ),
+                );
+            }
+            Some(text.clone())
+        }
+        None => None,
+    };
+
+    let json = match &written.json {
+        Some(json) => resolve_json_expectations(origin, table, json)?,
+        None => BTreeMap::new(),
+    };
+    let headers = match &written.headers {
+        Some(headers) => resolve_header_expectations(origin, table, headers)?,
+        None => BTreeMap::new(),
+    };
+
+    let mut body_contains = Vec::new();
+    if let Some(substrings) = &written.body_contains {
+        for (index, substring) in substrings.get_ref().iter().enumerate() {
+            if substring.get_ref().is_empty() {
+                let key = format!("{table}.body_contains[{index}]");
+                return fail(
+                    origin,
+                    substring.span(),
+                    &key,
+                    format!("`{key}` is empty"),
+                    Some("an empty string is in every body; write the text to look for".to_owned()),
+                );
+            }
+            body_contains.push(substring.get_ref().clone());
+        }
+    }
+
+    Ok(SmokeCheck {
+        name: name.clone(),
+        path: path.clone(),
+        via,
+        method,
+        status,
+        host,
+        json,
+        headers,
+        body_contains,
+    })
+}
+
+fn resolve_via(
+    origin: Origin<'_>,
+    table: &str,
+    check: &Spanned<raw::SmokeCheck>,
+    has_nginx: bool,
+) -> Result<Via, ConfigError> {
+    let key = format!("{table}.via");
+    let Some(written) = &check.get_ref().via else {
+        if has_nginx {
+            return Ok(Via::Nginx);
+        }
+        // Placed at the check's `[[smoke.check]]` header: there is no `via` to point at.
+        return fail(
+            origin,
+            check.span(),
+            &key,
+            format!(
+                "`{key}` defaults to \"nginx\" but there is no [nginx] table"
+            ),
+            Some("add an [nginx] table, or write via = \"app\" to send the request straight to the app".to_owned()),
+        );
+    };
+    let text = written.get_ref();
+    let via = match text.as_str() {
+        "nginx" => Via::Nginx,
+        "app" => Via::App,
+        _ => {
+            let all = render_backticked_list(&VIA_NAMES);
+            let hint = match closest_candidate(text, VIA_NAMES) {
+                Some(suggestion) => format!("did you mean `{suggestion}`? `via` takes {all}"),
+                None => format!("`via` takes {all}"),
+            };
+            return fail(
+                origin,
+                written.span(),
+                &key,
+                format!("`{key}` = {text:?}: not a container smoke checks can reach"),
+                Some(hint),
+            );
+        }
+    };
+    if via == Via::Nginx && !has_nginx {
+        return fail(
+            origin,
+            written.span(),
+            &key,
+            format!("`{key}` = \"nginx\" but there is no [nginx] table"),
+            Some("add an [nginx] table, or write via = \"app\" to send the request straight to the app".to_owned()),
+        );
+    }
+    Ok(via)
+}
+
+fn resolve_json_expectations(
+    origin: Origin<'_>,
+    table: &str,
+    json: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut resolved = BTreeMap::new();
+    let mut entries: Vec<_> = json.iter().collect();
+    entries.sort_by_key(|(path, _)| path.span().start);
+    for (path, expected) in entries {
+        if !is_dotted_json_path(path.get_ref()) {
+            let key = format!("{table}.json.{}", render_key(path.get_ref()));
+            return fail(
+                origin,
+                path.span(),
+                &key,
+                format!("`{key}`: not a dotted path into the JSON body"),
+                Some(
+                    "name a value by its keys joined with `.`, for example \"checks.database\""
+                        .to_owned(),
+                ),
+            );
+        }
+        resolved.insert(path.get_ref().clone(), expected.get_ref().clone());
+    }
+    Ok(resolved)
+}
+
+fn resolve_header_expectations(
+    origin: Origin<'_>,
+    table: &str,
+    headers: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut resolved: BTreeMap<String, String> = BTreeMap::new();
+    let mut entries: Vec<_> = headers.iter().collect();
+    entries.sort_by_key(|(name, _)| name.span().start);
+    let mut first_spelling: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, expected) in entries {
+        let key = format!("{table}.headers.{}", render_key(name.get_ref()));
+        if !is_valid_http_header_name(name.get_ref()) {
+            return fail(
+                origin,
+                name.span(),
+                &key,
+                format!("`{key}`: not an HTTP header name"),
+                Some("use letters, digits and `-`, for example \"content-type\"".to_owned()),
+            );
+        }
+        let lowercase = name.get_ref().to_ascii_lowercase();
+        if let Some(first) = first_spelling.get(&lowercase) {
+            return fail(
+                origin,
+                name.span(),
+                &key,
+                format!("`{key}`: the header is already listed as `{first}`"),
+                Some("header names are case-insensitive; list each header once".to_owned()),
+            );
+        }
+        first_spelling.insert(lowercase.clone(), name.get_ref());
+        resolved.insert(lowercase, expected.get_ref().clone());
+    }
+    Ok(resolved)
 }
 
 fn resolve_context_rules(

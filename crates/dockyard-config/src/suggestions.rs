@@ -30,7 +30,7 @@ pub(crate) fn render_backticked_list(items: &[&str]) -> String {
     }
 }
 
-/// An example line for a required key, by its path with base names replaced by `*`.
+/// An example line for a required key, by its path with base names and indexes replaced by `*`.
 pub(crate) fn example_for_missing_key(key_pattern: &str) -> Option<&'static str> {
     let example = match key_pattern {
         "project" => "[project] with name = \"mysite\"",
@@ -61,6 +61,11 @@ pub(crate) fn example_for_missing_key(key_pattern: &str) -> Option<&'static str>
         }
         "production.dockerfile" => "dockerfile = \"docker/production.Dockerfile\"",
         "production.base" => "base = \"runtime\"",
+        "nginx.dockerfile" => "dockerfile = \"docker/nginx.Dockerfile\"",
+        "nginx.config" => "config = \"docker/nginx/nginx.conf\"",
+        "nginx.base" => "base = \"nginx\"",
+        "smoke.check.*.name" => "name = \"health through nginx\"",
+        "smoke.check.*.path" => "path = \"/health/\"",
         _ => return None,
     };
     Some(example)

@@ -57,7 +57,7 @@ pub(crate) fn describe_schema_error(
     let path = node.map(|node| node.path.clone()).unwrap_or_default();
 
     if let Some(node) = node {
-        if is_array_of_tables_entry(source, node) {
+        if message.starts_with("invalid type: ") && is_array_of_tables_entry(source, node) {
             return describe_array_of_tables(source, span, node);
         }
     }
@@ -90,7 +90,10 @@ pub(crate) fn describe_schema_error(
     invalid_at(source, span, key, rendered, None)
 }
 
-/// Whether `node` is an entry of an array of tables (`[[name]]`): nothing in deploy.toml is one.
+/// Whether `node` is an entry of an array of tables (`[[name]]`).
+///
+/// Only `[[smoke.check]]` entries are, and those deserialize as tables, so a type error placed
+/// at an entry itself (not at a key inside it) means single brackets were meant.
 fn is_array_of_tables_entry(source: SourceText<'_>, node: &DocumentNode) -> bool {
     node.kind == ValueKind::Table
         && matches!(node.path.last(), Some(PathSegment::Index(_)))
@@ -134,6 +137,12 @@ fn describe_unknown_key(
     let key = render_key_path(&full_path);
     let is_table = kind == Some(ValueKind::Table);
     let suggestion = closest_candidate(field, expected.iter().copied());
+    // An entry of an array of tables has no header of its own to show: `smoke.check[2]`.
+    let shown_table = if matches!(table_path.last(), Some(PathSegment::Index(_))) {
+        format!("`{table}`")
+    } else {
+        format!("`[{table}]`")
+    };
 
     let (message, hint) = if table.is_empty() {
         let tables: Vec<String> = expected
@@ -161,13 +170,13 @@ fn describe_unknown_key(
         let message = if is_table {
             format!("unknown table `[{key}]`")
         } else {
-            format!("unknown key `{}` in `[{table}]`", render_key(field))
+            format!("unknown key `{}` in {shown_table}", render_key(field))
         };
         let hint = match suggestion {
             Some(suggestion) if is_table => format!("did you mean `[{table}.{suggestion}]`?"),
             Some(suggestion) => format!("did you mean `{suggestion}`?"),
-            None if expected.is_empty() => format!("`[{table}]` takes no keys"),
-            None => format!("`[{table}]` takes {}", render_backticked_list(expected)),
+            None if expected.is_empty() => format!("{shown_table} takes no keys"),
+            None => format!("{shown_table} takes {}", render_backticked_list(expected)),
         };
         (message, hint)
     };
@@ -204,7 +213,7 @@ fn describe_missing_key(
     )
 }
 
-/// The key path with each base name replaced by `*`, to look up examples.
+/// The key path with each base name and array index replaced by `*`, to look up examples.
 fn key_pattern(path: &[PathSegment]) -> String {
     let mut segments: Vec<String> = Vec::new();
     for (position, segment) in path.iter().enumerate() {
@@ -291,6 +300,10 @@ fn suggest_type_fix(
         ("an array", found) if found.is_scalar() => Some(format!(
             "write a list: {}",
             assignment(&format!("[{value_text}]"))
+        )),
+        ("an array", ValueKind::Table) if value_text.starts_with('[') => Some(format!(
+            "write `[[{}]]`, with double brackets, once for each entry",
+            render_key_path(path)
         )),
         _ => None,
     }

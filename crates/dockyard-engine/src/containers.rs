@@ -6,8 +6,8 @@ use std::path::Path;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -38,6 +38,14 @@ pub struct ContainerSpec {
     pub tmpfs: BTreeMap<String, String>,
     /// Mount the root filesystem read-only.
     pub read_only_root: bool,
+    /// A user-defined network to attach the container to at creation.
+    pub network: Option<String>,
+    /// Names the container answers to on that network.
+    pub network_aliases: Vec<String>,
+    /// Signal that stops the container (`SIGQUIT` for nginx), overriding the image's.
+    pub stop_signal: Option<String>,
+    /// Run the image's HEALTHCHECK at this interval instead of its own (the test command stays the image's).
+    pub health_interval: Option<std::time::Duration>,
     /// Container TCP ports to publish on an ephemeral port of 127.0.0.1 (read back with [`Engine::published_port`]).
     pub publish: Vec<u16>,
 }
@@ -82,10 +90,19 @@ impl LogLine {
 
 impl Engine {
     /// Creates a named volume if it does not exist yet.
-    pub async fn ensure_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
+    pub async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
         let request = bollard::models::VolumeCreateRequest {
             name: Some(name.to_owned()),
-            labels: Some(labels.iter().map(|(key, value)| (key.clone(), value.clone())).collect()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+            ),
             ..Default::default()
         };
         self.docker
@@ -111,30 +128,69 @@ impl Engine {
                 ..Default::default()
             })
             .collect();
-        let tmpfs: HashMap<String, String> = spec.tmpfs.iter().map(|(path, options)| (path.clone(), options.clone())).collect();
+        let tmpfs: HashMap<String, String> = spec
+            .tmpfs
+            .iter()
+            .map(|(path, options)| (path.clone(), options.clone()))
+            .collect();
         let port_bindings: bollard::models::PortMap = spec
             .publish
             .iter()
             .map(|port| {
-                let binding = bollard::models::PortBinding { host_ip: Some("127.0.0.1".to_owned()), host_port: Some("0".to_owned()) };
+                let binding = bollard::models::PortBinding {
+                    host_ip: Some("127.0.0.1".to_owned()),
+                    host_port: Some("0".to_owned()),
+                };
                 (format!("{port}/tcp"), Some(vec![binding]))
             })
             .collect();
-        let exposed_ports: Vec<String> = spec.publish.iter().map(|port| format!("{port}/tcp")).collect();
+        let exposed_ports: Vec<String> = spec
+            .publish
+            .iter()
+            .map(|port| format!("{port}/tcp"))
+            .collect();
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             env: Some(spec.env.clone()),
             user: spec.user.clone(),
             working_dir: spec.working_dir.clone(),
-            labels: Some(spec.labels.iter().map(|(key, value)| (key.clone(), value.clone())).collect()),
+            labels: Some(
+                spec.labels
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+            ),
             tty: Some(false),
             exposed_ports: (!exposed_ports.is_empty()).then_some(exposed_ports),
+            stop_signal: spec.stop_signal.clone(),
+            // An empty test inherits the image's command; only the timing changes.
+            healthcheck: spec
+                .health_interval
+                .map(|interval| bollard::models::HealthConfig {
+                    interval: Some(interval.as_nanos() as i64),
+                    timeout: Some(5_000_000_000),
+                    retries: Some(3),
+                    start_period: Some(0),
+                    ..Default::default()
+                }),
+            networking_config: spec.network.as_ref().map(|network| {
+                bollard::models::NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(
+                        network.clone(),
+                        bollard::models::EndpointSettings {
+                            aliases: Some(spec.network_aliases.clone()),
+                            ..Default::default()
+                        },
+                    )])),
+                }
+            }),
             host_config: Some(HostConfig {
                 port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
                 mounts: (!mounts.is_empty()).then_some(mounts),
                 tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 readonly_rootfs: Some(spec.read_only_root),
+                network_mode: spec.network.clone(),
                 ..Default::default()
             }),
             ..Default::default()
@@ -143,49 +199,90 @@ impl Engine {
             .docker
             .create_container(Some(options.build()), body)
             .await
-            .map_err(|error| EngineError::from_bollard(format!("creating a container from {}", spec.image), error))?;
+            .map_err(|error| {
+                EngineError::from_bollard(
+                    format!("creating a container from {}", spec.image),
+                    error,
+                )
+            })?;
         Ok(response.id)
     }
 
     /// Uploads a tar (plain or gzip) file into a folder of a container, streamed from disk.
     /// The folder must exist in the container; the tar is extracted there.
-    pub async fn upload_tar_file(&self, container: &str, folder: &str, tarball: &Path) -> Result<(), EngineError> {
+    pub async fn upload_tar_file(
+        &self,
+        container: &str,
+        folder: &str,
+        tarball: &Path,
+    ) -> Result<(), EngineError> {
         let file = tokio::fs::File::open(tarball)
             .await
             .map_err(|error| EngineError::io(format!("opening {}", tarball.display()), error))?;
         let body = bollard::body_try_stream(ReaderStream::with_capacity(file, 256 * 1024));
-        let options = UploadToContainerOptionsBuilder::default().path(folder).build();
+        let options = UploadToContainerOptionsBuilder::default()
+            .path(folder)
+            .build();
         self.docker
             .upload_to_container(container, Some(options), body)
             .await
-            .map_err(|error| EngineError::from_bollard(format!("uploading {} into {folder}", tarball.display()), error))
+            .map_err(|error| {
+                EngineError::from_bollard(
+                    format!("uploading {} into {folder}", tarball.display()),
+                    error,
+                )
+            })
     }
 
     /// Uploads an in-memory tar (plain or gzip) into a folder of a container.
-    pub async fn upload_tar_bytes(&self, container: &str, folder: &str, tar: Vec<u8>) -> Result<(), EngineError> {
-        let options = UploadToContainerOptionsBuilder::default().path(folder).build();
+    pub async fn upload_tar_bytes(
+        &self,
+        container: &str,
+        folder: &str,
+        tar: Vec<u8>,
+    ) -> Result<(), EngineError> {
+        let options = UploadToContainerOptionsBuilder::default()
+            .path(folder)
+            .build();
         self.docker
             .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
             .await
-            .map_err(|error| EngineError::from_bollard(format!("uploading files into {folder}"), error))
+            .map_err(|error| {
+                EngineError::from_bollard(format!("uploading files into {folder}"), error)
+            })
     }
 
     /// Starts a created container.
     pub async fn start_container(&self, container: &str) -> Result<(), EngineError> {
         self.docker
-            .start_container(container, None::<bollard::query_parameters::StartContainerOptions>)
+            .start_container(
+                container,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
             .await
-            .map_err(|error| EngineError::from_bollard(format!("starting container {container}"), error))
+            .map_err(|error| {
+                EngineError::from_bollard(format!("starting container {container}"), error)
+            })
     }
 
     /// Follows a container's output until it exits, handing each line to `on_line`.
-    pub async fn follow_logs(&self, container: &str, on_line: &mut (dyn FnMut(LogLine) + Send)) -> Result<(), EngineError> {
-        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(true).build();
+    pub async fn follow_logs(
+        &self,
+        container: &str,
+        on_line: &mut (dyn FnMut(LogLine) + Send),
+    ) -> Result<(), EngineError> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(true)
+            .build();
         let mut stream = self.docker.logs(container, Some(options));
         let mut pending_out = String::new();
         let mut pending_err = String::new();
         while let Some(item) = stream.next().await {
-            let output = item.map_err(|error| EngineError::from_bollard(format!("reading the output of {container}"), error))?;
+            let output = item.map_err(|error| {
+                EngineError::from_bollard(format!("reading the output of {container}"), error)
+            })?;
             let (pending, wrap): (&mut String, fn(String) -> LogLine) = match output {
                 LogOutput::StdErr { .. } => (&mut pending_err, LogLine::Stderr),
                 _ => (&mut pending_out, LogLine::Stdout),
@@ -196,7 +293,10 @@ impl Engine {
                 on_line(wrap(line.trim_end_matches(['\n', '\r']).to_owned()));
             }
         }
-        for (pending, wrap) in [(pending_out, LogLine::Stdout as fn(String) -> LogLine), (pending_err, LogLine::Stderr)] {
+        for (pending, wrap) in [
+            (pending_out, LogLine::Stdout as fn(String) -> LogLine),
+            (pending_err, LogLine::Stderr),
+        ] {
             if !pending.is_empty() {
                 on_line(wrap(pending));
             }
@@ -205,12 +305,22 @@ impl Engine {
     }
 
     /// The last `n_lines` lines a container printed, stdout and stderr interleaved.
-    pub async fn logs_tail(&self, container: &str, n_lines: usize) -> Result<Vec<String>, EngineError> {
-        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&n_lines.to_string()).build();
+    pub async fn logs_tail(
+        &self,
+        container: &str,
+        n_lines: usize,
+    ) -> Result<Vec<String>, EngineError> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&n_lines.to_string())
+            .build();
         let mut stream = self.docker.logs(container, Some(options));
         let mut text = String::new();
         while let Some(item) = stream.next().await {
-            let output = item.map_err(|error| EngineError::from_bollard(format!("reading the output of {container}"), error))?;
+            let output = item.map_err(|error| {
+                EngineError::from_bollard(format!("reading the output of {container}"), error)
+            })?;
             text.push_str(&String::from_utf8_lossy(&output.into_bytes()));
         }
         Ok(text.lines().map(str::to_owned).collect())
@@ -218,15 +328,24 @@ impl Engine {
 
     /// Waits until a container stops and returns its exit code.
     pub async fn wait_container(&self, container: &str) -> Result<i64, EngineError> {
-        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
         let mut stream = self.docker.wait_container(container, Some(options));
         let mut exit_code = 0;
         while let Some(item) = stream.next().await {
             match item {
                 Ok(response) => exit_code = response.status_code,
                 // bollard reports a non-zero exit as an error; it is an answer here.
-                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => exit_code = code,
-                Err(error) => return Err(EngineError::from_bollard(format!("waiting for container {container}"), error)),
+                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => {
+                    exit_code = code
+                }
+                Err(error) => {
+                    return Err(EngineError::from_bollard(
+                        format!("waiting for container {container}"),
+                        error,
+                    ))
+                }
             }
         }
         Ok(exit_code)
@@ -236,9 +355,14 @@ impl Engine {
     pub async fn container_state(&self, container: &str) -> Result<ContainerState, EngineError> {
         let inspect = self
             .docker
-            .inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)
+            .inspect_container(
+                container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
             .await
-            .map_err(|error| EngineError::from_bollard(format!("inspecting container {container}"), error))?;
+            .map_err(|error| {
+                EngineError::from_bollard(format!("inspecting container {container}"), error)
+            })?;
         let state = inspect.state.unwrap_or_default();
         let health = state
             .health
@@ -246,7 +370,10 @@ impl Engine {
             .map(|status| serde_name(&status))
             .unwrap_or_default();
         Ok(ContainerState {
-            status: state.status.map(|status| serde_name(&status)).unwrap_or_default(),
+            status: state
+                .status
+                .map(|status| serde_name(&status))
+                .unwrap_or_default(),
             exit_code: state.exit_code.unwrap_or_default(),
             health,
         })
@@ -257,44 +384,98 @@ impl Engine {
         let operation = format!("reading the published port {port} of {container}");
         let inspect = self
             .docker
-            .inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)
+            .inspect_container(
+                container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
             .await
             .map_err(|error| EngineError::from_bollard(operation.clone(), error))?;
         inspect
             .network_settings
             .and_then(|settings| settings.ports)
             .and_then(|ports| ports.get(&format!("{port}/tcp")).cloned().flatten())
-            .and_then(|bindings| bindings.into_iter().find_map(|binding| binding.host_port?.parse().ok()))
-            .ok_or_else(|| EngineError::Other { operation, message: "the port is not published (is the container running?)".to_owned() })
+            .and_then(|bindings| {
+                bindings
+                    .into_iter()
+                    .find_map(|binding| binding.host_port?.parse().ok())
+            })
+            .ok_or_else(|| EngineError::Other {
+                operation,
+                message: "the port is not published (is the container running?)".to_owned(),
+            })
     }
 
     /// Downloads a path of a container as an uncompressed tar stream, written to `destination`.
     /// A folder path ending in `/.` yields the folder's contents at the tar root.
-    pub async fn download_to_file(&self, container: &str, path: &str, destination: &Path) -> Result<u64, EngineError> {
-        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
-        let mut stream = self.docker.download_from_container(container, Some(options));
+    pub async fn download_to_file(
+        &self,
+        container: &str,
+        path: &str,
+        destination: &Path,
+    ) -> Result<u64, EngineError> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self
+            .docker
+            .download_from_container(container, Some(options));
         let mut file = tokio::fs::File::create(destination)
             .await
-            .map_err(|error| EngineError::io(format!("creating {}", destination.display()), error))?;
+            .map_err(|error| {
+                EngineError::io(format!("creating {}", destination.display()), error)
+            })?;
         let mut n_bytes = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|error| EngineError::from_bollard(format!("downloading {path} from container {container}"), error))?;
+            let chunk = chunk.map_err(|error| {
+                EngineError::from_bollard(
+                    format!("downloading {path} from container {container}"),
+                    error,
+                )
+            })?;
             n_bytes += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .map_err(|error| EngineError::io(format!("writing {}", destination.display()), error))?;
+            file.write_all(&chunk).await.map_err(|error| {
+                EngineError::io(format!("writing {}", destination.display()), error)
+            })?;
         }
-        file.flush().await.map_err(|error| EngineError::io(format!("writing {}", destination.display()), error))?;
+        file.flush().await.map_err(|error| {
+            EngineError::io(format!("writing {}", destination.display()), error)
+        })?;
         Ok(n_bytes)
+    }
+
+    /// Stops a container: its stop signal, then SIGKILL after `timeout_seconds`.
+    pub async fn stop_container(
+        &self,
+        container: &str,
+        timeout_seconds: u32,
+    ) -> Result<(), EngineError> {
+        let options = bollard::query_parameters::StopContainerOptionsBuilder::default()
+            .t(timeout_seconds as i32)
+            .build();
+        match self.docker.stop_container(container, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(error) => Err(EngineError::from_bollard(
+                format!("stopping container {container}"),
+                error,
+            )),
+        }
     }
 
     /// Removes a container with its anonymous volumes, killing it if it runs; a missing one is not an error.
     pub async fn remove_container(&self, container: &str) -> Result<(), EngineError> {
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         match self.docker.remove_container(container, Some(options)).await {
             Ok(()) => Ok(()),
             Err(error) => {
-                let error = EngineError::from_bollard(format!("removing container {container}"), error);
+                let error =
+                    EngineError::from_bollard(format!("removing container {container}"), error);
                 if error.is_not_found() {
                     Ok(())
                 } else {

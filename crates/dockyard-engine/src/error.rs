@@ -57,22 +57,47 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub(crate) fn from_bollard(operation: impl Into<String>, error: bollard::errors::Error) -> EngineError {
+    pub(crate) fn from_bollard(
+        operation: impl Into<String>,
+        error: bollard::errors::Error,
+    ) -> EngineError {
         use bollard::errors::Error;
         let operation = operation.into();
         match error {
-            Error::DockerResponseServerError { status_code, message } => EngineError::Api { operation, status: status_code, message },
-            Error::DockerStreamError { error } => EngineError::Stream { operation, message: error },
-            Error::IOError { err } => EngineError::Io { operation, source: err },
-            Error::HyperResponseError { .. } | Error::RequestTimeoutError | Error::SocketNotFoundError(_) => {
-                EngineError::ConnectionLost { operation, reason: error.to_string() }
-            }
-            other => EngineError::Other { operation, message: other.to_string() },
+            Error::DockerResponseServerError {
+                status_code,
+                message,
+            } => EngineError::Api {
+                operation,
+                status: status_code,
+                message,
+            },
+            Error::DockerStreamError { error } => EngineError::Stream {
+                operation,
+                message: error,
+            },
+            Error::IOError { err } => EngineError::Io {
+                operation,
+                source: err,
+            },
+            Error::HyperResponseError { .. }
+            | Error::RequestTimeoutError
+            | Error::SocketNotFoundError(_) => EngineError::ConnectionLost {
+                operation,
+                reason: error.to_string(),
+            },
+            other => EngineError::Other {
+                operation,
+                message: other.to_string(),
+            },
         }
     }
 
     pub(crate) fn io(operation: impl Into<String>, source: std::io::Error) -> EngineError {
-        EngineError::Io { operation: operation.into(), source }
+        EngineError::Io {
+            operation: operation.into(),
+            source,
+        }
     }
 
     /// True when the engine answered 404 for the object in question.
@@ -82,7 +107,10 @@ impl EngineError {
 
     /// True when the engine itself could not be reached.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, EngineError::Unreachable { .. } | EngineError::ConnectionLost { .. })
+        matches!(
+            self,
+            EngineError::Unreachable { .. } | EngineError::ConnectionLost { .. }
+        )
     }
 
     /// A line telling the user what to do, where there is an obvious fix.

@@ -3,7 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, RemoveImageOptionsBuilder,
+    TagImageOptionsBuilder,
+};
 use futures_util::StreamExt;
 use tokio_util::io::ReaderStream;
 
@@ -62,13 +65,17 @@ impl Engine {
                     cmd: config.cmd.unwrap_or_default(),
                     entrypoint: config.entrypoint.unwrap_or_default(),
                     exposed_ports: config.exposed_ports.unwrap_or_default(),
-                    healthcheck: config.healthcheck.and_then(|health| health.test).unwrap_or_default(),
+                    healthcheck: config
+                        .healthcheck
+                        .and_then(|health| health.test)
+                        .unwrap_or_default(),
                     working_dir: config.working_dir.unwrap_or_default(),
                     labels: config.labels.unwrap_or_default().into_iter().collect(),
                 }))
             }
             Err(error) => {
-                let error = EngineError::from_bollard(format!("inspecting image {reference}"), error);
+                let error =
+                    EngineError::from_bollard(format!("inspecting image {reference}"), error);
                 if error.is_not_found() {
                     Ok(None)
                 } else {
@@ -79,12 +86,21 @@ impl Engine {
     }
 
     /// Pulls an image from its registry, reporting progress lines.
-    pub async fn pull_image(&self, reference: &str, on_line: &mut (dyn FnMut(&str) + Send)) -> Result<(), EngineError> {
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), EngineError> {
         let (repository, tag) = split_reference(reference);
-        let options = CreateImageOptionsBuilder::default().from_image(repository).tag(tag).build();
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(repository)
+            .tag(tag)
+            .build();
         let mut stream = self.docker.create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|error| EngineError::from_bollard(format!("pulling {reference}"), error))?;
+            let info = item.map_err(|error| {
+                EngineError::from_bollard(format!("pulling {reference}"), error)
+            })?;
             if let Some(status) = info.status {
                 if info.progress_detail.is_none() || info.id.is_none() {
                     on_line(&status);
@@ -96,9 +112,18 @@ impl Engine {
 
     /// Imports a root filesystem tarball as an image (what `docker import` does), streaming the file.
     /// `changes` are Dockerfile instructions applied to the image config (`LABEL k=v`, `ENV k=v`, ...).
-    pub async fn import_rootfs(&self, rootfs_tar: &Path, reference: &str, changes: &[String]) -> Result<String, EngineError> {
+    pub async fn import_rootfs(
+        &self,
+        rootfs_tar: &Path,
+        reference: &str,
+        changes: &[String],
+    ) -> Result<String, EngineError> {
         let (repository, tag) = split_reference(reference);
-        let mut options = CreateImageOptionsBuilder::default().from_src("-").repo(repository).tag(tag).build();
+        let mut options = CreateImageOptionsBuilder::default()
+            .from_src("-")
+            .repo(repository)
+            .tag(tag)
+            .build();
         options.changes = changes.to_vec();
         let file = tokio::fs::File::open(rootfs_tar)
             .await
@@ -109,17 +134,29 @@ impl Engine {
         while let Some(item) = stream.next().await {
             item.map_err(|error| EngineError::from_bollard(operation.clone(), error))?;
         }
-        let image = self.image(reference).await?.ok_or_else(|| EngineError::Other {
-            operation,
-            message: "the engine reported success but has no such image".to_owned(),
-        })?;
+        let image = self
+            .image(reference)
+            .await?
+            .ok_or_else(|| EngineError::Other {
+                operation,
+                message: "the engine reported success but has no such image".to_owned(),
+            })?;
         Ok(image.id)
     }
 
     /// Builds an image from a (gzip) context tarball streamed from disk with the classic builder,
     /// as `docker build - < context.tar.gz` does. Returns the image id.
-    pub async fn build_image(&self, spec: &BuildSpec, context_tarball: &Path, on_line: &mut (dyn FnMut(&str) + Send)) -> Result<String, EngineError> {
-        let labels: HashMap<&str, &str> = spec.labels.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+    pub async fn build_image(
+        &self,
+        spec: &BuildSpec,
+        context_tarball: &Path,
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String, EngineError> {
+        let labels: HashMap<&str, &str> = spec
+            .labels
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
         let options = BuildImageOptionsBuilder::default()
             .dockerfile(&spec.dockerfile)
             .t(&spec.tag)
@@ -129,7 +166,9 @@ impl Engine {
             .build();
         let file = tokio::fs::File::open(context_tarball)
             .await
-            .map_err(|error| EngineError::io(format!("opening {}", context_tarball.display()), error))?;
+            .map_err(|error| {
+                EngineError::io(format!("opening {}", context_tarball.display()), error)
+            })?;
         let body = bollard::body_try_stream(ReaderStream::with_capacity(file, 256 * 1024));
         let operation = format!("building {}", spec.tag);
         let mut stream = self.docker.build_image(options, None, Some(body));
@@ -162,27 +201,55 @@ impl Engine {
         if !pending.trim().is_empty() {
             on_line(pending.trim_end());
         }
-        let image = self.image(&spec.tag).await?.ok_or_else(|| EngineError::Other {
-            operation,
-            message: "the build finished but the engine has no such image".to_owned(),
-        })?;
+        let image = self
+            .image(&spec.tag)
+            .await?
+            .ok_or_else(|| EngineError::Other {
+                operation,
+                message: "the build finished but the engine has no such image".to_owned(),
+            })?;
         Ok(image.id)
+    }
+
+    /// The `created_by` line of every layer in an image's history, oldest first.
+    pub async fn image_history(&self, reference: &str) -> Result<Vec<String>, EngineError> {
+        let mut history = self
+            .docker
+            .image_history(reference)
+            .await
+            .map_err(|error| {
+                EngineError::from_bollard(format!("reading the history of {reference}"), error)
+            })?
+            .into_iter()
+            .map(|item| item.created_by)
+            .collect::<Vec<_>>();
+        history.reverse();
+        Ok(history)
     }
 
     /// Points `reference` at an existing image.
     pub async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError> {
         let (repository, tag) = split_reference(reference);
-        let options = TagImageOptionsBuilder::default().repo(repository).tag(tag).build();
+        let options = TagImageOptionsBuilder::default()
+            .repo(repository)
+            .tag(tag)
+            .build();
         self.docker
             .tag_image(image, Some(options))
             .await
-            .map_err(|error| EngineError::from_bollard(format!("tagging {image} as {reference}"), error))
+            .map_err(|error| {
+                EngineError::from_bollard(format!("tagging {image} as {reference}"), error)
+            })
     }
 
     /// Removes an image (by id or reference), forcing untag; a missing image is not an error.
     pub async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
         let options = RemoveImageOptionsBuilder::default().force(true).build();
-        match self.docker.remove_image(reference, Some(options), None).await {
+        match self
+            .docker
+            .remove_image(reference, Some(options), None)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(error) => {
                 let error = EngineError::from_bollard(format!("removing image {reference}"), error);
@@ -201,7 +268,10 @@ impl Engine {
 fn split_reference(reference: &str) -> (&str, &str) {
     let last_slash = reference.rfind('/').map_or(0, |index| index + 1);
     match reference[last_slash..].rfind(':') {
-        Some(colon) => (&reference[..last_slash + colon], &reference[last_slash + colon + 1..]),
+        Some(colon) => (
+            &reference[..last_slash + colon],
+            &reference[last_slash + colon + 1..],
+        ),
         None => (reference, "latest"),
     }
 }
@@ -213,8 +283,17 @@ mod tests {
     #[test]
     fn references_split_into_repository_and_tag() {
         assert_eq!(split_reference("python:3.11"), ("python", "3.11"));
-        assert_eq!(split_reference("dockyard/python-runtime:bookworm"), ("dockyard/python-runtime", "bookworm"));
-        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app", "latest"));
-        assert_eq!(split_reference("localhost:5000/app:v1"), ("localhost:5000/app", "v1"));
+        assert_eq!(
+            split_reference("dockyard/python-runtime:bookworm"),
+            ("dockyard/python-runtime", "bookworm")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app"),
+            ("localhost:5000/app", "latest")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app:v1"),
+            ("localhost:5000/app", "v1")
+        );
     }
 }

@@ -18,7 +18,7 @@ use bollard::Docker;
 pub use crate::containers::{ContainerSpec, ContainerState, LogLine, VolumeMount};
 pub use crate::error::EngineError;
 pub use crate::images::{BuildSpec, ImageInfo};
-pub use crate::resources::{Leftovers, RUN_LABEL, PROJECT_LABEL};
+pub use crate::resources::{Leftovers, PROJECT_LABEL, RUN_LABEL};
 
 /// A connection to one Docker engine.
 #[derive(Clone)]
@@ -49,7 +49,10 @@ impl Engine {
             .filter(|host| !host.is_empty())
             .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
         let docker = Docker::connect_with_defaults()
-            .map_err(|error| EngineError::Unreachable { host: host.clone(), reason: error.to_string() })?
+            .map_err(|error| EngineError::Unreachable {
+                host: host.clone(),
+                reason: error.to_string(),
+            })?
             // Build-context uploads can take a while before the engine answers with headers.
             .with_timeout(Duration::from_secs(900));
         let engine = Engine { docker, host };
@@ -68,16 +71,27 @@ impl Engine {
             .ping()
             .await
             .map(drop)
-            .map_err(|error| EngineError::Unreachable { host: self.host.clone(), reason: error.to_string() })
+            .map_err(|error| EngineError::Unreachable {
+                host: self.host.clone(),
+                reason: error.to_string(),
+            })
     }
 
     /// The engine's version, API version and platform.
     pub async fn version(&self) -> Result<EngineVersion, EngineError> {
-        let version = self.docker.version().await.map_err(|error| EngineError::from_bollard("reading the engine version", error))?;
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|error| EngineError::from_bollard("reading the engine version", error))?;
         Ok(EngineVersion {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
-            platform: format!("{}/{}", version.os.unwrap_or_default(), version.arch.unwrap_or_default()),
+            platform: format!(
+                "{}/{}",
+                version.os.unwrap_or_default(),
+                version.arch.unwrap_or_default()
+            ),
         })
     }
 }

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+};
 
 use crate::{Engine, EngineError};
 
@@ -41,31 +43,77 @@ impl Engine {
         let label = labels.join(",");
         let containers = self
             .docker
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
-            .map_err(|error| EngineError::from_bollard(format!("listing containers labelled {label}"), error))?
+            .map_err(|error| {
+                EngineError::from_bollard(format!("listing containers labelled {label}"), error)
+            })?
             .into_iter()
             .filter_map(|container| container.id)
             .collect();
         let networks = self
             .docker
-            .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
-            .map_err(|error| EngineError::from_bollard(format!("listing networks labelled {label}"), error))?
+            .map_err(|error| {
+                EngineError::from_bollard(format!("listing networks labelled {label}"), error)
+            })?
             .into_iter()
             .filter_map(|network| network.name)
             .collect();
         let volumes = self
             .docker
-            .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
-            .map_err(|error| EngineError::from_bollard(format!("listing volumes labelled {label}"), error))?
+            .map_err(|error| {
+                EngineError::from_bollard(format!("listing volumes labelled {label}"), error)
+            })?
             .volumes
             .unwrap_or_default()
             .into_iter()
             .map(|volume| volume.name)
             .collect();
-        Ok(Leftovers { containers, networks, volumes })
+        Ok(Leftovers {
+            containers,
+            networks,
+            volumes,
+        })
+    }
+
+    /// Creates a bridge network with labels and returns its id.
+    pub async fn create_network(
+        &self,
+        name: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, EngineError> {
+        let request = bollard::models::NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".to_owned()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        let response = self.docker.create_network(request).await.map_err(|error| {
+            EngineError::from_bollard(format!("creating network {name}"), error)
+        })?;
+        Ok(response.id)
     }
 
     /// Removes everything in `leftovers`: containers first, then networks and volumes. Returns what could not be removed.
@@ -85,7 +133,14 @@ impl Engine {
             }
         }
         for volume in &leftovers.volumes {
-            if let Err(error) = self.docker.remove_volume(volume, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+            if let Err(error) = self
+                .docker
+                .remove_volume(
+                    volume,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await
+            {
                 let error = EngineError::from_bollard(format!("removing volume {volume}"), error);
                 if !error.is_not_found() {
                     failures.push(error);

@@ -44,7 +44,13 @@ impl Inputs {
             .filter(|(name, value)| previous.parts.get(*name) != Some(value))
             .map(|(name, _)| name.clone())
             .collect();
-        names.extend(previous.parts.keys().filter(|name| !self.parts.contains_key(*name)).cloned());
+        names.extend(
+            previous
+                .parts
+                .keys()
+                .filter(|name| !self.parts.contains_key(*name))
+                .cloned(),
+        );
         names.sort();
         names
     }
@@ -61,17 +67,39 @@ mod tests {
 
     #[test]
     fn digest_covers_names_and_values() {
-        let a = Inputs::default().with("source", "1").with("dockerfile", "2");
-        let b = Inputs::default().with("dockerfile", "2").with("source", "1");
+        let a = Inputs::default()
+            .with("source", "1")
+            .with("dockerfile", "2");
+        let b = Inputs::default()
+            .with("dockerfile", "2")
+            .with("source", "1");
         assert_eq!(a.digest(), b.digest());
-        assert_ne!(a.digest(), Inputs::default().with("source", "1").with("dockerfile", "3").digest());
-        assert_ne!(a.digest(), Inputs::default().with("source1", "").with("dockerfile", "2").digest());
+        assert_ne!(
+            a.digest(),
+            Inputs::default()
+                .with("source", "1")
+                .with("dockerfile", "3")
+                .digest()
+        );
+        assert_ne!(
+            a.digest(),
+            Inputs::default()
+                .with("source1", "")
+                .with("dockerfile", "2")
+                .digest()
+        );
     }
 
     #[test]
     fn changed_parts_are_named() {
-        let before = Inputs::default().with("source", "1").with("base", "x").with("gone", "y");
-        let after = Inputs::default().with("source", "2").with("base", "x").with("new", "z");
+        let before = Inputs::default()
+            .with("source", "1")
+            .with("base", "x")
+            .with("gone", "y");
+        let after = Inputs::default()
+            .with("source", "2")
+            .with("base", "x")
+            .with("new", "z");
         assert_eq!(after.changed_since(&before), ["gone", "new", "source"]);
     }
 }

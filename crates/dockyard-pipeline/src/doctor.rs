@@ -22,11 +22,23 @@ pub struct Check {
 
 impl Check {
     fn ok(name: &str, detail: String) -> Check {
-        Check { name: name.to_owned(), ok: true, detail, fix: None, engine_unreachable: false }
+        Check {
+            name: name.to_owned(),
+            ok: true,
+            detail,
+            fix: None,
+            engine_unreachable: false,
+        }
     }
 
     fn fail(name: &str, detail: String, fix: String) -> Check {
-        Check { name: name.to_owned(), ok: false, detail, fix: Some(fix), engine_unreachable: false }
+        Check {
+            name: name.to_owned(),
+            ok: false,
+            detail,
+            fix: Some(fix),
+            engine_unreachable: false,
+        }
     }
 }
 
@@ -39,7 +51,11 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
     let engine = match Engine::connect().await {
         Ok(engine) => Some(engine),
         Err(error) => {
-            let mut check = Check::fail("engine", error.to_string(), error.hint().unwrap_or_default());
+            let mut check = Check::fail(
+                "engine",
+                error.to_string(),
+                error.hint().unwrap_or_default(),
+            );
             check.engine_unreachable = true;
             checks.push(check);
             None
@@ -49,18 +65,32 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
         match engine.version().await {
             Ok(version) => {
                 let api = parse_api_version(&version.api_version);
-                let detail = format!("{} at {}, docker {} (API {}), {}", "reachable", engine.host(), version.version, version.api_version, version.platform);
+                let detail = format!(
+                    "{} at {}, docker {} (API {}), {}",
+                    "reachable",
+                    engine.host(),
+                    version.version,
+                    version.api_version,
+                    version.platform
+                );
                 if api.is_some_and(|api| api >= MINIMUM_API_VERSION) {
                     checks.push(Check::ok("engine", detail));
                 } else {
                     checks.push(Check::fail(
                         "engine",
                         detail,
-                        format!("upgrade the engine: Dockyard needs API {}.{} or newer", MINIMUM_API_VERSION.0, MINIMUM_API_VERSION.1),
+                        format!(
+                            "upgrade the engine: Dockyard needs API {}.{} or newer",
+                            MINIMUM_API_VERSION.0, MINIMUM_API_VERSION.1
+                        ),
                     ));
                 }
             }
-            Err(error) => checks.push(Check::fail("engine", error.to_string(), "check the engine's logs".to_owned())),
+            Err(error) => checks.push(Check::fail(
+                "engine",
+                error.to_string(),
+                "check the engine's logs".to_owned(),
+            )),
         }
     }
 
@@ -75,10 +105,16 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
         if present {
             checks.push(Check::ok(&check_name, format!("{reference} present")));
         } else if base.bootstrap.is_some() {
-            checks.push(Check::ok(&check_name, format!("{reference} not present: will be pulled or bootstrapped")));
+            checks.push(Check::ok(
+                &check_name,
+                format!("{reference} not present: will be pulled or bootstrapped"),
+            ));
             needs_mmdebstrap.push(reference);
         } else if base.pull {
-            checks.push(Check::ok(&check_name, format!("{reference} not present: will be pulled")));
+            checks.push(Check::ok(
+                &check_name,
+                format!("{reference} not present: will be pulled"),
+            ));
         } else {
             checks.push(Check::fail(
                 &check_name,
@@ -89,23 +125,41 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
     }
     if !needs_mmdebstrap.is_empty() {
         match dockyard_base::find_mmdebstrap() {
-            Some(path) => checks.push(Check::ok("mmdebstrap", format!("{} (needed for {})", path.display(), needs_mmdebstrap.join(", ")))),
+            Some(path) => checks.push(Check::ok(
+                "mmdebstrap",
+                format!(
+                    "{} (needed for {})",
+                    path.display(),
+                    needs_mmdebstrap.join(", ")
+                ),
+            )),
             None => checks.push(Check::fail(
                 "mmdebstrap",
-                format!("not installed, and {} may need bootstrapping if no registry has it", needs_mmdebstrap.join(", ")),
+                format!(
+                    "not installed, and {} may need bootstrapping if no registry has it",
+                    needs_mmdebstrap.join(", ")
+                ),
                 "apt-get install -y mmdebstrap".to_owned(),
             )),
         }
     }
 
-    let ca_bundle = std::env::var_os(crate::run::CA_BUNDLE_ENV).map(std::path::PathBuf::from).or_else(|| config.builder.ca_bundle.clone());
+    let ca_bundle = std::env::var_os(crate::run::CA_BUNDLE_ENV)
+        .map(std::path::PathBuf::from)
+        .or_else(|| config.builder.ca_bundle.clone());
     if let Some(ca_bundle) = ca_bundle {
         match std::fs::metadata(&ca_bundle) {
-            Ok(metadata) if metadata.is_file() => checks.push(Check::ok("ca bundle", format!("{} ({} bytes)", ca_bundle.display(), metadata.len()))),
+            Ok(metadata) if metadata.is_file() => checks.push(Check::ok(
+                "ca bundle",
+                format!("{} ({} bytes)", ca_bundle.display(), metadata.len()),
+            )),
             _ => checks.push(Check::fail(
                 "ca bundle",
                 format!("{} is not a readable file", ca_bundle.display()),
-                format!("fix builder.ca_bundle in deploy.toml or {}", crate::run::CA_BUNDLE_ENV),
+                format!(
+                    "fix builder.ca_bundle in deploy.toml or {}",
+                    crate::run::CA_BUNDLE_ENV
+                ),
             )),
         }
     }
@@ -115,18 +169,37 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
 }
 
 fn disk_check(root: &Path) -> Check {
-    let output = duct::cmd!("df", "-Pk", root).stdout_capture().stderr_null().unchecked().run();
+    let output = duct::cmd!("df", "-Pk", root)
+        .stdout_capture()
+        .stderr_null()
+        .unchecked()
+        .run();
     let available_kib = output.ok().and_then(|output| {
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        text.lines().nth(1)?.split_whitespace().nth(3)?.parse::<u64>().ok()
+        text.lines()
+            .nth(1)?
+            .split_whitespace()
+            .nth(3)?
+            .parse::<u64>()
+            .ok()
     });
     match available_kib {
-        Some(kib) if kib * 1024 >= MINIMUM_FREE_BYTES => Check::ok("disk", format!("{} GiB free at {}", kib / (1024 * 1024), root.display())),
+        Some(kib) if kib * 1024 >= MINIMUM_FREE_BYTES => Check::ok(
+            "disk",
+            format!("{} GiB free at {}", kib / (1024 * 1024), root.display()),
+        ),
         Some(kib) => Check::fail(
             "disk",
             format!("only {} MiB free at {}", kib / 1024, root.display()),
-            format!("free at least {} GiB (`cargo xtask clean`, `docker image prune`)", MINIMUM_FREE_BYTES >> 30),
+            format!(
+                "free at least {} GiB (`cargo xtask clean`, `docker image prune`)",
+                MINIMUM_FREE_BYTES >> 30
+            ),
         ),
-        None => Check::fail("disk", "could not read free space (`df` failed)".to_owned(), "install coreutils' df".to_owned()),
+        None => Check::fail(
+            "disk",
+            "could not read free space (`df` failed)".to_owned(),
+            "install coreutils' df".to_owned(),
+        ),
     }
 }

@@ -78,6 +78,14 @@ pub enum PipelineError {
         /// Where it was expected.
         path: PathBuf,
     },
+    /// Smoke checks failed; the report says which.
+    #[error("{n_failed} smoke checks failed (report: {})", report.display())]
+    SmokeFailed {
+        /// How many checks failed.
+        n_failed: usize,
+        /// The JSON report.
+        report: PathBuf,
+    },
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
@@ -89,10 +97,10 @@ impl PipelineError {
         match self {
             PipelineError::Config(_) | PipelineError::Template { .. } => exit_code::INVALID_CONFIG,
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
-            PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. }) | PipelineError::BaseUnavailable { .. } => {
-                exit_code::MISSING_PREREQUISITE
-            }
+            PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. })
+            | PipelineError::BaseUnavailable { .. } => exit_code::MISSING_PREREQUISITE,
             PipelineError::Interrupted => exit_code::INTERRUPTED,
+            PipelineError::SmokeFailed { .. } => exit_code::SMOKE_FAILED,
             PipelineError::Io { .. } => exit_code::UNEXPECTED,
             PipelineError::Engine(_)
             | PipelineError::Base(_)
@@ -121,6 +129,7 @@ impl PipelineError {
                 _ => "the builder output above shows the failing command".to_owned(),
             }),
             PipelineError::MissingArtifact { .. } => Some("run the earlier step first (`cargo xtask export`), or `cargo xtask build` for everything".to_owned()),
+            PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
             PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Interrupted => None,
         }
     }

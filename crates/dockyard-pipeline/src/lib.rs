@@ -12,6 +12,7 @@ pub mod plan;
 pub mod progress;
 pub mod provenance;
 pub mod run;
+pub mod smoke;
 pub mod state;
 mod template;
 
@@ -20,7 +21,11 @@ pub use dockyard_engine::{Engine, EngineError, Leftovers, PROJECT_LABEL, RUN_LAB
 
 /// Removes every container, network and volume that a run of `project` left behind (a crashed or killed run),
 /// and the run work folders under `target`. Returns what was removed.
-pub async fn clean(engine: &Engine, project: &str, target: &std::path::Path) -> Result<Leftovers, PipelineError> {
+pub async fn clean(
+    engine: &Engine,
+    project: &str,
+    target: &std::path::Path,
+) -> Result<Leftovers, PipelineError> {
     let project_label = format!("{PROJECT_LABEL}={project}");
     let leftovers = engine.find_labelled(&[RUN_LABEL, &project_label]).await?;
     if let Some(failure) = engine.remove_leftovers(&leftovers).await.into_iter().next() {

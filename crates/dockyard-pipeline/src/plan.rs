@@ -58,7 +58,23 @@ pub struct Prepared {
     pub builder_tag: String,
     /// Tag of the production image.
     pub production_tag: String,
+    /// The nginx image, when deploy.toml has an [nginx] table.
+    pub nginx: Option<PreparedNginx>,
 }
+
+/// The nginx image's rendered files and tag.
+#[derive(Debug, Clone)]
+pub struct PreparedNginx {
+    /// Tag of the nginx image.
+    pub tag: String,
+    /// The rendered Dockerfile.
+    pub dockerfile: Vec<u8>,
+    /// The rendered nginx.conf.
+    pub config: Vec<u8>,
+}
+
+/// The URL prefix of static files, as Django's STATIC_URL and nginx's static location agree on it.
+pub const STATIC_URL: &str = "/static/";
 
 /// What a step will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -121,26 +137,81 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         context_tarball: target.join(format!("{name}-context.tar.gz")),
         target,
     };
-    let pack_options = PackOptions { mtime: provenance.source_date_epoch };
-    let source = dockyard_context::pack_source_tree(&config.app.path, &source_rules(&config), &pack_options, std::io::sink())?;
+    let pack_options = PackOptions {
+        mtime: provenance.source_date_epoch,
+    };
+    let source = dockyard_context::pack_source_tree(
+        &config.app.path,
+        &source_rules(&config),
+        &pack_options,
+        std::io::sink(),
+    )?;
 
     let values = template_values(&config);
     let mut builder_values = values.clone();
-    builder_values.insert("base_image", config.base(&config.builder.base).image.to_string());
-    let builder_dockerfile = template::render(&config.builder.dockerfile, &read_text(&config.builder.dockerfile)?, &builder_values)?;
+    builder_values.insert(
+        "base_image",
+        config.base(&config.builder.base).image.to_string(),
+    );
+    let builder_dockerfile = template::render(
+        &config.builder.dockerfile,
+        &read_text(&config.builder.dockerfile)?,
+        &builder_values,
+    )?;
     let mut builder_context = read_folder_members(&config.builder.context)?;
     builder_context.retain(|member| member.path != "Dockerfile");
-    builder_context.push(Member { path: "Dockerfile".to_owned(), bytes: builder_dockerfile.into_bytes(), executable: false });
-    let builder_context_sha256 = dockyard_context::pack_members(&builder_context, &pack_options, std::io::sink())?.sha256;
+    builder_context.push(Member {
+        path: "Dockerfile".to_owned(),
+        bytes: builder_dockerfile.into_bytes(),
+        executable: false,
+    });
+    let builder_context_sha256 =
+        dockyard_context::pack_members(&builder_context, &pack_options, std::io::sink())?.sha256;
 
     let mut production_values = values;
-    production_values.insert("base_image", config.base(&config.production.base).image.to_string());
-    let production_dockerfile =
-        template::render(&config.production.dockerfile, &read_text(&config.production.dockerfile)?, &production_values)?;
-    let kit = vec![Member { path: "Dockerfile".to_owned(), bytes: production_dockerfile.into_bytes(), executable: false }];
+    production_values.insert(
+        "base_image",
+        config.base(&config.production.base).image.to_string(),
+    );
+    let production_dockerfile = template::render(
+        &config.production.dockerfile,
+        &read_text(&config.production.dockerfile)?,
+        &production_values,
+    )?;
+    let kit = vec![Member {
+        path: "Dockerfile".to_owned(),
+        bytes: production_dockerfile.into_bytes(),
+        executable: false,
+    }];
     let kit_sha256 = dockyard_context::pack_members(&kit, &pack_options, std::io::sink())?.sha256;
 
+    let nginx = match &config.nginx {
+        Some(nginx) => {
+            let mut nginx_values = template_values(&config);
+            nginx_values.insert("base_image", config.base(&nginx.base).image.to_string());
+            nginx_values.insert("nginx_port", nginx.port.to_string());
+            nginx_values.insert("nginx_user", nginx.user.to_string());
+            nginx_values.insert("app_upstream", format!("app:{}", config.app.port));
+            nginx_values.insert("server_names", nginx.server_names.join(" "));
+            nginx_values.insert("client_max_body_size", nginx.client_max_body_size.clone());
+            nginx_values.insert("static_url", STATIC_URL.to_owned());
+            Some(PreparedNginx {
+                tag: format!("{name}-nginx:latest"),
+                dockerfile: template::render(
+                    &nginx.dockerfile,
+                    &read_text(&nginx.dockerfile)?,
+                    &nginx_values,
+                )?
+                .into_bytes(),
+                config: template::render(&nginx.config, &read_text(&nginx.config)?, &nginx_values)?
+                    .into_bytes(),
+            })
+        }
+        None => None,
+    };
+
     Ok(Prepared {
+        nginx,
         builder_tag: format!("{name}-builder:latest"),
         production_tag: format!("{name}:latest"),
         provenance,
@@ -156,7 +227,10 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
 
 /// The ignore rules for the app source, from deploy.toml's [context] table.
 pub fn source_rules(config: &DeployConfig) -> SourceRules {
-    SourceRules { dockerignore: config.context.dockerignore.clone(), extra_deny: config.context.exclude.clone() }
+    SourceRules {
+        dockerignore: config.context.dockerignore.clone(),
+        extra_deny: config.context.exclude.clone(),
+    }
 }
 
 /// The placeholders Dockerfile templates may use.
@@ -177,14 +251,23 @@ impl Prepared {
     pub fn builder_inputs(&self, base_id: Option<&str>) -> Inputs {
         let base = self.config.base(&self.config.builder.base);
         Inputs::default()
-            .with("base image", base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned))
+            .with(
+                "base image",
+                base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned),
+            )
             .with("builder context", self.builder_context_sha256.clone())
     }
 
     /// Inputs of the export, given the digest of the builder image's inputs.
     pub fn export_inputs(&self, builder_inputs_digest: &str) -> Inputs {
         let app = &self.config.app;
-        let listing = |paths: &[PathBuf]| paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(" ");
+        let listing = |paths: &[PathBuf]| {
+            paths
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         Inputs::default()
             .with("builder image", builder_inputs_digest)
             .with("source", self.source.sha256.clone())
@@ -194,35 +277,131 @@ impl Prepared {
             .with("test command", app.test_command.join(" "))
             .with("settings module", app.settings_module.clone())
             .with("static root", app.static_root.display().to_string())
-            .with_bytes("app env", serde_json::to_string(&app.env).unwrap_or_default().as_bytes())
+            .with_bytes(
+                "app env",
+                serde_json::to_string(&app.env)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )
     }
 
     /// Labels of the production image (without the inputs label), given the exported context.
-    pub fn production_labels(&self, context_sha256: &str, static_manifest_sha256: Option<&str>) -> BTreeMap<String, String> {
+    pub fn production_labels(
+        &self,
+        context_sha256: &str,
+        static_manifest_sha256: Option<&str>,
+    ) -> BTreeMap<String, String> {
         let project = &self.config.project;
         let mut labels = BTreeMap::from([
-            ("org.opencontainers.image.title".to_owned(), project.name.clone()),
-            ("org.opencontainers.image.version".to_owned(), project.version.clone()),
-            ("org.opencontainers.image.revision".to_owned(), self.provenance.revision.clone()),
-            ("org.opencontainers.image.created".to_owned(), rfc3339(self.provenance.created_epoch)),
-            ("org.opencontainers.image.base.name".to_owned(), self.config.base(&self.config.production.base).image.to_string()),
-            (dockyard_engine::PROJECT_LABEL.to_owned(), project.name.clone()),
+            (
+                "org.opencontainers.image.title".to_owned(),
+                project.name.clone(),
+            ),
+            (
+                "org.opencontainers.image.version".to_owned(),
+                project.version.clone(),
+            ),
+            (
+                "org.opencontainers.image.revision".to_owned(),
+                self.provenance.revision.clone(),
+            ),
+            (
+                "org.opencontainers.image.created".to_owned(),
+                rfc3339(self.provenance.created_epoch),
+            ),
+            (
+                "org.opencontainers.image.base.name".to_owned(),
+                self.config
+                    .base(&self.config.production.base)
+                    .image
+                    .to_string(),
+            ),
+            (
+                dockyard_engine::PROJECT_LABEL.to_owned(),
+                project.name.clone(),
+            ),
             (CONTEXT_LABEL.to_owned(), format!("sha256:{context_sha256}")),
         ]);
         if let Some(source) = &project.source {
             labels.insert("org.opencontainers.image.source".to_owned(), source.clone());
         }
         if let Some(manifest) = static_manifest_sha256 {
-            labels.insert(STATIC_MANIFEST_LABEL.to_owned(), format!("sha256:{manifest}"));
+            labels.insert(
+                STATIC_MANIFEST_LABEL.to_owned(),
+                format!("sha256:{manifest}"),
+            );
         }
         labels
     }
 
-    /// Inputs of the production image: the context and every label.
-    pub fn production_inputs(&self, context_sha256: &str, labels: &BTreeMap<String, String>) -> Inputs {
+    /// Labels of the nginx image (without the inputs label), given the exported context.
+    pub fn nginx_labels(
+        &self,
+        context_sha256: &str,
+        static_manifest_sha256: Option<&str>,
+    ) -> BTreeMap<String, String> {
+        let mut labels = self.production_labels(context_sha256, static_manifest_sha256);
+        labels.insert(
+            "org.opencontainers.image.title".to_owned(),
+            format!("{}-nginx", self.config.project.name),
+        );
+        if let Some(nginx) = &self.config.nginx {
+            labels.insert(
+                "org.opencontainers.image.base.name".to_owned(),
+                self.config.base(&nginx.base).image.to_string(),
+            );
+        }
+        labels
+    }
+
+    /// Inputs of the nginx image: its base, its rendered files, the context its static files come from, its labels.
+    pub fn nginx_inputs(
+        &self,
+        base_id: Option<&str>,
+        context_sha256: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Option<Inputs> {
+        let nginx = self.nginx.as_ref()?;
+        let base = self
+            .config
+            .nginx
+            .as_ref()
+            .map(|nginx| self.config.base(&nginx.base).image.to_string())
+            .unwrap_or_default();
+        Some(
+            Inputs::default()
+                .with(
+                    "base image",
+                    base_id.map_or_else(|| format!("unresolved {base}"), str::to_owned),
+                )
+                .with_bytes("nginx Dockerfile", &nginx.dockerfile)
+                .with_bytes("nginx.conf", &nginx.config)
+                .with("context", context_sha256)
+                .with_bytes(
+                    "labels",
+                    serde_json::to_string(labels).unwrap_or_default().as_bytes(),
+                ),
+        )
+    }
+
+    /// Inputs of the production image: its base image, the context and every label.
+    pub fn production_inputs(
+        &self,
+        base_id: Option<&str>,
+        context_sha256: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Inputs {
+        let base = self.config.base(&self.config.production.base);
         Inputs::default()
+            .with(
+                "base image",
+                base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned),
+            )
             .with("context", context_sha256)
-            .with_bytes("labels", serde_json::to_string(labels).unwrap_or_default().as_bytes())
+            .with_bytes(
+                "labels",
+                serde_json::to_string(labels).unwrap_or_default().as_bytes(),
+            )
     }
 }
 
@@ -232,41 +411,111 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     let mut steps = Vec::new();
     let mut base_ids: BTreeMap<&str, Option<String>> = BTreeMap::new();
     for (name, base) in &config.bases {
-        let recipe = base.bootstrap.as_ref().map(|recipe| dockyard_base::recipe_digest(recipe, prepared.provenance.explicit_source_date_epoch));
-        let record = state.bases.get(name).filter(|record| record.image == base.image.to_string());
+        let recipe = base.bootstrap.as_ref().map(|recipe| {
+            dockyard_base::recipe_digest(recipe, prepared.provenance.explicit_source_date_epoch)
+        });
+        let record = state
+            .bases
+            .get(name)
+            .filter(|record| record.image == base.image.to_string());
         let (action, reason, id) = match record {
-            Some(record) if record.recipe.is_none() || record.recipe == recipe => {
-                (Action::Cached, format!("{} {} ({})", base.image, short(&record.id), record.origin), Some(record.id.clone()))
-            }
-            Some(_) => (Action::Run, format!("{}: bootstrap recipe changed", base.image), None),
-            None => (Action::Run, format!("{}: use if present, else pull, else bootstrap", base.image), None),
+            Some(record) if record.recipe.is_none() || record.recipe == recipe => (
+                Action::Cached,
+                format!("{} {} ({})", base.image, short(&record.id), record.origin),
+                Some(record.id.clone()),
+            ),
+            Some(_) => (
+                Action::Run,
+                format!("{}: bootstrap recipe changed", base.image),
+                None,
+            ),
+            None => (
+                Action::Run,
+                format!("{}: use if present, else pull, else bootstrap", base.image),
+                None,
+            ),
         };
         base_ids.insert(name.as_str(), id);
-        steps.push(PlannedStep { name: format!("base {name}"), action, reason, inputs: recipe });
+        steps.push(PlannedStep {
+            name: format!("base {name}"),
+            action,
+            reason,
+            inputs: recipe,
+        });
     }
 
-    let builder_base_id = base_ids.get(config.builder.base.as_str()).cloned().flatten();
+    let builder_base_id = base_ids
+        .get(config.builder.base.as_str())
+        .cloned()
+        .flatten();
     let builder_inputs = prepared.builder_inputs(builder_base_id.as_deref());
     let builder_known = builder_base_id.is_some();
-    steps.push(compare_step("builder image", &builder_inputs, state.builder.as_ref().map(|record| &record.inputs), builder_known, "its base image is resolved first"));
+    steps.push(compare_step(
+        "builder image",
+        &builder_inputs,
+        state.builder.as_ref().map(|record| &record.inputs),
+        builder_known,
+        "its base image is resolved first",
+    ));
 
     let export_inputs = prepared.export_inputs(&builder_inputs.digest());
     let export_record = state.export.as_ref().filter(|record| record.path.is_file());
-    steps.push(compare_step("export", &export_inputs, export_record.map(|record| &record.inputs), builder_known, "the builder image is resolved first"));
+    steps.push(compare_step(
+        "export",
+        &export_inputs,
+        export_record.map(|record| &record.inputs),
+        builder_known,
+        "the builder image is resolved first",
+    ));
 
-    let export_cached = builder_known && export_record.is_some_and(|record| record.inputs == export_inputs);
+    let export_cached =
+        builder_known && export_record.is_some_and(|record| record.inputs == export_inputs);
+    let production_base_id = base_ids
+        .get(config.production.base.as_str())
+        .cloned()
+        .flatten();
     let production_inputs = export_record.filter(|_| export_cached).map(|record| {
-        let labels = prepared.production_labels(&record.sha256, record.static_manifest_sha256.as_deref());
-        prepared.production_inputs(&record.sha256, &labels)
+        let labels =
+            prepared.production_labels(&record.sha256, record.static_manifest_sha256.as_deref());
+        prepared.production_inputs(production_base_id.as_deref(), &record.sha256, &labels)
     });
     match production_inputs {
-        Some(inputs) => steps.push(compare_step("production image", &inputs, state.production.as_ref().map(|record| &record.inputs), true, "")),
+        Some(inputs) => steps.push(compare_step(
+            "production image",
+            &inputs,
+            state.production.as_ref().map(|record| &record.inputs),
+            production_base_id.is_some(),
+            "its base image is resolved first",
+        )),
         None => steps.push(PlannedStep {
             name: "production image".to_owned(),
             action: Action::Run,
             reason: "built from the context the export makes".to_owned(),
             inputs: None,
         }),
+    }
+    if let Some(nginx) = &config.nginx {
+        let nginx_base_id = base_ids.get(nginx.base.as_str()).cloned().flatten();
+        let nginx_inputs = export_record.filter(|_| export_cached).and_then(|record| {
+            let labels =
+                prepared.nginx_labels(&record.sha256, record.static_manifest_sha256.as_deref());
+            prepared.nginx_inputs(nginx_base_id.as_deref(), &record.sha256, &labels)
+        });
+        match nginx_inputs {
+            Some(inputs) => steps.push(compare_step(
+                "nginx image",
+                &inputs,
+                state.nginx.as_ref().map(|record| &record.inputs),
+                nginx_base_id.is_some(),
+                "its base image is resolved first",
+            )),
+            None => steps.push(PlannedStep {
+                name: "nginx image".to_owned(),
+                action: Action::Run,
+                reason: "built from the static files the export makes".to_owned(),
+                inputs: None,
+            }),
+        }
     }
 
     Plan {
@@ -277,21 +526,43 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
             sha256: prepared.source.sha256.clone(),
             n_files: prepared.source.n_files,
             n_bytes: prepared.source.n_bytes,
-            excluded: prepared.source.excluded.iter().map(|excluded| format!("{} ({})", excluded.path.display(), excluded.pattern)).collect(),
+            excluded: prepared
+                .source
+                .excluded
+                .iter()
+                .map(|excluded| format!("{} ({})", excluded.path.display(), excluded.pattern))
+                .collect(),
         },
         steps,
     }
 }
 
-fn compare_step(name: &str, inputs: &Inputs, previous: Option<&Inputs>, known: bool, unknown_reason: &str) -> PlannedStep {
+fn compare_step(
+    name: &str,
+    inputs: &Inputs,
+    previous: Option<&Inputs>,
+    known: bool,
+    unknown_reason: &str,
+) -> PlannedStep {
     let digest = inputs.digest();
     let (action, reason) = match previous {
         _ if !known => (Action::Run, unknown_reason.to_owned()),
-        Some(previous) if previous == inputs => (Action::Cached, "inputs unchanged since the last run".to_owned()),
-        Some(previous) => (Action::Run, format!("changed: {}", inputs.changed_since(previous).join(", "))),
+        Some(previous) if previous == inputs => (
+            Action::Cached,
+            "inputs unchanged since the last run".to_owned(),
+        ),
+        Some(previous) => (
+            Action::Run,
+            format!("changed: {}", inputs.changed_since(previous).join(", ")),
+        ),
         None => (Action::Run, "no earlier run".to_owned()),
     };
-    PlannedStep { name: name.to_owned(), action, reason, inputs: known.then_some(digest) }
+    PlannedStep {
+        name: name.to_owned(),
+        action,
+        reason,
+        inputs: known.then_some(digest),
+    }
 }
 
 /// `sha256:0123456789ab` from a full digest, for humans.
@@ -304,13 +575,23 @@ impl Plan {
     /// The plan as plain text, paths shown relative to deploy.toml's folder.
     pub fn render_text(&self) -> String {
         let config = &self.config;
-        let relative = |path: &Path| path.strip_prefix(&config.root).unwrap_or(path).display().to_string();
+        let relative = |path: &Path| {
+            path.strip_prefix(&config.root)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        };
         let mut res = String::new();
         let mut line = |text: String| {
             res.push_str(&text);
             res.push('\n');
         };
-        line(format!("plan for {} {} ({})", config.project.name, config.project.version, relative(&config.file)));
+        line(format!(
+            "plan for {} {} ({})",
+            config.project.name,
+            config.project.version,
+            relative(&config.file)
+        ));
         line(format!("  revision   {}", self.provenance.revision));
         line(format!(
             "  app        {} ({}, {}, port {}, health {})",
@@ -323,12 +604,37 @@ impl Plan {
         for (name, base) in &config.bases {
             let recipe = base.bootstrap.as_ref().map_or_else(
                 || "no bootstrap recipe".to_owned(),
-                |recipe| format!("bootstrap: {} {}, {} packages", recipe.suite, recipe.variant, recipe.packages.len()),
+                |recipe| {
+                    format!(
+                        "bootstrap: {} {}, {}",
+                        recipe.suite,
+                        recipe.variant,
+                        recipe.packages.join(" ")
+                    )
+                },
             );
             line(format!("  base       {name} = {} ({recipe})", base.image));
         }
-        line(format!("  builder    {} from {}", relative(&config.builder.dockerfile), relative(&config.builder.context)));
-        line(format!("  production {} (user {})", relative(&config.production.dockerfile), config.production.user));
+        line(format!(
+            "  builder    {} from {}",
+            relative(&config.builder.dockerfile),
+            relative(&config.builder.context)
+        ));
+        line(format!(
+            "  production {} (user {})",
+            relative(&config.production.dockerfile),
+            config.production.user
+        ));
+        if let Some(nginx) = &config.nginx {
+            line(format!(
+                "  nginx      {} with {} (user {}, port {}, hosts {})",
+                relative(&nginx.dockerfile),
+                relative(&nginx.config),
+                nginx.user,
+                nginx.port,
+                nginx.server_names.join(" ")
+            ));
+        }
         line(format!(
             "  source     {} files, {} bytes, {}",
             self.source.n_files,
@@ -336,23 +642,38 @@ impl Plan {
             short(&self.source.sha256)
         ));
         for excluded in &self.source.excluded {
-            line(format!("             kept out by the secret deny list: {excluded}"));
+            line(format!(
+                "             kept out by the secret deny list: {excluded}"
+            ));
         }
-        line(format!("  context    {}", relative(&self.paths.context_tarball)));
+        line(format!(
+            "  context    {}",
+            relative(&self.paths.context_tarball)
+        ));
         line("steps".to_owned());
         for (index, step) in self.steps.iter().enumerate() {
             let action = match step.action {
                 Action::Run => "run",
                 Action::Cached => "cached",
             };
-            line(format!("  {}. {:<18} {:<7} {}", index + 1, step.name, action, step.reason));
+            line(format!(
+                "  {}. {:<18} {:<7} {}",
+                index + 1,
+                step.name,
+                action,
+                step.reason
+            ));
         }
         res
     }
 }
 
 fn read_text(path: &Path) -> Result<String, PipelineError> {
-    std::fs::read_to_string(path).map_err(|source| PipelineError::Io { operation: "reading", path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
+        operation: "reading",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads every file below `folder` as a context member, sorted by path.
@@ -360,18 +681,38 @@ fn read_folder_members(folder: &Path) -> Result<Vec<Member>, PipelineError> {
     let mut members = Vec::new();
     let mut pending = vec![folder.to_path_buf()];
     while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|source| PipelineError::Io { operation: "reading", path: current.clone(), source })?;
+        let entries = std::fs::read_dir(&current).map_err(|source| PipelineError::Io {
+            operation: "reading",
+            path: current.clone(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|source| PipelineError::Io { operation: "reading", path: current.clone(), source })?;
+            let entry = entry.map_err(|source| PipelineError::Io {
+                operation: "reading",
+                path: current.clone(),
+                source,
+            })?;
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|source| PipelineError::Io { operation: "reading", path: path.clone(), source })?;
+            let bytes = std::fs::read(&path).map_err(|source| PipelineError::Io {
+                operation: "reading",
+                path: path.clone(),
+                source,
+            })?;
             let executable = is_executable(&path);
-            let relative = path.strip_prefix(folder).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-            members.push(Member { path: relative, bytes, executable });
+            let relative = path
+                .strip_prefix(folder)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            members.push(Member {
+                path: relative,
+                bytes,
+                executable,
+            });
         }
     }
     members.sort_by(|a, b| a.path.cmp(&b.path));

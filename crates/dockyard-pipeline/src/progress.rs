@@ -1,5 +1,8 @@
 //! Progress output: plain lines on stderr that read well in CI logs (no colours, no cursor tricks).
-#![allow(clippy::print_stderr, reason = "this module is the pipeline's one place that prints progress")]
+#![allow(
+    clippy::print_stderr,
+    reason = "this module is the pipeline's one place that prints progress"
+)]
 
 use std::time::Instant;
 
@@ -25,5 +28,8 @@ pub fn warning(message: &str) {
 
 /// Announces the end of a step with its duration.
 pub fn done(name: &str, started: Instant, message: &str) {
-    eprintln!("==> {name}: {message} ({:.1}s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "==> {name}: {message} ({:.1}s)",
+        started.elapsed().as_secs_f64()
+    );
 }

@@ -17,12 +17,25 @@ pub struct Provenance {
 
 /// Reads SOURCE_DATE_EPOCH and asks git about `root`.
 pub fn detect(root: &Path) -> Provenance {
-    let explicit_source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|value| value.trim().parse().ok());
+    let explicit_source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|value| value.trim().parse().ok());
     let git = |args: &[&str]| -> Option<String> {
-        let output = duct::cmd("git", args).dir(root).stderr_null().stdout_capture().unchecked().run().ok()?;
-        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        let output = duct::cmd("git", args)
+            .dir(root)
+            .stderr_null()
+            .stdout_capture()
+            .unchecked()
+            .run()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     };
-    let revision = git(&["rev-parse", "HEAD"]).filter(|revision| !revision.is_empty()).unwrap_or_else(|| "unknown".to_owned());
+    let revision = git(&["rev-parse", "HEAD"])
+        .filter(|revision| !revision.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned());
     let commit_time = git(&["log", "-1", "--format=%ct"]).and_then(|time| time.parse().ok());
     Provenance {
         revision,
@@ -40,11 +53,16 @@ pub fn rfc3339(epoch: u64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dockyard_context::PackOptions;
-use dockyard_engine::{BuildSpec, ContainerSpec, Engine, LogLine, VolumeMount, PROJECT_LABEL, RUN_LABEL};
+use dockyard_engine::{
+    BuildSpec, ContainerSpec, Engine, LogLine, VolumeMount, PROJECT_LABEL, RUN_LABEL,
+};
 
 use crate::plan::{short, Prepared, INPUTS_LABEL};
 use crate::progress;
@@ -36,7 +38,9 @@ pub struct Session {
 
 /// A fresh run id: time and process id, unique enough for concurrent runs on one engine.
 pub fn new_run_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
     format!("{:x}-{}", nanos & 0xffff_ffff_ffff, std::process::id())
 }
 
@@ -45,7 +49,10 @@ impl Session {
     pub fn run_labels(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             (RUN_LABEL.to_owned(), self.run_id.clone()),
-            (PROJECT_LABEL.to_owned(), self.prepared.config.project.name.clone()),
+            (
+                PROJECT_LABEL.to_owned(),
+                self.prepared.config.project.name.clone(),
+            ),
         ])
     }
 
@@ -93,7 +100,11 @@ pub async fn with_cleanup<T>(
 }
 
 fn work_dir(session: &Session) -> PathBuf {
-    session.prepared.paths.target.join(format!("work-{}", session.run_id))
+    session
+        .prepared
+        .paths
+        .target
+        .join(format!("work-{}", session.run_id))
 }
 
 /// Makes sure every base image named in deploy.toml is in the engine: present, pulled, or bootstrapped.
@@ -103,24 +114,56 @@ pub async fn ensure_bases(session: &mut Session) -> Result<(), PipelineError> {
         let step = format!("base {name}");
         let started = Instant::now();
         let reference = base.image.to_string();
-        let recipe = base.bootstrap.as_ref().map(|recipe| dockyard_base::recipe_digest(recipe, session.prepared.provenance.explicit_source_date_epoch));
+        let recipe = base.bootstrap.as_ref().map(|recipe| {
+            dockyard_base::recipe_digest(
+                recipe,
+                session.prepared.provenance.explicit_source_date_epoch,
+            )
+        });
         let present = session.engine.image(&reference).await?;
         let stale = |image: &dockyard_engine::ImageInfo| {
-            recipe.is_some() && image.labels.get(dockyard_base::RECIPE_LABEL).is_some_and(|label| Some(label) != recipe.as_ref())
+            recipe.is_some()
+                && image
+                    .labels
+                    .get(dockyard_base::RECIPE_LABEL)
+                    .is_some_and(|label| Some(label) != recipe.as_ref())
         };
         let record = match present {
             Some(image) if !stale(&image) => {
-                progress::done(&step, started, &format!("{reference} present, {}", short(&image.id)));
-                let origin = session.state.bases.get(name).filter(|record| record.id == image.id).map_or("present".to_owned(), |record| record.origin.clone());
-                BaseRecord { image: reference.clone(), id: image.id, recipe: recipe.clone(), origin }
+                progress::done(
+                    &step,
+                    started,
+                    &format!("{reference} present, {}", short(&image.id)),
+                );
+                let origin = session
+                    .state
+                    .bases
+                    .get(name)
+                    .filter(|record| record.id == image.id)
+                    .map_or("present".to_owned(), |record| record.origin.clone());
+                BaseRecord {
+                    image: reference.clone(),
+                    id: image.id,
+                    recipe: recipe.clone(),
+                    origin,
+                }
             }
             present => {
                 if present.is_some() {
-                    progress::step(&step, &format!("{reference} was bootstrapped from another recipe: bootstrapping again"));
+                    progress::step(
+                        &step,
+                        &format!(
+                            "{reference} was bootstrapped from another recipe: bootstrapping again"
+                        ),
+                    );
                 }
                 let pulled = if base.pull && present.is_none() {
                     progress::step(&step, &format!("{reference} not present: pulling"));
-                    match session.engine.pull_image(&reference, &mut |line| progress::output("pull", line)).await {
+                    match session
+                        .engine
+                        .pull_image(&reference, &mut |line| progress::output("pull", line))
+                        .await
+                    {
                         Ok(()) => None,
                         Err(error) if error.is_unreachable() => return Err(error.into()),
                         Err(error) => Some(error.to_string()),
@@ -130,23 +173,49 @@ pub async fn ensure_bases(session: &mut Session) -> Result<(), PipelineError> {
                 };
                 match (pulled, &base.bootstrap) {
                     (None, _) => {
-                        let image = session.engine.image(&reference).await?.ok_or_else(|| PipelineError::BaseUnavailable {
-                            name: name.clone(),
-                            image: reference.clone(),
-                            pull_error: "the pull reported success but the image is missing".to_owned(),
+                        let image = session.engine.image(&reference).await?.ok_or_else(|| {
+                            PipelineError::BaseUnavailable {
+                                name: name.clone(),
+                                image: reference.clone(),
+                                pull_error: "the pull reported success but the image is missing"
+                                    .to_owned(),
+                            }
                         })?;
-                        progress::done(&step, started, &format!("pulled {reference}, {}", short(&image.id)));
-                        BaseRecord { image: reference.clone(), id: image.id, recipe: None, origin: "pulled".to_owned() }
+                        progress::done(
+                            &step,
+                            started,
+                            &format!("pulled {reference}, {}", short(&image.id)),
+                        );
+                        BaseRecord {
+                            image: reference.clone(),
+                            id: image.id,
+                            recipe: None,
+                            origin: "pulled".to_owned(),
+                        }
                     }
                     (Some(pull_error), None) => {
-                        return Err(PipelineError::BaseUnavailable { name: name.clone(), image: reference, pull_error });
+                        return Err(PipelineError::BaseUnavailable {
+                            name: name.clone(),
+                            image: reference,
+                            pull_error,
+                        });
                     }
                     (Some(pull_error), Some(bootstrap)) => {
                         progress::detail(&format!("pull failed: {pull_error}"));
                         let recipe = recipe.clone().unwrap_or_default();
-                        let id = bootstrap_base(session, &step, &reference, bootstrap, &recipe).await?;
-                        progress::done(&step, started, &format!("bootstrapped {reference}, {}", short(&id)));
-                        BaseRecord { image: reference.clone(), id, recipe: Some(recipe), origin: "bootstrapped".to_owned() }
+                        let id =
+                            bootstrap_base(session, &step, &reference, bootstrap, &recipe).await?;
+                        progress::done(
+                            &step,
+                            started,
+                            &format!("bootstrapped {reference}, {}", short(&id)),
+                        );
+                        BaseRecord {
+                            image: reference.clone(),
+                            id,
+                            recipe: Some(recipe),
+                            origin: "bootstrapped".to_owned(),
+                        }
                     }
                 }
             }
@@ -165,24 +234,54 @@ async fn bootstrap_base(
     recipe_digest: &str,
 ) -> Result<String, PipelineError> {
     let folder = work_dir(session);
-    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io { operation: "creating", path: folder.clone(), source })?;
-    let rootfs = folder.join(format!("base-{}.tar", recipe_digest.trim_start_matches("sha256:").get(..12).unwrap_or("rootfs")));
-    progress::step(step, &format!("bootstrapping {reference} with mmdebstrap ({} {}, {})", bootstrap.suite, bootstrap.variant, bootstrap.packages.join(" ")));
+    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: folder.clone(),
+        source,
+    })?;
+    let rootfs = folder.join(format!(
+        "base-{}.tar",
+        recipe_digest
+            .trim_start_matches("sha256:")
+            .get(..12)
+            .unwrap_or("rootfs")
+    ));
+    progress::step(
+        step,
+        &format!(
+            "bootstrapping {reference} with mmdebstrap ({} {}, {})",
+            bootstrap.suite,
+            bootstrap.variant,
+            bootstrap.packages.join(" ")
+        ),
+    );
     let epoch = session.prepared.provenance.explicit_source_date_epoch;
     let (image, recipe, output) = (reference.to_owned(), bootstrap.clone(), rootfs.clone());
     tokio::task::spawn_blocking(move || {
-        dockyard_base::bootstrap_rootfs(&image, &recipe, epoch, &output, &mut |line| progress::output("mmdebstrap", line))
+        dockyard_base::bootstrap_rootfs(&image, &recipe, epoch, &output, &mut |line| {
+            progress::output("mmdebstrap", line)
+        })
     })
     .await
-    .map_err(|error| PipelineError::Io { operation: "bootstrapping", path: rootfs.clone(), source: std::io::Error::other(error) })??;
+    .map_err(|error| PipelineError::Io {
+        operation: "bootstrapping",
+        path: rootfs.clone(),
+        source: std::io::Error::other(error),
+    })??;
     let size = std::fs::metadata(&rootfs).map_or(0, |metadata| metadata.len());
-    progress::detail(&format!("importing {} MiB root filesystem as {reference}", size / (1024 * 1024)));
+    progress::detail(&format!(
+        "importing {} MiB root filesystem as {reference}",
+        size / (1024 * 1024)
+    ));
     let changes = vec![
         format!("LABEL {}={recipe_digest}", dockyard_base::RECIPE_LABEL),
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
         "CMD [\"/bin/bash\"]".to_owned(),
     ];
-    let id = session.engine.import_rootfs(&rootfs, reference, &changes).await;
+    let id = session
+        .engine
+        .import_rootfs(&rootfs, reference, &changes)
+        .await;
     let _ = std::fs::remove_file(&rootfs);
     Ok(id?)
 }
@@ -190,19 +289,33 @@ async fn bootstrap_base(
 /// Builds the builder image unless an image with the same inputs exists.
 pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, PipelineError> {
     let prepared = &session.prepared;
-    let base_id = session.state.bases.get(&prepared.config.builder.base).map(|record| record.id.clone());
+    let base_id = session
+        .state
+        .bases
+        .get(&prepared.config.builder.base)
+        .map(|record| record.id.clone());
     let inputs = prepared.builder_inputs(base_id.as_deref());
     let tag = prepared.builder_tag.clone();
     let mut labels = BTreeMap::from([
-        (PROJECT_LABEL.to_owned(), prepared.config.project.name.clone()),
+        (
+            PROJECT_LABEL.to_owned(),
+            prepared.config.project.name.clone(),
+        ),
         ("org.opencontainers.image.title".to_owned(), tag.clone()),
     ]);
     labels.insert(INPUTS_LABEL.to_owned(), inputs.digest());
     let members = prepared.builder_context.clone();
-    let context_path = prepared.paths.target.join(format!("{}-builder-context.tar.gz", prepared.config.project.name));
-    let pack_options = PackOptions { mtime: prepared.provenance.source_date_epoch };
+    let context_path = prepared.paths.target.join(format!(
+        "{}-builder-context.tar.gz",
+        prepared.config.project.name
+    ));
+    let pack_options = PackOptions {
+        mtime: prepared.provenance.source_date_epoch,
+    };
     let record = build_unless_cached(session, "builder image", &tag, inputs, labels, || {
-        dockyard_context::write_tarball_file(&context_path, |out| dockyard_context::pack_members(&members, &pack_options, out))?;
+        dockyard_context::write_tarball_file(&context_path, |out| {
+            dockyard_context::pack_members(&members, &pack_options, out)
+        })?;
         Ok(context_path.clone())
     })
     .await?;
@@ -225,16 +338,37 @@ async fn build_unless_cached(
     if !session.force {
         if let Some(image) = session.engine.image(tag).await? {
             if image.labels.get(INPUTS_LABEL) == Some(&digest) {
-                progress::done(step, started, &format!("skipped: {tag} {} has the same inputs ({})", short(&image.id), short(&digest)));
-                return Ok(ImageRecord { tag: tag.to_owned(), id: image.id, inputs });
+                progress::done(
+                    step,
+                    started,
+                    &format!(
+                        "skipped: {tag} {} has the same inputs ({})",
+                        short(&image.id),
+                        short(&digest)
+                    ),
+                );
+                return Ok(ImageRecord {
+                    tag: tag.to_owned(),
+                    id: image.id,
+                    inputs,
+                });
             }
             let previous = session
                 .state
                 .production
                 .iter()
                 .chain(session.state.builder.iter())
+                .chain(session.state.nginx.iter())
                 .find(|record| record.tag == tag && record.id == image.id);
-            let why = previous.map_or_else(|| "inputs changed".to_owned(), |record| format!("changed: {}", inputs.changed_since(&record.inputs).join(", ")));
+            let why = previous.map_or_else(
+                || "inputs changed".to_owned(),
+                |record| {
+                    format!(
+                        "changed: {}",
+                        inputs.changed_since(&record.inputs).join(", ")
+                    )
+                },
+            );
             progress::step(step, &format!("building {tag}: {why}"));
         } else {
             progress::step(step, &format!("building {tag}: no such image yet"));
@@ -245,17 +379,30 @@ async fn build_unless_cached(
     let context = make_context()?;
     let mut labels = labels;
     labels.insert(INPUTS_LABEL.to_owned(), digest);
-    let spec = BuildSpec { tag: tag.to_owned(), dockerfile: "Dockerfile".to_owned(), labels };
+    let spec = BuildSpec {
+        tag: tag.to_owned(),
+        dockerfile: "Dockerfile".to_owned(),
+        labels,
+    };
     let id = session
         .engine
         .build_image(&spec, &context, &mut |line| progress::output("build", line))
         .await
         .map_err(|error| match error {
-            dockyard_engine::EngineError::Stream { message, .. } => PipelineError::ImageBuildFailed { image: tag.to_owned(), message },
+            dockyard_engine::EngineError::Stream { message, .. } => {
+                PipelineError::ImageBuildFailed {
+                    image: tag.to_owned(),
+                    message,
+                }
+            }
             other => other.into(),
         })?;
     progress::done(step, started, &format!("built {tag} {}", short(&id)));
-    Ok(ImageRecord { tag: tag.to_owned(), id, inputs })
+    Ok(ImageRecord {
+        tag: tag.to_owned(),
+        id,
+        inputs,
+    })
 }
 
 /// Runs the builder container and exports what it made as the deterministic context tarball, unless the
@@ -263,23 +410,45 @@ async fn build_unless_cached(
 pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError> {
     let step = "export";
     let started = Instant::now();
-    let builder = session.state.builder.clone().ok_or(PipelineError::MissingArtifact {
-        what: "the builder image",
-        path: PathBuf::from(&session.prepared.builder_tag),
-    })?;
+    let builder = session
+        .state
+        .builder
+        .clone()
+        .ok_or(PipelineError::MissingArtifact {
+            what: "the builder image",
+            path: PathBuf::from(&session.prepared.builder_tag),
+        })?;
     let inputs = session.prepared.export_inputs(&builder.inputs.digest());
     let context_path = session.prepared.paths.context_tarball.clone();
     if !session.force {
-        if let Some(record) = session.state.export.clone().filter(|record| record.inputs == inputs) {
-            if dockyard_context::sha256_file(&context_path).ok().as_deref() == Some(record.sha256.as_str()) {
-                progress::done(step, started, &format!("skipped: {} has the same inputs (sha256 {})", context_path.display(), &record.sha256[..12]));
+        if let Some(record) = session
+            .state
+            .export
+            .clone()
+            .filter(|record| record.inputs == inputs)
+        {
+            if dockyard_context::sha256_file(&context_path).ok().as_deref()
+                == Some(record.sha256.as_str())
+            {
+                progress::done(
+                    step,
+                    started,
+                    &format!(
+                        "skipped: {} has the same inputs (sha256 {})",
+                        context_path.display(),
+                        &record.sha256[..12]
+                    ),
+                );
                 return Ok(record);
             }
         }
     }
     let reason = match &session.state.export {
         _ if session.force => "--force".to_owned(),
-        Some(record) => format!("changed: {}", inputs.changed_since(&record.inputs).join(", ")),
+        Some(record) => format!(
+            "changed: {}",
+            inputs.changed_since(&record.inputs).join(", ")
+        ),
         None => "no earlier export".to_owned(),
     };
     progress::step(step, &format!("running the builder container ({reason})"));
@@ -287,54 +456,112 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     let prepared = &session.prepared;
     let config = &prepared.config;
     let folder = work_dir(session);
-    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io { operation: "creating", path: folder.clone(), source })?;
-    let pack_options = PackOptions { mtime: prepared.provenance.source_date_epoch };
-    let source = dockyard_context::write_tarball_file(&prepared.paths.source_tarball, |out| {
-        dockyard_context::pack_source_tree(&config.app.path, &crate::plan::source_rules(config), &pack_options, out)
+    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: folder.clone(),
+        source,
     })?;
-    progress::detail(&format!("source: {} files, {} bytes, sha256 {}", source.n_files, source.n_bytes, &source.sha256[..12]));
+    let pack_options = PackOptions {
+        mtime: prepared.provenance.source_date_epoch,
+    };
+    let source = dockyard_context::write_tarball_file(&prepared.paths.source_tarball, |out| {
+        dockyard_context::pack_source_tree(
+            &config.app.path,
+            &crate::plan::source_rules(config),
+            &pack_options,
+            out,
+        )
+    })?;
+    progress::detail(&format!(
+        "source: {} files, {} bytes, sha256 {}",
+        source.n_files,
+        source.n_bytes,
+        &source.sha256[..12]
+    ));
 
-    let mut cache_labels = BTreeMap::from([(PROJECT_LABEL.to_owned(), config.project.name.clone())]);
+    let mut cache_labels =
+        BTreeMap::from([(PROJECT_LABEL.to_owned(), config.project.name.clone())]);
     cache_labels.insert(CACHE_LABEL.to_owned(), "pip".to_owned());
-    session.engine.ensure_volume(&config.builder.pip_cache_volume, &cache_labels).await?;
+    session
+        .engine
+        .ensure_volume(&config.builder.pip_cache_volume, &cache_labels)
+        .await?;
 
-    let ca_bundle = std::env::var_os(CA_BUNDLE_ENV).map(PathBuf::from).or_else(|| config.builder.ca_bundle.clone());
+    let ca_bundle = std::env::var_os(CA_BUNDLE_ENV)
+        .map(PathBuf::from)
+        .or_else(|| config.builder.ca_bundle.clone());
     let mut env = vec![
-        format!("DOCKYARD_REQUIREMENTS={}", join_paths(&config.app.requirements)),
-        format!("DOCKYARD_TEST_REQUIREMENTS={}", join_paths(&config.app.test_requirements)),
+        format!(
+            "DOCKYARD_REQUIREMENTS={}",
+            join_paths(&config.app.requirements)
+        ),
+        format!(
+            "DOCKYARD_TEST_REQUIREMENTS={}",
+            join_paths(&config.app.test_requirements)
+        ),
         format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root.display()),
         format!("DJANGO_SETTINGS_MODULE={}", config.app.settings_module),
         format!("DJANGO_SECRET_KEY={}", throwaway_secret()),
-        format!("SOURCE_DATE_EPOCH={}", prepared.provenance.source_date_epoch),
+        format!(
+            "SOURCE_DATE_EPOCH={}",
+            prepared.provenance.source_date_epoch
+        ),
     ];
-    env.extend(config.app.env.iter().map(|(key, value)| format!("{key}={value}")));
+    env.extend(
+        config
+            .app
+            .env
+            .iter()
+            .map(|(key, value)| format!("{key}={value}")),
+    );
     if ca_bundle.is_some() {
         env.push("PIP_CERT=/etc/dockyard/ca.pem".to_owned());
         env.push("SSL_CERT_FILE=/etc/dockyard/ca.pem".to_owned());
         env.push("REQUESTS_CA_BUNDLE=/etc/dockyard/ca.pem".to_owned());
     }
     let spec = ContainerSpec {
-        name: Some(format!("{}-builder-{}", config.project.name, session.run_id)),
+        name: Some(format!(
+            "{}-builder-{}",
+            config.project.name, session.run_id
+        )),
         image: builder.id.clone(),
         cmd: config.app.test_command.clone(),
         env,
         labels: session.run_labels(),
-        volumes: vec![VolumeMount { volume: config.builder.pip_cache_volume.clone(), target: "/cache/pip".to_owned() }],
+        volumes: vec![VolumeMount {
+            volume: config.builder.pip_cache_volume.clone(),
+            target: "/cache/pip".to_owned(),
+        }],
         ..ContainerSpec::default()
     };
     let engine = session.engine.clone();
     let container = engine.create_container(&spec).await?;
-    engine.upload_tar_file(&container, "/src", &prepared.paths.source_tarball).await?;
+    engine
+        .upload_tar_file(&container, "/src", &prepared.paths.source_tarball)
+        .await?;
     let mut kit = Vec::new();
     dockyard_context::pack_members(&prepared.kit, &pack_options, &mut kit)?;
     engine.upload_tar_bytes(&container, "/kit", kit).await?;
     if let Some(ca_bundle) = &ca_bundle {
-        let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io { operation: "reading the CA bundle", path: ca_bundle.clone(), source })?;
+        let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
+            operation: "reading the CA bundle",
+            path: ca_bundle.clone(),
+            source,
+        })?;
         let mut tar = Vec::new();
-        let member = dockyard_context::Member { path: "ca.pem".to_owned(), bytes, executable: false };
+        let member = dockyard_context::Member {
+            path: "ca.pem".to_owned(),
+            bytes,
+            executable: false,
+        };
         dockyard_context::pack_members(&[member], &pack_options, &mut tar)?;
-        engine.upload_tar_bytes(&container, "/etc/dockyard", tar).await?;
-        progress::detail(&format!("CA bundle {} uploaded into the builder container only", ca_bundle.display()));
+        engine
+            .upload_tar_bytes(&container, "/etc/dockyard", tar)
+            .await?;
+        progress::detail(&format!(
+            "CA bundle {} uploaded into the builder container only",
+            ca_bundle.display()
+        ));
     }
     engine.start_container(&container).await?;
     let mut current_step = String::from("start");
@@ -356,26 +583,54 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .await?;
     let exit_code = engine.wait_container(&container).await?;
     if exit_code != 0 {
-        return Err(PipelineError::BuilderStepFailed { step: current_step, exit_code, tail });
+        return Err(PipelineError::BuilderStepFailed {
+            step: current_step,
+            exit_code,
+            tail,
+        });
     }
 
     progress::detail("downloading /out from the builder container");
     let download = folder.join("out.tar");
-    let n_bytes = engine.download_to_file(&container, "/out/.", &download).await?;
+    let n_bytes = engine
+        .download_to_file(&container, "/out/.", &download)
+        .await?;
     engine.remove_container(&container).await?;
     let unpacked = folder.join("out");
-    std::fs::create_dir_all(&unpacked).map_err(|source| PipelineError::Io { operation: "creating", path: unpacked.clone(), source })?;
-    let (download_path, unpacked_path, context, mtime) = (download.clone(), unpacked.clone(), context_path.clone(), pack_options.mtime);
+    std::fs::create_dir_all(&unpacked).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: unpacked.clone(),
+        source,
+    })?;
+    let (download_path, unpacked_path, context, mtime) = (
+        download.clone(),
+        unpacked.clone(),
+        context_path.clone(),
+        pack_options.mtime,
+    );
     let summary = tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
-        let file = std::fs::File::open(&download_path).map_err(|source| PipelineError::Io { operation: "opening", path: download_path.clone(), source })?;
+        let file = std::fs::File::open(&download_path).map_err(|source| PipelineError::Io {
+            operation: "opening",
+            path: download_path.clone(),
+            source,
+        })?;
         dockyard_context::unpack_archive_safely(std::io::BufReader::new(file), &unpacked_path)?;
         let options = PackOptions { mtime };
-        Ok(dockyard_context::write_tarball_file(&context, |out| dockyard_context::pack_tree(&unpacked_path, &options, out))?)
+        Ok(dockyard_context::write_tarball_file(&context, |out| {
+            dockyard_context::pack_tree(&unpacked_path, &options, out)
+        })?)
     })
     .await
-    .map_err(|error| PipelineError::Io { operation: "packing", path: context_path.clone(), source: std::io::Error::other(error) })??;
+    .map_err(|error| PipelineError::Io {
+        operation: "packing",
+        path: context_path.clone(),
+        source: std::io::Error::other(error),
+    })??;
     let manifest = unpacked.join("staticfiles").join("staticfiles.json");
-    let static_manifest_sha256 = manifest.is_file().then(|| dockyard_context::sha256_file(&manifest)).transpose()?;
+    let static_manifest_sha256 = manifest
+        .is_file()
+        .then(|| dockyard_context::sha256_file(&manifest))
+        .transpose()?;
     let _ = std::fs::remove_dir_all(&folder);
     progress::done(
         step,
@@ -388,7 +643,12 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             summary.sha256
         ),
     );
-    let record = ExportRecord { path: context_path, sha256: summary.sha256, static_manifest_sha256, inputs };
+    let record = ExportRecord {
+        path: context_path,
+        sha256: summary.sha256,
+        static_manifest_sha256,
+        inputs,
+    };
     session.state.export = Some(record.clone());
     session.save_state()?;
     Ok(record)
@@ -396,33 +656,152 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
 
 /// Builds the production image from the exported context tarball alone, unless one with the same inputs exists.
 pub async fn build_production(session: &mut Session) -> Result<ImageRecord, PipelineError> {
-    let export = session.state.export.clone().ok_or(PipelineError::MissingArtifact {
-        what: "the exported build context",
-        path: session.prepared.paths.context_tarball.clone(),
-    })?;
+    let export = session
+        .state
+        .export
+        .clone()
+        .ok_or(PipelineError::MissingArtifact {
+            what: "the exported build context",
+            path: session.prepared.paths.context_tarball.clone(),
+        })?;
     if !export.path.is_file() {
-        return Err(PipelineError::MissingArtifact { what: "the exported build context", path: export.path });
+        return Err(PipelineError::MissingArtifact {
+            what: "the exported build context",
+            path: export.path,
+        });
     }
-    let labels = session.prepared.production_labels(&export.sha256, export.static_manifest_sha256.as_deref());
-    let inputs = session.prepared.production_inputs(&export.sha256, &labels);
+    let labels = session
+        .prepared
+        .production_labels(&export.sha256, export.static_manifest_sha256.as_deref());
+    let base_id = session
+        .state
+        .bases
+        .get(&session.prepared.config.production.base)
+        .map(|record| record.id.clone());
+    let inputs = session
+        .prepared
+        .production_inputs(base_id.as_deref(), &export.sha256, &labels);
     let tag = session.prepared.production_tag.clone();
     let context = export.path.clone();
-    let record = build_unless_cached(session, "production image", &tag, inputs, labels, || Ok(context)).await?;
+    let record = build_unless_cached(session, "production image", &tag, inputs, labels, || {
+        Ok(context)
+    })
+    .await?;
     session.state.production = Some(record.clone());
     session.save_state()?;
     Ok(record)
 }
 
+/// Builds the nginx image from the static files in the exported context, its rendered config and Dockerfile,
+/// unless one with the same inputs exists. Nothing is shared with the app container at run time.
+pub async fn build_nginx(session: &mut Session) -> Result<Option<ImageRecord>, PipelineError> {
+    let (Some(nginx), Some(nginx_config)) = (
+        session.prepared.nginx.clone(),
+        session.prepared.config.nginx.clone(),
+    ) else {
+        return Ok(None);
+    };
+    let export = session
+        .state
+        .export
+        .clone()
+        .ok_or(PipelineError::MissingArtifact {
+            what: "the exported build context",
+            path: session.prepared.paths.context_tarball.clone(),
+        })?;
+    let base_id = session
+        .state
+        .bases
+        .get(&nginx_config.base)
+        .map(|record| record.id.clone());
+    let labels = session
+        .prepared
+        .nginx_labels(&export.sha256, export.static_manifest_sha256.as_deref());
+    let inputs = session
+        .prepared
+        .nginx_inputs(base_id.as_deref(), &export.sha256, &labels)
+        .unwrap_or_default();
+    let folder = work_dir(session).join("nginx");
+    let context_path = session.prepared.paths.target.join(format!(
+        "{}-nginx-context.tar.gz",
+        session.prepared.config.project.name
+    ));
+    let mtime = session.prepared.provenance.source_date_epoch;
+    let record = build_unless_cached(session, "nginx image", &nginx.tag, inputs, labels, || {
+        make_nginx_context(&export.path, &folder, &nginx, mtime, &context_path)?;
+        Ok(context_path.clone())
+    })
+    .await?;
+    session.state.nginx = Some(record.clone());
+    session.save_state()?;
+    Ok(Some(record))
+}
+
+/// Writes the nginx build context: `Dockerfile`, `nginx.conf` and `static/` (the exported `staticfiles/`), deterministically.
+fn make_nginx_context(
+    context_tarball: &Path,
+    folder: &Path,
+    nginx: &crate::plan::PreparedNginx,
+    mtime: u64,
+    output: &Path,
+) -> Result<(), PipelineError> {
+    let io_error = |operation: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PipelineError::Io {
+            operation,
+            path,
+            source,
+        }
+    };
+    let unpacked = folder.join("unpacked");
+    let _ = std::fs::remove_dir_all(folder);
+    std::fs::create_dir_all(&unpacked).map_err(io_error("creating", &unpacked))?;
+    let file =
+        std::fs::File::open(context_tarball).map_err(io_error("opening", context_tarball))?;
+    dockyard_context::unpack_archive_safely(
+        flate2::read::GzDecoder::new(std::io::BufReader::new(file)),
+        &unpacked,
+    )?;
+    let context = folder.join("context");
+    std::fs::create_dir_all(&context).map_err(io_error("creating", &context))?;
+    let static_files = unpacked.join("staticfiles");
+    if !static_files.is_dir() {
+        return Err(PipelineError::MissingArtifact {
+            what: "staticfiles/ in the exported context",
+            path: context_tarball.to_path_buf(),
+        });
+    }
+    std::fs::rename(&static_files, context.join("static"))
+        .map_err(io_error("moving", &static_files))?;
+    std::fs::write(context.join("Dockerfile"), &nginx.dockerfile)
+        .map_err(io_error("writing", &context))?;
+    std::fs::write(context.join("nginx.conf"), &nginx.config)
+        .map_err(io_error("writing", &context))?;
+    let options = PackOptions { mtime };
+    dockyard_context::write_tarball_file(output, |out| {
+        dockyard_context::pack_tree(&context, &options, out)
+    })?;
+    let _ = std::fs::remove_dir_all(folder);
+    Ok(())
+}
+
 fn join_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(" ")
+    paths
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A random value for settings that refuse to start without a secret key; lives only in a container's environment.
 pub fn throwaway_secret() -> String {
     let mut bytes = [0u8; 32];
-    let filled = std::fs::File::open("/dev/urandom").and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes));
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes));
     if filled.is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
         bytes[..16].copy_from_slice(&nanos.to_le_bytes());
     }
     format!("dockyard-throwaway-{}", crate::digest::sha256_hex(&bytes))
@@ -435,7 +814,11 @@ pub fn work_dirs(target: &Path) -> Vec<PathBuf> {
             entries
                 .filter_map(Result::ok)
                 .map(|entry| entry.path())
-                .filter(|path| path.file_name().and_then(|name| name.to_str()).is_some_and(|name| name.starts_with("work-")))
+                .filter(|path| {
+                    path.file_name()
+                        .and_then(|name| name.to_str())
+                        .is_some_and(|name| name.starts_with("work-"))
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -26,6 +26,9 @@ pub struct State {
     /// The production image.
     #[serde(default)]
     pub production: Option<ImageRecord>,
+    /// The nginx image.
+    #[serde(default)]
+    pub nginx: Option<ImageRecord>,
 }
 
 /// A base image as the last run found or made it.
@@ -67,16 +70,24 @@ pub struct ExportRecord {
 
 /// Reads the state file; a missing or unreadable one is an empty state (nothing cached).
 pub fn load(path: &Path) -> State {
-    std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 /// Writes the state file atomically.
 pub fn save(path: &Path, state: &State) -> Result<(), PipelineError> {
-    let io_error = |source| PipelineError::Io { operation: "writing the state file", path: path.to_path_buf(), source };
+    let io_error = |source| PipelineError::Io {
+        operation: "writing the state file",
+        path: path.to_path_buf(),
+        source,
+    };
     let folder = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(io_error)?;
     let temporary = path.with_extension("json.tmp");
-    let mut text = serde_json::to_string_pretty(state).map_err(|error| io_error(std::io::Error::other(error)))?;
+    let mut text = serde_json::to_string_pretty(state)
+        .map_err(|error| io_error(std::io::Error::other(error)))?;
     text.push('\n');
     std::fs::write(&temporary, text).map_err(io_error)?;
     std::fs::rename(&temporary, path).map_err(io_error)

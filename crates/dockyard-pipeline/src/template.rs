@@ -7,7 +7,11 @@ use crate::PipelineError;
 
 /// Replaces every `{{ name }}` in `text` with `values[name]`.
 /// An unknown name is an error naming the file, the line and the names that exist.
-pub fn render(file: &Path, text: &str, values: &BTreeMap<&str, String>) -> Result<String, PipelineError> {
+pub fn render(
+    file: &Path,
+    text: &str,
+    values: &BTreeMap<&str, String>,
+) -> Result<String, PipelineError> {
     let mut res = String::with_capacity(text.len());
     for (line_index, line) in text.split_inclusive('\n').enumerate() {
         let mut rest = line;
@@ -15,16 +19,26 @@ pub fn render(file: &Path, text: &str, values: &BTreeMap<&str, String>) -> Resul
             res.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find("}}") else {
-                return Err(template_error(file, line_index, "unclosed `{{`".to_owned(), values));
+                return Err(template_error(
+                    file,
+                    line_index,
+                    "unclosed `{{`".to_owned(),
+                    values,
+                ));
             };
             let name = after[..end].trim();
             // The documentation of the template syntax itself (`{{ name }}`) is left alone.
             if name == "name" {
                 res.push_str(&rest[start..start + 2 + end + 2]);
             } else {
-                let value = values
-                    .get(name)
-                    .ok_or_else(|| template_error(file, line_index, format!("unknown placeholder `{{{{ {name} }}}}`"), values))?;
+                let value = values.get(name).ok_or_else(|| {
+                    template_error(
+                        file,
+                        line_index,
+                        format!("unknown placeholder `{{{{ {name} }}}}`"),
+                        values,
+                    )
+                })?;
                 res.push_str(value);
             }
             rest = &after[end + 2..];
@@ -34,7 +48,12 @@ pub fn render(file: &Path, text: &str, values: &BTreeMap<&str, String>) -> Resul
     Ok(res)
 }
 
-fn template_error(file: &Path, line_index: usize, message: String, values: &BTreeMap<&str, String>) -> PipelineError {
+fn template_error(
+    file: &Path,
+    line_index: usize,
+    message: String,
+    values: &BTreeMap<&str, String>,
+) -> PipelineError {
     let known: Vec<&str> = values.keys().copied().collect();
     PipelineError::Template {
         file: file.to_path_buf(),
@@ -49,19 +68,30 @@ mod tests {
     use super::*;
 
     fn values() -> BTreeMap<&'static str, String> {
-        BTreeMap::from([("port", "8000".to_owned()), ("wsgi", "sample.wsgi:application".to_owned())])
+        BTreeMap::from([
+            ("port", "8000".to_owned()),
+            ("wsgi", "sample.wsgi:application".to_owned()),
+        ])
     }
 
     #[test]
     fn placeholders_are_filled() {
         let text = "EXPOSE {{ port }}\nCMD [\"gunicorn\", \"{{wsgi}}\"]\n# {{ name }} stays\n";
         let rendered = render(Path::new("Dockerfile"), text, &values()).unwrap();
-        assert_eq!(rendered, "EXPOSE 8000\nCMD [\"gunicorn\", \"sample.wsgi:application\"]\n# {{ name }} stays\n");
+        assert_eq!(
+            rendered,
+            "EXPOSE 8000\nCMD [\"gunicorn\", \"sample.wsgi:application\"]\n# {{ name }} stays\n"
+        );
     }
 
     #[test]
     fn unknown_placeholder_names_file_and_line() {
-        let error = render(Path::new("docker/x.Dockerfile"), "FROM a\nEXPOSE {{ prot }}\n", &values()).unwrap_err();
+        let error = render(
+            Path::new("docker/x.Dockerfile"),
+            "FROM a\nEXPOSE {{ prot }}\n",
+            &values(),
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "docker/x.Dockerfile:2: unknown placeholder `{{ prot }}` (known: port, wsgi)"

@@ -60,7 +60,10 @@ fn test_labels() -> BTreeMap<String, String> {
 
 fn remove_project_images(engine: &Engine, project: &Project) {
     runtime().block_on(async {
-        for tag in [format!("{}:latest", project.name), format!("{}-builder:latest", project.name)] {
+        for tag in [
+            format!("{}:latest", project.name),
+            format!("{}-builder:latest", project.name),
+        ] {
             let _ = engine.remove_image(&tag).await;
         }
     });
@@ -68,50 +71,112 @@ fn remove_project_images(engine: &Engine, project: &Project) {
 
 fn assert_no_leftovers(engine: &Engine, project: &Project) {
     let project_label = format!("{PROJECT_LABEL}={}", project.name);
-    let leftovers = runtime().block_on(engine.find_labelled(&[RUN_LABEL, &project_label])).unwrap();
-    assert!(leftovers.is_empty(), "the run left resources behind: {leftovers:?}");
+    let leftovers = runtime()
+        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
+        .unwrap();
+    assert!(
+        leftovers.is_empty(),
+        "the run left resources behind: {leftovers:?}"
+    );
 }
 
 #[test]
 fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
-    let Some((engine, _lock)) = engine_or_skip("build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work") else {
+    let Some((engine, _lock)) =
+        engine_or_skip("build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work")
+    else {
         return;
     };
     let project = Project::copy("dockyard-it-spine");
     let doctor = project.xtask(&["doctor"]);
-    assert_eq!(doctor.status.code(), Some(0), "doctor should pass on a machine that runs the engine tests");
-    assert!(stdout(&doctor).contains("ok   engine"), "{}", stdout(&doctor));
+    assert_eq!(
+        doctor.status.code(),
+        Some(0),
+        "doctor should pass on a machine that runs the engine tests"
+    );
+    assert!(
+        stdout(&doctor).contains("ok   engine"),
+        "{}",
+        stdout(&doctor)
+    );
 
     let first = project.xtask(&["build"]);
-    assert_eq!(first.status.code(), Some(0), "build failed:\n{}", stderr(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "build failed:\n{}",
+        stderr(&first)
+    );
     assert_no_leftovers(&engine, &project);
 
     let production_tag = format!("{}:latest", project.name);
     let builder_tag = format!("{}-builder:latest", project.name);
     let (production, builder) = runtime().block_on(async {
-        (engine.image(&production_tag).await.unwrap().unwrap(), engine.image(&builder_tag).await.unwrap().unwrap())
+        (
+            engine.image(&production_tag).await.unwrap().unwrap(),
+            engine.image(&builder_tag).await.unwrap().unwrap(),
+        )
     });
 
     // Non-root numeric user, HEALTHCHECK, exposed port, exec-form gunicorn, unbuffered Python.
-    let uid: u32 = production.user.split(':').next().unwrap().parse().expect("a numeric user");
+    let uid: u32 = production
+        .user
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a numeric user");
     assert_ne!(uid, 0, "the production image runs as root");
     assert!(!production.healthcheck.is_empty(), "no HEALTHCHECK");
     assert_eq!(production.exposed_ports, ["8000/tcp"]);
-    assert_eq!(production.cmd.first().map(String::as_str), Some("/opt/venv/bin/gunicorn"), "{:?}", production.cmd);
-    assert!(production.env.iter().any(|env| env == "PYTHONUNBUFFERED=1"), "{:?}", production.env);
+    assert_eq!(
+        production.cmd.first().map(String::as_str),
+        Some("/opt/venv/bin/gunicorn"),
+        "{:?}",
+        production.cmd
+    );
+    assert!(
+        production.env.iter().any(|env| env == "PYTHONUNBUFFERED=1"),
+        "{:?}",
+        production.env
+    );
     // Labels tie the image to its inputs.
     let labels = &production.labels;
-    assert_eq!(labels["dev.dockyard.context.sha256"], format!("sha256:{}", context_sha256(&project)));
+    assert_eq!(
+        labels["dev.dockyard.context.sha256"],
+        format!("sha256:{}", context_sha256(&project))
+    );
     assert_eq!(labels["org.opencontainers.image.version"], "0.1.0");
-    for key in ["org.opencontainers.image.revision", "org.opencontainers.image.created", "org.opencontainers.image.source", "dev.dockyard.inputs"] {
+    for key in [
+        "org.opencontainers.image.revision",
+        "org.opencontainers.image.created",
+        "org.opencontainers.image.source",
+        "dev.dockyard.inputs",
+    ] {
         assert!(labels.contains_key(key), "missing label {key}: {labels:?}");
     }
-    assert!(production.size < builder.size, "production {} bytes is not smaller than builder {} bytes", production.size, builder.size);
-    eprintln!("sizes: production {} MB, builder {} MB", production.size / 1_000_000, builder.size / 1_000_000);
+    assert!(
+        production.size < builder.size,
+        "production {} bytes is not smaller than builder {} bytes",
+        production.size,
+        builder.size
+    );
+    eprintln!(
+        "sizes: production {} MB, builder {} MB",
+        production.size / 1_000_000,
+        builder.size / 1_000_000
+    );
 
-    let mut containers = TestContainers { engine: engine.clone(), ids: Vec::new() };
+    let mut containers = TestContainers {
+        engine: engine.clone(),
+        ids: Vec::new(),
+    };
     // No compilers: the same probe finds gcc in the builder image.
-    let probe = ["sh", "-c", "for tool in gcc cc c++ make; do command -v $tool && exit 1; done; exit 0"];
+    let probe = [
+        "sh",
+        "-c",
+        "for tool in gcc cc c++ make; do command -v $tool && exit 1; done; exit 0",
+    ];
     let (code, output) = containers.run(&production_tag, &probe);
     assert_eq!(code, 0, "a compiler is in the production image: {output}");
     let (code, _) = containers.run(&builder_tag, &probe);
@@ -134,15 +199,22 @@ fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
     };
     let started = Instant::now();
     let app = containers.start(&spec);
-    let port = runtime().block_on(engine.published_port(&app, 8000)).unwrap();
+    let port = runtime()
+        .block_on(engine.published_port(&app, 8000))
+        .unwrap();
     let (status, body) = loop {
         match http_get(port, "/health/") {
             Ok((status, body)) if status != 0 => break (status, body),
-            _ if started.elapsed() > Duration::from_secs(60) => panic!("/health/ did not answer within 60 s"),
+            _ if started.elapsed() > Duration::from_secs(60) => {
+                panic!("/health/ did not answer within 60 s")
+            }
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
     };
-    eprintln!("/health/ answered after {} ms", started.elapsed().as_millis());
+    eprintln!(
+        "/health/ answered after {} ms",
+        started.elapsed().as_millis()
+    );
     assert_eq!(status, 200, "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(health["status"], "ok");
@@ -155,17 +227,27 @@ fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert_eq!(health_status, "healthy", "the image HEALTHCHECK did not pass");
+    assert_eq!(
+        health_status, "healthy",
+        "the image HEALTHCHECK did not pass"
+    );
     drop(containers);
 
     // Nothing changed: nothing is rebuilt, and the plan agrees.
     let second = project.xtask(&["build"]);
     assert_eq!(second.status.code(), Some(0));
     let log = stderr(&second);
-    for step in ["builder image: skipped", "export: skipped", "production image: skipped"] {
+    for step in [
+        "builder image: skipped",
+        "export: skipped",
+        "production image: skipped",
+    ] {
         assert!(log.contains(step), "expected `{step}` in:\n{log}");
     }
-    assert!(!log.contains("build | Step"), "an image was rebuilt:\n{log}");
+    assert!(
+        !log.contains("build | Step"),
+        "an image was rebuilt:\n{log}"
+    );
     let plan = stdout(&project.xtask(&["plan"]));
     assert_eq!(plan.matches(" cached ").count(), 5, "{plan}");
     assert_no_leftovers(&engine, &project);
@@ -174,27 +256,51 @@ fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
 
 #[test]
 fn export_is_byte_identical_from_an_empty_target_and_follows_content() {
-    let Some((engine, _lock)) = engine_or_skip("export_is_byte_identical_from_an_empty_target_and_follows_content") else {
+    let Some((engine, _lock)) =
+        engine_or_skip("export_is_byte_identical_from_an_empty_target_and_follows_content")
+    else {
         return;
     };
     let project = Project::copy("dockyard-it-determinism");
     let first = project.xtask(&["export"]);
-    assert_eq!(first.status.code(), Some(0), "export failed:\n{}", stderr(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "export failed:\n{}",
+        stderr(&first)
+    );
     let first_sha = context_sha256(&project);
 
     std::fs::remove_dir_all(project.path("target")).unwrap();
     let second = project.xtask(&["export"]);
-    assert_eq!(second.status.code(), Some(0), "export failed:\n{}", stderr(&second));
-    assert!(stderr(&second).contains("running the builder container"), "the second export must really run");
-    assert_eq!(context_sha256(&project), first_sha, "two exports from an empty target differ");
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "export failed:\n{}",
+        stderr(&second)
+    );
+    assert!(
+        stderr(&second).contains("running the builder container"),
+        "the second export must really run"
+    );
+    assert_eq!(
+        context_sha256(&project),
+        first_sha,
+        "two exports from an empty target differ"
+    );
 
     // A new mtime alone changes nothing: the export is skipped and the digest stays.
     let css = project.path("app/notes/static/notes/app.css");
     let file = std::fs::File::options().append(true).open(&css).unwrap();
-    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(3600)).unwrap();
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(3600))
+        .unwrap();
     drop(file);
     let touched = project.xtask(&["export"]);
-    assert!(stderr(&touched).contains("export: skipped"), "{}", stderr(&touched));
+    assert!(
+        stderr(&touched).contains("export: skipped"),
+        "{}",
+        stderr(&touched)
+    );
     assert_eq!(context_sha256(&project), first_sha);
 
     // One byte more changes the context.
@@ -203,15 +309,25 @@ fn export_is_byte_identical_from_an_empty_target_and_follows_content() {
     std::fs::write(&css, text).unwrap();
     let changed = project.xtask(&["export"]);
     assert_eq!(changed.status.code(), Some(0));
-    assert!(stderr(&changed).contains("changed: source"), "{}", stderr(&changed));
-    assert_ne!(context_sha256(&project), first_sha, "changing one byte of the source did not change the context");
+    assert!(
+        stderr(&changed).contains("changed: source"),
+        "{}",
+        stderr(&changed)
+    );
+    assert_ne!(
+        context_sha256(&project),
+        first_sha,
+        "changing one byte of the source did not change the context"
+    );
     assert_no_leftovers(&engine, &project);
     remove_project_images(&engine, &project);
 }
 
 #[test]
 fn a_failing_app_test_stops_the_pipeline_and_shows_the_test_output() {
-    let Some((engine, _lock)) = engine_or_skip("a_failing_app_test_stops_the_pipeline_and_shows_the_test_output") else {
+    let Some((engine, _lock)) =
+        engine_or_skip("a_failing_app_test_stops_the_pipeline_and_shows_the_test_output")
+    else {
         return;
     };
     let project = Project::copy("dockyard-it-failing-test");
@@ -221,14 +337,28 @@ fn a_failing_app_test_stops_the_pipeline_and_shows_the_test_output() {
     std::fs::write(&tests, text).unwrap();
 
     let output = project.xtask(&["build"]);
-    assert_eq!(output.status.code(), Some(6), "a failing test must exit with BUILD_FAILED (6)");
+    assert_eq!(
+        output.status.code(),
+        Some(6),
+        "a failing test must exit with BUILD_FAILED (6)"
+    );
     let log = stderr(&output);
-    for expected in ["builder step `tests` failed", "test_planted_failure", "planted by the dockyard test suite", "hint: the app's own tests failed"] {
+    for expected in [
+        "builder step `tests` failed",
+        "test_planted_failure",
+        "planted by the dockyard test suite",
+        "hint: the app's own tests failed",
+    ] {
         assert!(log.contains(expected), "expected `{expected}` in:\n{log}");
     }
     assert_no_leftovers(&engine, &project);
-    let production = runtime().block_on(engine.image(&format!("{}:latest", project.name))).unwrap();
-    assert!(production.is_none(), "no production image may be built after a failing test");
+    let production = runtime()
+        .block_on(engine.image(&format!("{}:latest", project.name)))
+        .unwrap();
+    assert!(
+        production.is_none(),
+        "no production image may be built after a failing test"
+    );
     remove_project_images(&engine, &project);
 }
 
@@ -243,20 +373,111 @@ fn an_unreachable_engine_exits_4_with_a_hint() {
         .unwrap();
     let log = stderr(&output);
     assert_eq!(output.status.code(), Some(4), "{log}");
-    assert!(log.contains("error: cannot reach the docker engine at tcp://127.0.0.1:9"), "{log}");
+    assert!(
+        log.contains("error: cannot reach the docker engine at tcp://127.0.0.1:9"),
+        "{log}"
+    );
     assert!(log.contains("hint: start the engine"), "{log}");
 }
 
 #[test]
 fn an_invalid_deploy_toml_exits_3_naming_file_line_and_key() {
     let project = Project::copy("dockyard-it-bad-config");
-    let deploy = std::fs::read_to_string(project.path("deploy.toml")).unwrap().replace("port = 8000", "prot = 8000");
+    let deploy = std::fs::read_to_string(project.path("deploy.toml"))
+        .unwrap()
+        .replace("port = 8000", "prot = 8000");
     std::fs::write(project.path("deploy.toml"), deploy).unwrap();
     let output = project.xtask(&["plan"]);
     let log = stderr(&output);
     assert_eq!(output.status.code(), Some(3), "{log}");
-    let line = std::fs::read_to_string(project.path("deploy.toml")).unwrap().lines().position(|line| line.starts_with("prot")).unwrap() + 1;
-    assert!(log.contains(&format!("deploy.toml:{line}:1: unknown key `prot` in `[app]`")), "{log}");
+    let line = std::fs::read_to_string(project.path("deploy.toml"))
+        .unwrap()
+        .lines()
+        .position(|line| line.starts_with("prot"))
+        .unwrap()
+        + 1;
+    assert!(
+        log.contains(&format!(
+            "deploy.toml:{line}:1: unknown key `prot` in `[app]`"
+        )),
+        "{log}"
+    );
     assert!(log.contains("hint: did you mean `port`?"), "{log}");
-    assert_eq!(log.matches("hint:").count(), 1, "the hint is printed once: {log}");
+    assert_eq!(
+        log.matches("hint:").count(),
+        1,
+        "the hint is printed once: {log}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_the_builder_step_exits_130_and_leaves_nothing_behind() {
+    use std::io::{BufRead, BufReader};
+    let Some((engine, _lock)) =
+        engine_or_skip("ctrl_c_during_the_builder_step_exits_130_and_leaves_nothing_behind")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-interrupted");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["export", "--force", "--config"])
+        .arg(project.path("deploy.toml"))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // Wait until the builder container is running, then press Ctrl-C.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let running = line.contains("builder step: wheels");
+        seen.push(line);
+        if running {
+            break;
+        }
+    }
+    assert!(
+        seen.last()
+            .is_some_and(|line| line.contains("builder step")),
+        "the builder never started:\n{}",
+        seen.join("\n")
+    );
+    let project_label = format!("{PROJECT_LABEL}={}", project.name);
+    let during = runtime()
+        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
+        .unwrap();
+    assert_eq!(
+        during.containers.len(),
+        1,
+        "the builder container should be running: {during:?}"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(130), "{}", rest.join("\n"));
+    assert!(
+        rest.iter()
+            .any(|line| line.contains("interrupted: cleaning up")),
+        "{}",
+        rest.join("\n")
+    );
+    assert_no_leftovers(&engine, &project);
+    let work_dirs: Vec<_> = std::fs::read_dir(project.path("target/dockyard"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.file_name().to_string_lossy().starts_with("work-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        work_dirs.is_empty(),
+        "work folders left behind: {work_dirs:?}"
+    );
+    remove_project_images(&engine, &project);
 }

@@ -1,4 +1,8 @@
 //! Integration tests of the xtask binary: the pipeline on a real engine, and tidy checks of the repository itself.
+#![allow(
+    clippy::print_stderr,
+    reason = "tests report skips and measured figures on stderr"
+)]
 
 mod engine;
 mod support;

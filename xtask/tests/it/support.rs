@@ -11,7 +11,10 @@ static ENGINE_LOCK: Mutex<()> = Mutex::new(());
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A copy of deploy.toml, app/ and docker/ in a temp folder, with its own project name so images do not collide.
@@ -22,13 +25,19 @@ pub struct Project {
 
 impl Project {
     pub fn copy(name: &str) -> Project {
-        let dir = tempfile::Builder::new().prefix("dockyard-it-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("dockyard-it-")
+            .tempdir()
+            .unwrap();
         let root = workspace_root();
         for folder in ["app", "docker"] {
-            for entry in walkdir::WalkDir::new(root.join(folder)).into_iter().filter_entry(|entry| {
-                let name = entry.file_name().to_string_lossy();
-                name != "__pycache__" && name != "staticfiles" && !name.ends_with(".sqlite3")
-            }) {
+            for entry in walkdir::WalkDir::new(root.join(folder))
+                .into_iter()
+                .filter_entry(|entry| {
+                    let name = entry.file_name().to_string_lossy();
+                    name != "__pycache__" && name != "staticfiles" && !name.ends_with(".sqlite3")
+                })
+            {
                 let entry = entry.unwrap();
                 let relative = entry.path().strip_prefix(&root).unwrap();
                 let destination = dir.path().join(relative);
@@ -42,7 +51,10 @@ impl Project {
         let deploy = std::fs::read_to_string(root.join("deploy.toml")).unwrap();
         let deploy = deploy.replace("name = \"dockyard-sample\"", &format!("name = \"{name}\""));
         std::fs::write(dir.path().join("deploy.toml"), deploy).unwrap();
-        Project { dir, name: name.to_owned() }
+        Project {
+            dir,
+            name: name.to_owned(),
+        }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -72,7 +84,10 @@ impl Project {
 pub fn tail(text: &str, n_lines: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(n_lines);
-    lines[start..].iter().map(|line| format!("{line}\n")).collect()
+    lines[start..]
+        .iter()
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 pub fn stderr(output: &Output) -> String {
@@ -85,13 +100,19 @@ pub fn stdout(output: &Output) -> String {
 
 /// A tokio runtime for talking to the engine from tests.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// The engine, with the lock that serialises engine tests; `None` (and a loud line) when there is none.
 /// Under `CI=true` a missing engine fails the test instead: CI must run these.
 pub fn engine_or_skip(test: &str) -> Option<(Engine, MutexGuard<'static, ()>)> {
-    let guard = ENGINE_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = ENGINE_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     match runtime().block_on(Engine::connect()) {
         Ok(engine) => Some((engine, guard)),
         Err(error) => {
@@ -106,8 +127,12 @@ pub fn engine_or_skip(test: &str) -> Option<(Engine, MutexGuard<'static, ()>)> {
 
 /// The sha256 recorded beside an exported context.
 pub fn context_sha256(project: &Project) -> String {
-    let sidecar = project.path(&format!("target/dockyard/{}-context.tar.gz.sha256", project.name));
-    let text = std::fs::read_to_string(&sidecar).unwrap_or_else(|error| panic!("reading {}: {error}", sidecar.display()));
+    let sidecar = project.path(&format!(
+        "target/dockyard/{}-context.tar.gz.sha256",
+        project.name
+    ));
+    let text = std::fs::read_to_string(&sidecar)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", sidecar.display()));
     text.split_whitespace().next().unwrap().to_owned()
 }
 
@@ -119,7 +144,14 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }

@@ -1,4 +1,5 @@
 //! Integration tests of base-image bootstrapping: mmdebstrap with SOURCE_DATE_EPOCH makes the same root filesystem twice.
+#![allow(clippy::print_stderr, reason = "tests report skips on stderr")]
 
 use std::io::Read;
 use std::path::Path;
@@ -23,29 +24,50 @@ fn sha256_file(path: &Path) -> String {
 #[test]
 fn bootstrapping_twice_with_source_date_epoch_gives_the_same_root_filesystem() {
     if dockyard_base::find_mmdebstrap().is_none() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but mmdebstrap is not installed (.ci/run installs it)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but mmdebstrap is not installed (.ci/run installs it)"
+        );
         eprintln!("SKIPPED bootstrapping_twice_with_source_date_epoch_gives_the_same_root_filesystem: mmdebstrap is not installed");
         return;
     }
     let folder = tempfile::tempdir().unwrap();
     // The smallest recipe that still installs packages beyond the variant, to keep the test short.
-    let recipe = Bootstrap { suite: "bookworm".to_owned(), variant: "minbase".to_owned(), packages: vec!["ca-certificates".to_owned()], mirror: None };
+    let recipe = Bootstrap {
+        suite: "bookworm".to_owned(),
+        variant: "minbase".to_owned(),
+        packages: vec!["ca-certificates".to_owned()],
+        mirror: None,
+    };
     let mut digests = Vec::new();
     for attempt in ["first", "second"] {
         let output = folder.path().join(format!("{attempt}.tar"));
         let mut n_lines = 0;
-        dockyard_base::bootstrap_rootfs("test/rootfs:repro", &recipe, Some(1_700_000_000), &output, &mut |_| n_lines += 1).unwrap();
+        dockyard_base::bootstrap_rootfs(
+            "test/rootfs:repro",
+            &recipe,
+            Some(1_700_000_000),
+            &output,
+            &mut |_| n_lines += 1,
+        )
+        .unwrap();
         assert!(n_lines > 0, "mmdebstrap printed no progress");
         digests.push(sha256_file(&output));
         std::fs::remove_file(&output).unwrap();
     }
-    assert_eq!(digests[0], digests[1], "two bootstraps of the same recipe with the same SOURCE_DATE_EPOCH differ");
+    assert_eq!(
+        digests[0], digests[1],
+        "two bootstraps of the same recipe with the same SOURCE_DATE_EPOCH differ"
+    );
 }
 
 #[test]
 fn a_failing_bootstrap_names_the_image_and_shows_the_output() {
     if dockyard_base::find_mmdebstrap().is_none() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but mmdebstrap is not installed (.ci/run installs it)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but mmdebstrap is not installed (.ci/run installs it)"
+        );
         eprintln!("SKIPPED a_failing_bootstrap_names_the_image_and_shows_the_output: mmdebstrap is not installed");
         return;
     }
@@ -56,9 +78,22 @@ fn a_failing_bootstrap_names_the_image_and_shows_the_output() {
         packages: vec!["no-such-package-dockyard-test".to_owned()],
         mirror: None,
     };
-    let error = dockyard_base::bootstrap_rootfs("test/rootfs:broken", &recipe, None, &folder.path().join("broken.tar"), &mut |_| {}).unwrap_err();
+    let error = dockyard_base::bootstrap_rootfs(
+        "test/rootfs:broken",
+        &recipe,
+        None,
+        &folder.path().join("broken.tar"),
+        &mut |_| {},
+    )
+    .unwrap_err();
     let message = error.to_string();
-    assert!(message.starts_with("mmdebstrap failed for base image test/rootfs:broken (suite bookworm)"), "{message}");
-    assert!(message.contains("no-such-package-dockyard-test"), "the tail of mmdebstrap's output should name the package: {message}");
+    assert!(
+        message.starts_with("mmdebstrap failed for base image test/rootfs:broken (suite bookworm)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("no-such-package-dockyard-test"),
+        "the tail of mmdebstrap's output should name the package: {message}"
+    );
     assert!(error.hint().unwrap().contains("package names"));
 }

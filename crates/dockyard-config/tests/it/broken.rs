@@ -97,6 +97,40 @@ broken_case!(user_zero, "user = 20001" => "user = 0");
 broken_case!(user_negative, "user = 20001" => "user = -5");
 broken_case!(empty_exclude_pattern, "exclude = [\"*.sqlite3\", \"staticfiles/\"]" => "exclude = [\"*.sqlite3\", \"\"]");
 
+// [nginx].
+broken_case!(nginx_base_unknown, "base = \"nginx\"" => "base = \"ngnix\"");
+broken_case!(nginx_user_zero, "user = 20101" => "user = 0");
+broken_case!(nginx_port_below_1024, "port = 8081" => "port = 80");
+broken_case!(nginx_config_missing, "config = \"docker/nginx/nginx.conf\"" => "config = \"docker/nginx/default.conf\"");
+broken_case!(nginx_bad_client_max_body_size, "client_max_body_size = \"25m\"" => "client_max_body_size = \"25 MB\"");
+broken_case!(nginx_empty_server_names, "server_names = [\"shop.example.com\", \"*.shop.example.com\", \"127.0.0.1\"]" => "server_names = []");
+broken_case!(nginx_bad_server_name, "\"*.shop.example.com\"" => "\"https://shop.example.com\"");
+broken_case!(nginx_missing_config, "config = \"docker/nginx/nginx.conf\"\n" => "");
+broken_case!(nginx_unknown_key, "client_max_body_size = \"25m\"" => "max_body_size = \"25m\"");
+
+// [smoke] and [[smoke.check]].
+broken_case!(smoke_startup_timeout_zero, "startup_timeout_seconds = 90" => "startup_timeout_seconds = 0");
+broken_case!(smoke_startup_timeout_above_600, "startup_timeout_seconds = 90" => "startup_timeout_seconds = 601");
+broken_case!(smoke_stop_timeout_above_120, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 121");
+broken_case!(smoke_size_budget_zero, "nginx_size_budget_mb = 250" => "nginx_size_budget_mb = 0");
+broken_case!(smoke_unknown_key, "stop_timeout_seconds = 15" => "stop_timeout = 15");
+broken_case!(smoke_check_duplicate_name, "name = \"sign-in form\"" => "name = \"health through nginx\"");
+broken_case!(smoke_check_empty_name, "name = \"sign-in form\"" => "name = \"\"");
+broken_case!(smoke_check_missing_name, "name = \"sign-in form\"\n" => "");
+broken_case!(smoke_check_path_without_slash, "path = \"/accounts/login/\"" => "path = \"accounts/login/\"");
+broken_case!(smoke_check_unknown_via, "via = \"nginx\"" => "via = \"proxy\"");
+broken_case!(smoke_check_unknown_via_close_match, "via = \"nginx\"" => "via = \"ngnix\"");
+broken_case!(smoke_check_unknown_method, "method = \"POST\"" => "method = \"DELETE\"");
+broken_case!(smoke_check_lowercase_method, "method = \"POST\"" => "method = \"post\"");
+broken_case!(smoke_check_status_42, "status = 403" => "status = 42");
+broken_case!(smoke_check_unknown_key, "status = 403" => "statuss = 403");
+broken_case!(smoke_check_wrong_type_json_value, "\"checks.database\" = \"ok\"" => "\"checks.database\" = true");
+broken_case!(smoke_check_bad_json_path, "\"checks.database\" = \"ok\"" => "\"checks..database\" = \"ok\"");
+broken_case!(smoke_check_bad_header_name, "\"Content-Type\" = \"application/json\"" => "\"Content Type\" = \"application/json\"");
+broken_case!(smoke_check_header_listed_twice, "\"Content-Type\" = \"application/json\"" => "\"Content-Type\" = \"application/json\", \"content-type\" = \"json\"");
+broken_case!(smoke_check_bad_host, "host = \"shop.example.com\"" => "host = \"shop example\"");
+broken_case!(smoke_check_empty_body_substring, "body_contains = [\"CSRF\", \"Forbidden\"]" => "body_contains = [\"CSRF\", \"\"]");
+
 #[test]
 fn missing_table() {
     let text = MINIMAL.replace(
@@ -130,6 +164,34 @@ fn bad_base_name() {
 #[test]
 fn array_of_tables_where_a_table_belongs() {
     let text = MINIMAL.replace("[production]", "[[production]]");
+    insta::assert_snapshot!(check(&text));
+}
+
+/// [`VALID`] without its `[nginx]` table.
+fn valid_without_nginx() -> String {
+    let start = VALID.find("[nginx]\n").expect("the fixture has [nginx]");
+    let length = VALID[start..]
+        .find("\n\n")
+        .expect("a blank line follows [nginx]");
+    let text = format!("{}{}", &VALID[..start], &VALID[start + length + 2..]);
+    assert!(!text.contains("[nginx]"), "the edit applies");
+    text
+}
+
+#[test]
+fn smoke_check_via_nginx_without_nginx_table() {
+    insta::assert_snapshot!(check(&valid_without_nginx()));
+}
+
+#[test]
+fn smoke_check_default_via_without_nginx_table() {
+    let text = format!("{MINIMAL}\n[[smoke.check]]\nname = \"home page\"\npath = \"/\"\n");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn smoke_check_written_as_a_table() {
+    let text = format!("{MINIMAL}\n[smoke.check]\nname = \"home page\"\npath = \"/\"\n");
     insta::assert_snapshot!(check(&text));
 }
 

@@ -57,6 +57,49 @@ user = 20001
 [context]
 dockerignore = "docker.ignore"
 exclude = ["*.sqlite3", "staticfiles/"]
+
+# The nginx image and the smoke checks come last here (deploy.toml has them before the context
+# table) so that the lines above keep the numbers the snapshots show.
+
+[base.nginx]
+image = "dockyard/nginx:bookworm"
+
+[nginx]
+dockerfile = "docker/nginx.Dockerfile"
+config = "docker/nginx/nginx.conf"
+base = "nginx"
+port = 8081
+user = 20101
+server_names = ["shop.example.com", "*.shop.example.com", "127.0.0.1"]
+client_max_body_size = "25m"
+
+[smoke]
+startup_timeout_seconds = 90
+stop_timeout_seconds = 15
+app_size_budget_mb = 400
+nginx_size_budget_mb = 250
+
+[[smoke.check]]
+name = "health through nginx"
+path = "/healthz/"
+via = "nginx"
+json = { status = "ok", "checks.database" = "ok" }
+headers = { "Content-Type" = "application/json" }
+
+[[smoke.check]]
+name = "health straight to the app"
+path = "/healthz/"
+via = "app"
+method = "HEAD"
+status = 200
+host = "shop.example.com"
+
+[[smoke.check]]
+name = "sign-in form"
+path = "/accounts/login/"
+method = "POST"
+status = 403
+body_contains = ["CSRF", "Forbidden"]
 "#;
 
 /// Only the required keys: everything else takes its default.
@@ -92,6 +135,8 @@ pub const FIXTURE_FILES: &[&str] = &[
     "docker/builder.Dockerfile",
     "docker/builder/",
     "docker/production.Dockerfile",
+    "docker/nginx.Dockerfile",
+    "docker/nginx/nginx.conf",
     "certs/ca.pem",
 ];
 

@@ -26,4 +26,35 @@ fn the_repository_deploy_toml_parses() {
     );
     assert!(config.app.path.is_absolute());
     assert!(config.app.env.contains_key("DJANGO_ALLOWED_HOSTS"));
+
+    let Some(nginx) = &config.nginx else {
+        panic!("the repository's deploy.toml has an [nginx] table");
+    };
+    assert_eq!(config.base(&nginx.base).name, "nginx");
+    assert!(nginx.dockerfile.is_file());
+    assert!(nginx.config.is_file());
+    assert_eq!(nginx.port, 8080);
+    assert_eq!(nginx.user, 10101);
+
+    let checks: Vec<(&str, dockyard_config::Via)> = config
+        .smoke
+        .checks
+        .iter()
+        .map(|check| (check.name.as_str(), check.via))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("health through nginx", dockyard_config::Via::Nginx),
+            ("health straight to the app", dockyard_config::Via::App),
+            (
+                "index page renders the seeded note",
+                dockyard_config::Via::Nginx
+            ),
+        ]
+    );
+    assert_eq!(
+        config.smoke.checks[0].headers.get("content-type"),
+        Some(&"application/json".to_owned())
+    );
 }

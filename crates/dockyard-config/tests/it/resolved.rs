@@ -16,6 +16,46 @@ fn defaults_apply_when_optional_keys_are_left_out() {
 }
 
 #[test]
+fn smoke_takes_its_defaults_when_the_table_is_absent() {
+    let folder = write_fixture_project(MINIMAL, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(MINIMAL, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.nginx, None);
+    assert_eq!(
+        config.smoke,
+        dockyard_config::Smoke {
+            startup_timeout_seconds: 60,
+            stop_timeout_seconds: 10,
+            app_size_budget_mb: None,
+            nginx_size_budget_mb: None,
+            checks: Vec::new(),
+        }
+    );
+}
+
+#[test]
+fn nginx_and_smoke_check_defaults_apply_when_optional_keys_are_left_out() {
+    let text = format!(
+        "{MINIMAL}
+[base.nginx]
+image = \"nginx:1.27\"
+
+[nginx]
+dockerfile = \"docker/nginx.Dockerfile\"
+config = \"docker/nginx/nginx.conf\"
+base = \"nginx\"
+
+[smoke]
+
+[[smoke.check]]
+name = \"home page\"
+path = \"/\"
+"
+    );
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
 fn no_dockerignore_when_none_is_named_or_present() {
     let folder = write_fixture_project(MINIMAL, &[], &[]);
     let root = canonical_root(&folder);

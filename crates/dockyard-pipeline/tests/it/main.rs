@@ -1,1 +1,5 @@
-//! placeholder
+//! The one integration test binary: plans of copies of the real project, snapshotted, and the exit code table.
+
+mod exit_codes;
+mod fixture;
+mod plan;

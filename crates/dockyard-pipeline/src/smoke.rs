@@ -1,0 +1,926 @@
+//! `smoke`: the production and nginx images running on a private network, checked through nginx and straight,
+//! with built-in checks (static files, nginx behaviour, image structure, graceful stop) and the ones deploy.toml declares.
+//!
+//! Everything it creates carries the run label; [`crate::run::with_cleanup`] removes it whatever happens.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dockyard_config::{SmokeCheck, Via};
+use dockyard_engine::{ContainerSpec, Engine, VolumeMount};
+use dockyard_smoke::checks::{self, CheckSpec};
+use dockyard_smoke::http::{self, HttpRequest, HttpResponse};
+use dockyard_smoke::report::{CheckResult, SmokeReport};
+use dockyard_smoke::structure::{self, ImageFacts, StructureExpectations};
+use dockyard_smoke::SmokeError;
+
+use crate::plan::STATIC_URL;
+use crate::progress;
+use crate::run::{throwaway_secret, Session};
+use crate::state::ImageRecord;
+use crate::PipelineError;
+
+/// Where the app keeps writable data during a smoke run (a volume labelled with the run, shared by the
+/// migration container and the app container only; nginx shares nothing).
+pub const DATA_MOUNT: &str = "/data";
+/// Commands Dockyard probes for in images: none of them may exist in the app or nginx image.
+pub const COMPILER_PROBE: &str = "for tool in gcc cc c++ g++ clang make; do command -v $tool >/dev/null 2>&1 && echo $tool; done; true";
+
+/// What a smoke run produced.
+pub struct SmokeOutcome {
+    /// The report, passed or not.
+    pub report: SmokeReport,
+    /// The JSON report on disk.
+    pub json_path: PathBuf,
+    /// The JUnit XML report on disk.
+    pub junit_path: PathBuf,
+}
+
+/// The containers of one smoke run.
+struct Running {
+    app: String,
+    nginx: Option<String>,
+    app_address: SocketAddr,
+    nginx_address: Option<SocketAddr>,
+}
+
+/// Runs the smoke tests of the built images and writes the reports. A failed check is not an `Err`:
+/// the caller decides from `report.passed()`; `Err` means the run could not even start.
+pub async fn smoke(session: &mut Session) -> Result<SmokeOutcome, PipelineError> {
+    let started = Instant::now();
+    let production = session
+        .state
+        .production
+        .clone()
+        .ok_or(PipelineError::MissingArtifact {
+            what: "the production image (run `cargo xtask build`)",
+            path: PathBuf::from(&session.prepared.production_tag),
+        })?;
+    let nginx = match &session.prepared.nginx {
+        Some(prepared) => Some(session.state.nginx.clone().ok_or(
+            PipelineError::MissingArtifact {
+                what: "the nginx image (run `cargo xtask build`)",
+                path: PathBuf::from(&prepared.tag),
+            },
+        )?),
+        None => None,
+    };
+    let mut results = Vec::new();
+    let mut start_to_healthy_ms = None;
+    let mut logs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let started_containers =
+        start_containers(session, &production, nginx.as_ref(), &mut results).await?;
+    if let Some((running, containers_started)) = started_containers {
+        let ready = wait_until_ready(session, &running, containers_started, &mut results).await?;
+        if let Some(elapsed) = ready {
+            start_to_healthy_ms = Some(elapsed.as_millis() as u64);
+            declared_checks(session, &running, &mut results).await;
+            static_checks(session, &running, &production, nginx.as_ref(), &mut results).await?;
+            nginx_checks(session, &running, &mut results).await;
+        }
+        logs = container_logs(&session.engine, &running).await;
+        lifecycle_checks(session, &running, &mut results).await?;
+    }
+    structure_checks(session, &production, nginx.as_ref(), &mut results).await?;
+
+    let report = SmokeReport {
+        project: session.prepared.config.project.name.clone(),
+        run_id: session.run_id.clone(),
+        checks: results,
+        start_to_healthy_ms,
+        total_ms: started.elapsed().as_millis() as u64,
+        notes: Vec::new(),
+    };
+    if !report.passed() {
+        for (container, lines) in &logs {
+            progress::detail(&format!(
+                "--- last {} lines of {container} ---",
+                lines.len()
+            ));
+            for line in lines {
+                progress::output(container, line);
+            }
+        }
+    }
+    let target = &session.prepared.paths.target;
+    let name = &session.prepared.config.project.name;
+    let json_path = target.join(format!("{name}-smoke.json"));
+    let junit_path = target.join(format!("{name}-smoke.junit.xml"));
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|source| PipelineError::Io {
+            operation: "writing the smoke report",
+            path: path.clone(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(target).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: target.clone(),
+        source,
+    })?;
+    write(&json_path, report.to_json())?;
+    write(&junit_path, report.to_junit_xml())?;
+    Ok(SmokeOutcome {
+        report,
+        json_path,
+        junit_path,
+    })
+}
+
+fn app_env(session: &Session, secret_key: &str) -> Vec<String> {
+    let mut env: Vec<String> = session
+        .prepared
+        .config
+        .app
+        .env
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    env.push(format!("DJANGO_SECRET_KEY={secret_key}"));
+    env
+}
+
+fn result(
+    group: &str,
+    name: &str,
+    started: Instant,
+    mismatch: Option<(String, String, String)>,
+) -> CheckResult {
+    let (passed, expected, actual, detail) = match mismatch {
+        None => (true, String::new(), String::new(), String::new()),
+        Some((expected, actual, detail)) => (false, expected, actual, detail),
+    };
+    CheckResult {
+        group: group.to_owned(),
+        name: name.to_owned(),
+        passed,
+        duration_ms: started.elapsed().as_millis() as u64,
+        expected,
+        actual,
+        detail,
+    }
+}
+
+/// Creates the network and the data volume, migrates, starts the app and nginx. `None` when a start failed (recorded).
+async fn start_containers(
+    session: &Session,
+    production: &ImageRecord,
+    nginx: Option<&ImageRecord>,
+    results: &mut Vec<CheckResult>,
+) -> Result<Option<(Running, Instant)>, PipelineError> {
+    let engine = &session.engine;
+    let config = &session.prepared.config;
+    let project = &config.project.name;
+    let labels = session.run_labels();
+    let network = format!("{project}-smoke-{}", session.run_id);
+    engine.create_network(&network, &labels).await?;
+    let data_volume = format!("{project}-data-{}", session.run_id);
+    engine.ensure_volume(&data_volume, &labels).await?;
+    progress::step(
+        "smoke",
+        &format!("network {network}, data volume {data_volume}"),
+    );
+    let secret_key = throwaway_secret();
+    let tmpfs = BTreeMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=64m".to_owned())]);
+    let data = vec![VolumeMount {
+        volume: data_volume.clone(),
+        target: DATA_MOUNT.to_owned(),
+    }];
+
+    let check_started = Instant::now();
+    let migrate = ContainerSpec {
+        name: Some(format!("{project}-migrate-{}", session.run_id)),
+        image: production.id.clone(),
+        cmd: ["python", "manage.py", "migrate", "--noinput"]
+            .map(str::to_owned)
+            .to_vec(),
+        env: app_env(session, &secret_key),
+        labels: labels.clone(),
+        volumes: data.clone(),
+        tmpfs: tmpfs.clone(),
+        read_only_root: true,
+        network: Some(network.clone()),
+        ..ContainerSpec::default()
+    };
+    let container = engine.create_container(&migrate).await?;
+    engine.start_container(&container).await?;
+    engine
+        .follow_logs(&container, &mut |line| {
+            progress::output("migrate", line.text())
+        })
+        .await?;
+    let exit_code = engine.wait_container(&container).await?;
+    if exit_code != 0 {
+        let tail = engine
+            .logs_tail(&container, 30)
+            .await
+            .unwrap_or_default()
+            .join("\n");
+        results.push(result(
+            "lifecycle",
+            "migrations run in a one-off container",
+            check_started,
+            Some((
+                "exit code 0".to_owned(),
+                format!("exit code {exit_code}"),
+                tail,
+            )),
+        ));
+        return Ok(None);
+    }
+    results.push(result(
+        "lifecycle",
+        "migrations run in a one-off container",
+        check_started,
+        None,
+    ));
+    engine.remove_container(&container).await?;
+
+    let containers_started = Instant::now();
+    let app_spec = ContainerSpec {
+        name: Some(format!("{project}-app-{}", session.run_id)),
+        image: production.id.clone(),
+        env: app_env(session, &secret_key),
+        labels: labels.clone(),
+        volumes: data,
+        tmpfs: tmpfs.clone(),
+        read_only_root: true,
+        network: Some(network.clone()),
+        network_aliases: vec!["app".to_owned()],
+        publish: vec![config.app.port],
+        health_interval: Some(Duration::from_millis(500)),
+        ..ContainerSpec::default()
+    };
+    let app = engine.create_container(&app_spec).await?;
+    engine.start_container(&app).await?;
+    let app_port = engine.published_port(&app, config.app.port).await?;
+    let app_address = SocketAddr::from(([127, 0, 0, 1], app_port));
+    progress::detail(&format!(
+        "app container started, port {} on {app_address}",
+        config.app.port
+    ));
+
+    let (nginx_container, nginx_address) = match (nginx, &config.nginx) {
+        (Some(image), Some(nginx_config)) => {
+            let spec = ContainerSpec {
+                name: Some(format!("{project}-nginx-{}", session.run_id)),
+                image: image.id.clone(),
+                labels: labels.clone(),
+                tmpfs,
+                read_only_root: true,
+                network: Some(network.clone()),
+                network_aliases: vec!["nginx".to_owned()],
+                publish: vec![nginx_config.port],
+                health_interval: Some(Duration::from_millis(500)),
+                ..ContainerSpec::default()
+            };
+            let container = engine.create_container(&spec).await?;
+            engine.start_container(&container).await?;
+            let port = match engine.published_port(&container, nginx_config.port).await {
+                Ok(port) => port,
+                Err(_) => {
+                    // nginx exited at once (for example an invalid config): record it with its log.
+                    let tail = engine
+                        .logs_tail(&container, 30)
+                        .await
+                        .unwrap_or_default()
+                        .join("\n");
+                    results.push(result(
+                        "lifecycle",
+                        "nginx starts",
+                        containers_started,
+                        Some((
+                            "a running nginx".to_owned(),
+                            "nginx exited".to_owned(),
+                            tail,
+                        )),
+                    ));
+                    return Ok(None);
+                }
+            };
+            let address = SocketAddr::from(([127, 0, 0, 1], port));
+            progress::detail(&format!(
+                "nginx container started, port {} on {address}",
+                nginx_config.port
+            ));
+            (Some(container), Some(address))
+        }
+        _ => (None, None),
+    };
+    Ok(Some((
+        Running {
+            app,
+            nginx: nginx_container,
+            app_address,
+            nginx_address,
+        },
+        containers_started,
+    )))
+}
+
+/// Waits until the engine says the app is healthy and the health endpoint answers 200 through nginx (or straight,
+/// without nginx). Returns the time from container start to ready, or `None` after recording the failure.
+async fn wait_until_ready(
+    session: &Session,
+    running: &Running,
+    containers_started: Instant,
+    results: &mut Vec<CheckResult>,
+) -> Result<Option<Duration>, PipelineError> {
+    let engine = &session.engine;
+    let config = &session.prepared.config;
+    let deadline = Duration::from_secs(config.smoke.startup_timeout_seconds);
+    let address = running.nginx_address.unwrap_or(running.app_address);
+    let request = get_request(&config.app.health_path, &default_host(session));
+    let mut last_answer = String::from("no answer yet");
+    let mut http_ready_at = None;
+    loop {
+        let state = engine.container_state(&running.app).await?;
+        if state.status == "exited" || state.status == "dead" {
+            let tail = engine
+                .logs_tail(&running.app, 30)
+                .await
+                .unwrap_or_default()
+                .join("\n");
+            results.push(result(
+                "lifecycle",
+                "app starts and stays up",
+                containers_started,
+                Some((
+                    "a running app container".to_owned(),
+                    format!("exited with code {}", state.exit_code),
+                    tail,
+                )),
+            ));
+            return Ok(None);
+        }
+        if http_ready_at.is_none() {
+            match http::send(address, &request, Duration::from_secs(5)).await {
+                Ok(response) if response.status == 200 => {
+                    http_ready_at = Some(containers_started.elapsed())
+                }
+                Ok(response) => last_answer = format!("HTTP {}", response.status),
+                Err(error) => last_answer = error.to_string(),
+            }
+        }
+        let engine_healthy = state.health.is_empty() || state.health == "healthy";
+        if let (Some(http_ready), true) = (http_ready_at, engine_healthy) {
+            let ready = containers_started.elapsed();
+            progress::detail(&format!(
+                "ready: {} answered 200 after {} ms, engine health `healthy` after {} ms",
+                config.app.health_path,
+                http_ready.as_millis(),
+                ready.as_millis()
+            ));
+            results.push(result(
+                "lifecycle",
+                "app becomes healthy (engine health and HTTP)",
+                containers_started,
+                None,
+            ));
+            return Ok(Some(ready));
+        }
+        if containers_started.elapsed() > deadline {
+            let tail = engine
+                .logs_tail(&running.app, 30)
+                .await
+                .unwrap_or_default()
+                .join("\n");
+            results.push(result(
+                "lifecycle",
+                "app becomes healthy (engine health and HTTP)",
+                containers_started,
+                Some((
+                    format!(
+                        "healthy and {} answering 200 within {} s",
+                        config.app.health_path,
+                        deadline.as_secs()
+                    ),
+                    format!(
+                        "engine health `{}`, last answer: {last_answer}",
+                        state.health
+                    ),
+                    tail,
+                )),
+            ));
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn default_host(session: &Session) -> String {
+    session
+        .prepared
+        .config
+        .nginx
+        .as_ref()
+        .and_then(|nginx| nginx.server_names.first().cloned())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn get_request(path: &str, host: &str) -> HttpRequest {
+    HttpRequest {
+        method: "GET".to_owned(),
+        path: path.to_owned(),
+        host: host.to_owned(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+fn check_spec(check: &SmokeCheck) -> CheckSpec {
+    CheckSpec {
+        name: check.name.clone(),
+        path: check.path.clone(),
+        via: match check.via {
+            Via::Nginx => checks::Via::Nginx,
+            Via::App => checks::Via::App,
+        },
+        method: check.method.clone(),
+        status: check.status,
+        host: check.host.clone(),
+        json: check.json.clone(),
+        headers: check.headers.clone(),
+        body_contains: check.body_contains.clone(),
+    }
+}
+
+async fn declared_checks(session: &Session, running: &Running, results: &mut Vec<CheckResult>) {
+    for check in &session.prepared.config.smoke.checks {
+        let started = Instant::now();
+        let spec = check_spec(check);
+        let address = match spec.via {
+            checks::Via::Nginx => running.nginx_address.unwrap_or(running.app_address),
+            checks::Via::App => running.app_address,
+        };
+        let host = spec.host.clone().unwrap_or_else(|| default_host(session));
+        let request = HttpRequest {
+            method: spec.method.clone(),
+            path: spec.path.clone(),
+            host,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let mismatch = match http::send(address, &request, Duration::from_secs(10)).await {
+            Ok(response) => {
+                let mismatches = checks::evaluate(&spec, &response);
+                (!mismatches.is_empty()).then(|| {
+                    let expected = mismatches
+                        .iter()
+                        .map(|mismatch| format!("{}: {}", mismatch.what, mismatch.expected))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    let actual = mismatches
+                        .iter()
+                        .map(|mismatch| format!("{}: {}", mismatch.what, mismatch.actual))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    (expected, actual, String::new())
+                })
+            }
+            Err(error) => Some((
+                format!("HTTP {}", spec.status),
+                error.to_string(),
+                String::new(),
+            )),
+        };
+        results.push(result("declared", &check.name, started, mismatch));
+    }
+}
+
+/// Every `/static/` URL on the rendered page resolves through nginx with immutable caching, precompressed
+/// variants are served, and both images carry the same `staticfiles.json`.
+async fn static_checks(
+    session: &Session,
+    running: &Running,
+    production: &ImageRecord,
+    nginx: Option<&ImageRecord>,
+    results: &mut Vec<CheckResult>,
+) -> Result<(), PipelineError> {
+    let (Some(nginx_address), Some(nginx_container), Some(nginx_image)) =
+        (running.nginx_address, &running.nginx, nginx)
+    else {
+        return Ok(());
+    };
+    let host = default_host(session);
+    let started = Instant::now();
+    let page = http::send(
+        nginx_address,
+        &get_request("/", &host),
+        Duration::from_secs(10),
+    )
+    .await;
+    let urls = match &page {
+        Ok(response) if response.status == 200 => {
+            dockyard_smoke::static_urls::static_urls(&response.body_text(), STATIC_URL)
+        }
+        _ => Vec::new(),
+    };
+    let page_problem = match &page {
+        Ok(response) if response.status != 200 => Some(format!("HTTP {}", response.status)),
+        Err(error) => Some(error.to_string()),
+        Ok(_) if urls.is_empty() => Some(format!("a page with no {STATIC_URL} URL")),
+        Ok(_) => None,
+    };
+    results.push(result(
+        "static",
+        "the rendered page references static files",
+        started,
+        page_problem.map(|actual| {
+            (
+                format!("GET / answers 200 and references {STATIC_URL} URLs"),
+                actual,
+                String::new(),
+            )
+        }),
+    ));
+    for url in &urls {
+        let started = Instant::now();
+        let mut request = get_request(url, &host);
+        request
+            .headers
+            .push(("Accept-Encoding".to_owned(), "gzip".to_owned()));
+        let hashed = dockyard_smoke::static_urls::is_hashed_static_name(url);
+        let mismatch = match http::send(nginx_address, &request, Duration::from_secs(10)).await {
+            Ok(response) => static_mismatch(&response, hashed),
+            Err(error) => Some(("HTTP 200".to_owned(), error.to_string(), String::new())),
+        };
+        results.push(result(
+            "static",
+            &format!("{url} through nginx"),
+            started,
+            mismatch,
+        ));
+    }
+
+    let started = Instant::now();
+    let static_root = session
+        .prepared
+        .config
+        .app
+        .static_root
+        .display()
+        .to_string();
+    let in_app = read_file_from_container(
+        session,
+        &running.app,
+        &format!("/app/{static_root}/staticfiles.json"),
+    )
+    .await;
+    let in_nginx =
+        read_file_from_container(session, nginx_container, "/srv/static/staticfiles.json").await;
+    let label_of = async |image: &ImageRecord| -> Option<String> {
+        session
+            .engine
+            .image(&image.id)
+            .await
+            .ok()
+            .flatten()?
+            .labels
+            .get(crate::plan::STATIC_MANIFEST_LABEL)
+            .cloned()
+    };
+    let (app_label, nginx_label) = (label_of(production).await, label_of(nginx_image).await);
+    let same_label = app_label.is_some() && app_label == nginx_label;
+    let mismatch = match (in_app, in_nginx) {
+        (Ok(app_manifest), Ok(nginx_manifest)) if app_manifest == nginx_manifest && same_label => {
+            None
+        }
+        (Ok(app_manifest), Ok(nginx_manifest)) if app_manifest == nginx_manifest => Some((
+            format!(
+                "the same {} label on both images",
+                crate::plan::STATIC_MANIFEST_LABEL
+            ),
+            format!("app {app_label:?}, nginx {nginx_label:?}"),
+            String::new(),
+        )),
+        (Ok(app_manifest), Ok(nginx_manifest)) => Some((
+            "identical staticfiles.json in both images".to_owned(),
+            format!(
+                "app {} bytes, nginx {} bytes, different",
+                app_manifest.len(),
+                nginx_manifest.len()
+            ),
+            String::new(),
+        )),
+        (Err(error), _) | (_, Err(error)) => Some((
+            "staticfiles.json in both images".to_owned(),
+            error.to_string(),
+            String::new(),
+        )),
+    };
+    results.push(result(
+        "static",
+        "staticfiles.json is identical in both images",
+        started,
+        mismatch,
+    ));
+    Ok(())
+}
+
+fn static_mismatch(response: &HttpResponse, hashed: bool) -> Option<(String, String, String)> {
+    let cache_control = response.header("cache-control").unwrap_or("").to_owned();
+    if response.status != 200 {
+        return Some((
+            "HTTP 200".to_owned(),
+            format!("HTTP {}", response.status),
+            String::new(),
+        ));
+    }
+    if hashed
+        && !(cache_control.contains("immutable") && cache_control.contains("max-age=31536000"))
+    {
+        return Some((
+            "Cache-Control: public, max-age=31536000, immutable".to_owned(),
+            format!("Cache-Control: {cache_control}"),
+            String::new(),
+        ));
+    }
+    if !hashed && cache_control.contains("immutable") {
+        return Some((
+            "a short max-age for an unhashed name".to_owned(),
+            format!("Cache-Control: {cache_control}"),
+            String::new(),
+        ));
+    }
+    None
+}
+
+/// Reads one file out of a container through the API (a tar stream with one entry).
+async fn read_file_from_container(
+    session: &Session,
+    container: &str,
+    path: &str,
+) -> Result<Vec<u8>, PipelineError> {
+    let download = session
+        .prepared
+        .paths
+        .target
+        .join(format!("work-{}", session.run_id))
+        .join(format!(
+            "download-{}.tar",
+            container.get(..12).unwrap_or(container)
+        ));
+    if let Some(parent) = download.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| PipelineError::Io {
+            operation: "creating",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    session
+        .engine
+        .download_to_file(container, path, &download)
+        .await?;
+    let file = std::fs::File::open(&download).map_err(|source| PipelineError::Io {
+        operation: "opening",
+        path: download.clone(),
+        source,
+    })?;
+    let mut archive = tar::Archive::new(file);
+    let io_error = |source| PipelineError::Io {
+        operation: "reading the archive",
+        path: download.clone(),
+        source,
+    };
+    let mut entries = archive.entries().map_err(io_error)?;
+    let mut bytes = Vec::new();
+    if let Some(entry) = entries.next() {
+        std::io::Read::read_to_end(&mut entry.map_err(io_error)?, &mut bytes).map_err(io_error)?;
+    }
+    let _ = std::fs::remove_file(&download);
+    Ok(bytes)
+}
+
+/// nginx drops unknown hosts, refuses bodies over the limit with 413, and hides its version.
+async fn nginx_checks(session: &Session, running: &Running, results: &mut Vec<CheckResult>) {
+    let (Some(address), Some(nginx)) = (running.nginx_address, &session.prepared.config.nginx)
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let mismatch = match http::send(
+        address,
+        &get_request("/", "unknown-host.invalid"),
+        Duration::from_secs(5),
+    )
+    .await
+    {
+        Err(SmokeError::NoResponse { .. }) => None,
+        Ok(response) => Some((
+            "the connection closed without a response".to_owned(),
+            format!("HTTP {}", response.status),
+            String::new(),
+        )),
+        Err(error) => Some((
+            "the connection closed without a response".to_owned(),
+            error.to_string(),
+            String::new(),
+        )),
+    };
+    results.push(result(
+        "nginx",
+        "requests for unknown hosts are dropped",
+        started,
+        mismatch,
+    ));
+
+    let started = Instant::now();
+    let limit = parse_nginx_size(&nginx.client_max_body_size);
+    let mut request = get_request("/", &default_host(session));
+    request.method = "POST".to_owned();
+    request.body = vec![b'x'; (limit + 1) as usize];
+    let mismatch = match http::send(address, &request, Duration::from_secs(20)).await {
+        Ok(response) if response.status == 413 => None,
+        Ok(response) => Some((
+            "HTTP 413".to_owned(),
+            format!("HTTP {}", response.status),
+            String::new(),
+        )),
+        Err(error) => Some(("HTTP 413".to_owned(), error.to_string(), String::new())),
+    };
+    results.push(result(
+        "nginx",
+        &format!("a body over {} gets 413", nginx.client_max_body_size),
+        started,
+        mismatch,
+    ));
+
+    let started = Instant::now();
+    let mismatch = match http::send(
+        address,
+        &get_request(
+            &session.prepared.config.app.health_path,
+            &default_host(session),
+        ),
+        Duration::from_secs(5),
+    )
+    .await
+    {
+        Ok(response) => {
+            let server = response.header("server").unwrap_or("").to_owned();
+            (server.contains('/') || server.chars().any(|character| character.is_ascii_digit()))
+                .then(|| {
+                    (
+                        "a Server header without a version".to_owned(),
+                        format!("Server: {server}"),
+                        String::new(),
+                    )
+                })
+        }
+        Err(error) => Some(("a response".to_owned(), error.to_string(), String::new())),
+    };
+    results.push(result(
+        "nginx",
+        "the Server header hides the version",
+        started,
+        mismatch,
+    ));
+}
+
+/// nginx's size syntax: `10m`, `512k`, `1g`, `100`.
+pub fn parse_nginx_size(size: &str) -> u64 {
+    let (digits, multiplier) = match size.chars().last() {
+        Some('k' | 'K') => (&size[..size.len() - 1], 1024),
+        Some('m' | 'M') => (&size[..size.len() - 1], 1024 * 1024),
+        Some('g' | 'G') => (&size[..size.len() - 1], 1024 * 1024 * 1024),
+        _ => (size, 1),
+    };
+    digits.parse::<u64>().unwrap_or(0) * multiplier
+}
+
+async fn container_logs(engine: &Engine, running: &Running) -> BTreeMap<String, Vec<String>> {
+    let mut logs = BTreeMap::new();
+    logs.insert(
+        "app".to_owned(),
+        engine.logs_tail(&running.app, 40).await.unwrap_or_default(),
+    );
+    if let Some(nginx) = &running.nginx {
+        logs.insert(
+            "nginx".to_owned(),
+            engine.logs_tail(nginx, 40).await.unwrap_or_default(),
+        );
+    }
+    logs
+}
+
+/// `stop` returns well within the timeout and the process exits 0: nginx first (SIGQUIT), then the app (SIGTERM).
+async fn lifecycle_checks(
+    session: &Session,
+    running: &Running,
+    results: &mut Vec<CheckResult>,
+) -> Result<(), PipelineError> {
+    let timeout = session.prepared.config.smoke.stop_timeout_seconds;
+    let mut containers = Vec::new();
+    if let Some(nginx) = &running.nginx {
+        containers.push(("nginx", nginx.clone()));
+    }
+    containers.push(("app", running.app.clone()));
+    for (name, container) in containers {
+        let started = Instant::now();
+        session
+            .engine
+            .stop_container(&container, timeout as u32)
+            .await?;
+        let elapsed = started.elapsed();
+        let state = session.engine.container_state(&container).await?;
+        let well_within = elapsed < Duration::from_secs(timeout) / 2;
+        let mismatch = (!(well_within && state.exit_code == 0)).then(|| {
+            (
+                format!("exit code 0 within {} s", timeout / 2),
+                format!(
+                    "exit code {} after {} ms",
+                    state.exit_code,
+                    elapsed.as_millis()
+                ),
+                String::new(),
+            )
+        });
+        results.push(result(
+            "lifecycle",
+            &format!("{name} stops gracefully"),
+            started,
+            mismatch,
+        ));
+        progress::detail(&format!(
+            "{name} stopped in {} ms with exit code {}",
+            elapsed.as_millis(),
+            state.exit_code
+        ));
+    }
+    Ok(())
+}
+
+async fn image_facts(session: &Session, image: &ImageRecord) -> Result<ImageFacts, PipelineError> {
+    let engine = &session.engine;
+    let info = engine
+        .image(&image.id)
+        .await?
+        .ok_or(PipelineError::MissingArtifact {
+            what: "an image to inspect",
+            path: PathBuf::from(&image.tag),
+        })?;
+    let history = engine.image_history(&image.id).await?;
+    let probe = ContainerSpec {
+        image: image.id.clone(),
+        cmd: vec!["sh".to_owned(), "-c".to_owned(), COMPILER_PROBE.to_owned()],
+        labels: session.run_labels(),
+        ..ContainerSpec::default()
+    };
+    let container = engine.create_container(&probe).await?;
+    engine.start_container(&container).await?;
+    engine.wait_container(&container).await?;
+    let compilers_found = engine
+        .logs_tail(&container, 20)
+        .await?
+        .into_iter()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    engine.remove_container(&container).await?;
+    Ok(ImageFacts {
+        reference: image.tag.clone(),
+        user: info.user,
+        exposed_ports: info.exposed_ports,
+        healthcheck: info.healthcheck,
+        env: info.env,
+        labels: info.labels,
+        history,
+        size_bytes: info.size,
+        compilers_found,
+    })
+}
+
+async fn structure_checks(
+    session: &Session,
+    production: &ImageRecord,
+    nginx: Option<&ImageRecord>,
+    results: &mut Vec<CheckResult>,
+) -> Result<(), PipelineError> {
+    let config = &session.prepared.config;
+    let mib = |budget: Option<u64>| budget.map(|megabytes| megabytes * 1024 * 1024);
+    let facts = image_facts(session, production).await?;
+    let expectations = StructureExpectations {
+        exposed_ports: vec![format!("{}/tcp", config.app.port)],
+        size_budget_bytes: mib(config.smoke.app_size_budget_mb),
+        require_healthcheck: true,
+    };
+    for mut check in structure::structure_checks(&facts, &expectations) {
+        check.group = "structure app".to_owned();
+        results.push(check);
+    }
+    if let (Some(image), Some(nginx_config)) = (nginx, &config.nginx) {
+        let facts = image_facts(session, image).await?;
+        let expectations = StructureExpectations {
+            exposed_ports: vec![format!("{}/tcp", nginx_config.port)],
+            size_budget_bytes: mib(config.smoke.nginx_size_budget_mb),
+            require_healthcheck: false,
+        };
+        for mut check in structure::structure_checks(&facts, &expectations) {
+            check.group = "structure nginx".to_owned();
+            results.push(check);
+        }
+    }
+    Ok(())
+}

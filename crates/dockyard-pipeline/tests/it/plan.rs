@@ -1,0 +1,384 @@
+//! The plan of a copy of the real project: which steps run and why, as the user sees it in `cargo xtask plan`.
+
+use std::time::{Duration, SystemTime};
+
+use dockyard_pipeline::plan::{self, Action, Plan, PlannedStep};
+use dockyard_pipeline::state::{self, State};
+use dockyard_pipeline::{exit_code, PipelineError};
+
+use crate::fixture::{check, matching_state, Project};
+
+/// The step called `name`; it must exist.
+fn step<'a>(plan: &'a Plan, name: &str) -> &'a PlannedStep {
+    plan.steps
+        .iter()
+        .find(|step| step.name == name)
+        .unwrap_or_else(|| panic!("no step {name:?} in {:#?}", plan.steps))
+}
+
+/// Names of the steps with `action`.
+fn steps_with(plan: &Plan, action: Action) -> Vec<&str> {
+    plan.steps
+        .iter()
+        .filter(|step| step.action == action)
+        .map(|step| step.name.as_str())
+        .collect()
+}
+
+/// Asserts that every step before `first` is cached and that `first` and every later step runs:
+/// later steps consume what `first` makes.
+fn assert_runs_from(plan: &Plan, first: &str) {
+    let index = plan
+        .steps
+        .iter()
+        .position(|step| step.name == first)
+        .unwrap_or_else(|| panic!("no step {first:?} in {:#?}", plan.steps));
+    let actions: Vec<(&str, Action)> = plan
+        .steps
+        .iter()
+        .map(|step| (step.name.as_str(), step.action))
+        .collect();
+    let expected: Vec<(&str, Action)> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(position, step)| {
+            let action = if position < index {
+                Action::Cached
+            } else {
+                Action::Run
+            };
+            (step.name.as_str(), action)
+        })
+        .collect();
+    assert_eq!(actions, expected, "{}", plan.render_text());
+}
+
+/// Adds `package` to the `packages` list of `[base.<base>.bootstrap]` in the copy's deploy.toml.
+fn add_package(project: &Project, base: &str, package: &str) {
+    let path = project.path("deploy.toml");
+    let text = std::fs::read_to_string(&path).expect("read deploy.toml");
+    let header = format!("[base.{base}.bootstrap]");
+    let table = text
+        .find(&header)
+        .unwrap_or_else(|| panic!("deploy.toml has no {header}"));
+    let list = table
+        + text[table..]
+            .find("packages = [")
+            .unwrap_or_else(|| panic!("{header} has no packages list"))
+        + "packages = [".len();
+    let edited = format!("{}\"{package}\", {}", &text[..list], &text[list..]);
+    std::fs::write(&path, edited).expect("write deploy.toml");
+}
+
+#[test]
+fn empty_state_runs_every_step() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    // No state file yet: loading it gives the empty state.
+    assert_eq!(state::load(&prepared.paths.state), State::default());
+    let plan = plan::plan(&prepared, &State::default());
+    assert_eq!(steps_with(&plan, Action::Cached), Vec::<&str>::new());
+    check!(project, plan);
+}
+
+#[test]
+fn matching_state_caches_every_step() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    // Through the state file, as `cargo xtask plan` reads it.
+    state::save(&prepared.paths.state, &matching_state(&prepared)).expect("save the state file");
+    let state = state::load(&prepared.paths.state);
+    assert_eq!(
+        state,
+        matching_state(&prepared),
+        "the state file round-trips"
+    );
+    let plan = plan::plan(&prepared, &state);
+    assert_eq!(steps_with(&plan, Action::Run), Vec::<&str>::new());
+    assert!(
+        plan.steps.iter().all(|step| step.inputs.is_some()),
+        "every cached step knows its inputs: {:#?}",
+        plan.steps
+    );
+    check!(project, plan);
+}
+
+#[test]
+fn a_missing_export_tarball_is_not_cached() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    let state = matching_state(&prepared);
+    std::fs::remove_file(&prepared.paths.context_tarball).expect("remove the context tarball");
+    let plan = plan::plan(&prepared, &state);
+    assert_runs_from(&plan, "export");
+    assert_eq!(step(&plan, "export").reason, "no earlier run");
+}
+
+#[test]
+fn touching_a_source_file_keeps_the_export_cached() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    let state = matching_state(&prepared);
+    let css = project.path("app/notes/static/notes/app.css");
+    // A whole second, so that file systems with coarse timestamps store it exactly.
+    let touched = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&css)
+        .expect("open app.css");
+    file.set_modified(touched)
+        .expect("set the mtime of app.css");
+    drop(file);
+    assert_eq!(
+        std::fs::metadata(&css)
+            .and_then(|metadata| metadata.modified())
+            .expect("read the mtime"),
+        touched
+    );
+
+    let after = project.prepare();
+    assert_eq!(
+        after.source.sha256, prepared.source.sha256,
+        "the source digest ignores mtimes"
+    );
+    let plan = plan::plan(&after, &state);
+    assert_eq!(step(&plan, "export").action, Action::Cached);
+    assert_eq!(steps_with(&plan, Action::Run), Vec::<&str>::new());
+}
+
+#[test]
+fn changing_one_byte_of_a_source_file_reruns_the_export() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    let state = matching_state(&prepared);
+    let css = project.path("app/notes/static/notes/app.css");
+    let mut bytes = std::fs::read(&css).expect("read app.css");
+    let letter = bytes
+        .iter()
+        .position(u8::is_ascii_lowercase)
+        .expect("app.css has a lowercase letter");
+    bytes[letter] = bytes[letter].to_ascii_uppercase();
+    std::fs::write(&css, bytes).expect("write app.css");
+
+    let after = project.prepare();
+    assert_ne!(after.source.sha256, prepared.source.sha256);
+    let plan = plan::plan(&after, &state);
+    let base_id = &state.bases[&after.config.builder.base].id;
+    let expected_inputs = after
+        .export_inputs(&after.builder_inputs(Some(base_id)).digest())
+        .digest();
+    assert_eq!(
+        step(&plan, "export"),
+        &PlannedStep {
+            name: "export".to_owned(),
+            action: Action::Run,
+            reason: "changed: source".to_owned(),
+            inputs: Some(expected_inputs)
+        }
+    );
+    assert_runs_from(&plan, "export");
+    check!(project, plan);
+}
+
+#[test]
+fn editing_the_production_dockerfile_reruns_the_export() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    let state = matching_state(&prepared);
+    let dockerfile = project.path("docker/production.Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).expect("read the production Dockerfile");
+    text.push_str("# edited\n");
+    std::fs::write(&dockerfile, text).expect("write the production Dockerfile");
+
+    let after = project.prepare();
+    assert_eq!(after.source.sha256, prepared.source.sha256);
+    assert_ne!(after.kit_sha256, prepared.kit_sha256);
+    let plan = plan::plan(&after, &state);
+    assert_eq!(step(&plan, "export").action, Action::Run);
+    assert_eq!(
+        step(&plan, "export").reason,
+        "changed: production Dockerfile"
+    );
+    assert_runs_from(&plan, "export");
+    check!(project, plan);
+}
+
+#[test]
+fn a_builder_base_recipe_change_reruns_the_base_and_everything_after_it() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    let state = matching_state(&prepared);
+    let base = prepared.config.builder.base.clone();
+    add_package(&project, &base, "tzdata");
+
+    let after = project.prepare();
+    let plan = plan::plan(&after, &state);
+    let image = after.config.base(&base).image.to_string();
+    assert_eq!(step(&plan, &format!("base {base}")).action, Action::Run);
+    assert_eq!(
+        step(&plan, &format!("base {base}")).reason,
+        format!("{image}: bootstrap recipe changed")
+    );
+    assert_eq!(step(&plan, "builder image").action, Action::Run);
+    assert_eq!(step(&plan, "export").action, Action::Run);
+    assert_eq!(step(&plan, "production image").action, Action::Run);
+    check!(project, plan);
+}
+
+#[test]
+fn a_production_base_recipe_change_reruns_that_base() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    let state = matching_state(&prepared);
+    let base = prepared.config.production.base.clone();
+    assert_ne!(
+        base, prepared.config.builder.base,
+        "the sample uses two bases"
+    );
+    add_package(&project, &base, "tzdata");
+
+    let after = project.prepare();
+    let plan = plan::plan(&after, &state);
+    let image = after.config.base(&base).image.to_string();
+    let base_step = step(&plan, &format!("base {base}"));
+    assert_eq!(base_step.action, Action::Run);
+    assert_eq!(
+        base_step.reason,
+        format!("{image}: bootstrap recipe changed")
+    );
+    assert_eq!(
+        step(&plan, &format!("base {}", after.config.builder.base)).action,
+        Action::Cached
+    );
+    assert_eq!(step(&plan, "builder image").action, Action::Cached);
+    // The production image is built on that base: it must not stay cached.
+    assert_eq!(step(&plan, "production image").action, Action::Run);
+}
+
+/// The keys of a JSON object, sorted (whatever serde_json's `preserve_order` feature says).
+fn sorted_keys(value: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[test]
+fn plan_json_has_a_stable_shape() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    for state in [State::default(), matching_state(&prepared)] {
+        let plan = plan::plan(&prepared, &state);
+        let value = serde_json::to_value(&plan).expect("plans serialize");
+        let object = value.as_object().expect("the plan is a JSON object");
+        assert_eq!(
+            sorted_keys(&value),
+            ["config", "paths", "provenance", "source", "steps"]
+        );
+        assert!(
+            object["config"].is_object() && object["paths"].is_object(),
+            "{value}"
+        );
+        assert_eq!(
+            value["provenance"]["revision"],
+            "0123456789abcdef0123456789abcdef01234567"
+        );
+        assert_eq!(value["source"]["sha256"], prepared.source.sha256.as_str());
+        let steps = value["steps"].as_array().expect("steps is an array");
+        assert_eq!(steps.len(), plan.steps.len());
+        for step in steps {
+            assert_eq!(sorted_keys(step), ["action", "inputs", "name", "reason"]);
+            assert!(
+                step["name"].is_string() && step["reason"].is_string(),
+                "{step}"
+            );
+            assert!(
+                step["action"] == "run" || step["action"] == "cached",
+                "{step}"
+            );
+            assert!(
+                step["inputs"].is_null()
+                    || step["inputs"]
+                        .as_str()
+                        .is_some_and(|inputs| inputs.starts_with("sha256:")),
+                "{step}"
+            );
+        }
+    }
+}
+
+#[test]
+fn paths_resolve_against_the_deploy_toml_folder() {
+    let project = Project::copy_of_repository();
+    let cwd = std::env::current_dir().expect("the current directory");
+    assert!(
+        !cwd.starts_with(&project.root),
+        "the tests run elsewhere than the copy"
+    );
+    let prepared = project.prepare();
+    let config = &prepared.config;
+    let paths = &prepared.paths;
+    let all = [
+        &paths.target,
+        &paths.state,
+        &paths.source_tarball,
+        &paths.context_tarball,
+        &config.root,
+        &config.file,
+        &config.app.path,
+        &config.builder.dockerfile,
+        &config.builder.context,
+        &config.production.dockerfile,
+    ];
+    for path in all {
+        assert!(
+            path.starts_with(&project.root),
+            "{} is not inside {}",
+            path.display(),
+            project.root.display()
+        );
+    }
+    assert_eq!(paths.target, project.path("target/dockyard"));
+    // Requirement files stay relative to the app folder (they are paths inside the builder container).
+    assert!(config
+        .app
+        .requirements
+        .iter()
+        .all(|path| path.is_relative() && config.app.path.join(path).is_file()));
+
+    // A second copy elsewhere gives the same plan, digests included: nothing depends on where the project is.
+    let other = Project::copy_of_repository();
+    let other_plan = plan::plan(&other.prepare(), &State::default());
+    let plan = plan::plan(&prepared, &State::default());
+    assert_eq!(
+        other.redact_root(&other_plan.render_text()),
+        project.redact_root(&plan.render_text())
+    );
+}
+
+#[test]
+fn an_unknown_placeholder_names_the_file_and_line() {
+    let project = Project::copy_of_repository();
+    let dockerfile = project.path("docker/production.Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).expect("read the production Dockerfile");
+    std::fs::write(&dockerfile, format!("# {{{{ prot }}}}: a typo\n{text}"))
+        .expect("write the production Dockerfile");
+
+    let error = project
+        .try_prepare()
+        .expect_err("an unknown placeholder is an error");
+    assert!(
+        matches!(error, PipelineError::Template { line: 1, .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("production.Dockerfile:1:"), "{message}");
+    assert_eq!(error.exit_code(), exit_code::INVALID_CONFIG);
+    let hint = error.hint().unwrap_or_default();
+    insta::assert_snapshot!(project.redact_root(&format!("{message}\nhint: {hint}")));
+}

@@ -1,0 +1,269 @@
+//! Declared HTTP checks: what a check expects, and the mismatches between that and a response.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::http::{HttpRequest, HttpResponse};
+use crate::{CheckResult, SmokeError};
+
+/// The status a check declares to mean "the server closes the connection without answering":
+/// nginx's `return 444` sends nothing, so a client sees [`SmokeError::NoResponse`], never a 444.
+pub const NO_RESPONSE_STATUS: u16 = 444;
+
+/// The group of the results [`http_check_result`] makes.
+pub const HTTP_CHECK_GROUP: &str = "http";
+
+/// The longest `actual` text a [`Mismatch`] carries, in characters.
+pub const MAX_ACTUAL_CHARS: usize = 200;
+
+/// Which container a check talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Through the nginx container, as a visitor would.
+    Nginx,
+    /// Straight to the app container (gunicorn), bypassing nginx.
+    App,
+}
+
+/// One declared HTTP check: the request to make and what the response must look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    /// A short name shown in the report, e.g. `health through nginx`.
+    pub name: String,
+    /// The request target, starting with `/`.
+    pub path: String,
+    /// Which container to send the request to.
+    pub via: Via,
+    /// The request method, e.g. `GET`.
+    pub method: String,
+    /// The expected status code.
+    pub status: u16,
+    /// The `Host` header to send; `None` means the run's default host.
+    pub host: Option<String>,
+    /// Dotted JSON paths (see [`json_lookup`]) and the string form of the value expected there.
+    pub json: BTreeMap<String, String>,
+    /// Response header names (any case) and a substring their value must contain (case-sensitive).
+    pub headers: BTreeMap<String, String>,
+    /// Substrings the body must contain (case-sensitive).
+    pub body_contains: Vec<String>,
+}
+
+/// One way a response differs from what a [`CheckSpec`] expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// What was compared: `status`, `json`, `json checks.database`, `header content-type`, `body`.
+    pub what: String,
+    /// What the check expected.
+    pub expected: String,
+    /// What the response had, at most [`MAX_ACTUAL_CHARS`] characters.
+    pub actual: String,
+}
+
+/// The request a check sends: its method, path and host (or `default_host`), no body.
+pub fn http_request_for_check(spec: &CheckSpec, default_host: &str) -> HttpRequest {
+    HttpRequest {
+        method: spec.method.clone(),
+        path: spec.path.clone(),
+        host: spec
+            .host
+            .clone()
+            .unwrap_or_else(|| default_host.to_string()),
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+/// Every difference between `response` and what `spec` expects; empty means the check passed.
+///
+/// Order: status, then JSON paths, headers (both sorted by name), then body substrings in the
+/// order declared. A body that is not JSON while JSON paths are declared gives one `json`
+/// mismatch instead of one per path.
+pub fn evaluate(spec: &CheckSpec, response: &HttpResponse) -> Vec<Mismatch> {
+    let mut mismatches = Vec::new();
+    if response.status != spec.status {
+        let expected = if spec.status == NO_RESPONSE_STATUS {
+            "no response".to_string()
+        } else {
+            spec.status.to_string()
+        };
+        mismatches.push(mismatch("status", expected, &response.status.to_string()));
+    }
+
+    if !spec.json.is_empty() {
+        match serde_json::from_slice::<serde_json::Value>(&response.body) {
+            Ok(document) => {
+                for (dotted_path, expected) in &spec.json {
+                    let (found, actual) = match json_lookup(&document, dotted_path) {
+                        Some(value) => (true, json_value_as_text(value)),
+                        None => (false, "missing".to_string()),
+                    };
+                    if !found || actual != *expected {
+                        mismatches.push(mismatch(
+                            &format!("json {dotted_path}"),
+                            expected.clone(),
+                            &actual,
+                        ));
+                    }
+                }
+            }
+            Err(_) => mismatches.push(mismatch(
+                "json",
+                "a JSON body".to_string(),
+                &response.body_text(),
+            )),
+        }
+    }
+
+    for (name, expected_substring) in &spec.headers {
+        let what = format!("header {}", name.to_ascii_lowercase());
+        match response.header(name) {
+            Some(value) if value.contains(expected_substring.as_str()) => {}
+            Some(value) => mismatches.push(mismatch(
+                &what,
+                format!("contains {expected_substring:?}"),
+                value,
+            )),
+            None => mismatches.push(mismatch(
+                &what,
+                format!("contains {expected_substring:?}"),
+                "missing",
+            )),
+        }
+    }
+
+    if !spec.body_contains.is_empty() {
+        let body = response.body_text();
+        for expected_substring in &spec.body_contains {
+            if !body.contains(expected_substring.as_str()) {
+                mismatches.push(mismatch(
+                    "body",
+                    format!("contains {expected_substring:?}"),
+                    &body,
+                ));
+            }
+        }
+    }
+    mismatches
+}
+
+/// The report line for one HTTP check, from what [`crate::http::send`] returned.
+///
+/// A response passes when [`evaluate`] finds no mismatch; `actual` then says the status, and on
+/// failure lists each mismatch as `what: value`. An error fails the check with the error as
+/// `actual` and its hint as `detail`, except [`SmokeError::NoResponse`] for a check that
+/// declares status [`NO_RESPONSE_STATUS`], which passes.
+pub fn http_check_result(
+    spec: &CheckSpec,
+    outcome: &Result<HttpResponse, SmokeError>,
+    duration_ms: u64,
+) -> CheckResult {
+    let expected = describe_expectations(spec);
+    let (passed, actual, detail) = match outcome {
+        Ok(response) => {
+            let mismatches = evaluate(spec, response);
+            if mismatches.is_empty() {
+                (true, format!("status: {}", response.status), String::new())
+            } else {
+                let actual = mismatches
+                    .iter()
+                    .map(|mismatch| format!("{}: {}", mismatch.what, mismatch.actual))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (false, actual, String::new())
+            }
+        }
+        Err(SmokeError::NoResponse { .. }) if spec.status == NO_RESPONSE_STATUS => {
+            (true, "no response".to_string(), String::new())
+        }
+        Err(error) => (
+            false,
+            truncate_for_report(&error.to_string()),
+            error.hint().unwrap_or_default(),
+        ),
+    };
+    CheckResult {
+        group: HTTP_CHECK_GROUP.to_string(),
+        name: spec.name.clone(),
+        passed,
+        duration_ms,
+        expected,
+        actual,
+        detail,
+    }
+}
+
+/// Everything `spec` expects, as `what: value` fragments joined by `; `, e.g.
+/// `status: 200; json status: ok; header cache-control: contains "immutable"`.
+/// Status [`NO_RESPONSE_STATUS`] reads `no response`.
+pub fn describe_expectations(spec: &CheckSpec) -> String {
+    let mut parts = vec![if spec.status == NO_RESPONSE_STATUS {
+        "no response".to_string()
+    } else {
+        format!("status: {}", spec.status)
+    }];
+    for (dotted_path, expected) in &spec.json {
+        parts.push(format!("json {dotted_path}: {expected}"));
+    }
+    for (name, expected_substring) in &spec.headers {
+        parts.push(format!(
+            "header {}: contains {expected_substring:?}",
+            name.to_ascii_lowercase()
+        ));
+    }
+    for expected_substring in &spec.body_contains {
+        parts.push(format!("body: contains {expected_substring:?}"));
+    }
+    parts.join("; ")
+}
+
+/// The value at a dotted path: `checks.database`, with array indexes as numbers (`items.0.name`).
+///
+/// The empty path is the whole document. An object key that looks like a number is found too
+/// (`{"0": ...}` answers `0`); keys containing dots cannot be addressed.
+pub fn json_lookup<'a>(
+    value: &'a serde_json::Value,
+    dotted_path: &str,
+) -> Option<&'a serde_json::Value> {
+    if dotted_path.is_empty() {
+        return Some(value);
+    }
+    dotted_path
+        .split('.')
+        .try_fold(value, |current, segment| match current {
+            serde_json::Value::Object(object) => object.get(segment),
+            serde_json::Value::Array(items) => segment
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| items.get(index)),
+            _ => None,
+        })
+}
+
+/// The string form a JSON expectation compares with: strings without quotes, everything else as
+/// compact JSON text (`42`, `true`, `null`, `{"a":1}`).
+pub fn json_value_as_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `text` cut to [`MAX_ACTUAL_CHARS`] characters, the last one replaced by `…` when it was cut.
+pub fn truncate_for_report(text: &str) -> String {
+    if text.chars().count() <= MAX_ACTUAL_CHARS {
+        return text.to_string();
+    }
+    let mut truncated: String = text.chars().take(MAX_ACTUAL_CHARS - 1).collect();
+    truncated.push('…');
+    truncated
+}
+
+fn mismatch(what: &str, expected: String, actual: &str) -> Mismatch {
+    Mismatch {
+        what: what.to_string(),
+        expected,
+        actual: truncate_for_report(actual),
+    }
+}
