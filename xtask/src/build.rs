@@ -5,17 +5,21 @@ use std::time::Instant;
 
 use anyhow::Context;
 use dockyard_pipeline::run::{self, Session};
-use dockyard_pipeline::{exit_code, plan, progress, provenance, state, Engine};
+use dockyard_pipeline::{
+    exit_code, plan, progress, provenance, smoke, state, Engine, PipelineError,
+};
 
 use crate::flags;
 
 /// How far a command goes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq)]
 enum Until {
     Bases,
     Export,
     Production,
     Smoke,
+    /// A one-off command after the production image is built.
+    Run(Vec<String>),
 }
 
 impl flags::Base {
@@ -36,6 +40,12 @@ impl flags::Smoke {
     }
 }
 
+impl flags::Run {
+    pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
+        run_until(config_path, Until::Run(self.command), false)
+    }
+}
+
 impl flags::Build {
     pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
         run_until(config_path, Until::Production, self.force)
@@ -49,9 +59,7 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
     let prepared = plan::prepare(config, provenance).context("planning")?;
     let state = state::load(&prepared.paths.state);
     crate::runtime()?.block_on(async move {
-        let engine = Engine::connect()
-            .await
-            .map_err(dockyard_pipeline::PipelineError::from)?;
+        let engine = Engine::connect().await.map_err(PipelineError::from)?;
         let mut session = Session {
             engine,
             prepared,
@@ -59,74 +67,100 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
             run_id: run::new_run_id(),
             force,
         };
+        let name = session.prepared.config.project.name.clone();
         progress::step(
             "run",
             &format!(
-                "{} (run {}, engine {})",
-                session.prepared.config.project.name,
+                "{name} (run {}, engine {})",
                 session.run_id,
                 session.engine.host()
             ),
         );
-        let summary = run::with_cleanup(&mut session, async |session: &mut Session| {
-            run::ensure_bases(session).await?;
-            if until == Until::Bases {
-                return Ok(Vec::new());
-            }
-            let builder = run::ensure_builder_image(session).await?;
-            let export = run::export(session).await?;
-            let mut summary = vec![
-                format!(
-                    "builder image     {} {}",
-                    builder.tag,
-                    plan::short(&builder.id)
-                ),
-                format!(
-                    "context           {} sha256 {}",
-                    export.path.display(),
-                    export.sha256
-                ),
-            ];
-            if until >= Until::Production {
-                let production = run::build_production(session).await?;
-                summary.push(format!(
-                    "production image  {} {}",
-                    production.tag,
-                    plan::short(&production.id)
-                ));
-                if let Some(nginx) = run::build_nginx(session).await? {
-                    summary.push(format!(
-                        "nginx image       {} {}",
-                        nginx.tag,
-                        plan::short(&nginx.id)
-                    ));
-                }
-            }
-            if until == Until::Smoke {
-                let outcome = dockyard_pipeline::smoke::smoke(session).await?;
-                print!("{}", outcome.report.render_table());
-                summary.push(format!(
-                    "smoke report      {} and {}",
-                    outcome.json_path.display(),
-                    outcome.junit_path.display()
-                ));
-                if !outcome.report.passed() {
-                    for line in &summary {
-                        println!("{line}");
-                    }
-                    return Err(dockyard_pipeline::PipelineError::SmokeFailed {
-                        n_failed: outcome.report.n_failed(),
-                        report: outcome.json_path,
-                    });
-                }
-            }
-            Ok(summary)
+        let (summary, code) = run::with_cleanup(&mut session, async |session: &mut Session| {
+            run_steps(session, &until).await
         })
         .await?;
-        for line in summary {
-            println!("{line}");
+        // A one-off command owns stdout; the summary goes to stderr there.
+        let to_stderr = matches!(until, Until::Run(_));
+        for line in summary
+            .iter()
+            .chain([&format!("done in {:.1}s", started.elapsed().as_secs_f64())])
+        {
+            if to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
         }
-        println!("done in {:.1}s", started.elapsed().as_secs_f64());
-        Ok(exit_code::OK)
+        Ok(code)
     })
+}
+
+/// The steps up to `until`; returns summary lines and the exit code.
+async fn run_steps(
+    session: &mut Session,
+    until: &Until,
+) -> Result<(Vec<String>, i32), PipelineError> {
+    run::ensure_bases(session).await?;
+    if *until == Until::Bases {
+        return Ok((Vec::new(), exit_code::OK));
+    }
+    let builder = run::ensure_builder_image(session).await?;
+    let export = run::export(session).await?;
+    let mut summary = vec![
+        format!(
+            "builder image     {} {}",
+            builder.tag,
+            plan::short(&builder.id)
+        ),
+        format!(
+            "context           {} sha256 {}",
+            export.path.display(),
+            export.sha256
+        ),
+    ];
+    if *until == Until::Export {
+        return Ok((summary, exit_code::OK));
+    }
+    let production = run::build_production(session).await?;
+    summary.push(format!(
+        "production image  {} {}",
+        production.tag,
+        plan::short(&production.id)
+    ));
+    if let Some(nginx) = run::build_nginx(session).await? {
+        summary.push(format!(
+            "nginx image       {} {}",
+            nginx.tag,
+            plan::short(&nginx.id)
+        ));
+    }
+    match until {
+        Until::Smoke => {
+            let outcome = smoke::smoke(session).await?;
+            print!("{}", outcome.report.render_table());
+            summary.push(format!(
+                "smoke report      {} and {}",
+                outcome.json_path.display(),
+                outcome.junit_path.display()
+            ));
+            if !outcome.report.passed() {
+                for line in &summary {
+                    println!("{line}");
+                }
+                return Err(PipelineError::SmokeFailed {
+                    n_failed: outcome.report.n_failed(),
+                    report: outcome.json_path,
+                });
+            }
+        }
+        Until::Run(command) => {
+            let code = smoke::run_command(session, command.clone(), &mut |line| println!("{line}"))
+                .await?;
+            summary.push(format!("command exited with code {code}"));
+            return Ok((summary, code.clamp(0, 255) as i32));
+        }
+        Until::Bases | Until::Export | Until::Production => {}
+    }
+    Ok((summary, exit_code::OK))
 }

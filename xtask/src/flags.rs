@@ -30,6 +30,8 @@ pub enum Command {
     Build(Build),
     /// Build (skipping unchanged work), then run the containers on a private network and check them through nginx
     Smoke(Smoke),
+    /// Run a one-off command in a container of the production image, with the smoke environment and network
+    Run(Run),
     /// Remove containers, networks and volumes that crashed runs left behind
     Clean(Clean),
 }
@@ -69,6 +71,19 @@ pub struct Build {
 /// `cargo xtask smoke`
 #[derive(Debug, Args)]
 pub struct Smoke {}
+
+/// `cargo xtask run -- python manage.py seed_notes --count 3`
+#[derive(Debug, Args)]
+pub struct Run {
+    /// The command and its arguments, after `--`
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
 
 /// `cargo xtask clean`
 #[derive(Debug, Args)]

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         flags::Command::Export(command) => command.run(&config_path),
         flags::Command::Build(command) => command.run(&config_path),
         flags::Command::Smoke(command) => command.run(&config_path),
+        flags::Command::Run(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),
     };
     match res {

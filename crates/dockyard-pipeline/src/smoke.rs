@@ -163,6 +163,89 @@ fn result(
     }
 }
 
+/// The private network, the data volume and the environment of one run's app containers.
+#[derive(Clone)]
+struct SmokeEnvironment {
+    network: String,
+    data: Vec<VolumeMount>,
+    tmpfs: BTreeMap<String, String>,
+    secret_key: String,
+}
+
+/// Creates the run's network and data volume (both labelled with the run) and a secret key for it.
+async fn create_environment(session: &Session) -> Result<SmokeEnvironment, PipelineError> {
+    let engine = &session.engine;
+    let project = &session.prepared.config.project.name;
+    let labels = session.run_labels();
+    let network = format!("{project}-smoke-{}", session.run_id);
+    engine.create_network(&network, &labels).await?;
+    let data_volume = format!("{project}-data-{}", session.run_id);
+    engine.ensure_volume(&data_volume, &labels).await?;
+    progress::step("smoke", &format!("network {network}, data volume {data_volume}"));
+    Ok(SmokeEnvironment {
+        network,
+        data: vec![VolumeMount { volume: data_volume, target: DATA_MOUNT.to_owned() }],
+        tmpfs: BTreeMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=64m".to_owned())]),
+        secret_key: throwaway_secret(),
+    })
+}
+
+/// Runs `cmd` in a one-off container of the production image on the run's network, read-only, with the app's
+/// environment; hands each output line to `on_line`. Returns the exit code and the last lines of output.
+async fn run_one_off(
+    session: &Session,
+    environment: &SmokeEnvironment,
+    purpose: &str,
+    cmd: Vec<String>,
+    on_line: &mut (dyn FnMut(&str) + Send),
+) -> Result<(i64, Vec<String>), PipelineError> {
+    let engine = &session.engine;
+    let production = session.state.production.clone().ok_or(PipelineError::MissingArtifact {
+        what: "the production image (run `cargo xtask build`)",
+        path: PathBuf::from(&session.prepared.production_tag),
+    })?;
+    let spec = ContainerSpec {
+        name: Some(format!("{}-{purpose}-{}", session.prepared.config.project.name, session.run_id)),
+        image: production.id.clone(),
+        cmd,
+        env: app_env(session, &environment.secret_key),
+        labels: session.run_labels(),
+        volumes: environment.data.clone(),
+        tmpfs: environment.tmpfs.clone(),
+        read_only_root: true,
+        network: Some(environment.network.clone()),
+        ..ContainerSpec::default()
+    };
+    let container = engine.create_container(&spec).await?;
+    engine.start_container(&container).await?;
+    let mut tail: Vec<String> = Vec::new();
+    engine
+        .follow_logs(&container, &mut |line| {
+            on_line(line.text());
+            tail.push(line.text().to_owned());
+            if tail.len() > 30 {
+                tail.remove(0);
+            }
+        })
+        .await?;
+    let exit_code = engine.wait_container(&container).await?;
+    engine.remove_container(&container).await?;
+    Ok((exit_code, tail))
+}
+
+/// `cargo xtask run -- CMD...`: migrates, then runs `cmd` in a one-off container of the production image with the
+/// smoke environment and network, as `docker run --rm ... manage.py CMD` would. Returns the command's exit code.
+pub async fn run_command(session: &Session, cmd: Vec<String>, on_line: &mut (dyn FnMut(&str) + Send)) -> Result<i64, PipelineError> {
+    let environment = create_environment(session).await?;
+    let migrate = ["python", "manage.py", "migrate", "--noinput"].map(str::to_owned).to_vec();
+    let (exit_code, tail) = run_one_off(session, &environment, "migrate", migrate, &mut |line| progress::output("migrate", line)).await?;
+    if exit_code != 0 {
+        return Err(PipelineError::BuilderStepFailed { step: "migrate".to_owned(), exit_code, tail });
+    }
+    progress::step("run", &cmd.join(" "));
+    Ok(run_one_off(session, &environment, "run", cmd, on_line).await?.0)
+}
+
 /// Creates the network and the data volume, migrates, starts the app and nginx. `None` when a start failed (recorded).
 async fn start_containers(
     session: &Session,
@@ -174,69 +257,23 @@ async fn start_containers(
     let config = &session.prepared.config;
     let project = &config.project.name;
     let labels = session.run_labels();
-    let network = format!("{project}-smoke-{}", session.run_id);
-    engine.create_network(&network, &labels).await?;
-    let data_volume = format!("{project}-data-{}", session.run_id);
-    engine.ensure_volume(&data_volume, &labels).await?;
-    progress::step(
-        "smoke",
-        &format!("network {network}, data volume {data_volume}"),
-    );
-    let secret_key = throwaway_secret();
-    let tmpfs = BTreeMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=64m".to_owned())]);
-    let data = vec![VolumeMount {
-        volume: data_volume.clone(),
-        target: DATA_MOUNT.to_owned(),
-    }];
+    let environment = create_environment(session).await?;
+    let SmokeEnvironment { network, data, tmpfs, secret_key } = environment.clone();
 
     let check_started = Instant::now();
-    let migrate = ContainerSpec {
-        name: Some(format!("{project}-migrate-{}", session.run_id)),
-        image: production.id.clone(),
-        cmd: ["python", "manage.py", "migrate", "--noinput"]
-            .map(str::to_owned)
-            .to_vec(),
-        env: app_env(session, &secret_key),
-        labels: labels.clone(),
-        volumes: data.clone(),
-        tmpfs: tmpfs.clone(),
-        read_only_root: true,
-        network: Some(network.clone()),
-        ..ContainerSpec::default()
-    };
-    let container = engine.create_container(&migrate).await?;
-    engine.start_container(&container).await?;
-    engine
-        .follow_logs(&container, &mut |line| {
-            progress::output("migrate", line.text())
-        })
-        .await?;
-    let exit_code = engine.wait_container(&container).await?;
+    let migrate = ["python", "manage.py", "migrate", "--noinput"].map(str::to_owned).to_vec();
+    let (exit_code, tail) =
+        run_one_off(session, &environment, "migrate", migrate, &mut |line| progress::output("migrate", line)).await?;
     if exit_code != 0 {
-        let tail = engine
-            .logs_tail(&container, 30)
-            .await
-            .unwrap_or_default()
-            .join("\n");
         results.push(result(
             "lifecycle",
             "migrations run in a one-off container",
             check_started,
-            Some((
-                "exit code 0".to_owned(),
-                format!("exit code {exit_code}"),
-                tail,
-            )),
+            Some(("exit code 0".to_owned(), format!("exit code {exit_code}"), tail.join("\n"))),
         ));
         return Ok(None);
     }
-    results.push(result(
-        "lifecycle",
-        "migrations run in a one-off container",
-        check_started,
-        None,
-    ));
-    engine.remove_container(&container).await?;
+    results.push(result("lifecycle", "migrations run in a one-off container", check_started, None));
 
     let containers_started = Instant::now();
     let app_spec = ContainerSpec {

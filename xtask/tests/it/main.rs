@@ -5,5 +5,7 @@
 )]
 
 mod engine;
+mod smoke;
+mod structure;
 mod support;
 mod tidy;

@@ -63,10 +63,11 @@ impl Project {
 
     /// Runs `cargo xtask <args> --config <this project's deploy.toml>`.
     pub fn xtask(&self, args: &[&str]) -> Output {
+        // `--config` first: it is global, and `run -- CMD...` takes everything after its `--`.
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
             .arg("--config")
             .arg(self.path("deploy.toml"))
+            .args(args)
             .env_remove("SOURCE_DATE_EPOCH")
             .output()
             .unwrap();

