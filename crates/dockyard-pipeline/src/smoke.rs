@@ -181,10 +181,16 @@ async fn create_environment(session: &Session) -> Result<SmokeEnvironment, Pipel
     engine.create_network(&network, &labels).await?;
     let data_volume = format!("{project}-data-{}", session.run_id);
     engine.ensure_volume(&data_volume, &labels).await?;
-    progress::step("smoke", &format!("network {network}, data volume {data_volume}"));
+    progress::step(
+        "smoke",
+        &format!("network {network}, data volume {data_volume}"),
+    );
     Ok(SmokeEnvironment {
         network,
-        data: vec![VolumeMount { volume: data_volume, target: DATA_MOUNT.to_owned() }],
+        data: vec![VolumeMount {
+            volume: data_volume,
+            target: DATA_MOUNT.to_owned(),
+        }],
         tmpfs: BTreeMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=64m".to_owned())]),
         secret_key: throwaway_secret(),
     })
@@ -200,12 +206,19 @@ async fn run_one_off(
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, Vec<String>), PipelineError> {
     let engine = &session.engine;
-    let production = session.state.production.clone().ok_or(PipelineError::MissingArtifact {
-        what: "the production image (run `cargo xtask build`)",
-        path: PathBuf::from(&session.prepared.production_tag),
-    })?;
+    let production = session
+        .state
+        .production
+        .clone()
+        .ok_or(PipelineError::MissingArtifact {
+            what: "the production image (run `cargo xtask build`)",
+            path: PathBuf::from(&session.prepared.production_tag),
+        })?;
     let spec = ContainerSpec {
-        name: Some(format!("{}-{purpose}-{}", session.prepared.config.project.name, session.run_id)),
+        name: Some(format!(
+            "{}-{purpose}-{}",
+            session.prepared.config.project.name, session.run_id
+        )),
         image: production.id.clone(),
         cmd,
         env: app_env(session, &environment.secret_key),
@@ -235,15 +248,30 @@ async fn run_one_off(
 
 /// `cargo xtask run -- CMD...`: migrates, then runs `cmd` in a one-off container of the production image with the
 /// smoke environment and network, as `docker run --rm ... manage.py CMD` would. Returns the command's exit code.
-pub async fn run_command(session: &Session, cmd: Vec<String>, on_line: &mut (dyn FnMut(&str) + Send)) -> Result<i64, PipelineError> {
+pub async fn run_command(
+    session: &Session,
+    cmd: Vec<String>,
+    on_line: &mut (dyn FnMut(&str) + Send),
+) -> Result<i64, PipelineError> {
     let environment = create_environment(session).await?;
-    let migrate = ["python", "manage.py", "migrate", "--noinput"].map(str::to_owned).to_vec();
-    let (exit_code, tail) = run_one_off(session, &environment, "migrate", migrate, &mut |line| progress::output("migrate", line)).await?;
+    let migrate = ["python", "manage.py", "migrate", "--noinput"]
+        .map(str::to_owned)
+        .to_vec();
+    let (exit_code, tail) = run_one_off(session, &environment, "migrate", migrate, &mut |line| {
+        progress::output("migrate", line)
+    })
+    .await?;
     if exit_code != 0 {
-        return Err(PipelineError::BuilderStepFailed { step: "migrate".to_owned(), exit_code, tail });
+        return Err(PipelineError::BuilderStepFailed {
+            step: "migrate".to_owned(),
+            exit_code,
+            tail,
+        });
     }
     progress::step("run", &cmd.join(" "));
-    Ok(run_one_off(session, &environment, "run", cmd, on_line).await?.0)
+    Ok(run_one_off(session, &environment, "run", cmd, on_line)
+        .await?
+        .0)
 }
 
 /// Creates the network and the data volume, migrates, starts the app and nginx. `None` when a start failed (recorded).
@@ -258,22 +286,40 @@ async fn start_containers(
     let project = &config.project.name;
     let labels = session.run_labels();
     let environment = create_environment(session).await?;
-    let SmokeEnvironment { network, data, tmpfs, secret_key } = environment.clone();
+    let SmokeEnvironment {
+        network,
+        data,
+        tmpfs,
+        secret_key,
+    } = environment.clone();
 
     let check_started = Instant::now();
-    let migrate = ["python", "manage.py", "migrate", "--noinput"].map(str::to_owned).to_vec();
-    let (exit_code, tail) =
-        run_one_off(session, &environment, "migrate", migrate, &mut |line| progress::output("migrate", line)).await?;
+    let migrate = ["python", "manage.py", "migrate", "--noinput"]
+        .map(str::to_owned)
+        .to_vec();
+    let (exit_code, tail) = run_one_off(session, &environment, "migrate", migrate, &mut |line| {
+        progress::output("migrate", line)
+    })
+    .await?;
     if exit_code != 0 {
         results.push(result(
             "lifecycle",
             "migrations run in a one-off container",
             check_started,
-            Some(("exit code 0".to_owned(), format!("exit code {exit_code}"), tail.join("\n"))),
+            Some((
+                "exit code 0".to_owned(),
+                format!("exit code {exit_code}"),
+                tail.join("\n"),
+            )),
         ));
         return Ok(None);
     }
-    results.push(result("lifecycle", "migrations run in a one-off container", check_started, None));
+    results.push(result(
+        "lifecycle",
+        "migrations run in a one-off container",
+        check_started,
+        None,
+    ));
 
     let containers_started = Instant::now();
     let app_spec = ContainerSpec {

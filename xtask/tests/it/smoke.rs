@@ -305,3 +305,57 @@ fn run_executes_a_one_off_command_with_the_smoke_environment_and_passes_its_exit
     assert_nothing_left(&engine, &project);
     cleanup_images(&engine, &project);
 }
+
+#[test]
+fn clean_removes_what_a_killed_smoke_run_left_behind() {
+    use std::io::{BufRead, BufReader};
+    let Some((engine, _lock)) = engine_or_skip("clean_removes_what_a_killed_smoke_run_left_behind")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-killed");
+    let build = project.xtask(&["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--config")
+        .arg(project.path("deploy.toml"))
+        .arg("smoke")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines {
+        if line.unwrap().contains("app container started") {
+            break;
+        }
+    }
+    // SIGKILL: the run gets no chance to clean up, as when a CI runner dies.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let project_label = format!("{PROJECT_LABEL}={}", project.name);
+    let left = runtime()
+        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
+        .unwrap();
+    assert!(
+        !left.containers.is_empty() && left.networks.len() == 1 && left.volumes.len() == 1,
+        "expected leftovers: {left:?}"
+    );
+
+    let clean = project.xtask(&["clean"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    let expected = format!(
+        "removed {} containers, 1 networks, 1 volumes of {}",
+        left.containers.len(),
+        project.name
+    );
+    assert!(stdout(&clean).contains(&expected), "{}", stdout(&clean));
+    assert_nothing_left(&engine, &project);
+    let again = project.xtask(&["clean"]);
+    assert!(
+        stdout(&again).contains("nothing to clean"),
+        "{}",
+        stdout(&again)
+    );
+    cleanup_images(&engine, &project);
+}
