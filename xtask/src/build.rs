@@ -17,6 +17,8 @@ enum Until {
     Bases,
     Export,
     Production,
+    /// The scan gate; `true` accepts a missing vulnerability database.
+    Scan(bool),
     Smoke,
     /// A one-off command after the production image is built.
     Run(Vec<String>),
@@ -31,6 +33,16 @@ impl flags::Base {
 impl flags::Export {
     pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
         run_until(config_path, Until::Export, self.force)
+    }
+}
+
+impl flags::Scan {
+    pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
+        run_until(
+            config_path,
+            Until::Scan(self.allow_missing_vulnerability_db),
+            false,
+        )
     }
 }
 
@@ -96,6 +108,35 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
     })
 }
 
+/// Runs the scan gate when deploy.toml has a [scan] table: prints the table, records the reports in the summary,
+/// fails with SCAN_POLICY_VIOLATED when findings are over the policy or ignore entries expired.
+async fn scan_gate(
+    session: &Session,
+    summary: &mut Vec<String>,
+) -> Result<Option<dockyard_pipeline::scan::ScanOutcome>, PipelineError> {
+    let Some(outcome) = dockyard_pipeline::scan::scan(session).await? else {
+        return Ok(None);
+    };
+    print!("{}", dockyard_scan::render::render_table(&outcome.summary));
+    summary.push(format!(
+        "scan report       {} and {}",
+        outcome.json_path.display(),
+        outcome.sarif_path.display()
+    ));
+    let evaluation = &outcome.summary.evaluation;
+    if !evaluation.passed() {
+        for line in summary.iter() {
+            println!("{line}");
+        }
+        return Err(PipelineError::ScanPolicyViolated {
+            n_failing: evaluation.n_failing(),
+            n_expired: evaluation.expired_entries.len(),
+            report: outcome.json_path.clone(),
+        });
+    }
+    Ok(Some(outcome))
+}
+
 /// The steps up to `until`; returns summary lines and the exit code.
 async fn run_steps(
     session: &mut Session,
@@ -136,8 +177,41 @@ async fn run_steps(
         ));
     }
     match until {
+        Until::Scan(allow_missing_database) => {
+            let Some(outcome) = scan_gate(session, &mut summary).await? else {
+                return Err(PipelineError::Scan(dockyard_scan::ScanError::TrivyMissing));
+            };
+            let not_run = outcome.vulnerability_scan_not_run();
+            if !not_run.is_empty() && !allow_missing_database {
+                let images = not_run
+                    .iter()
+                    .map(|(image, _)| image.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(PipelineError::VulnerabilityScanNotRun { images });
+            }
+        }
         Until::Smoke => {
-            let outcome = smoke::smoke(session).await?;
+            // Local runs: a scan that cannot run is a loud warning recorded in the report; findings over the policy stop.
+            let notes = match scan_gate(session, &mut summary).await {
+                Ok(Some(outcome)) => outcome
+                    .vulnerability_scan_not_run()
+                    .into_iter()
+                    .map(|(image, reason)| {
+                        format!("vulnerability scan not run for {image}: {reason}")
+                    })
+                    .collect(),
+                Ok(None) => vec!["scan not configured: no [scan] table in deploy.toml".to_owned()],
+                Err(PipelineError::Scan(error)) => {
+                    progress::warning(&format!("SCAN NOT RUN: {error}"));
+                    vec![format!("scan not run: {error}")]
+                }
+                Err(error) => return Err(error),
+            };
+            for note in &notes {
+                progress::warning(note);
+            }
+            let outcome = smoke::smoke(session, notes).await?;
             print!("{}", outcome.report.render_table());
             summary.push(format!(
                 "smoke report      {} and {}",

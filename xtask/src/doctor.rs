@@ -12,7 +12,7 @@ impl flags::Doctor {
         let checks = crate::runtime()?.block_on(doctor::doctor(&config));
         for check in &checks {
             let status = if check.ok { "ok  " } else { "FAIL" };
-            println!("{status} {:<10} {}", check.name, check.detail);
+            println!("{status} {:<13} {}", check.name, check.detail);
             if let Some(fix) = &check.fix {
                 println!("     fix: {fix}");
             }

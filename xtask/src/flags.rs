@@ -28,6 +28,8 @@ pub enum Command {
     Export(Export),
     /// Everything up to and including the production image
     Build(Build),
+    /// Build (skipping unchanged work), then scan the images with trivy and apply the policy gate
+    Scan(Scan),
     /// Build (skipping unchanged work), then run the containers on a private network and check them through nginx
     Smoke(Smoke),
     /// Run a one-off command in a container of the production image, with the smoke environment and network
@@ -66,6 +68,14 @@ pub struct Build {
     /// Run every step even when its inputs are unchanged
     #[arg(long)]
     pub force: bool,
+}
+
+/// `cargo xtask scan`
+#[derive(Debug, Args)]
+pub struct Scan {
+    /// Accept a missing vulnerability database (loud warning, recorded in the report) instead of exit code 8
+    #[arg(long)]
+    pub allow_missing_vulnerability_db: bool,
 }
 
 /// `cargo xtask smoke`

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         flags::Command::Base(command) => command.run(&config_path),
         flags::Command::Export(command) => command.run(&config_path),
         flags::Command::Build(command) => command.run(&config_path),
+        flags::Command::Scan(command) => command.run(&config_path),
         flags::Command::Smoke(command) => command.run(&config_path),
         flags::Command::Run(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),

@@ -34,7 +34,7 @@ pub use crate::error::ConfigError;
 pub use crate::image_reference::ImageRef;
 pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
-    Smoke, SmokeCheck, Via,
+    Scan, ScanIgnore, Smoke, SmokeCheck, Via,
 };
 
 use crate::error::SourceText;

@@ -29,6 +29,8 @@ pub struct DeployConfig {
     pub nginx: Option<Nginx>,
     /// `[smoke]` and its `[[smoke.check]]` entries, with defaults when the table is absent.
     pub smoke: Smoke,
+    /// `[scan]` and its `[[scan.ignore]]` entries, when the file has one.
+    pub scan: Option<Scan>,
     /// `[context]`, with defaults when the table is absent.
     pub context: ContextRules,
 }
@@ -204,6 +206,57 @@ pub enum Via {
     Nginx,
     /// Straight to the app container.
     App,
+}
+
+/// `[scan]`: the trivy scan gate.
+///
+/// Names are kept as trivy and deploy.toml spell them (scanners lowercase, severities uppercase);
+/// the crate running the scan maps them to its own types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scan {
+    /// The trivy release to run, `MAJOR.MINOR.PATCH`, for example `0.76.0`.
+    pub trivy_version: String,
+    /// The scanners to run, in the file's order, each once: `vuln`, `secret`, `misconfig` or
+    /// `license`; never empty (default `vuln`, `secret` and `misconfig`).
+    pub scanners: Vec<String>,
+    /// The images to scan, in the file's order, each once: `app`, `nginx` (only with `[nginx]`) or
+    /// `builder`; never empty (default `app` and `nginx`).
+    pub images: Vec<String>,
+    /// The lowest severity of a vulnerability or secret that fails the gate: `UNKNOWN`, `LOW`,
+    /// `MEDIUM`, `HIGH` (the default) or `CRITICAL`.
+    pub fail_on_severity: String,
+    /// Whether vulnerabilities without a fixed version are left out (default `false`).
+    pub ignore_unfixed: bool,
+    /// The lowest severity of a misconfiguration that fails the gate, like
+    /// [`Scan::fail_on_severity`] (default `HIGH`).
+    pub misconfig_fail_on_severity: String,
+    /// How long one trivy run may take, 10 to 3600 (default 600).
+    pub timeout_seconds: u64,
+    /// trivy's cache folder, absolute, inside the deploy file's folder; it may not exist yet
+    /// (default `target/dockyard/trivy-cache`).
+    pub cache_dir: PathBuf,
+    /// The OCI repository of trivy's vulnerability database, when not trivy's default.
+    pub db_repository: Option<String>,
+    /// The accepted risks, in the file's order. Expired entries are kept: whether an entry is
+    /// still in force depends on the day of the scan, so the scan gate reports them.
+    pub ignores: Vec<ScanIgnore>,
+}
+
+/// `[[scan.ignore]]`: an accepted risk, with a reason and an expiry date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanIgnore {
+    /// The finding's id, for example `CVE-2019-18276`; no whitespace.
+    pub id: String,
+    /// Why the risk is accepted; at least 10 characters.
+    pub reason: String,
+    /// The last day the entry applies, `YYYY-MM-DD`; a real day.
+    pub expires: String,
+    /// The one image the entry applies to (`app`, `nginx` or `builder`), else every image.
+    pub image: Option<String>,
+    /// A package URL, or the start of one (`pkg:deb/debian/bash`), the finding must be in.
+    pub package: Option<String>,
+    /// The file path, or pattern, the finding must be in.
+    pub path: Option<String>,
 }
 
 /// `[context]`: what to leave out of the app's build context.

@@ -1,5 +1,6 @@
 //! Small grammars for names: project, base, volume, Debian package, environment variable, Python,
-//! and the few nginx and HTTP ones `[nginx]` and `[[smoke.check]]` use.
+//! the few nginx and HTTP ones `[nginx]` and `[[smoke.check]]` use, and the trivy versions, package
+//! URLs and calendar dates of `[scan]`.
 
 /// Longest project name: it ends up in image names, volume names and file names.
 pub(crate) const MAXIMUM_PROJECT_NAME_LENGTH: usize = 64;
@@ -192,6 +193,54 @@ pub(crate) fn is_dotted_json_path(path: &str) -> bool {
     path.split('.').all(|segment| !segment.is_empty())
 }
 
+/// `^[0-9]+\.[0-9]+\.[0-9]+$`: a trivy release such as `0.76.0`.
+pub(crate) fn is_trivy_version(version: &str) -> bool {
+    let parts: Vec<&str> = version.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+}
+
+/// `pkg:` and more, without whitespace: a package URL or the start of one.
+pub(crate) fn is_package_url_prefix(package: &str) -> bool {
+    package
+        .strip_prefix("pkg:")
+        .is_some_and(|rest| !rest.is_empty())
+        && !package.chars().any(char::is_whitespace)
+}
+
+/// The year, month and day of `YYYY-MM-DD`, by its shape alone: `2026-13-01` gives `(2026, 13, 1)`.
+pub(crate) fn split_iso_date(date: &str) -> Option<(u16, u8, u8)> {
+    let mut parts = date.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let all_digits = |part: &str, length: usize| {
+        part.len() == length && part.bytes().all(|byte| byte.is_ascii_digit())
+    };
+    if !(all_digits(year, 4) && all_digits(month, 2) && all_digits(day, 2)) {
+        return None;
+    }
+    Some((year.parse().ok()?, month.parse().ok()?, day.parse().ok()?))
+}
+
+/// Whether the day exists in the Gregorian calendar: no 13th month, no February 30th.
+pub(crate) fn is_real_day(year: u16, month: u8, day: u8) -> bool {
+    // By remainders rather than `is_multiple_of`, which is newer than the workspace's rust-version.
+    let is_leap_year = matches!((year % 4, year % 100, year % 400), (0, 1.., _) | (_, _, 0));
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&day)
+}
+
 fn starts_with_and_continues(
     text: &str,
     first: impl Fn(u8) -> bool,
@@ -256,5 +305,37 @@ mod tests {
         assert!(is_dotted_json_path("status"));
         assert!(!is_dotted_json_path("checks..database"));
         assert!(!is_dotted_json_path(""));
+        assert!(is_trivy_version("0.76.0"));
+        assert!(is_trivy_version("10.0.12"));
+        assert!(!is_trivy_version("v0.76.0"));
+        assert!(!is_trivy_version("0.76"));
+        assert!(!is_trivy_version("0.76.0-rc1"));
+        assert!(!is_trivy_version("0..0"));
+        assert!(is_package_url_prefix("pkg:deb/debian/bash"));
+        assert!(is_package_url_prefix("pkg:pypi"));
+        assert!(!is_package_url_prefix("pkg:"));
+        assert!(!is_package_url_prefix("bash"));
+        assert!(!is_package_url_prefix("pkg:deb/debian/bash bash"));
+    }
+
+    #[test]
+    fn dates_have_a_shape_and_must_exist() {
+        assert_eq!(split_iso_date("2026-12-31"), Some((2026, 12, 31)));
+        assert_eq!(split_iso_date("2026-13-01"), Some((2026, 13, 1)));
+        assert_eq!(split_iso_date("2026-1-01"), None);
+        assert_eq!(split_iso_date("2026-12-31T10:00:00"), None);
+        assert_eq!(split_iso_date("31/12/2026"), None);
+        assert_eq!(split_iso_date("2026-12-31-01"), None);
+        assert_eq!(split_iso_date(""), None);
+        assert!(is_real_day(2026, 12, 31));
+        assert!(is_real_day(2028, 2, 29));
+        assert!(is_real_day(2000, 2, 29));
+        assert!(!is_real_day(1900, 2, 29));
+        assert!(!is_real_day(2026, 2, 29));
+        assert!(!is_real_day(2026, 2, 30));
+        assert!(!is_real_day(2026, 4, 31));
+        assert!(!is_real_day(2026, 13, 1));
+        assert!(!is_real_day(2026, 0, 1));
+        assert!(!is_real_day(2026, 1, 0));
     }
 }

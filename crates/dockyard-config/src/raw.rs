@@ -31,6 +31,8 @@ pub struct Document {
     pub nginx: Option<Nginx>,
     /// `[smoke]` and its `[[smoke.check]]` entries, optional.
     pub smoke: Option<Smoke>,
+    /// `[scan]` and its `[[scan.ignore]]` entries, optional, with the span of its header.
+    pub scan: Option<Spanned<Scan>>,
     /// `[context]`, optional.
     pub context: Option<Context>,
 }
@@ -185,6 +187,51 @@ pub struct SmokeCheck {
     pub headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     /// `body_contains`: substrings the body must contain.
     pub body_contains: Option<SpannedStrings>,
+}
+
+/// `[scan]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scan {
+    /// `trivy_version`: the trivy release to run, `MAJOR.MINOR.PATCH`.
+    pub trivy_version: Spanned<String>,
+    /// `scanners`: which of trivy's scanners to run.
+    pub scanners: Option<SpannedStrings>,
+    /// `images`: which of the built images to scan.
+    pub images: Option<SpannedStrings>,
+    /// `fail_on_severity`: the lowest severity of a vulnerability or secret that fails the gate.
+    pub fail_on_severity: Option<Spanned<String>>,
+    /// `ignore_unfixed`: whether vulnerabilities without a fixed version are left out.
+    pub ignore_unfixed: Option<Spanned<bool>>,
+    /// `misconfig_fail_on_severity`: the lowest severity of a misconfiguration that fails the gate.
+    pub misconfig_fail_on_severity: Option<Spanned<String>>,
+    /// `timeout_seconds`: how long one trivy run may take.
+    pub timeout_seconds: Option<Spanned<i64>>,
+    /// `cache_dir`: trivy's cache folder, relative to the deploy file's folder.
+    pub cache_dir: Option<Spanned<String>>,
+    /// `db_repository`: the OCI repository of trivy's vulnerability database.
+    pub db_repository: Option<Spanned<String>>,
+    /// `[[scan.ignore]]`: accepted risks, each with the span of its table.
+    pub ignore: Option<Vec<Spanned<ScanIgnore>>>,
+}
+
+/// One `[[scan.ignore]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanIgnore {
+    /// `id`: the finding's id, for example a CVE.
+    pub id: Spanned<String>,
+    /// `reason`: why the risk is accepted.
+    pub reason: Spanned<String>,
+    /// `expires`: the last day the entry applies, a TOML date or a `"YYYY-MM-DD"` string; any
+    /// other value is refused when resolving, which can say more than a type error.
+    pub expires: Spanned<toml::Value>,
+    /// `image`: the one image the entry applies to.
+    pub image: Option<Spanned<String>>,
+    /// `package`: a package URL, or the start of one, the finding must be in.
+    pub package: Option<Spanned<String>>,
+    /// `path`: the file path, or pattern, the finding must be in.
+    pub path: Option<Spanned<String>>,
 }
 
 /// `[context]`.

@@ -66,6 +66,10 @@ pub(crate) fn example_for_missing_key(key_pattern: &str) -> Option<&'static str>
         "nginx.base" => "base = \"nginx\"",
         "smoke.check.*.name" => "name = \"health through nginx\"",
         "smoke.check.*.path" => "path = \"/health/\"",
+        "scan.trivy_version" => "trivy_version = \"0.76.0\"",
+        "scan.ignore.*.id" => "id = \"CVE-2019-18276\"",
+        "scan.ignore.*.reason" => "reason = \"bash is not reachable from the app\"",
+        "scan.ignore.*.expires" => "expires = 2026-12-31",
         _ => return None,
     };
     Some(example)

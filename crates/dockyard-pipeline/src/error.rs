@@ -19,6 +19,25 @@ pub enum PipelineError {
     /// Packing or unpacking a context failed.
     #[error(transparent)]
     Context(#[from] dockyard_context::ContextError),
+    /// trivy could not run (missing, wrong version, timeout, no vulnerability database), or its report was unreadable.
+    #[error(transparent)]
+    Scan(#[from] dockyard_scan::ScanError),
+    /// Findings over the policy, or expired ignore entries.
+    #[error("the scan gate failed: {n_failing} findings over the policy, {n_expired} expired ignore entries (report: {})", report.display())]
+    ScanPolicyViolated {
+        /// Findings that fail the policy.
+        n_failing: usize,
+        /// Expired ignore entries (they fail the gate).
+        n_expired: usize,
+        /// The JSON summary.
+        report: PathBuf,
+    },
+    /// The vulnerability scanner could not run, and this command does not accept that.
+    #[error("vulnerability scan not run for {images}: the vulnerability database is unavailable")]
+    VulnerabilityScanNotRun {
+        /// The images concerned.
+        images: String,
+    },
     /// A Dockerfile template could not be rendered.
     #[error("{}:{line}: {message} (known: {known})", file.display())]
     Template {
@@ -101,6 +120,12 @@ impl PipelineError {
             | PipelineError::BaseUnavailable { .. } => exit_code::MISSING_PREREQUISITE,
             PipelineError::Interrupted => exit_code::INTERRUPTED,
             PipelineError::SmokeFailed { .. } => exit_code::SMOKE_FAILED,
+            PipelineError::ScanPolicyViolated { .. } => exit_code::SCAN_POLICY_VIOLATED,
+            PipelineError::VulnerabilityScanNotRun { .. } => exit_code::SCAN_INFRASTRUCTURE,
+            PipelineError::Scan(error) if error.is_infrastructure() => {
+                exit_code::SCAN_INFRASTRUCTURE
+            }
+            PipelineError::Scan(_) => exit_code::INVALID_CONFIG,
             PipelineError::Io { .. } => exit_code::UNEXPECTED,
             PipelineError::Engine(_)
             | PipelineError::Base(_)
@@ -129,6 +154,13 @@ impl PipelineError {
                 _ => "the builder output above shows the failing command".to_owned(),
             }),
             PipelineError::MissingArtifact { .. } => Some("run the earlier step first (`cargo xtask export`), or `cargo xtask build` for everything".to_owned()),
+            PipelineError::Scan(error) => error.hint(),
+            PipelineError::ScanPolicyViolated { .. } => Some(
+                "fix the findings in the table above, or accept a risk with a [[scan.ignore]] entry (id, reason, expires) in deploy.toml".to_owned(),
+            ),
+            PipelineError::VulnerabilityScanNotRun { .. } => Some(
+                "provide the database offline: `trivy image --download-db-only --cache-dir DIR` on a connected machine, copy DIR to [scan] cache_dir (it holds db/trivy.db and db/metadata.json); or set [scan] db_repository to a reachable mirror; `--allow-missing-vulnerability-db` accepts the gap for a local run".to_owned(),
+            ),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
             PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Interrupted => None,
         }

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod progress;
 pub mod provenance;
 pub mod run;
+pub mod scan;
 pub mod smoke;
 pub mod state;
 mod template;

@@ -56,6 +56,39 @@ impl Session {
         ])
     }
 
+    /// The exported context the last export recorded; an error naming it when there is none on disk.
+    pub fn exported_context(&self) -> Result<ExportRecord, PipelineError> {
+        let missing = |path| PipelineError::MissingArtifact {
+            what: "the exported build context",
+            path,
+        };
+        let export = self
+            .state
+            .export
+            .clone()
+            .ok_or_else(|| missing(self.prepared.paths.context_tarball.clone()))?;
+        if !export.path.is_file() {
+            return Err(missing(export.path));
+        }
+        Ok(export)
+    }
+
+    /// The production image the last build recorded; an error naming it when there is none.
+    pub fn production_image(&self) -> Result<ImageRecord, PipelineError> {
+        self.state
+            .production
+            .clone()
+            .ok_or_else(|| PipelineError::MissingArtifact {
+                what: "the production image (run `cargo xtask build`)",
+                path: PathBuf::from(&self.prepared.production_tag),
+            })
+    }
+
+    /// The id of a base image as the base step recorded it.
+    pub fn base_id(&self, name: &str) -> Option<String> {
+        self.state.bases.get(name).map(|record| record.id.clone())
+    }
+
     fn save_state(&self) -> Result<(), PipelineError> {
         crate::state::save(&self.prepared.paths.state, &self.state)
     }
@@ -289,11 +322,7 @@ async fn bootstrap_base(
 /// Builds the builder image unless an image with the same inputs exists.
 pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, PipelineError> {
     let prepared = &session.prepared;
-    let base_id = session
-        .state
-        .bases
-        .get(&prepared.config.builder.base)
-        .map(|record| record.id.clone());
+    let base_id = session.base_id(&prepared.config.builder.base);
     let inputs = prepared.builder_inputs(base_id.as_deref());
     let tag = prepared.builder_tag.clone();
     let mut labels = BTreeMap::from([
@@ -656,28 +685,11 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
 
 /// Builds the production image from the exported context tarball alone, unless one with the same inputs exists.
 pub async fn build_production(session: &mut Session) -> Result<ImageRecord, PipelineError> {
-    let export = session
-        .state
-        .export
-        .clone()
-        .ok_or(PipelineError::MissingArtifact {
-            what: "the exported build context",
-            path: session.prepared.paths.context_tarball.clone(),
-        })?;
-    if !export.path.is_file() {
-        return Err(PipelineError::MissingArtifact {
-            what: "the exported build context",
-            path: export.path,
-        });
-    }
+    let export = session.exported_context()?;
     let labels = session
         .prepared
         .production_labels(&export.sha256, export.static_manifest_sha256.as_deref());
-    let base_id = session
-        .state
-        .bases
-        .get(&session.prepared.config.production.base)
-        .map(|record| record.id.clone());
+    let base_id = session.base_id(&session.prepared.config.production.base);
     let inputs = session
         .prepared
         .production_inputs(base_id.as_deref(), &export.sha256, &labels);
@@ -701,19 +713,8 @@ pub async fn build_nginx(session: &mut Session) -> Result<Option<ImageRecord>, P
     ) else {
         return Ok(None);
     };
-    let export = session
-        .state
-        .export
-        .clone()
-        .ok_or(PipelineError::MissingArtifact {
-            what: "the exported build context",
-            path: session.prepared.paths.context_tarball.clone(),
-        })?;
-    let base_id = session
-        .state
-        .bases
-        .get(&nginx_config.base)
-        .map(|record| record.id.clone());
+    let export = session.exported_context()?;
+    let base_id = session.base_id(&nginx_config.base);
     let labels = session
         .prepared
         .nginx_labels(&export.sha256, export.static_manifest_sha256.as_deref());

@@ -48,16 +48,12 @@ struct Running {
 
 /// Runs the smoke tests of the built images and writes the reports. A failed check is not an `Err`:
 /// the caller decides from `report.passed()`; `Err` means the run could not even start.
-pub async fn smoke(session: &mut Session) -> Result<SmokeOutcome, PipelineError> {
+pub async fn smoke(
+    session: &mut Session,
+    notes: Vec<String>,
+) -> Result<SmokeOutcome, PipelineError> {
     let started = Instant::now();
-    let production = session
-        .state
-        .production
-        .clone()
-        .ok_or(PipelineError::MissingArtifact {
-            what: "the production image (run `cargo xtask build`)",
-            path: PathBuf::from(&session.prepared.production_tag),
-        })?;
+    let production = session.production_image()?;
     let nginx = match &session.prepared.nginx {
         Some(prepared) => Some(session.state.nginx.clone().ok_or(
             PipelineError::MissingArtifact {
@@ -91,7 +87,7 @@ pub async fn smoke(session: &mut Session) -> Result<SmokeOutcome, PipelineError>
         checks: results,
         start_to_healthy_ms,
         total_ms: started.elapsed().as_millis() as u64,
-        notes: Vec::new(),
+        notes,
     };
     if !report.passed() {
         for (container, lines) in &logs {
@@ -206,14 +202,7 @@ async fn run_one_off(
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, Vec<String>), PipelineError> {
     let engine = &session.engine;
-    let production = session
-        .state
-        .production
-        .clone()
-        .ok_or(PipelineError::MissingArtifact {
-            what: "the production image (run `cargo xtask build`)",
-            path: PathBuf::from(&session.prepared.production_tag),
-        })?;
+    let production = session.production_image()?;
     let spec = ContainerSpec {
         name: Some(format!(
             "{}-{purpose}-{}",

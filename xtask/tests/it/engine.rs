@@ -96,7 +96,7 @@ fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
         "doctor should pass on a machine that runs the engine tests"
     );
     assert!(
-        stdout(&doctor).contains("ok   engine"),
+        stdout(&doctor).contains("ok   engine "),
         "{}",
         stdout(&doctor)
     );

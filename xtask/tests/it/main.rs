@@ -5,6 +5,7 @@
 )]
 
 mod engine;
+mod scan;
 mod smoke;
 mod structure;
 mod support;

@@ -145,6 +145,32 @@ fn smoke_passes_on_the_sample_app_and_writes_reports() {
         junit.contains("<testsuite") && junit.contains("failures=\"0\""),
         "{junit}"
     );
+    // The scan gate runs first; a vulnerability scan that could not run is recorded, never silent.
+    let notes: Vec<String> = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|note| note.as_str().unwrap().to_owned())
+        .collect();
+    if out.contains("vulnerability scan not run") {
+        assert!(
+            notes
+                .iter()
+                .any(|note| note.starts_with("vulnerability scan not run for app")),
+            "{notes:?}"
+        );
+    }
+    if notes.iter().any(|note| note.starts_with("scan not run")) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must run the scan: {notes:?}"
+        );
+    } else {
+        assert!(
+            out.contains("findings over policy"),
+            "the scan table should precede the smoke table:\n{out}"
+        );
+    }
     let healthy_ms = report["start_to_healthy_ms"].as_u64().unwrap();
     eprintln!(
         "smoke: start to healthy {healthy_ms} ms, whole smoke {} ms",

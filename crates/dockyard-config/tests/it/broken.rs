@@ -131,6 +131,35 @@ broken_case!(smoke_check_header_listed_twice, "\"Content-Type\" = \"application/
 broken_case!(smoke_check_bad_host, "host = \"shop.example.com\"" => "host = \"shop example\"");
 broken_case!(smoke_check_empty_body_substring, "body_contains = [\"CSRF\", \"Forbidden\"]" => "body_contains = [\"CSRF\", \"\"]");
 
+// [scan] and [[scan.ignore]].
+broken_case!(scan_missing_trivy_version, "trivy_version = \"0.76.0\"\n" => "");
+broken_case!(scan_bad_trivy_version, "trivy_version = \"0.76.0\"" => "trivy_version = \"latest\"");
+broken_case!(scan_trivy_version_with_v, "trivy_version = \"0.76.0\"" => "trivy_version = \"v0.76.0\"");
+broken_case!(scan_unknown_key, "ignore_unfixed = true" => "ignore_unfixable = true");
+broken_case!(scan_unknown_scanner, "scanners = [\"vuln\", \"secret\", \"misconfig\", \"license\"]" => "scanners = [\"vuln\", \"secrets\", \"misconfig\", \"license\"]");
+broken_case!(scan_duplicate_scanner, "scanners = [\"vuln\", \"secret\", \"misconfig\", \"license\"]" => "scanners = [\"vuln\", \"secret\", \"vuln\"]");
+broken_case!(scan_empty_scanners, "scanners = [\"vuln\", \"secret\", \"misconfig\", \"license\"]" => "scanners = []");
+broken_case!(scan_unknown_image, "images = [\"app\", \"nginx\", \"builder\"]" => "images = [\"app\", \"web\"]");
+broken_case!(scan_bad_severity, "fail_on_severity = \"critical\"" => "fail_on_severity = \"HGIH\"");
+broken_case!(scan_bad_misconfig_severity_without_close_match, "misconfig_fail_on_severity = \"Medium\"" => "misconfig_fail_on_severity = \"severe\"");
+broken_case!(scan_timeout_5, "timeout_seconds = 900" => "timeout_seconds = 5");
+broken_case!(scan_timeout_4000, "timeout_seconds = 900" => "timeout_seconds = 4000");
+broken_case!(scan_cache_dir_escapes_project, "cache_dir = \"target/trivy-cache\"" => "cache_dir = \"target/../../trivy-cache\"");
+broken_case!(scan_cache_dir_is_project_itself, "cache_dir = \"target/trivy-cache\"" => "cache_dir = \"./\"");
+broken_case!(scan_empty_db_repository, "db_repository = \"registry.example.com/trivy-db:2\"" => "db_repository = \"\"");
+broken_case!(scan_ignore_missing_reason, "reason = \"bash is not reachable from the app\"\n" => "");
+broken_case!(scan_ignore_short_reason, "reason = \"bash is not reachable from the app\"" => "reason = \"wontfix\"");
+broken_case!(scan_ignore_missing_expires, "expires = 2026-12-31\n" => "");
+broken_case!(scan_ignore_expires_no_such_month, "expires = 2026-12-31" => "expires = \"2026-13-01\"");
+broken_case!(scan_ignore_expires_no_such_day, "expires = \"2027-03-01\"" => "expires = \"2027-02-29\"");
+broken_case!(scan_ignore_expires_not_a_date, "expires = \"2027-03-01\"" => "expires = \"next spring\"");
+broken_case!(scan_ignore_expires_with_a_time, "expires = 2026-12-31" => "expires = 2026-12-31T23:59:59");
+broken_case!(scan_ignore_expires_integer, "expires = 2026-12-31" => "expires = 20261231");
+broken_case!(scan_ignore_bad_package, "package = \"pkg:deb/debian/bash\"" => "package = \"deb/debian/bash\"");
+broken_case!(scan_ignore_unknown_image, "image = \"app\"" => "image = \"ap\"");
+broken_case!(scan_ignore_unknown_key, "expires = 2026-12-31" => "expiry = 2026-12-31");
+broken_case!(scan_ignore_duplicate, "expires = \"2027-03-01\"\n" => "expires = \"2027-03-01\"\n\n[[scan.ignore]]\nid = \"CVE-2023-45853\"\nreason = \"still not used by anything in the image\"\nexpires = 2027-06-30\n");
+
 #[test]
 fn missing_table() {
     let text = MINIMAL.replace(
@@ -192,6 +221,29 @@ fn smoke_check_default_via_without_nginx_table() {
 #[test]
 fn smoke_check_written_as_a_table() {
     let text = format!("{MINIMAL}\n[smoke.check]\nname = \"home page\"\npath = \"/\"\n");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn scan_nginx_image_without_nginx_table() {
+    let text =
+        format!("{MINIMAL}\n[scan]\ntrivy_version = \"0.76.0\"\nimages = [\"app\", \"nginx\"]\n");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn scan_default_images_without_nginx_table() {
+    let text = format!("{MINIMAL}\n[scan]\ntrivy_version = \"0.76.0\"\n");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn scan_ignore_written_as_a_table() {
+    let text = format!(
+        "{MINIMAL}\n[scan]\ntrivy_version = \"0.76.0\"\nimages = [\"app\"]\n\n[scan.ignore]\n\
+         id = \"CVE-2019-18276\"\nreason = \"bash is not reachable from the app\"\n\
+         expires = 2026-12-31\n"
+    );
     insta::assert_snapshot!(check(&text));
 }
 

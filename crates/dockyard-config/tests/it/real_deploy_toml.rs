@@ -57,4 +57,21 @@ fn the_repository_deploy_toml_parses() {
         config.smoke.checks[0].headers.get("content-type"),
         Some(&"application/json".to_owned())
     );
+
+    let Some(scan) = &config.scan else {
+        panic!("the repository's deploy.toml has a [scan] table");
+    };
+    assert_eq!(scan.trivy_version, "0.76.0");
+    assert_eq!(scan.scanners, ["vuln", "secret", "misconfig"]);
+    assert_eq!(scan.images, ["app", "nginx"]);
+    assert_eq!(scan.fail_on_severity, "HIGH");
+    assert!(scan.ignore_unfixed);
+    assert_eq!(scan.misconfig_fail_on_severity, "HIGH");
+    assert_eq!(scan.timeout_seconds, 600);
+    assert_eq!(
+        scan.cache_dir,
+        config.root.join("target/dockyard/trivy-cache")
+    );
+    assert_eq!(scan.db_repository, None);
+    assert!(scan.ignores.is_empty());
 }

@@ -21,6 +21,7 @@ fn smoke_takes_its_defaults_when_the_table_is_absent() {
     let root = canonical_root(&folder);
     let config = dockyard_config::parse(MINIMAL, &root.join("deploy.toml")).expect("valid");
     assert_eq!(config.nginx, None);
+    assert_eq!(config.scan, None);
     assert_eq!(
         config.smoke,
         dockyard_config::Smoke {
@@ -53,6 +54,93 @@ path = \"/\"
 "
     );
     insta::assert_snapshot!(check(&text));
+}
+
+/// [`MINIMAL`] with an `[nginx]` table, so that the scan's default images exist, then `scan`.
+fn minimal_with_nginx_and(scan: &str) -> String {
+    format!(
+        "{MINIMAL}
+[base.nginx]
+image = \"nginx:1.27\"
+
+[nginx]
+dockerfile = \"docker/nginx.Dockerfile\"
+config = \"docker/nginx/nginx.conf\"
+base = \"nginx\"
+
+{scan}"
+    )
+}
+
+#[test]
+fn scan_defaults_apply_when_only_the_trivy_version_is_written() {
+    let text = minimal_with_nginx_and("[scan]\ntrivy_version = \"0.76.0\"\n");
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(
+        config.scan,
+        Some(dockyard_config::Scan {
+            trivy_version: "0.76.0".to_owned(),
+            scanners: vec![
+                "vuln".to_owned(),
+                "secret".to_owned(),
+                "misconfig".to_owned()
+            ],
+            images: vec!["app".to_owned(), "nginx".to_owned()],
+            fail_on_severity: "HIGH".to_owned(),
+            ignore_unfixed: false,
+            misconfig_fail_on_severity: "HIGH".to_owned(),
+            timeout_seconds: 600,
+            cache_dir: root.join("target/dockyard/trivy-cache"),
+            db_repository: None,
+            ignores: Vec::new(),
+        })
+    );
+}
+
+#[test]
+fn scan_ignores_with_the_same_id_and_another_scope_are_kept_apart() {
+    let text = minimal_with_nginx_and(
+        "[scan]
+trivy_version = \"0.76.0\"
+
+[[scan.ignore]]
+id = \"CVE-2019-18276\"
+reason = \"bash is not reachable from the app\"
+expires = 2026-12-31
+image = \"app\"
+
+[[scan.ignore]]
+id = \"CVE-2019-18276\"
+reason = \"nginx runs no shell scripts at all\"
+expires = 2020-01-01
+image = \"nginx\"
+",
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    let scan = config.scan.expect("the file has [scan]");
+    let entries: Vec<(&str, Option<&str>, &str)> = scan
+        .ignores
+        .iter()
+        .map(|ignore| {
+            (
+                ignore.id.as_str(),
+                ignore.image.as_deref(),
+                ignore.expires.as_str(),
+            )
+        })
+        .collect();
+    // Long expired, and still accepted: expiry is for the scan gate to report.
+    assert_eq!(
+        entries,
+        [
+            ("CVE-2019-18276", Some("app"), "2026-12-31"),
+            ("CVE-2019-18276", Some("nginx"), "2020-01-01"),
+        ]
+    );
 }
 
 #[test]

@@ -1,0 +1,243 @@
+//! `scan`: trivy on the built images, one at a time (trivy's file cache locks across processes), each exported
+//! through the engine to a `docker save` archive so trivy needs no engine socket; then the policy gate in Rust.
+//!
+//! A missing vulnerability database never passes silently: the image is scanned again without the vulnerability
+//! scanner, the summary says "vulnerability scan not run", and the caller decides whether that fails the run.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use dockyard_scan::{
+    policy::{self, IgnoreEntry, Policy},
+    render::{ImageScan, ScanSummary, VulnScanStatus},
+    runner::{self, TrivyInvocation},
+    ScanError, Severity,
+};
+
+use crate::progress;
+use crate::run::Session;
+use crate::state::ImageRecord;
+use crate::PipelineError;
+
+/// What a scan produced.
+pub struct ScanOutcome {
+    /// Per-image scans and the evaluated findings.
+    pub summary: ScanSummary,
+    /// The JSON summary on disk.
+    pub json_path: PathBuf,
+    /// The SARIF report on disk (for GitHub code scanning).
+    pub sarif_path: PathBuf,
+}
+
+impl ScanOutcome {
+    /// Images whose vulnerability scan did not run, with the reason.
+    pub fn vulnerability_scan_not_run(&self) -> Vec<(String, String)> {
+        self.summary
+            .images
+            .iter()
+            .filter_map(|image| match &image.vulnerability_scan {
+                VulnScanStatus::NotRun { reason } => Some((image.image.clone(), reason.clone())),
+                VulnScanStatus::Ran => None,
+            })
+            .collect()
+    }
+}
+
+/// Scans the images `[scan] images` names. `Ok(None)` when deploy.toml has no [scan] table.
+pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineError> {
+    let Some(scan_config) = session.prepared.config.scan.clone() else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let program = runner::find_trivy().ok_or(ScanError::TrivyMissing)?;
+    let version = runner::check_trivy_version(&program, &scan_config.trivy_version)?;
+    progress::step(
+        "scan",
+        &format!(
+            "trivy {version} ({}), scanners {}",
+            program.display(),
+            scan_config.scanners.join(",")
+        ),
+    );
+    let folder = session
+        .prepared
+        .paths
+        .target
+        .join(format!("work-{}", session.run_id))
+        .join("scan");
+    let reports_folder = session.prepared.paths.target.join("scan");
+    for path in [&folder, &reports_folder, &scan_config.cache_dir] {
+        std::fs::create_dir_all(path).map_err(|source| PipelineError::Io {
+            operation: "creating",
+            path: path.clone(),
+            source,
+        })?;
+    }
+
+    let mut reports = Vec::new();
+    let mut images = Vec::new();
+    for image_name in &scan_config.images {
+        let image_started = Instant::now();
+        let record = image_record(session, image_name)?;
+        let archive = folder.join(format!("{image_name}.tar"));
+        let n_bytes = session
+            .engine
+            .export_image_to_file(&record.id, &archive)
+            .await?;
+        progress::detail(&format!(
+            "{image_name}: {} exported, {} MiB",
+            record.tag,
+            n_bytes / (1024 * 1024)
+        ));
+        let invocation = TrivyInvocation {
+            program: program.clone(),
+            image_archive: archive.clone(),
+            scanners: scan_config.scanners.clone(),
+            cache_dir: scan_config.cache_dir.clone(),
+            timeout_seconds: scan_config.timeout_seconds,
+            db_repository: scan_config.db_repository.clone(),
+            skip_db_update: false,
+            output: reports_folder.join(format!("{image_name}.trivy.json")),
+        };
+        let (report, vulnerability_scan, scanners) = match run_blocking(invocation.clone()).await? {
+            Ok(report) => (report, VulnScanStatus::Ran, invocation.scanners.clone()),
+            Err(ScanError::VulnerabilityDatabaseUnavailable { detail, .. }) => {
+                progress::warning(&format!(
+                    "VULNERABILITY SCAN NOT RUN for {image_name}: trivy could not get its vulnerability database ({detail}); scanning for {} only",
+                    invocation.scanners.iter().filter(|scanner| *scanner != "vuln").cloned().collect::<Vec<_>>().join(" and ")
+                ));
+                let reduced = runner::without_vulnerability_scanner(&invocation);
+                let scanners = reduced.scanners.clone();
+                let report = run_blocking(reduced).await??;
+                let reason = "the vulnerability database is unavailable".to_owned();
+                (report, VulnScanStatus::NotRun { reason }, scanners)
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let _ = std::fs::remove_file(&archive);
+        progress::done(
+            &format!("scan {image_name}"),
+            image_started,
+            &format!("{} results", report.results.len()),
+        );
+        reports.push((image_name.clone(), report));
+        images.push(ImageScan {
+            image: image_name.clone(),
+            reference: record.tag.clone(),
+            scanners,
+            vulnerability_scan,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+
+    let severity = |text: &str| text.parse::<Severity>().map_err(PipelineError::from);
+    let policy = Policy {
+        fail_on_severity: severity(&scan_config.fail_on_severity)?,
+        ignore_unfixed: scan_config.ignore_unfixed,
+        misconfig_fail_on_severity: severity(&scan_config.misconfig_fail_on_severity)?,
+        secrets_fail: true,
+    };
+    let ignores = scan_config
+        .ignores
+        .iter()
+        .map(|entry| {
+            Ok(IgnoreEntry {
+                id: entry.id.clone(),
+                reason: entry.reason.clone(),
+                expires: entry.expires.parse().map_err(PipelineError::from)?,
+                image: entry.image.clone(),
+                package: entry.package.clone(),
+                path: entry.path.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, PipelineError>>()?;
+    let evaluation = policy::evaluate(&reports, &policy, &ignores, policy::today_utc());
+    let summary = ScanSummary { images, evaluation };
+
+    let name = &session.prepared.config.project.name;
+    let json_path = session
+        .prepared
+        .paths
+        .target
+        .join(format!("{name}-scan.json"));
+    let sarif_path = session
+        .prepared
+        .paths
+        .target
+        .join(format!("{name}-scan.sarif"));
+    for (path, text) in [
+        (&json_path, dockyard_scan::render::to_json(&summary)),
+        (&sarif_path, dockyard_scan::render::to_sarif(&summary)),
+    ] {
+        std::fs::write(path, text).map_err(|source| PipelineError::Io {
+            operation: "writing the scan report",
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if let Some(step_summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write;
+        let path = PathBuf::from(step_summary);
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| {
+                file.write_all(dockyard_scan::render::to_markdown(&summary).as_bytes())
+            });
+        appended.map_err(|source| PipelineError::Io {
+            operation: "appending to GITHUB_STEP_SUMMARY",
+            path,
+            source,
+        })?;
+    }
+    progress::done(
+        "scan",
+        started,
+        &format!("{} findings over policy", summary.evaluation.n_failing()),
+    );
+    Ok(Some(ScanOutcome {
+        summary,
+        json_path,
+        sarif_path,
+    }))
+}
+
+fn image_record(session: &Session, image_name: &str) -> Result<ImageRecord, PipelineError> {
+    let (record, tag) = match image_name {
+        "app" => (
+            session.state.production.clone(),
+            session.prepared.production_tag.clone(),
+        ),
+        "nginx" => (
+            session.state.nginx.clone(),
+            session
+                .prepared
+                .nginx
+                .as_ref()
+                .map(|nginx| nginx.tag.clone())
+                .unwrap_or_default(),
+        ),
+        _ => (
+            session.state.builder.clone(),
+            session.prepared.builder_tag.clone(),
+        ),
+    };
+    record.ok_or(PipelineError::MissingArtifact {
+        what: "an image to scan (run `cargo xtask build`)",
+        path: PathBuf::from(tag),
+    })
+}
+
+/// Runs trivy on a blocking thread.
+async fn run_blocking(
+    invocation: TrivyInvocation,
+) -> Result<Result<dockyard_scan::TrivyReport, ScanError>, PipelineError> {
+    tokio::task::spawn_blocking(move || runner::run_trivy(&invocation))
+        .await
+        .map_err(|error| PipelineError::Io {
+            operation: "running trivy",
+            path: PathBuf::from("trivy"),
+            source: std::io::Error::other(error),
+        })
+}
