@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use dockyard_pipeline::release::{self, ReleaseOptions};
 use dockyard_pipeline::run::{self, Session};
 use dockyard_pipeline::{
     exit_code, plan, progress, provenance, smoke, state, Engine, PipelineError,
@@ -12,7 +13,7 @@ use dockyard_pipeline::{
 use crate::flags;
 
 /// How far a command goes.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 enum Until {
     Bases,
     Export,
@@ -20,6 +21,10 @@ enum Until {
     /// The scan gate; `true` accepts a missing vulnerability database.
     Scan(bool),
     Smoke,
+    /// The pre-push check: build, scan (a missing database is a warning), smoke, release.json; no tags, no pushes.
+    Check,
+    /// The release; `true` accepts a missing vulnerability database.
+    Release(ReleaseOptions, bool),
     /// A one-off command after the production image is built.
     Run(Vec<String>),
 }
@@ -41,6 +46,27 @@ impl flags::Scan {
         run_until(
             config_path,
             Until::Scan(self.allow_missing_vulnerability_db),
+            false,
+        )
+    }
+}
+
+impl flags::Check {
+    pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
+        run_until(config_path, Until::Check, false)
+    }
+}
+
+impl flags::Release {
+    pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
+        let options = ReleaseOptions {
+            version: self.version,
+            allow_dirty: self.allow_dirty,
+            dry_run: self.dry_run,
+        };
+        run_until(
+            config_path,
+            Until::Release(options, self.allow_missing_vulnerability_db),
             false,
         )
     }
@@ -70,6 +96,11 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
     let provenance = provenance::detect(&config.root);
     let prepared = plan::prepare(config, provenance).context("planning")?;
     let state = state::load(&prepared.paths.state);
+    // A release refuses a dirty tree or a bad version before the engine is involved.
+    let release_preflight = match &until {
+        Until::Release(options, _) => Some(release::preflight(&prepared, options)?),
+        _ => None,
+    };
     crate::runtime()?.block_on(async move {
         let engine = Engine::connect().await.map_err(PipelineError::from)?;
         let mut session = Session {
@@ -89,7 +120,7 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
             ),
         );
         let (summary, code) = run::with_cleanup(&mut session, async |session: &mut Session| {
-            run_steps(session, &until).await
+            run_steps(session, &until, release_preflight).await
         })
         .await?;
         // A one-off command owns stdout; the summary goes to stderr there.
@@ -141,9 +172,10 @@ async fn scan_gate(
 async fn run_steps(
     session: &mut Session,
     until: &Until,
+    release_preflight: Option<(String, bool)>,
 ) -> Result<(Vec<String>, i32), PipelineError> {
     run::ensure_bases(session).await?;
-    if *until == Until::Bases {
+    if matches!(until, Until::Bases) {
         return Ok((Vec::new(), exit_code::OK));
     }
     let builder = run::ensure_builder_image(session).await?;
@@ -160,7 +192,7 @@ async fn run_steps(
             export.sha256
         ),
     ];
-    if *until == Until::Export {
+    if matches!(until, Until::Export) {
         return Ok((summary, exit_code::OK));
     }
     let production = run::build_production(session).await?;
@@ -178,54 +210,66 @@ async fn run_steps(
     }
     match until {
         Until::Scan(allow_missing_database) => {
-            let Some(outcome) = scan_gate(session, &mut summary).await? else {
+            let Some(_) = strict_scan(session, &mut summary, *allow_missing_database).await? else {
                 return Err(PipelineError::Scan(dockyard_scan::ScanError::TrivyMissing));
             };
-            let not_run = outcome.vulnerability_scan_not_run();
-            if !not_run.is_empty() && !allow_missing_database {
-                let images = not_run
-                    .iter()
-                    .map(|(image, _)| image.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(PipelineError::VulnerabilityScanNotRun { images });
-            }
         }
         Until::Smoke => {
-            // Local runs: a scan that cannot run is a loud warning recorded in the report; findings over the policy stop.
-            let notes = match scan_gate(session, &mut summary).await {
-                Ok(Some(outcome)) => outcome
-                    .vulnerability_scan_not_run()
-                    .into_iter()
-                    .map(|(image, reason)| {
-                        format!("vulnerability scan not run for {image}: {reason}")
-                    })
-                    .collect(),
-                Ok(None) => vec!["scan not configured: no [scan] table in deploy.toml".to_owned()],
-                Err(PipelineError::Scan(error)) => {
-                    progress::warning(&format!("SCAN NOT RUN: {error}"));
-                    vec![format!("scan not run: {error}")]
-                }
-                Err(error) => return Err(error),
+            let (_, notes) = local_scan(session, &mut summary).await?;
+            smoke_gate(session, &mut summary, notes).await?;
+        }
+        Until::Check => {
+            let (scan, notes) = local_scan(session, &mut summary).await?;
+            let smoke = smoke_gate(session, &mut summary, notes).await?;
+            let options = ReleaseOptions {
+                version: None,
+                allow_dirty: true,
+                dry_run: false,
             };
-            for note in &notes {
-                progress::warning(note);
-            }
-            let outcome = smoke::smoke(session, notes).await?;
-            print!("{}", outcome.report.render_table());
+            let (version, dirty) = release::preflight(&session.prepared, &options)?;
+            let manifest = release::publish(
+                session,
+                &options,
+                &version,
+                dirty,
+                scan.as_ref(),
+                &smoke,
+                false,
+            )
+            .await?;
             summary.push(format!(
-                "smoke report      {} and {}",
-                outcome.json_path.display(),
-                outcome.junit_path.display()
+                "check passed      {} {} (nothing tagged or pushed)",
+                manifest.project, manifest.version
             ));
-            if !outcome.report.passed() {
-                for line in &summary {
-                    println!("{line}");
-                }
-                return Err(PipelineError::SmokeFailed {
-                    n_failed: outcome.report.n_failed(),
-                    report: outcome.json_path,
+        }
+        Until::Release(options, allow_missing_database) => {
+            let (version, dirty) = release_preflight.unwrap_or_default();
+            let Some(scan) = strict_scan(session, &mut summary, *allow_missing_database).await?
+            else {
+                return Err(PipelineError::ReleaseRefused {
+                    reason:
+                        "deploy.toml has no [scan] table: a release never ships unscanned images"
+                            .to_owned(),
+                    hint: "add [scan] with trivy_version (see the repository's deploy.toml)"
+                        .to_owned(),
                 });
+            };
+            let notes = scan
+                .vulnerability_scan_not_run()
+                .into_iter()
+                .map(|(image, reason)| format!("vulnerability scan not run for {image}: {reason} (accepted with --allow-missing-vulnerability-db)"))
+                .collect();
+            let smoke = smoke_gate(session, &mut summary, notes).await?;
+            let manifest =
+                release::publish(session, options, &version, dirty, Some(&scan), &smoke, true)
+                    .await?;
+            for image in &manifest.images {
+                let target = match (&image.digest, &image.archive) {
+                    (Some(digest), _) => format!("{}@{digest}", image.repository),
+                    (None, Some(archive)) => archive.path.display().to_string(),
+                    (None, None) => format!("{} (dry run)", image.repository),
+                };
+                summary.push(format!("released {:<8} {target}", image.name));
             }
         }
         Until::Run(command) => {
@@ -237,4 +281,78 @@ async fn run_steps(
         Until::Bases | Until::Export | Until::Production => {}
     }
     Ok((summary, exit_code::OK))
+}
+
+/// The scan for `scan` and `release`: trivy must run; a missing vulnerability database fails unless accepted.
+async fn strict_scan(
+    session: &Session,
+    summary: &mut Vec<String>,
+    allow_missing_database: bool,
+) -> Result<Option<dockyard_pipeline::scan::ScanOutcome>, PipelineError> {
+    let Some(outcome) = scan_gate(session, summary).await? else {
+        return Ok(None);
+    };
+    let not_run = outcome.vulnerability_scan_not_run();
+    if !not_run.is_empty() && !allow_missing_database {
+        let images = not_run
+            .iter()
+            .map(|(image, _)| image.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(PipelineError::VulnerabilityScanNotRun { images });
+    }
+    Ok(Some(outcome))
+}
+
+/// The scan for local runs (`smoke`, `check`): a scan that cannot run is a loud warning recorded in the report;
+/// findings over the policy still stop.
+async fn local_scan(
+    session: &Session,
+    summary: &mut Vec<String>,
+) -> Result<(Option<dockyard_pipeline::scan::ScanOutcome>, Vec<String>), PipelineError> {
+    let (outcome, notes) = match scan_gate(session, summary).await {
+        Ok(Some(outcome)) => {
+            let notes = outcome
+                .vulnerability_scan_not_run()
+                .into_iter()
+                .map(|(image, reason)| format!("vulnerability scan not run for {image}: {reason}"))
+                .collect();
+            (Some(outcome), notes)
+        }
+        Ok(None) => (
+            None,
+            vec!["scan not configured: no [scan] table in deploy.toml".to_owned()],
+        ),
+        Err(PipelineError::Scan(error)) => (None, vec![format!("scan not run: {error}")]),
+        Err(error) => return Err(error),
+    };
+    for note in &notes {
+        progress::warning(note);
+    }
+    Ok((outcome, notes))
+}
+
+/// Smoke-tests the images; fails with SMOKE_FAILED unless every check passed.
+async fn smoke_gate(
+    session: &mut Session,
+    summary: &mut Vec<String>,
+    notes: Vec<String>,
+) -> Result<smoke::SmokeOutcome, PipelineError> {
+    let outcome = smoke::smoke(session, notes).await?;
+    print!("{}", outcome.report.render_table());
+    summary.push(format!(
+        "smoke report      {} and {}",
+        outcome.json_path.display(),
+        outcome.junit_path.display()
+    ));
+    if !outcome.report.passed() {
+        for line in summary.iter() {
+            println!("{line}");
+        }
+        return Err(PipelineError::SmokeFailed {
+            n_failed: outcome.report.n_failed(),
+            report: outcome.json_path,
+        });
+    }
+    Ok(outcome)
 }

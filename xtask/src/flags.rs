@@ -32,6 +32,10 @@ pub enum Command {
     Scan(Scan),
     /// Build (skipping unchanged work), then run the containers on a private network and check them through nginx
     Smoke(Smoke),
+    /// The pre-push check: everything release does except tagging and pushing
+    Check(Check),
+    /// Build, scan, smoke-test, then tag and push (or archive) the images and write release.json
+    Release(Release),
     /// Run a one-off command in a container of the production image, with the smoke environment and network
     Run(Run),
     /// Remove containers, networks and volumes that crashed runs left behind
@@ -81,6 +85,27 @@ pub struct Scan {
 /// `cargo xtask smoke`
 #[derive(Debug, Args)]
 pub struct Smoke {}
+
+/// `cargo xtask check`
+#[derive(Debug, Args)]
+pub struct Check {}
+
+/// `cargo xtask release`
+#[derive(Debug, Args)]
+pub struct Release {
+    /// The version to release [default: the git tag at HEAD without its `v`, else project.version]
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Release from a git tree with uncommitted changes (release.json records it)
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Show what would be tagged and pushed, and do neither
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Release even though the vulnerability scanner could not run (recorded in release.json)
+    #[arg(long)]
+    pub allow_missing_vulnerability_db: bool,
+}
 
 /// `cargo xtask run -- python manage.py seed_notes --count 3`
 #[derive(Debug, Args)]

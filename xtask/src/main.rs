@@ -30,6 +30,7 @@ const EXIT_CODES_HELP: &str = "Exit codes:
   8  the scanner failed
   9  a smoke check failed
   10 a push failed
+  11 the release refused to start (dirty tree, invalid version)
   130 interrupted (Ctrl-C), after cleanup";
 
 fn main() -> ExitCode {
@@ -46,6 +47,8 @@ fn main() -> ExitCode {
         flags::Command::Build(command) => command.run(&config_path),
         flags::Command::Scan(command) => command.run(&config_path),
         flags::Command::Smoke(command) => command.run(&config_path),
+        flags::Command::Check(command) => command.run(&config_path),
+        flags::Command::Release(command) => command.run(&config_path),
         flags::Command::Run(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),
     };

@@ -23,8 +23,8 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
-const MAXIMUM_TAG_LENGTH: usize = 128;
-const MAXIMUM_NAME_LENGTH: usize = 255;
+pub(crate) const MAXIMUM_TAG_LENGTH: usize = 128;
+pub(crate) const MAXIMUM_NAME_LENGTH: usize = 255;
 const SHA256_HEX_LENGTH: usize = 64;
 
 impl ImageRef {
@@ -139,7 +139,56 @@ pub(crate) fn parse_image_reference(reference: &str) -> Result<ImageRef, String>
     })
 }
 
-fn looks_like_registry(first_component: &str) -> bool {
+/// Checks `prefix`, what goes before the repository in an image name: a registry host (with its
+/// port, if any) and an optional namespace path, such as `ghcr.io/owner` or `localhost:5000`.
+pub(crate) fn check_registry_prefix(prefix: &str) -> Result<(), String> {
+    if let Some(character) = prefix.chars().find(|character| character.is_whitespace()) {
+        return Err(format!(
+            "whitespace ({character:?}) is not allowed in a registry"
+        ));
+    }
+    let (host, namespace) = match prefix.split_once('/') {
+        Some((host, namespace)) => (host, Some(namespace)),
+        None => (prefix, None),
+    };
+    if host.is_empty() {
+        return Err("the registry host is empty".to_owned());
+    }
+    if !looks_like_registry(host) {
+        return Err(format!(
+            "`{host}` is not a registry host: Docker reads a first component without `.` or `:` \
+             that is not `localhost` as a Docker Hub namespace"
+        ));
+    }
+    check_registry(host)?;
+    if let Some(namespace) = namespace {
+        check_namespace(namespace)?;
+    }
+    Ok(())
+}
+
+/// A registry prefix made from `prefix`: its namespace lowercased, `docker.io/` put before a
+/// Docker Hub namespace; only when that is valid and differs from `prefix`.
+pub(crate) fn suggest_registry_prefix(prefix: &str) -> Option<String> {
+    let (host, namespace) = match prefix.split_once('/') {
+        Some((host, namespace)) => (host, Some(namespace)),
+        None => (prefix, None),
+    };
+    let mut suggestion = if looks_like_registry(host) {
+        host.to_owned()
+    } else {
+        format!("docker.io/{}", host.to_ascii_lowercase())
+    };
+    if let Some(namespace) = namespace {
+        suggestion.push('/');
+        suggestion.push_str(&namespace.to_ascii_lowercase());
+    }
+    (suggestion != prefix && check_registry_prefix(&suggestion).is_ok()).then_some(suggestion)
+}
+
+/// Whether Docker takes `first_component` of a name for a registry host rather than a path
+/// component: it contains `.` or `:`, or is `localhost`.
+pub(crate) fn looks_like_registry(first_component: &str) -> bool {
     first_component.contains('.') || first_component.contains(':') || first_component == "localhost"
 }
 
@@ -201,7 +250,44 @@ fn is_domain_component(component: &str) -> bool {
     }
 }
 
-fn check_repository(repository: &str) -> Result<(), String> {
+fn check_namespace(namespace: &str) -> Result<(), String> {
+    if namespace
+        .chars()
+        .any(|character| character.is_ascii_uppercase())
+    {
+        return Err("uppercase letters are not allowed in the namespace path".to_owned());
+    }
+    for component in namespace.split('/') {
+        if component.is_empty() {
+            return Err(format!("empty path component in namespace `{namespace}`"));
+        }
+        if !is_repository_path_component(component) {
+            return Err(format!(
+                "invalid namespace path component `{component}`: use lowercase letters and \
+                 digits, separated by `.`, `_`, `__` or dashes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A repository path made from `repository`: lowercased, each component trimmed of the
+/// separators at its ends; only when that is valid and differs from `repository`.
+pub(crate) fn suggest_repository(repository: &str) -> Option<String> {
+    let suggestion = repository
+        .to_ascii_lowercase()
+        .split('/')
+        .map(|component| {
+            component.trim_matches(|character: char| !character.is_ascii_alphanumeric())
+        })
+        .filter(|component| !component.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    (suggestion != repository && check_repository(&suggestion).is_ok()).then_some(suggestion)
+}
+
+/// Checks `repository`, a repository path: lowercase components separated by `/`.
+pub(crate) fn check_repository(repository: &str) -> Result<(), String> {
     if repository
         .chars()
         .any(|character| character.is_ascii_uppercase())

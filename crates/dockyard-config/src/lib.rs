@@ -24,6 +24,7 @@ pub mod raw;
 mod resolve;
 mod source_map;
 mod suggestions;
+mod tag_template;
 mod toml_errors;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ pub use crate::error::ConfigError;
 pub use crate::image_reference::ImageRef;
 pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
-    Scan, ScanIgnore, Smoke, SmokeCheck, Via,
+    Release, Scan, ScanIgnore, Smoke, SmokeCheck, Via,
 };
 
 use crate::error::SourceText;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::image_reference::ImageRef;
+use crate::tag_template::{render_tag_template, TagValues};
 
 /// A checked `deploy.toml`: defaults applied, paths resolved against the file's folder, image
 /// references parsed, every cross reference (base names) known to hold.
@@ -31,6 +32,8 @@ pub struct DeployConfig {
     pub smoke: Smoke,
     /// `[scan]` and its `[[scan.ignore]]` entries, when the file has one.
     pub scan: Option<Scan>,
+    /// `[release]`, when the file has one.
+    pub release: Option<Release>,
     /// `[context]`, with defaults when the table is absent.
     pub context: ContextRules,
 }
@@ -257,6 +260,54 @@ pub struct ScanIgnore {
     pub package: Option<String>,
     /// The file path, or pattern, the finding must be in.
     pub path: Option<String>,
+}
+
+/// `[release]`: where and under which tags the app and nginx images are published.
+///
+/// Tags are kept as templates; [`Release::render_tag`] fills them in for one release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    /// The registry host (with its port, if any) and an optional namespace path, for example
+    /// `ghcr.io/owner` or `localhost:5000`; without one, the release writes image archives.
+    pub registry: Option<String>,
+    /// The repository path of the app image, after the registry (default `project.name`).
+    pub app_repository: String,
+    /// The repository path of the nginx image (default `<project.name>-nginx`); `None` without
+    /// `[nginx]`. Never the same as [`Release::app_repository`].
+    pub nginx_repository: Option<String>,
+    /// Tag templates pushed once for a release, in the file's order, each once; never empty
+    /// (default `{version}` and `sha-{git_sha}`).
+    pub tags: Vec<String>,
+    /// Tag templates moved to every new release, in the file's order, each once, none of them in
+    /// [`Release::tags`]; may be empty (default `latest`).
+    pub moving_tags: Vec<String>,
+    /// How many times a push is tried, 1 to 10 (default 4).
+    pub push_attempts: u32,
+    /// The wait before retrying a failed push, in milliseconds, 0 to 60000 (default 500).
+    pub push_backoff_ms: u64,
+    /// The name of the environment variable holding the registry username (default
+    /// `DOCKYARD_REGISTRY_USERNAME`); never the username itself.
+    pub username_env: String,
+    /// The name of the environment variable holding the registry password (default
+    /// `DOCKYARD_REGISTRY_PASSWORD`); never the password itself.
+    pub password_env: String,
+}
+
+impl Release {
+    /// `template` with `{version}`, `{git_sha}` and `{project}` replaced by the values given.
+    ///
+    /// Pure substitution: the templates of a resolved [`Release`] were checked to render valid
+    /// Docker tags, so nothing is checked here. Anything else in braces is kept as written.
+    pub fn render_tag(template: &str, version: &str, git_sha: &str, project: &str) -> String {
+        render_tag_template(
+            template,
+            &TagValues {
+                version,
+                git_sha,
+                project,
+            },
+        )
+    }
 }
 
 /// `[context]`: what to leave out of the app's build context.

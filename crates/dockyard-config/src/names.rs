@@ -1,6 +1,6 @@
 //! Small grammars for names: project, base, volume, Debian package, environment variable, Python,
-//! the few nginx and HTTP ones `[nginx]` and `[[smoke.check]]` use, and the trivy versions, package
-//! URLs and calendar dates of `[scan]`.
+//! the few nginx and HTTP ones `[nginx]` and `[[smoke.check]]` use, the trivy versions, package
+//! URLs and calendar dates of `[scan]`, and the credential variable names of `[release]`.
 
 /// Longest project name: it ends up in image names, volume names and file names.
 pub(crate) const MAXIMUM_PROJECT_NAME_LENGTH: usize = 64;
@@ -104,6 +104,40 @@ pub(crate) fn looks_like_secret_name(name: &str) -> bool {
         .iter()
         .any(|word| upper.contains(word))
         || upper.ends_with("_KEY")
+}
+
+/// `^[A-Z_][A-Z0-9_]*$`: the conventional name of an environment variable, uppercase only.
+pub(crate) fn is_uppercase_environment_variable_name(name: &str) -> bool {
+    starts_with_and_continues(
+        name,
+        |byte| byte.is_ascii_uppercase() || byte == b'_',
+        |byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_',
+    )
+}
+
+/// Whether a value written where an environment variable name belongs looks like a credential
+/// itself: a well-known token prefix, a character no name has (`:`, `-`, `/`, `+`, `=` and so on),
+/// or lowercase letters mixed with digits.
+pub(crate) fn looks_like_credential(value: &str) -> bool {
+    const TOKEN_PREFIXES: [&str; 8] = [
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "dckr_pat_",
+    ];
+    let has_token_prefix = TOKEN_PREFIXES
+        .iter()
+        .any(|prefix| value.starts_with(prefix));
+    let has_foreign_character = value
+        .bytes()
+        .any(|byte| !(byte.is_ascii_alphanumeric() || byte == b'_'));
+    let mixes_lowercase_and_digits = value.bytes().any(|byte| byte.is_ascii_lowercase())
+        && value.bytes().any(|byte| byte.is_ascii_digit());
+    has_token_prefix || has_foreign_character || mixes_lowercase_and_digits
 }
 
 /// A Python identifier (ASCII only).
@@ -277,6 +311,20 @@ mod tests {
         assert!(looks_like_secret_name("api_key"));
         assert!(looks_like_secret_name("GITHUB_TOKEN"));
         assert!(!looks_like_secret_name("KEYBOARD"));
+        assert!(is_uppercase_environment_variable_name(
+            "DOCKYARD_REGISTRY_PASSWORD"
+        ));
+        assert!(is_uppercase_environment_variable_name("_X1"));
+        assert!(!is_uppercase_environment_variable_name("registry_password"));
+        assert!(!is_uppercase_environment_variable_name("1X"));
+        assert!(!is_uppercase_environment_variable_name(""));
+        assert!(looks_like_credential(
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+        ));
+        assert!(looks_like_credential("user:hunter2"));
+        assert!(looks_like_credential("hunter2"));
+        assert!(!looks_like_credential("registry_password"));
+        assert!(!looks_like_credential("REGISTRY_PASSWORD_2"));
         assert!(is_wsgi_reference("sample.wsgi:application"));
         assert!(!is_wsgi_reference("sample.wsgi"));
         assert!(!is_wsgi_reference("sample..wsgi:app"));

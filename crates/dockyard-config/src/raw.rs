@@ -33,6 +33,8 @@ pub struct Document {
     pub smoke: Option<Smoke>,
     /// `[scan]` and its `[[scan.ignore]]` entries, optional, with the span of its header.
     pub scan: Option<Spanned<Scan>>,
+    /// `[release]`, optional, with the span of its header.
+    pub release: Option<Spanned<Release>>,
     /// `[context]`, optional.
     pub context: Option<Context>,
 }
@@ -232,6 +234,30 @@ pub struct ScanIgnore {
     pub package: Option<Spanned<String>>,
     /// `path`: the file path, or pattern, the finding must be in.
     pub path: Option<Spanned<String>>,
+}
+
+/// `[release]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// `registry`: the registry host, with an optional port and namespace path.
+    pub registry: Option<Spanned<String>>,
+    /// `app_repository`: the repository path of the app image.
+    pub app_repository: Option<Spanned<String>>,
+    /// `nginx_repository`: the repository path of the nginx image.
+    pub nginx_repository: Option<Spanned<String>>,
+    /// `tags`: tag templates, each pushed once for a release.
+    pub tags: Option<SpannedStrings>,
+    /// `moving_tags`: tag templates moved to every new release.
+    pub moving_tags: Option<SpannedStrings>,
+    /// `push_attempts`: how many times a push is tried.
+    pub push_attempts: Option<Spanned<i64>>,
+    /// `push_backoff_ms`: the wait before retrying a failed push, in milliseconds.
+    pub push_backoff_ms: Option<Spanned<i64>>,
+    /// `username_env`: the name of the environment variable holding the registry username.
+    pub username_env: Option<Spanned<String>>,
+    /// `password_env`: the name of the environment variable holding the registry password.
+    pub password_env: Option<Spanned<String>>,
 }
 
 /// `[context]`.

@@ -85,29 +85,14 @@ impl Engine {
         }
     }
 
-    /// Pulls an image from its registry, reporting progress lines.
+    /// Pulls an image (`repo:tag` or `repo@sha256:...`) from its registry anonymously, reporting progress lines.
     pub async fn pull_image(
         &self,
         reference: &str,
         on_line: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(), EngineError> {
-        let (repository, tag) = split_reference(reference);
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(repository)
-            .tag(tag)
-            .build();
-        let mut stream = self.docker.create_image(Some(options), None, None);
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|error| {
-                EngineError::from_bollard(format!("pulling {reference}"), error)
-            })?;
-            if let Some(status) = info.status {
-                if info.progress_detail.is_none() || info.id.is_none() {
-                    on_line(&status);
-                }
-            }
-        }
-        Ok(())
+        self.pull_image_with_credentials(reference, None, on_line)
+            .await
     }
 
     /// Imports a root filesystem tarball as an image (what `docker import` does), streaming the file.
@@ -292,7 +277,7 @@ impl Engine {
 
 /// Splits `repo/name:tag` into `("repo/name", "tag")`, defaulting the tag to `latest`.
 /// A `:` inside the registry host (`localhost:5000/x`) is not a tag separator.
-fn split_reference(reference: &str) -> (&str, &str) {
+pub(crate) fn split_reference(reference: &str) -> (&str, &str) {
     let last_slash = reference.rfind('/').map_or(0, |index| index + 1);
     match reference[last_slash..].rfind(':') {
         Some(colon) => (

@@ -1,7 +1,7 @@
 //! The Docker Engine API client: the only crate that knows bollard.
 //!
 //! Everything Dockyard asks of an engine goes through [`Engine`]. No bollard type crosses this
-//! crate's API: callers see plain Rust types ([`ImageInfo`], [`ContainerSpec`], [`EngineError`]).
+//! crate's API: callers see plain Rust types ([`ImageInfo`], [`ContainerSpec`], [`RegistryCredentials`], [`EngineError`]).
 //! Files travel through the API (upload and download of tar streams), never through bind mounts,
 //! so a remote engine (`DOCKER_HOST=tcp://...`) works unchanged.
 #![warn(missing_docs)]
@@ -9,6 +9,7 @@
 mod containers;
 mod error;
 mod images;
+mod registry;
 mod resources;
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use bollard::Docker;
 pub use crate::containers::{ContainerSpec, ContainerState, LogLine, VolumeMount};
 pub use crate::error::EngineError;
 pub use crate::images::{BuildSpec, ImageInfo};
+pub use crate::registry::{PushFailureKind, RegistryCredentials};
 pub use crate::resources::{Leftovers, PROJECT_LABEL, RUN_LABEL};
 
 /// A connection to one Docker engine.

@@ -14,14 +14,16 @@ pub const ENGINE_UNREACHABLE: i32 = 4;
 pub const MISSING_PREREQUISITE: i32 = 5;
 /// A build failed: a builder step (wheels, tests, collectstatic), an image build, or the export.
 pub const BUILD_FAILED: i32 = 6;
-/// The scan found findings over the policy (reserved for `scan`).
+/// The scan found findings over the policy, or an ignore entry expired.
 pub const SCAN_POLICY_VIOLATED: i32 = 7;
-/// The scanner itself failed (reserved for `scan`).
+/// The scanner could not run (missing, wrong version, timeout, no vulnerability database).
 pub const SCAN_INFRASTRUCTURE: i32 = 8;
-/// A smoke check failed (reserved for `smoke`).
+/// A smoke check failed.
 pub const SMOKE_FAILED: i32 = 9;
-/// Pushing to a registry failed (reserved for `release`).
+/// Pushing to a registry failed, for good (after retries of transient errors).
 pub const PUSH_FAILED: i32 = 10;
+/// The release refused to start: a dirty git tree, an invalid version, no [release] table.
+pub const RELEASE_REFUSED: i32 = 11;
 /// Interrupted by Ctrl-C (after cleaning up).
 pub const INTERRUPTED: i32 = 130;
 
@@ -38,5 +40,9 @@ pub const ALL: &[(i32, &str)] = &[
     (SCAN_INFRASTRUCTURE, "the scanner failed"),
     (SMOKE_FAILED, "a smoke check failed"),
     (PUSH_FAILED, "a push failed"),
+    (
+        RELEASE_REFUSED,
+        "the release refused to start (dirty tree, invalid version)",
+    ),
     (INTERRUPTED, "interrupted (Ctrl-C), after cleanup"),
 ];

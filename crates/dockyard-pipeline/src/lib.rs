@@ -4,6 +4,7 @@
 //! wrapped by [`run::with_cleanup`] so that nothing a run creates outlives it.
 #![warn(missing_docs)]
 
+pub mod credentials;
 pub mod digest;
 pub mod doctor;
 mod error;
@@ -11,6 +12,7 @@ pub mod exit_code;
 pub mod plan;
 pub mod progress;
 pub mod provenance;
+pub mod release;
 pub mod run;
 pub mod scan;
 pub mod smoke;

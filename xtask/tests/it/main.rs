@@ -5,8 +5,11 @@
 )]
 
 mod engine;
+mod registry;
+mod release;
 mod scan;
 mod smoke;
 mod structure;
 mod support;
 mod tidy;
+mod workflows;

@@ -63,12 +63,18 @@ impl Project {
 
     /// Runs `cargo xtask <args> --config <this project's deploy.toml>`.
     pub fn xtask(&self, args: &[&str]) -> Output {
+        self.xtask_with_env(args, &[])
+    }
+
+    /// Runs `cargo xtask <args>` with extra environment variables.
+    pub fn xtask_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         // `--config` first: it is global, and `run -- CMD...` takes everything after its `--`.
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
             .arg("--config")
             .arg(self.path("deploy.toml"))
             .args(args)
             .env_remove("SOURCE_DATE_EPOCH")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         eprintln!(

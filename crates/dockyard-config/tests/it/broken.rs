@@ -160,6 +160,34 @@ broken_case!(scan_ignore_unknown_image, "image = \"app\"" => "image = \"ap\"");
 broken_case!(scan_ignore_unknown_key, "expires = 2026-12-31" => "expiry = 2026-12-31");
 broken_case!(scan_ignore_duplicate, "expires = \"2027-03-01\"\n" => "expires = \"2027-03-01\"\n\n[[scan.ignore]]\nid = \"CVE-2023-45853\"\nreason = \"still not used by anything in the image\"\nexpires = 2027-06-30\n");
 
+// [release].
+broken_case!(release_registry_with_scheme, "registry = \"registry.example.com:5000/shop-team\"" => "registry = \"https://ghcr.io\"");
+broken_case!(release_registry_with_trailing_slash, "registry = \"registry.example.com:5000/shop-team\"" => "registry = \"ghcr.io/example/\"");
+broken_case!(release_registry_uppercase_path, "registry = \"registry.example.com:5000/shop-team\"" => "registry = \"ghcr.io/Example-Shop\"");
+broken_case!(release_registry_with_tag, "registry = \"registry.example.com:5000/shop-team\"" => "registry = \"ghcr.io/example/shop:1.2.0\"");
+broken_case!(release_registry_docker_hub_namespace, "registry = \"registry.example.com:5000/shop-team\"" => "registry = \"example\"");
+broken_case!(release_registry_bad_port, "registry = \"registry.example.com:5000/shop-team\"" => "registry = \"localhost:http\"");
+broken_case!(release_bad_app_repository, "app_repository = \"shop\"" => "app_repository = \"Example/Shop\"");
+broken_case!(release_app_repository_with_registry_host, "app_repository = \"shop\"" => "app_repository = \"ghcr.io/example/shop\"");
+broken_case!(release_nginx_repository_same_as_app, "nginx_repository = \"shop-proxy\"" => "nginx_repository = \"shop\"");
+broken_case!(release_empty_tags, "tags = [\"{version}\", \"sha-{git_sha}\", \"{project}-{version}\"]" => "tags = []");
+broken_case!(release_unknown_placeholder, "tags = [\"{version}\"," => "tags = [\"{verison}\",");
+broken_case!(release_unknown_placeholder_without_close_match, "tags = [\"{version}\"," => "tags = [\"{branch}\",");
+broken_case!(release_unclosed_placeholder, "\"sha-{git_sha}\"" => "\"sha-{git_sha\"");
+broken_case!(release_tag_with_a_space, "\"sha-{git_sha}\"" => "\"sha {git_sha}\"");
+broken_case!(release_tag_starting_with_a_dot, "\"{project}-{version}\"" => "\".{version}\"");
+broken_case!(release_tag_too_long, "\"{project}-{version}\"" => "\"{project}-{version}-built-from-a-tag-template-that-goes-on-and-on-and-on-well-past-the-one-hundred-and-twenty-eight-characters-docker-allows\"");
+broken_case!(release_duplicate_tag, "\"{project}-{version}\"" => "\"{version}\"");
+broken_case!(release_moving_tag_also_in_tags, "moving_tags = [\"latest\", \"stable\"]" => "moving_tags = [\"latest\", \"{version}\"]");
+broken_case!(release_push_attempts_zero, "push_attempts = 3" => "push_attempts = 0");
+broken_case!(release_push_attempts_11, "push_attempts = 3" => "push_attempts = 11");
+broken_case!(release_push_backoff_70000, "push_backoff_ms = 250" => "push_backoff_ms = 70000");
+broken_case!(release_username_env_is_a_token, "username_env = \"SHOP_REGISTRY_USERNAME\"" => "username_env = \"ghp_1a2B3c4D5e6F7g8H9i0JkLmNoPqRsTuVwXyZ\"");
+broken_case!(release_password_env_lowercase, "password_env = \"SHOP_REGISTRY_PASSWORD\"" => "password_env = \"shop_registry_password\"");
+broken_case!(release_password_env_same_as_username_env, "password_env = \"SHOP_REGISTRY_PASSWORD\"" => "password_env = \"SHOP_REGISTRY_USERNAME\"");
+broken_case!(release_unknown_key, "moving_tags = [" => "moving_tag = [");
+broken_case!(release_wrong_type_push_attempts, "push_attempts = 3" => "push_attempts = \"3\"");
+
 #[test]
 fn missing_table() {
     let text = MINIMAL.replace(
@@ -286,4 +314,29 @@ fn error_accessors_support_ci_annotations() {
     assert_eq!(error.key(), Some("app.prot"));
     assert_eq!(error.message(), "unknown key `prot` in `[app]`");
     assert_eq!(error.hint(), Some("did you mean `port`?"));
+}
+
+#[test]
+fn release_nginx_repository_without_nginx_table() {
+    let text = format!("{MINIMAL}\n[release]\nnginx_repository = \"shop-nginx\"\n");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn release_default_app_repository_from_a_project_name_docker_refuses() {
+    let text = MINIMAL.replace("name = \"shop\"", "name = \"shop.\"");
+    assert_ne!(text, MINIMAL, "the edit applies");
+    insta::assert_snapshot!(check(&format!("{text}\n[release]\n")));
+}
+
+#[test]
+fn release_moving_tag_in_the_default_tags() {
+    let text = format!("{MINIMAL}\n[release]\nmoving_tags = [\"latest\", \"{{version}}\"]\n");
+    insta::assert_snapshot!(check(&text));
+}
+
+#[test]
+fn release_default_moving_tag_in_the_tags() {
+    let text = format!("{MINIMAL}\n[release]\ntags = [\"{{version}}\", \"latest\"]\n");
+    insta::assert_snapshot!(check(&text));
 }

@@ -58,8 +58,8 @@ user = 20001
 dockerignore = "docker.ignore"
 exclude = ["*.sqlite3", "staticfiles/"]
 
-# The nginx image, the smoke checks and the scan gate come last here (deploy.toml has them before
-# the context table) so that the lines above keep the numbers the snapshots show.
+# The nginx image, the smoke checks, the scan gate and the release come last here (deploy.toml has
+# them before the context table) so that the lines above keep the numbers the snapshots show.
 
 [base.nginx]
 image = "dockyard/nginx:bookworm"
@@ -124,6 +124,17 @@ path = "usr/lib/python3/*"
 id = "CVE-2023-45853"
 reason = "minizip is not used by anything in the image"
 expires = "2027-03-01"
+
+[release]
+registry = "registry.example.com:5000/shop-team"
+app_repository = "shop"
+nginx_repository = "shop-proxy"
+tags = ["{version}", "sha-{git_sha}", "{project}-{version}"]
+moving_tags = ["latest", "stable"]
+push_attempts = 3
+push_backoff_ms = 250
+username_env = "SHOP_REGISTRY_USERNAME"
+password_env = "SHOP_REGISTRY_PASSWORD"
 "#;
 
 /// Only the required keys: everything else takes its default.

@@ -74,4 +74,20 @@ fn the_repository_deploy_toml_parses() {
     );
     assert_eq!(scan.db_repository, None);
     assert!(scan.ignores.is_empty());
+
+    let Some(release) = &config.release else {
+        panic!("the repository's deploy.toml has a [release] table");
+    };
+    assert_eq!(release.registry, None);
+    assert_eq!(release.app_repository, "dockyard-sample");
+    assert_eq!(
+        release.nginx_repository.as_deref(),
+        Some("dockyard-sample-nginx")
+    );
+    assert_eq!(release.tags, ["{version}", "sha-{git_sha}"]);
+    assert_eq!(release.moving_tags, ["latest"]);
+    assert_eq!(release.push_attempts, 4);
+    assert_eq!(release.push_backoff_ms, 500);
+    assert_eq!(release.username_env, "DOCKYARD_REGISTRY_USERNAME");
+    assert_eq!(release.password_env, "DOCKYARD_REGISTRY_PASSWORD");
 }

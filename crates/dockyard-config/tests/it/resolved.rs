@@ -22,6 +22,7 @@ fn smoke_takes_its_defaults_when_the_table_is_absent() {
     let config = dockyard_config::parse(MINIMAL, &root.join("deploy.toml")).expect("valid");
     assert_eq!(config.nginx, None);
     assert_eq!(config.scan, None);
+    assert_eq!(config.release, None);
     assert_eq!(
         config.smoke,
         dockyard_config::Smoke {
@@ -139,6 +140,113 @@ image = \"nginx\"
         [
             ("CVE-2019-18276", Some("app"), "2026-12-31"),
             ("CVE-2019-18276", Some("nginx"), "2020-01-01"),
+        ]
+    );
+}
+
+/// The resolved `[release]` of `text`, a fixture project's deploy.toml.
+fn resolve_release(text: &str) -> Option<dockyard_config::Release> {
+    let folder = write_fixture_project(text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(text, &root.join("deploy.toml")).expect("valid");
+    config.release
+}
+
+#[test]
+fn release_defaults_apply_when_only_the_header_is_written() {
+    assert_eq!(
+        resolve_release(&minimal_with_nginx_and("[release]\n")),
+        Some(dockyard_config::Release {
+            registry: None,
+            app_repository: "shop".to_owned(),
+            nginx_repository: Some("shop-nginx".to_owned()),
+            tags: vec!["{version}".to_owned(), "sha-{git_sha}".to_owned()],
+            moving_tags: vec!["latest".to_owned()],
+            push_attempts: 4,
+            push_backoff_ms: 500,
+            username_env: "DOCKYARD_REGISTRY_USERNAME".to_owned(),
+            password_env: "DOCKYARD_REGISTRY_PASSWORD".to_owned(),
+        })
+    );
+}
+
+#[test]
+fn release_has_no_nginx_repository_without_nginx_table() {
+    let release = resolve_release(&format!("{MINIMAL}\n[release]\n")).expect("has [release]");
+    assert_eq!(release.app_repository, "shop");
+    assert_eq!(release.nginx_repository, None);
+}
+
+#[test]
+fn release_moving_tags_may_be_empty_and_limits_are_inclusive() {
+    let release = resolve_release(&format!(
+        "{MINIMAL}\n[release]\nmoving_tags = []\npush_attempts = 10\npush_backoff_ms = 0\n"
+    ))
+    .expect("has [release]");
+    assert!(release.moving_tags.is_empty());
+    assert_eq!(release.push_attempts, 10);
+    assert_eq!(release.push_backoff_ms, 0);
+    let release = resolve_release(&format!(
+        "{MINIMAL}\n[release]\npush_attempts = 1\npush_backoff_ms = 60000\n"
+    ))
+    .expect("has [release]");
+    assert_eq!(release.push_attempts, 1);
+    assert_eq!(release.push_backoff_ms, 60000);
+}
+
+#[test]
+fn release_registries_take_a_host_with_port_and_namespace() {
+    for registry in [
+        "localhost:5000",
+        "localhost",
+        "127.0.0.1:5000/team",
+        "[::1]:5000",
+        "ghcr.io/dockyard-dev",
+        "docker.io/example",
+        "registry.example.com:443/a/b__c/d-e",
+    ] {
+        let text = format!("{MINIMAL}\n[release]\nregistry = \"{registry}\"\n");
+        let release = resolve_release(&text).expect("has [release]");
+        assert_eq!(release.registry.as_deref(), Some(registry));
+    }
+}
+
+#[test]
+fn release_render_tag_fills_in_the_placeholders() {
+    use dockyard_config::Release;
+    let render = |template: &str| Release::render_tag(template, "1.2.3", "0123456789ab", "shop");
+    assert_eq!(render("{version}"), "1.2.3");
+    assert_eq!(render("sha-{git_sha}"), "sha-0123456789ab");
+    assert_eq!(render("{project}-{version}"), "shop-1.2.3");
+    assert_eq!(render("{version}_{version}"), "1.2.3_1.2.3");
+    assert_eq!(render("latest"), "latest");
+    // Pure substitution: what is not a placeholder stays, and values are not templates.
+    assert_eq!(render("{verison}"), "{verison}");
+    assert_eq!(
+        Release::render_tag("{version}-{git_sha}", "{git_sha}", "abc", "shop"),
+        "{git_sha}-abc"
+    );
+}
+
+#[test]
+fn release_tags_of_the_full_fixture_render() {
+    let release = resolve_release(VALID).expect("the fixture has [release]");
+    let rendered: Vec<String> = release
+        .tags
+        .iter()
+        .chain(&release.moving_tags)
+        .map(|template| {
+            dockyard_config::Release::render_tag(template, "1.2.0", "89abcdef0123", "shop")
+        })
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            "1.2.0",
+            "sha-89abcdef0123",
+            "shop-1.2.0",
+            "latest",
+            "stable"
         ]
     );
 }

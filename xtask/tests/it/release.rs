@@ -1,0 +1,379 @@
+//! `cargo xtask release` against a real registry on 127.0.0.1: images pushed, digests read back, pulled back by
+//! digest into a clean state and smoke-tested; a failed gate pushes nothing; transient registry errors are retried,
+//! persistent ones end with a clear error and no moving tag moved; release.json matches its schema.
+
+use dockyard_engine::Engine;
+
+use crate::registry::{FailingProxy, LocalRegistry};
+use crate::smoke::{cleanup_images, edit, without_app_tests};
+use crate::support::{engine_or_skip, runtime, stderr, stdout, workspace_root, Project};
+
+/// Releases accept the missing vulnerability database of these machines, loudly (recorded in release.json).
+const RELEASE: &[&str] = &["release", "--allow-missing-vulnerability-db", "--version"];
+
+fn release(project: &Project, registry: &str, version: &str) -> std::process::Output {
+    let args: Vec<&str> = RELEASE.iter().copied().chain([version]).collect();
+    project.xtask_with_env(&args, &[("DOCKYARD_REGISTRY", registry)])
+}
+
+fn release_json(project: &Project) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(project.path("target/dockyard/release.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Validates release.json against docs/release.schema.json with check-jsonschema (PyPI); skips loudly without it.
+fn assert_matches_schema(project: &Project) {
+    let schema = workspace_root().join("docs/release.schema.json");
+    let Ok(output) = std::process::Command::new("check-jsonschema")
+        .arg("--schemafile")
+        .arg(&schema)
+        .arg(project.path("target/dockyard/release.json"))
+        .output()
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but check-jsonschema is not installed (pip install check-jsonschema==0.39.0)"
+        );
+        eprintln!("SKIPPED the release.json schema check: check-jsonschema is not installed");
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "release.json does not match docs/release.schema.json:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn project_images_absent(engine: &Engine, project: &Project) -> bool {
+    runtime().block_on(async {
+        for suffix in ["", "-nginx"] {
+            if engine
+                .image(&format!("{}{suffix}:latest", project.name))
+                .await
+                .unwrap()
+                .is_some()
+            {
+                return false;
+            }
+        }
+        true
+    })
+}
+
+#[test]
+fn release_pushes_verified_digests_and_the_images_pulled_back_by_digest_pass_smoke() {
+    let test = "release_pushes_verified_digests_and_the_images_pulled_back_by_digest_pass_smoke";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let Some(registry) = LocalRegistry::start() else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-release");
+    let output = release(&project, &registry.address, "1.2.3");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+
+    let manifest = release_json(&project);
+    assert_matches_schema(&project);
+    assert_eq!(manifest["kind"], "release");
+    assert_eq!(manifest["version"], "1.2.3");
+    assert_eq!(manifest["smoke"]["passed"], true);
+    let not_scanned = manifest["scan"]["not_scanned"].as_array().unwrap();
+    if stderr(&output).contains("VULNERABILITY SCAN NOT RUN") {
+        assert!(
+            !not_scanned.is_empty(),
+            "a vulnerability scan that did not run must be recorded: {manifest}"
+        );
+    }
+    let mut catalog = registry.catalog();
+    catalog.sort();
+    assert_eq!(
+        catalog,
+        [project.name.clone(), format!("{}-nginx", project.name)]
+    );
+    let mut pulled = Vec::new();
+    for image in manifest["images"].as_array().unwrap() {
+        let repository_path = image["repository"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches(&format!("{}/", registry.address))
+            .to_owned();
+        let digest = image["digest"].as_str().unwrap().to_owned();
+        let mut tags = registry.tags(&repository_path);
+        tags.sort();
+        assert_eq!(
+            tags,
+            ["1.2.3", "latest", "sha-unknown"],
+            "{repository_path}"
+        );
+        for tag in ["1.2.3", "latest"] {
+            assert_eq!(
+                registry.manifest_digest(&repository_path, tag).as_deref(),
+                Some(digest.as_str()),
+                "{repository_path}:{tag}"
+            );
+        }
+        pulled.push((image["repository"].as_str().unwrap().to_owned(), digest));
+    }
+
+    // A clean state: no local image of the project, then the images pulled back by digest.
+    cleanup_images(&engine, &project);
+    runtime().block_on(async {
+        for (repository, _) in &pulled {
+            for tag in ["1.2.3", "latest", "sha-unknown"] {
+                engine
+                    .remove_image(&format!("{repository}:{tag}"))
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    assert!(project_images_absent(&engine, &project));
+    runtime().block_on(async {
+        for ((repository, digest), suffix) in pulled.iter().zip(["", "-nginx"]) {
+            let by_digest = format!("{repository}@{digest}");
+            engine
+                .pull_image_with_credentials(&by_digest, None, &mut |_| {})
+                .await
+                .unwrap();
+            let image = engine
+                .image(&by_digest)
+                .await
+                .unwrap()
+                .expect("the pulled image");
+            engine
+                .tag_image(&image.id, &format!("{}{suffix}:latest", project.name))
+                .await
+                .unwrap();
+        }
+    });
+    // The pulled images carry the same input labels: smoke builds nothing and tests them.
+    let smoke = project.xtask(&["smoke"]);
+    assert_eq!(
+        smoke.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&smoke),
+        stderr(&smoke)
+    );
+    for step in ["production image: skipped", "nginx image: skipped"] {
+        assert!(
+            stderr(&smoke).contains(step),
+            "smoke should test the pulled images, not rebuild them:\n{}",
+            stderr(&smoke)
+        );
+    }
+    cleanup_images(&engine, &project);
+}
+
+#[test]
+fn a_release_whose_smoke_or_scan_fails_leaves_the_registry_unchanged() {
+    let test = "a_release_whose_smoke_or_scan_fails_leaves_the_registry_unchanged";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let Some(registry) = LocalRegistry::start() else {
+        return;
+    };
+    let smoke_fails = Project::copy("dockyard-it-release-smoke-fails");
+    without_app_tests(&smoke_fails);
+    edit(
+        &smoke_fails,
+        "app/sample/health.py",
+        "cursor.execute(\"SELECT 1\")",
+        "cursor.execute(\"SELECT * FROM planted_missing_table\")",
+    );
+    let output = release(&smoke_fails, &registry.address, "1.0.0");
+    assert_eq!(
+        output.status.code(),
+        Some(9),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        registry.catalog().is_empty(),
+        "a release whose smoke failed pushed something: {:?}",
+        registry.catalog()
+    );
+    cleanup_images(&engine, &smoke_fails);
+
+    if std::process::Command::new("trivy")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+    {
+        let scan_fails = Project::copy("dockyard-it-release-scan-fails");
+        let planted = "aws_access_key_id = \"AKIAQ7Z3LK5N2XW4TR6M\"\naws_secret_access_key = \"Zq8vN3xR5tW7yB2mK4pL6sD9fH1gJ3kQ5wE7rT9u\"\n";
+        std::fs::write(
+            scan_fails.path("app/sample/planted_credentials.py"),
+            planted,
+        )
+        .unwrap();
+        let output = release(&scan_fails, &registry.address, "1.0.0");
+        assert_eq!(
+            output.status.code(),
+            Some(7),
+            "{}\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        assert!(
+            registry.catalog().is_empty(),
+            "a release whose scan failed pushed something: {:?}",
+            registry.catalog()
+        );
+        cleanup_images(&engine, &scan_fails);
+    } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but trivy is not installed"
+        );
+        eprintln!("SKIPPED the scan half of {test}: trivy is not installed");
+    }
+}
+
+#[test]
+fn transient_registry_errors_are_retried_and_persistent_ones_move_no_moving_tag() {
+    let test = "transient_registry_errors_are_retried_and_persistent_ones_move_no_moving_tag";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let Some(registry) = LocalRegistry::start() else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-release-retries");
+    edit(
+        &project,
+        "deploy.toml",
+        "push_backoff_ms = 500",
+        "push_backoff_ms = 50",
+    );
+    // A first release straight to the registry: the layers are there, so later pushes only put manifests.
+    let first = release(&project, &registry.address, "1.0.0");
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let latest_before: Vec<Option<String>> =
+        [project.name.clone(), format!("{}-nginx", project.name)]
+            .iter()
+            .map(|repository| registry.manifest_digest(repository, "latest"))
+            .collect();
+
+    // The first two writes fail with 503: the release retries and succeeds.
+    let flaky = FailingProxy::start(&registry.address, 2, 503);
+    let second = release(&project, &flaky.address, "1.0.1");
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(
+        flaky.n_failed(),
+        2,
+        "the proxy should have failed exactly two writes"
+    );
+    assert!(
+        stderr(&second).contains("failed (transient, attempt 1 of 4)"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(registry.tags(&project.name).contains(&"1.0.1".to_owned()));
+
+    // Every write fails: a clear error after the last attempt, and `latest` still points where it did.
+    let latest_after_second: Vec<Option<String>> =
+        [project.name.clone(), format!("{}-nginx", project.name)]
+            .iter()
+            .map(|repository| registry.manifest_digest(repository, "latest"))
+            .collect();
+    assert_eq!(
+        latest_after_second, latest_before,
+        "the same images: latest moves to the same digests"
+    );
+    let broken = FailingProxy::start(&registry.address, usize::MAX, 503);
+    edit(
+        &project,
+        "app/notes/static/notes/app.css",
+        "}",
+        "} /* a change, so the images differ */",
+    );
+    let third = release(&project, &broken.address, "1.0.2");
+    let log = stderr(&third);
+    assert_eq!(third.status.code(), Some(10), "{log}");
+    assert!(
+        log.contains("failed after 4 attempts: still failing"),
+        "{log}"
+    );
+    assert!(log.contains("hint: no moving tag was moved"), "{log}");
+    assert!(!registry.tags(&project.name).contains(&"1.0.2".to_owned()));
+    let latest_after_third: Vec<Option<String>> =
+        [project.name.clone(), format!("{}-nginx", project.name)]
+            .iter()
+            .map(|repository| registry.manifest_digest(repository, "latest"))
+            .collect();
+    assert_eq!(
+        latest_after_third, latest_before,
+        "a failed release moved a moving tag"
+    );
+    cleanup_images(&engine, &project);
+}
+
+#[test]
+fn a_release_refuses_a_dirty_git_tree_and_a_bad_version() {
+    let project = Project::copy("dockyard-it-release-refused");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(project.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t.invalid",
+        "commit",
+        "-qm",
+        "fixture",
+    ]);
+    std::fs::write(project.path("app/manage.py"), "# an uncommitted change\n").unwrap();
+    let dirty = project.xtask(&["release", "--version", "1.0.0"]);
+    assert_eq!(dirty.status.code(), Some(11), "{}", stderr(&dirty));
+    assert!(
+        stderr(&dirty).contains("error: release refused: the git tree has uncommitted changes"),
+        "{}",
+        stderr(&dirty)
+    );
+    assert!(
+        stderr(&dirty).contains("hint: commit them, or pass --allow-dirty"),
+        "{}",
+        stderr(&dirty)
+    );
+    assert!(
+        !stderr(&dirty).contains("==> base"),
+        "nothing may be built before the preflight passes"
+    );
+    let bad_version = project.xtask(&["release", "--allow-dirty", "--version", "1.0/evil"]);
+    assert_eq!(
+        bad_version.status.code(),
+        Some(11),
+        "{}",
+        stderr(&bad_version)
+    );
+    assert!(
+        stderr(&bad_version).contains("`1.0/evil` is not a valid image tag"),
+        "{}",
+        stderr(&bad_version)
+    );
+}
