@@ -33,3 +33,23 @@ pub fn done(name: &str, started: Instant, message: &str) {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Appends Markdown to `$GITHUB_STEP_SUMMARY` when running under GitHub Actions; a no-op elsewhere.
+/// A summary that cannot be written is a warning, never a failure of the run.
+pub fn append_step_summary(markdown: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(markdown.as_bytes()));
+    if let Err(error) = written {
+        warning(&format!(
+            "could not append to GITHUB_STEP_SUMMARY ({}): {error}",
+            std::path::Path::new(&path).display()
+        ));
+    }
+}

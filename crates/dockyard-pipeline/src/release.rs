@@ -377,6 +377,7 @@ pub async fn publish(
             source,
         })?;
         progress::done(kind, started, &format!("wrote {}", path.display()));
+        progress::append_step_summary(&release_step_summary(&manifest));
     }
     Ok(manifest)
 }
@@ -593,6 +594,35 @@ async fn archive_all(
         image.archive = Some(Archive { path, sha256, size });
     }
     Ok(())
+}
+
+/// The release as Markdown for `$GITHUB_STEP_SUMMARY`.
+fn release_step_summary(manifest: &ReleaseManifest) -> String {
+    let mut markdown = format!(
+        "### Dockyard {}: {} {}\n\n| image | repository | digest or archive |\n| --- | --- | --- |\n",
+        manifest.kind, manifest.project, manifest.version
+    );
+    for image in &manifest.images {
+        let target = match (&image.digest, &image.archive) {
+            (Some(digest), _) => format!("`{digest}`"),
+            (None, Some(archive)) => {
+                format!("`{}` (sha256 `{}`)", archive.path.display(), archive.sha256)
+            }
+            (None, None) => "not published".to_owned(),
+        };
+        markdown.push_str(&format!(
+            "| {} | `{}` | {target} |\n",
+            image.name, image.repository
+        ));
+    }
+    for gap in &manifest.scan.not_scanned {
+        markdown.push_str(&format!(
+            "\n> **{} scan not run for {}**: {}\n",
+            gap.scanner, gap.image, gap.reason
+        ));
+    }
+    markdown.push('\n');
+    markdown
 }
 
 #[allow(

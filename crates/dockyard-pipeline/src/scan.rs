@@ -175,22 +175,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
             source,
         })?;
     }
-    if let Some(step_summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        use std::io::Write;
-        let path = PathBuf::from(step_summary);
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut file| {
-                file.write_all(dockyard_scan::render::to_markdown(&summary).as_bytes())
-            });
-        appended.map_err(|source| PipelineError::Io {
-            operation: "appending to GITHUB_STEP_SUMMARY",
-            path,
-            source,
-        })?;
-    }
+    progress::append_step_summary(&dockyard_scan::render::to_markdown(&summary));
     progress::done(
         "scan",
         started,

@@ -117,6 +117,11 @@ pub async fn smoke(
         source,
     })?;
     write(&json_path, report.to_json())?;
+    progress::append_step_summary(&format!(
+        "### Dockyard smoke: {}\n\n```\n{}```\n\n",
+        report.project,
+        report.render_table()
+    ));
     write(&junit_path, report.to_junit_xml())?;
     Ok(SmokeOutcome {
         report,

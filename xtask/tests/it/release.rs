@@ -377,3 +377,72 @@ fn a_release_refuses_a_dirty_git_tree_and_a_bad_version() {
         stderr(&bad_version)
     );
 }
+
+#[test]
+fn without_a_registry_a_release_writes_checksummed_archives_and_a_step_summary() {
+    let test = "without_a_registry_a_release_writes_checksummed_archives_and_a_step_summary";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-release-archives");
+    let summary = project.path("step-summary.md");
+    let summary_path = summary.display().to_string();
+    let args: Vec<&str> = RELEASE.iter().copied().chain(["2.0.0"]).collect();
+    let output = project.xtask_with_env(
+        &args,
+        &[
+            ("DOCKYARD_REGISTRY", ""),
+            ("GITHUB_STEP_SUMMARY", &summary_path),
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("no registry configured"),
+        "{}",
+        stderr(&output)
+    );
+    let manifest = release_json(&project);
+    assert_matches_schema(&project);
+    assert!(manifest["registry"].is_null(), "{manifest}");
+    for image in manifest["images"].as_array().unwrap() {
+        assert_eq!(image["pushed"], false);
+        let archive = std::path::PathBuf::from(image["archive"]["path"].as_str().unwrap());
+        let sidecar = std::fs::read_to_string(format!("{}.sha256", archive.display())).unwrap();
+        let recorded = image["archive"]["sha256"].as_str().unwrap();
+        assert!(
+            sidecar.starts_with(recorded),
+            "the sidecar and release.json disagree: {sidecar}"
+        );
+        // The checksum is the archive's: sha256sum agrees.
+        let check = std::process::Command::new("sha256sum")
+            .arg("-c")
+            .arg(format!("{}.sha256", archive.display()))
+            .current_dir(archive.parent().unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    for heading in [
+        "### Dockyard smoke",
+        "### Dockyard release",
+        "| app |",
+        "| nginx |",
+    ] {
+        assert!(
+            markdown.contains(heading),
+            "the step summary lacks `{heading}`:\n{markdown}"
+        );
+    }
+    cleanup_images(&engine, &project);
+}
