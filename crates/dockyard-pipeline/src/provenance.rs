@@ -15,24 +15,27 @@ pub struct Provenance {
     pub explicit_source_date_epoch: Option<u64>,
 }
 
+/// Runs `git ARGS` in `root`; its trimmed stdout when it succeeds, `None` when git is missing or fails.
+pub fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let output = duct::cmd("git", args)
+        .dir(root)
+        .stderr_null()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
 /// Reads SOURCE_DATE_EPOCH and asks git about `root`.
 pub fn detect(root: &Path) -> Provenance {
     let explicit_source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|value| value.trim().parse().ok());
-    let git = |args: &[&str]| -> Option<String> {
-        let output = duct::cmd("git", args)
-            .dir(root)
-            .stderr_null()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    };
+    let git = |args: &[&str]| git(root, args);
     let revision = git(&["rev-parse", "HEAD"])
         .filter(|revision| !revision.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());

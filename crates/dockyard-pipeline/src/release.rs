@@ -176,19 +176,7 @@ pub fn preflight(
     options: &ReleaseOptions,
 ) -> Result<(String, bool), PipelineError> {
     let root = &prepared.config.root;
-    let git = |args: &[&str]| -> Option<String> {
-        let output = duct::cmd("git", args)
-            .dir(root)
-            .stderr_null()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    };
+    let git = |args: &[&str]| crate::provenance::git(root, args);
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
         .is_some_and(|status| !status.is_empty());
     if dirty && !options.allow_dirty {
