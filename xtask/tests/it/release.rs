@@ -47,6 +47,28 @@ fn assert_matches_schema(project: &Project) {
     );
 }
 
+/// Removes the local tags a release created (`REPOSITORY:TAG` for every repository and tag).
+fn remove_release_tags(engine: &Engine, repositories: &[String], tags: &[&str]) {
+    runtime().block_on(async {
+        for repository in repositories {
+            for tag in tags {
+                let _ = engine.remove_image(&format!("{repository}:{tag}")).await;
+            }
+        }
+    });
+}
+
+/// The repositories of a project's images, behind `registry` when there is one.
+fn repositories(project: &Project, registry: Option<&str>) -> Vec<String> {
+    [project.name.clone(), format!("{}-nginx", project.name)]
+        .into_iter()
+        .map(|repository| match registry {
+            Some(registry) => format!("{registry}/{repository}"),
+            None => repository,
+        })
+        .collect()
+}
+
 fn project_images_absent(engine: &Engine, project: &Project) -> bool {
     runtime().block_on(async {
         for suffix in ["", "-nginx"] {
@@ -318,6 +340,10 @@ fn transient_registry_errors_are_retried_and_persistent_ones_move_no_moving_tag(
         latest_after_third, latest_before,
         "a failed release moved a moving tag"
     );
+    let tags = ["1.0.0", "1.0.1", "1.0.2", "sha-unknown", "latest"];
+    for address in [&registry.address, &flaky.address, &broken.address] {
+        remove_release_tags(&engine, &repositories(&project, Some(address)), &tags);
+    }
     cleanup_images(&engine, &project);
 }
 
@@ -444,5 +470,10 @@ fn without_a_registry_a_release_writes_checksummed_archives_and_a_step_summary()
             "the step summary lacks `{heading}`:\n{markdown}"
         );
     }
+    remove_release_tags(
+        &engine,
+        &repositories(&project, None),
+        &["2.0.0", "sha-unknown"],
+    );
     cleanup_images(&engine, &project);
 }
