@@ -240,6 +240,20 @@ async fn run_one_off(
     Ok((exit_code, tail))
 }
 
+/// Runs Django's migrations in a one-off container of the production image on the run's network and data volume.
+async fn migrate(
+    session: &Session,
+    environment: &SmokeEnvironment,
+) -> Result<(i64, Vec<String>), PipelineError> {
+    let command = ["python", "manage.py", "migrate", "--noinput"]
+        .map(str::to_owned)
+        .to_vec();
+    run_one_off(session, environment, "migrate", command, &mut |line| {
+        progress::output("migrate", line)
+    })
+    .await
+}
+
 /// `cargo xtask run -- CMD...`: migrates, then runs `cmd` in a one-off container of the production image with the
 /// smoke environment and network, as `docker run --rm ... manage.py CMD` would. Returns the command's exit code.
 pub async fn run_command(
@@ -248,13 +262,7 @@ pub async fn run_command(
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<i64, PipelineError> {
     let environment = create_environment(session).await?;
-    let migrate = ["python", "manage.py", "migrate", "--noinput"]
-        .map(str::to_owned)
-        .to_vec();
-    let (exit_code, tail) = run_one_off(session, &environment, "migrate", migrate, &mut |line| {
-        progress::output("migrate", line)
-    })
-    .await?;
+    let (exit_code, tail) = migrate(session, &environment).await?;
     if exit_code != 0 {
         return Err(PipelineError::BuilderStepFailed {
             step: "migrate".to_owned(),
@@ -288,13 +296,7 @@ async fn start_containers(
     } = environment.clone();
 
     let check_started = Instant::now();
-    let migrate = ["python", "manage.py", "migrate", "--noinput"]
-        .map(str::to_owned)
-        .to_vec();
-    let (exit_code, tail) = run_one_off(session, &environment, "migrate", migrate, &mut |line| {
-        progress::output("migrate", line)
-    })
-    .await?;
+    let (exit_code, tail) = migrate(session, &environment).await?;
     if exit_code != 0 {
         results.push(result(
             "lifecycle",
