@@ -361,11 +361,7 @@ async fn start_containers(
                 Ok(port) => port,
                 Err(_) => {
                     // nginx exited at once (for example an invalid config): record it with its log.
-                    let tail = engine
-                        .logs_tail(&container, 30)
-                        .await
-                        .unwrap_or_default()
-                        .join("\n");
+                    let tail = log_tail_text(engine, &container).await;
                     results.push(result(
                         "lifecycle",
                         "nginx starts",
@@ -417,11 +413,7 @@ async fn wait_until_ready(
     loop {
         let state = engine.container_state(&running.app).await?;
         if state.status == "exited" || state.status == "dead" {
-            let tail = engine
-                .logs_tail(&running.app, 30)
-                .await
-                .unwrap_or_default()
-                .join("\n");
+            let tail = log_tail_text(engine, &running.app).await;
             results.push(result(
                 "lifecycle",
                 "app starts and stays up",
@@ -461,11 +453,7 @@ async fn wait_until_ready(
             return Ok(Some(ready));
         }
         if containers_started.elapsed() > deadline {
-            let tail = engine
-                .logs_tail(&running.app, 30)
-                .await
-                .unwrap_or_default()
-                .join("\n");
+            let tail = log_tail_text(engine, &running.app).await;
             results.push(result(
                 "lifecycle",
                 "app becomes healthy (engine health and HTTP)",
@@ -883,6 +871,15 @@ async fn container_logs(engine: &Engine, running: &Running) -> BTreeMap<String, 
         );
     }
     logs
+}
+
+/// The last 30 lines a container printed, as one text for a failed check's detail.
+async fn log_tail_text(engine: &Engine, container: &str) -> String {
+    engine
+        .logs_tail(container, 30)
+        .await
+        .unwrap_or_default()
+        .join("\n")
 }
 
 /// `stop` returns well within the timeout and the process exits 0: nginx first (SIGQUIT), then the app (SIGTERM).
