@@ -40,6 +40,16 @@ pub enum Command {
     Run(Run),
     /// Remove containers, networks and volumes that crashed runs left behind
     Clean(Clean),
+    /// Write RELIABILITY.md from the records the test suite left in target/reliability/
+    Reliability(Reliability),
+}
+
+/// `cargo xtask reliability`
+#[derive(Debug, Args)]
+pub struct Reliability {
+    /// Do not write; fail when a case RELIABILITY.md lists was not recorded by this run
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `cargo xtask plan`

@@ -10,6 +10,7 @@ mod clean;
 mod doctor;
 mod flags;
 mod plan;
+mod reliability;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         flags::Command::Release(command) => command.run(&config_path),
         flags::Command::Run(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),
+        flags::Command::Reliability(command) => command.run(&workspace_root()),
     };
     match res {
         Ok(code) => ExitCode::from(code as u8),

@@ -17,6 +17,13 @@ macro_rules! broken_case {
             }, {
                 insta::assert_snapshot!(rendered);
             });
+            dockyard_reliability::record(
+                dockyard_reliability::Category::BadConfig,
+                stringify!($name),
+                &format!("{:?} => {:?}", $old, $new),
+                rendered.lines().next().unwrap_or_default(),
+                concat!("dockyard-config::broken::", stringify!($name)),
+            );
         }
     };
 }
