@@ -81,6 +81,17 @@ pub enum ContextError {
         kind: &'static str,
     },
 
+    /// A regular file in the source tree is bigger than [`crate::SourceRules::max_file_bytes`].
+    #[error("{} is {size} bytes, over the {limit}-byte limit for one file in a source context", path.display())]
+    SourceFileTooLarge {
+        /// The file, relative to the context root.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit it is over.
+        limit: u64,
+    },
+
     /// The `.dockerignore` file could not be read.
     #[error("cannot read .dockerignore file {}", path.display())]
     ReadDockerignore {
@@ -321,6 +332,10 @@ impl ContextError {
             ContextError::UnsupportedFileType { path, .. } => {
                 Some(format!("add `{}` to .dockerignore", path.display()))
             }
+            ContextError::SourceFileTooLarge { path, .. } => Some(format!(
+                "a source context holds code, not data: add `{}` to .dockerignore",
+                path.display()
+            )),
             ContextError::ReadFile { .. } => Some(
                 "check the file's permissions, or add it to .dockerignore if it does not belong in the image"
                     .to_string(),

@@ -35,6 +35,6 @@ pub use dockerignore::dockerignore_pattern_to_gitignore;
 pub use error::ContextError;
 pub use members::Member;
 pub use pack::{pack_members, pack_source_tree, pack_tree, PackOptions, PackSummary};
-pub use source_tree::{Excluded, SourceRules};
+pub use source_tree::{Excluded, SourceRules, DEFAULT_MAX_SOURCE_FILE_BYTES};
 pub use tarball_file::write_tarball_file;
 pub use unpack::{unpack_archive_safely, UnpackSummary};

@@ -24,7 +24,15 @@ pub struct SourceRules {
     /// Extra deny patterns (gitignore syntax, match anywhere), added to the built-in secret deny
     /// list ([`crate::BUILTIN_DENY`]). `!` patterns are rejected: the list can only grow.
     pub extra_deny: Vec<String>,
+    /// The largest regular file a source context may hold, in bytes; a bigger one is refused with
+    /// an error naming it, before any of its bytes are read. `None` means
+    /// [`DEFAULT_MAX_SOURCE_FILE_BYTES`].
+    pub max_file_bytes: Option<u64>,
 }
+
+/// The default for [`SourceRules::max_file_bytes`]: 1 GiB. A Django source tree holds code and
+/// assets; a file this big is almost always a database dump or an archive left in the project.
+pub const DEFAULT_MAX_SOURCE_FILE_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// One path that the deny list removed from a source context.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -152,6 +160,9 @@ pub(crate) fn collect_source_tree(
         None => None,
     };
     let deny = SecretDenyMatcher::compile(&rules.extra_deny)?;
+    let max_file_bytes = rules
+        .max_file_bytes
+        .unwrap_or(DEFAULT_MAX_SOURCE_FILE_BYTES);
     let filters = Arc::new(SourceFilters { dockerignore, deny });
     let denied_entries: Arc<Mutex<Vec<Excluded>>> = Arc::new(Mutex::new(Vec::new()));
 
@@ -206,6 +217,15 @@ pub(crate) fn collect_source_tree(
             continue;
         }
         let kind = classify_filesystem_entry(root, &relative_path)?;
+        if let TreeEntryKind::RegularFile { size, .. } = kind {
+            if size > max_file_bytes {
+                return Err(ContextError::SourceFileTooLarge {
+                    path: relative_path,
+                    size,
+                    limit: max_file_bytes,
+                });
+            }
+        }
         tree.insert_with_implied_parents(relative_path, kind);
     }
 

@@ -230,6 +230,7 @@ pub fn source_rules(config: &DeployConfig) -> SourceRules {
     SourceRules {
         dockerignore: config.context.dockerignore.clone(),
         extra_deny: config.context.exclude.clone(),
+        max_file_bytes: None,
     }
 }
 

@@ -46,6 +46,7 @@ fn rules_with_dockerignore(root: &Path, text: &str, extra_deny: &[&str]) -> Sour
             .iter()
             .map(|pattern| pattern.to_string())
             .collect(),
+        max_file_bytes: None,
     }
 }
 
@@ -177,6 +178,7 @@ fn extra_deny_extends_the_list() {
     let rules = SourceRules {
         dockerignore: None,
         extra_deny: vec!["*.sqlite3".to_string(), "secrets/".to_string()],
+        max_file_bytes: None,
     };
     let (summary, bytes) = pack_source_to_bytes(root.path(), &rules).unwrap();
     let paths = entry_paths(&bytes);
@@ -210,6 +212,7 @@ fn error_messages() {
         let rules = SourceRules {
             dockerignore: None,
             extra_deny: vec![extra.to_string()],
+            max_file_bytes: None,
         };
         let error: ContextError = pack_source_to_bytes(root.path(), &rules).unwrap_err();
         render_error(&error, &[])

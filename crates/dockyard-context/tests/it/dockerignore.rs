@@ -44,6 +44,7 @@ fn removed_paths(dockerignore: &str) -> Vec<String> {
     let rules = SourceRules {
         dockerignore: Some(dockerignore_path),
         extra_deny: Vec::new(),
+        max_file_bytes: None,
     };
     let (summary, kept_bytes) = pack_source_to_bytes(tree.path(), &rules).unwrap();
     assert!(
@@ -175,6 +176,7 @@ fn excluded_entries_are_never_inspected() {
     let rules = SourceRules {
         dockerignore: Some(tree.path().join(".dockerignore")),
         extra_deny: Vec::new(),
+        max_file_bytes: None,
     };
     let (_, bytes) = pack_source_to_bytes(tree.path(), &rules).unwrap();
     assert_eq!(entry_paths(&bytes), vec!["app.py"]);
@@ -222,6 +224,7 @@ fn error_messages() {
     let missing = SourceRules {
         dockerignore: Some(tree.path().join("missing/.dockerignore")),
         extra_deny: Vec::new(),
+        max_file_bytes: None,
     };
     let missing_error = pack_source_to_bytes(tree.path(), &missing).unwrap_err();
 
@@ -230,6 +233,7 @@ fn error_messages() {
     let invalid = SourceRules {
         dockerignore: Some(invalid_path),
         extra_deny: Vec::new(),
+        max_file_bytes: None,
     };
     let invalid_error = pack_source_to_bytes(tree.path(), &invalid).unwrap_err();
 

@@ -1,5 +1,6 @@
 //! Integration tests for dockyard-context: determinism, filtering, symlinks, special files, members, tarball files and safe unpacking.
 
+mod bad_source_trees;
 mod deny_list;
 mod determinism;
 mod dockerignore;

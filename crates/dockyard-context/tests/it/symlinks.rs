@@ -59,6 +59,7 @@ fn an_escaping_symlink_listed_in_dockerignore_is_fine() {
     let rules = SourceRules {
         dockerignore: Some(root.path().join(".dockerignore")),
         extra_deny: Vec::new(),
+        max_file_bytes: None,
     };
     let (_, bytes) = pack_source_to_bytes(root.path(), &rules).unwrap();
     assert_eq!(entry_paths(&bytes), vec![".dockerignore", "app.py"]);
