@@ -359,6 +359,19 @@ impl ContextError {
                 "use a relative path with `/` separators and no empty, `.` or `..` components"
                     .to_string(),
             ),
+            ContextError::UnsafeEntryPath { .. }
+            | ContextError::HardLinkEntry { .. }
+            | ContextError::ArchiveSymlinkEscapes { .. }
+            | ContextError::UnsupportedEntryType { .. }
+            | ContextError::EntryTraversesSymlink { .. }
+            | ContextError::EntryConflict { .. } => Some(
+                "the exported archive was refused and nothing of it is used: fix whatever writes this entry (in a builder, the step that fills /out)"
+                    .to_string(),
+            ),
+            ContextError::CreateEntry { .. } => Some(
+                "the entry cannot be created here (a name too long for the file system, or no space left): fix whatever writes it (in a builder, the step that fills /out)"
+                    .to_string(),
+            ),
             ContextError::DestinationNotEmpty { .. } => {
                 Some("extract into a fresh, empty folder".to_string())
             }

@@ -637,7 +637,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         context_path.clone(),
         pack_options.mtime,
     );
-    let summary = tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
+    let unpack_and_repack = tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
         let file = std::fs::File::open(&download_path).map_err(|source| PipelineError::Io {
             operation: "opening",
             path: download_path.clone(),
@@ -654,7 +654,16 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         operation: "packing",
         path: context_path.clone(),
         source: std::io::Error::other(error),
-    })??;
+    })
+    .and_then(|result| result);
+    let summary = match unpack_and_repack {
+        Ok(summary) => summary,
+        Err(error) => {
+            // A refused export (a hostile or broken builder) leaves nothing half-extracted behind.
+            let _ = std::fs::remove_dir_all(&folder);
+            return Err(error);
+        }
+    };
     let manifest = unpacked.join("staticfiles").join("staticfiles.json");
     let static_manifest_sha256 = manifest
         .is_file()

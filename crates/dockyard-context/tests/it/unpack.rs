@@ -9,8 +9,10 @@ use dockyard_context::{
 };
 use tar::{EntryType, Header};
 
+use dockyard_reliability::{record, Category};
+
 use crate::support::{
-    gunzip, list_disk_tree, make_symlink, render_error, temp_dir, write_file,
+    gunzip, list_disk_tree, list_entries, make_symlink, render_error, temp_dir, write_file,
     write_standard_project,
 };
 
@@ -58,6 +60,12 @@ impl RawArchive {
 
     fn symlink(self, path: &str, target: &str) -> Self {
         self.entry(path, EntryType::Symlink, 0o777, target, b"")
+    }
+
+    fn gnu_long_name(self, path: &str) -> Self {
+        let mut data = path.as_bytes().to_vec();
+        data.push(0);
+        self.entry("././@LongLink", EntryType::GNULongName, 0o644, "", &data)
     }
 
     fn pax_path(self, path: &str) -> Self {
@@ -203,22 +211,89 @@ fn starts_fine() -> RawArchive {
     RawArchive::default().file("ok.txt", 0o644, b"fine")
 }
 
+/// Builds a hostile archive from the temp folder holding `dest/` and `sentinel/`.
 type HostileArchive = fn(&Path) -> RawArchive;
+
+/// The folder beside `dest` that hostile archives aim at, and its one file.
+const SENTINEL_FILE: &str = "sentinel/victim.txt";
+const SENTINEL_BYTES: &[u8] = b"untouched";
+
+/// Every path below `parent` outside `dest/`, with the bytes of each file.
+fn outside_dest(parent: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    list_disk_tree(parent)
+        .into_iter()
+        .filter(|path| !path.starts_with("dest"))
+        .map(|path| {
+            let full = parent.join(&path);
+            let bytes = fs::symlink_metadata(&full)
+                .unwrap()
+                .is_file()
+                .then(|| fs::read(&full).unwrap());
+            (path, bytes)
+        })
+        .collect()
+}
+
+/// `text`, with a run of one repeated character longer than 16 shown as `c×N` (long names stay readable in records).
+fn shortened(text: &str) -> String {
+    let mut out = String::new();
+    let characters: Vec<char> = text.chars().collect();
+    let mut index = 0;
+    while index < characters.len() {
+        let character = characters[index];
+        let run = characters[index..]
+            .iter()
+            .take_while(|next| **next == character)
+            .count();
+        if run > 16 {
+            out.push_str(&format!("{character}×{run}"));
+        } else {
+            out.extend(std::iter::repeat_n(character, run));
+        }
+        index += run;
+    }
+    out
+}
 
 #[test]
 fn hostile_archives_are_rejected_and_never_write_outside_dest() {
     let cases: Vec<(&str, HostileArchive)> = vec![
         ("dot-dot", |_| {
-            starts_fine().file("../escaped", 0o644, b"pwned")
+            starts_fine().file("../sentinel/victim.txt", 0o644, b"pwned")
         }),
         ("nested dot-dot", |_| {
-            starts_fine().file("app/../../escaped", 0o644, b"pwned")
+            starts_fine().file("app/../../sentinel/victim.txt", 0o644, b"pwned")
+        }),
+        ("dot-dot in a PAX path", |_| {
+            starts_fine()
+                .pax_path("../sentinel/victim.txt")
+                .file("innocent.txt", 0o644, b"pwned")
+        }),
+        ("dot-dot in a GNU long name", |_| {
+            let long = format!("{}/../../../sentinel/victim.txt", "d".repeat(120));
+            starts_fine()
+                .gnu_long_name(&long)
+                .file("innocent.txt", 0o644, b"pwned")
         }),
         ("absolute", |parent| {
-            let absolute = parent.join("escaped");
+            let absolute = parent.join(SENTINEL_FILE);
             starts_fine().file(absolute.to_str().unwrap(), 0o644, b"pwned")
         }),
-        ("hard link outside", |_| {
+        ("absolute folder", |parent| {
+            let absolute = parent.join("sentinel/new");
+            starts_fine().dir(&format!("{}/", absolute.to_str().unwrap()), 0o755)
+        }),
+        ("hard link outside", |parent| {
+            let absolute = parent.join(SENTINEL_FILE);
+            starts_fine().entry(
+                "hl",
+                EntryType::Link,
+                0o644,
+                absolute.to_str().unwrap(),
+                b"",
+            )
+        }),
+        ("hard link to /etc/passwd", |_| {
             starts_fine().entry("hl", EntryType::Link, 0o644, "/etc/passwd", b"")
         }),
         ("hard link inside", |_| {
@@ -228,7 +303,12 @@ fn hostile_archives_are_rejected_and_never_write_outside_dest() {
             starts_fine().symlink("passwd", "/etc/passwd")
         }),
         ("symlink up and out", |_| {
-            starts_fine().symlink("sub/up", "../../x")
+            starts_fine().symlink("sub/up", "../../sentinel")
+        }),
+        ("symlink outside then a file written through it", |_| {
+            starts_fine()
+                .symlink("out", "../sentinel")
+                .file("out/victim.txt", 0o644, b"pwned")
         }),
         ("character device", |_| {
             starts_fine().entry("null", EntryType::Char, 0o666, "", b"")
@@ -243,7 +323,7 @@ fn hostile_archives_are_rejected_and_never_write_outside_dest() {
             starts_fine()
                 .symlink("here", ".")
                 .symlink("here/parent", "..")
-                .file("here/parent/escaped", 0o644, b"pwned")
+                .file("here/parent/sentinel/victim.txt", 0o644, b"pwned")
         }),
         ("write through a symlinked folder", |_| {
             starts_fine()
@@ -254,26 +334,145 @@ fn hostile_archives_are_rejected_and_never_write_outside_dest() {
         ("file as root", |_| {
             starts_fine().file("./", 0o644, b"pwned")
         }),
+        ("a file where a folder was", |_| {
+            starts_fine()
+                .dir("app/", 0o755)
+                .file("app", 0o644, b"pwned")
+        }),
+        ("name longer than the file system allows", |_| {
+            starts_fine()
+                .pax_path(&format!("app/{}.py", "n".repeat(300)))
+                .file("app/short.py", 0o644, b"pwned")
+        }),
+        ("path longer than PATH_MAX", |_| {
+            let deep = vec!["d".repeat(200); 25].join("/");
+            starts_fine()
+                .pax_path(&format!("{deep}/x.py"))
+                .file("short.py", 0o644, b"pwned")
+        }),
     ];
 
     let mut rendered = Vec::new();
     for (name, build_archive) in cases {
         let parent = temp_dir();
+        write_file(parent.path(), SENTINEL_FILE, SENTINEL_BYTES);
+        let before = outside_dest(parent.path());
         let dest = parent.path().join("dest");
         let archive = build_archive(parent.path()).finish();
         let error = unpack_archive_safely(&archive[..], &dest).unwrap_err();
-        let outside: Vec<PathBuf> = list_disk_tree(parent.path())
-            .into_iter()
-            .filter(|path| !path.starts_with("dest"))
-            .collect();
-        assert!(outside.is_empty(), "{name}: wrote {outside:?} outside dest");
-        assert!(!Path::new("/escaped").exists());
-        rendered.push(format!(
-            "# {name}\n{}",
-            render_error(&error, &[(parent.path(), "[PARENT]")])
-        ));
+        assert_eq!(
+            outside_dest(parent.path()),
+            before,
+            "{name}: something changed outside dest"
+        );
+        assert_eq!(
+            fs::read(parent.path().join(SENTINEL_FILE)).unwrap(),
+            SENTINEL_BYTES
+        );
+        assert!(error.hint().is_some(), "{name}: no hint for {error}");
+        let message = render_error(&error, &[(parent.path(), "[PARENT]")]);
+        let first_line = shortened(message.lines().next().unwrap_or_default());
+        record(
+            Category::HostileBuilder,
+            &format!("archive: {name}"),
+            &format!("an exported archive with {name}"),
+            &format!(
+                "refused: {}; nothing outside the destination changed (sentinel folder compared byte for byte)",
+                first_line.trim_start_matches("error: ")
+            ),
+            "dockyard-context::unpack::hostile_archives_are_rejected_and_never_write_outside_dest",
+        );
+        rendered.push(format!("# {name}\n{message}"));
     }
     insta::assert_snapshot!("hostile_archive_errors", rendered.join("\n\n"));
+}
+
+/// Mode bits a hostile builder might set, and what the unpacked file and the re-packed context get.
+#[test]
+fn dangerous_mode_bits_are_neutralised_in_the_unpacked_tree_and_the_context() {
+    let cases: [(&str, &str, EntryType, u32, u32, &str); 6] = [
+        (
+            "setuid file",
+            "bin/suid",
+            EntryType::Regular,
+            0o4755,
+            0o755,
+            "0755",
+        ),
+        (
+            "setgid file",
+            "bin/sgid",
+            EntryType::Regular,
+            0o2755,
+            0o755,
+            "0755",
+        ),
+        (
+            "setuid and setgid, not executable",
+            "data/both",
+            EntryType::Regular,
+            0o6644,
+            0o644,
+            "0644",
+        ),
+        (
+            "world-writable file",
+            "data/open",
+            EntryType::Regular,
+            0o666,
+            0o666,
+            "0644",
+        ),
+        (
+            "world-writable executable",
+            "bin/open",
+            EntryType::Regular,
+            0o777,
+            0o777,
+            "0755",
+        ),
+        (
+            "sticky world-writable folder",
+            "shared",
+            EntryType::Directory,
+            0o1777,
+            0o777,
+            "0755",
+        ),
+    ];
+    for (name, path, entry_type, mode, unpacked_mode, packed_mode) in cases {
+        let archive = if entry_type == EntryType::Directory {
+            RawArchive::default().dir(&format!("{path}/"), mode)
+        } else {
+            RawArchive::default().file(path, mode, b"#!/bin/sh\n")
+        }
+        .finish();
+        let parent = temp_dir();
+        let dest = parent.path().join("dest");
+        unpack_archive_safely(&archive[..], &dest).unwrap();
+        assert_eq!(mode_of(&dest.join(path)), unpacked_mode, "{name}");
+        let mut packed = Vec::new();
+        pack_tree(&dest, &PackOptions::default(), &mut packed).unwrap();
+        let listing = list_entries(&packed);
+        let line = listing
+            .lines()
+            .find(|line| line.trim_end().trim_end_matches('/').ends_with(path))
+            .unwrap_or_else(|| panic!("{name}: {path} not in {listing}"));
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some(packed_mode),
+            "{name}: {line}"
+        );
+        record(
+            Category::HostileBuilder,
+            &format!("mode: {name}"),
+            &format!("an exported archive with {path} of mode {mode:04o}"),
+            &format!(
+                "neutralised: unpacked as {unpacked_mode:04o}, packed into the context as {packed_mode}, uid:gid 0:0"
+            ),
+            "dockyard-context::unpack::dangerous_mode_bits_are_neutralised_in_the_unpacked_tree_and_the_context",
+        );
+    }
 }
 
 #[test]
