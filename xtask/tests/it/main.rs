@@ -5,6 +5,7 @@
 )]
 
 mod engine;
+mod hostile_builder;
 mod registry;
 mod release;
 mod scan;
