@@ -275,7 +275,13 @@ impl Prepared {
             .with("production Dockerfile", self.kit_sha256.clone())
             .with("requirements", listing(&app.requirements))
             .with("test requirements", listing(&app.test_requirements))
-            .with("test command", app.test_command.join(" "))
+            // Hashed like the app env: the builder's command line is not kept in clear in state.json.
+            .with_bytes(
+                "test command",
+                serde_json::to_string(&app.test_command)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )
             .with("settings module", app.settings_module.clone())
             .with("static root", app.static_root.display().to_string())
             .with_bytes(

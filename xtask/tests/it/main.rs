@@ -9,6 +9,7 @@ mod hostile_builder;
 mod registry;
 mod release;
 mod scan;
+mod secrets;
 mod smoke;
 mod structure;
 mod support;
