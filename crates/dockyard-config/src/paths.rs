@@ -146,6 +146,35 @@ pub(crate) fn check_path_exists(
     }
 }
 
+/// Fails when `absolute` (which exists) leaves `check.root` through a symbolic link: lexically
+/// inside the project is not enough when a folder on the way is a link to somewhere else.
+pub(crate) fn check_stays_inside_through_links(
+    check: &PathCheck<'_>,
+    absolute: &Path,
+) -> Result<(), ConfigError> {
+    let Ok(real) = std::fs::canonicalize(absolute) else {
+        return Ok(());
+    };
+    if real.starts_with(check.root) {
+        return Ok(());
+    }
+    Err(invalid_at(
+        check.source,
+        check.span.clone(),
+        check.key,
+        format!(
+            "`{}` points to {}, which leaves the project folder through a symbolic link (it resolves to {})",
+            check.key,
+            display_path(check.root, absolute),
+            real.display()
+        ),
+        Some(
+            "keep everything deploy.toml names inside its folder: copy the files in rather than linking to them"
+                .to_owned(),
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};

@@ -29,8 +29,8 @@ use crate::names::{
     split_iso_date, suggest_project_name, MAXIMUM_PROJECT_NAME_LENGTH,
 };
 use crate::paths::{
-    check_path_exists, display_path, normalize_lexically, normalize_relative_path, ExpectedEntry,
-    PathCheck, RelativePathProblem,
+    check_path_exists, check_stays_inside_through_links, display_path, normalize_lexically,
+    normalize_relative_path, ExpectedEntry, PathCheck, RelativePathProblem,
 };
 use crate::raw;
 use crate::source_map::{render_key, ValueKind};
@@ -261,6 +261,7 @@ fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, ConfigError> {
         note: " (app.path is the Django project folder, the one holding manage.py)",
     };
     check_path_exists(&app_check, &app_path, ExpectedEntry::Folder)?;
+    check_stays_inside_through_links(&app_check, &app_path)?;
     let manage_py = app_path.join("manage.py");
     if !manage_py.is_file() {
         return fail(
@@ -2594,6 +2595,7 @@ fn resolve_existing_project_path(
         note: HINT_PROJECT_RELATIVE,
     };
     check_path_exists(&check, &absolute, expected)?;
+    check_stays_inside_through_links(&check, &absolute)?;
     Ok(absolute)
 }
 

@@ -28,6 +28,17 @@ macro_rules! broken_case {
     };
 }
 
+/// Records a broken file tested outside [`broken_case!`]: `rendered` is the message asserted by its snapshot.
+fn record_broken_file(case: &str, tried: &str, rendered: &str) {
+    dockyard_reliability::record(
+        dockyard_reliability::Category::BadConfig,
+        case,
+        tried,
+        rendered.lines().next().unwrap_or_default(),
+        &format!("dockyard-config::broken::{case}"),
+    );
+}
+
 // TOML itself.
 broken_case!(syntax_error_missing_value, "port = 8000" => "port = ");
 broken_case!(syntax_error_unclosed_string, "wsgi = \"shop.wsgi:application\"" => "wsgi = \"shop.wsgi:application");
@@ -202,19 +213,29 @@ fn missing_table() {
         "",
     );
     assert_ne!(text, MINIMAL, "the edit applies");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file("missing_table", "missing table", &rendered);
 }
 
 #[test]
 fn missing_project_table_in_an_empty_file() {
-    insta::assert_snapshot!(check(""));
+    let rendered = check("");
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "missing_project_table_in_an_empty_file",
+        "missing project table in an empty file",
+        &rendered,
+    );
 }
 
 #[test]
 fn empty_base_table() {
     let without_bases = MINIMAL.replace("[base.runtime]\nimage = \"python:3.12-slim\"\n", "");
     assert_ne!(without_bases, MINIMAL, "the edit applies");
-    insta::assert_snapshot!(check(&format!("base = {{}}\n{without_bases}")));
+    let rendered = check(&format!("base = {{}}\n{without_bases}"));
+    insta::assert_snapshot!(rendered);
+    record_broken_file("empty_base_table", "empty base table", &rendered);
 }
 
 #[test]
@@ -222,13 +243,21 @@ fn bad_base_name() {
     let text = MINIMAL.replace("[base.runtime]", "[base.Runtime]");
     let text = text.replace("base = \"runtime\"", "base = \"Runtime\"");
     assert_ne!(text, MINIMAL, "the edit applies");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file("bad_base_name", "bad base name", &rendered);
 }
 
 #[test]
 fn array_of_tables_where_a_table_belongs() {
     let text = MINIMAL.replace("[production]", "[[production]]");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "array_of_tables_where_a_table_belongs",
+        "array of tables where a table belongs",
+        &rendered,
+    );
 }
 
 /// [`VALID`] without its `[nginx]` table.
@@ -244,32 +273,62 @@ fn valid_without_nginx() -> String {
 
 #[test]
 fn smoke_check_via_nginx_without_nginx_table() {
-    insta::assert_snapshot!(check(&valid_without_nginx()));
+    let rendered = check(&valid_without_nginx());
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "smoke_check_via_nginx_without_nginx_table",
+        "smoke check via nginx without nginx table",
+        &rendered,
+    );
 }
 
 #[test]
 fn smoke_check_default_via_without_nginx_table() {
     let text = format!("{MINIMAL}\n[[smoke.check]]\nname = \"home page\"\npath = \"/\"\n");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "smoke_check_default_via_without_nginx_table",
+        "smoke check default via without nginx table",
+        &rendered,
+    );
 }
 
 #[test]
 fn smoke_check_written_as_a_table() {
     let text = format!("{MINIMAL}\n[smoke.check]\nname = \"home page\"\npath = \"/\"\n");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "smoke_check_written_as_a_table",
+        "smoke check written as a table",
+        &rendered,
+    );
 }
 
 #[test]
 fn scan_nginx_image_without_nginx_table() {
     let text =
         format!("{MINIMAL}\n[scan]\ntrivy_version = \"0.76.0\"\nimages = [\"app\", \"nginx\"]\n");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "scan_nginx_image_without_nginx_table",
+        "scan nginx image without nginx table",
+        &rendered,
+    );
 }
 
 #[test]
 fn scan_default_images_without_nginx_table() {
     let text = format!("{MINIMAL}\n[scan]\ntrivy_version = \"0.76.0\"\n");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "scan_default_images_without_nginx_table",
+        "scan default images without nginx table",
+        &rendered,
+    );
 }
 
 #[test]
@@ -279,7 +338,13 @@ fn scan_ignore_written_as_a_table() {
          id = \"CVE-2019-18276\"\nreason = \"bash is not reachable from the app\"\n\
          expires = 2026-12-31\n"
     );
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "scan_ignore_written_as_a_table",
+        "scan ignore written as a table",
+        &rendered,
+    );
 }
 
 #[test]
@@ -292,7 +357,13 @@ fn missing_deploy_file() {
         error.hint(),
         Some("run from the project folder or pass --config")
     );
-    insta::assert_snapshot!(crate::fixture::redact_root(&error.to_string(), &root));
+    let rendered = crate::fixture::redact_root(&error.to_string(), &root);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "missing_deploy_file",
+        "no deploy.toml where --config points",
+        &rendered,
+    );
 }
 
 #[test]
@@ -300,7 +371,13 @@ fn deploy_file_is_a_folder() {
     let folder = tempfile::tempdir().expect("create a temporary folder");
     let root = folder.path().canonicalize().expect("canonicalize");
     let error = dockyard_config::load(&root).expect_err("a folder is no config");
-    insta::assert_snapshot!(crate::fixture::redact_root(&error.to_string(), &root));
+    let rendered = crate::fixture::redact_root(&error.to_string(), &root);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "deploy_file_is_a_folder",
+        "--config pointing at a folder",
+        &rendered,
+    );
 }
 
 #[test]
@@ -326,24 +403,100 @@ fn error_accessors_support_ci_annotations() {
 #[test]
 fn release_nginx_repository_without_nginx_table() {
     let text = format!("{MINIMAL}\n[release]\nnginx_repository = \"shop-nginx\"\n");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "release_nginx_repository_without_nginx_table",
+        "release nginx repository without nginx table",
+        &rendered,
+    );
 }
 
 #[test]
 fn release_default_app_repository_from_a_project_name_docker_refuses() {
     let text = MINIMAL.replace("name = \"shop\"", "name = \"shop.\"");
     assert_ne!(text, MINIMAL, "the edit applies");
-    insta::assert_snapshot!(check(&format!("{text}\n[release]\n")));
+    let rendered = check(&format!("{text}\n[release]\n"));
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "release_default_app_repository_from_a_project_name_docker_refuses",
+        "release default app repository from a project name docker refuses",
+        &rendered,
+    );
 }
 
 #[test]
 fn release_moving_tag_in_the_default_tags() {
     let text = format!("{MINIMAL}\n[release]\nmoving_tags = [\"latest\", \"{{version}}\"]\n");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "release_moving_tag_in_the_default_tags",
+        "release moving tag in the default tags",
+        &rendered,
+    );
 }
 
 #[test]
 fn release_default_moving_tag_in_the_tags() {
     let text = format!("{MINIMAL}\n[release]\ntags = [\"{{version}}\", \"latest\"]\n");
-    insta::assert_snapshot!(check(&text));
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "release_default_moving_tag_in_the_tags",
+        "release default moving tag in the tags",
+        &rendered,
+    );
+}
+
+/// The fixture project with `link` (inside it) a symbolic link to a folder outside it, holding `files`.
+fn check_with_link_leaving_the_project(link: &str, files: &[&str]) -> String {
+    let folder = crate::fixture::write_fixture_project(VALID, &[], &[]);
+    let outside = tempfile::tempdir().expect("create a temporary folder");
+    for file in files {
+        let path = outside.path().join(file);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create a folder");
+        std::fs::write(&path, "outside\n").expect("write a file");
+    }
+    let link_path = folder.path().join(link);
+    if link_path.is_dir() {
+        std::fs::remove_dir_all(&link_path).expect("remove the fixture folder");
+    } else {
+        std::fs::remove_file(&link_path).expect("remove the fixture file");
+    }
+    std::os::unix::fs::symlink(outside.path(), &link_path).expect("make the link");
+    let root = crate::fixture::canonical_root(&folder);
+    let error = match dockyard_config::parse(VALID, &root.join("deploy.toml")) {
+        Ok(_) => panic!("a path through {link} leaves the project"),
+        Err(error) => error,
+    };
+    assert!(error.line().is_some() && error.key().is_some());
+    let outside_root = outside.path().canonicalize().expect("canonicalize");
+    crate::fixture::redact_root(&error.to_string(), &root)
+        .replace(&outside_root.display().to_string(), "[OUTSIDE]")
+}
+
+#[test]
+fn app_folder_is_a_link_leaving_the_project() {
+    let rendered = check_with_link_leaving_the_project(
+        "app",
+        &["manage.py", "requirements.txt", "requirements-test.txt"],
+    );
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "app_folder_is_a_link_leaving_the_project",
+        "path = \"app\" where app is a symbolic link to a folder outside the project",
+        &rendered,
+    );
+}
+
+#[test]
+fn builder_context_is_a_link_leaving_the_project() {
+    let rendered = check_with_link_leaving_the_project("docker/builder", &["dockyard-build"]);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "builder_context_is_a_link_leaving_the_project",
+        "context = \"docker/builder\" where docker/builder is a symbolic link to a folder outside the project",
+        &rendered,
+    );
 }
