@@ -303,6 +303,10 @@ fn symlink_to_a_denied_file() {
 const UNREADABLE_CHILD_ENV: &str = "DOCKYARD_TEST_UNREADABLE_TREE";
 
 #[test]
+#[allow(
+    clippy::print_stdout,
+    reason = "the unprivileged child reports its result to the parent on stdout"
+)]
 fn unreadable_file() {
     if let Some(root) = std::env::var_os(UNREADABLE_CHILD_ENV) {
         // The child: an unprivileged process packing the tree the parent made.
@@ -454,6 +458,7 @@ fn unix_socket() {
 }
 
 #[test]
+#[allow(clippy::print_stderr, reason = "a skip is reported loudly")]
 fn character_device() {
     let probe = temp_dir();
     let made = Command::new("mknod")
