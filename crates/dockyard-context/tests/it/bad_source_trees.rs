@@ -339,8 +339,18 @@ fn unreadable_file() {
     let running_as_root = std::fs::File::open(tree.path().join("secret_settings.py")).is_ok();
     let started = Instant::now();
     let rendered = if running_as_root {
-        // Root (as in CI) bypasses file modes: pack as uid/gid 65534 (nobody) in a child process.
-        let output = Command::new(std::env::current_exe().unwrap())
+        // Root (as in CI) bypasses file modes: pack as uid/gid 65534 (nobody) in a child process,
+        // running a copy of this test binary that nobody may execute (the checkout may sit in a
+        // folder only root can enter).
+        let runner = tempfile::Builder::new()
+            .prefix("dockyard-unreadable-runner-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(runner.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = runner.path().join("it");
+        std::fs::copy(std::env::current_exe().unwrap(), &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let output = Command::new(&binary)
             .args([
                 "--exact",
                 "bad_source_trees::unreadable_file",
@@ -349,6 +359,7 @@ fn unreadable_file() {
             ])
             .env(UNREADABLE_CHILD_ENV, tree.path())
             .env_remove("RUST_TEST_THREADS")
+            .current_dir(runner.path())
             .uid(65534)
             .gid(65534)
             .output()
