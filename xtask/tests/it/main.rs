@@ -5,6 +5,8 @@
 )]
 
 mod engine;
+mod faults;
+mod load;
 mod registry;
 mod release;
 mod scan;
