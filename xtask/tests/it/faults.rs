@@ -46,11 +46,9 @@ fn an_unreachable_engine_exits_4_naming_the_address_with_a_hint() {
         return;
     };
     let project = Project::copy("dockyard-it-fault-engine");
+    let port = closed_port();
     let cases = [
-        (
-            "engine_closed_tcp_port",
-            format!("tcp://127.0.0.1:{}", closed_port()),
-        ),
+        ("engine_closed_tcp_port", format!("tcp://127.0.0.1:{port}")),
         (
             "engine_missing_unix_socket",
             "unix:///nonexistent/dockyard/docker.sock".to_owned(),
@@ -75,6 +73,8 @@ fn an_unreachable_engine_exits_4_naming_the_address_with_a_hint() {
             );
         }
         assert_nothing_left_and_clean_finds_nothing(&engine, &project);
+        // The port differs from run to run; the record names it by what it is.
+        let host = host.replace(&format!(":{port}"), ":<closed port>");
         record(
             Category::Fault,
             case,
@@ -313,7 +313,7 @@ fn a_registry_that_goes_away_during_the_push_exits_10_and_moves_no_moving_tag() 
         Category::Fault,
         "registry_gone_during_push",
         "the local docker-registry process is killed when the first `push |` line appears",
-        &format!("exit 10, `{}` after {attempts} transient failures, `hint: no moving tag was moved`; no `latest` in the registry's storage or locally; nothing left, clean: nothing to clean", failed.split(": ").take(2).collect::<Vec<_>>().join(": ")),
+        &format!("exit 10, `{}` after {attempts} transient failures, `hint: no moving tag was moved`; no `latest` in the registry's storage or locally; nothing left, clean: nothing to clean", failed.split(": ").take(2).collect::<Vec<_>>().join(": ").replace(&registry.address, "<registry>")),
         &format!("xtask::faults::{test}"),
     );
 }
@@ -530,7 +530,7 @@ fn ctrl_c_during_each_stage_exits_130_and_leaves_nothing_behind() {
     let registry_env = [("DOCKYARD_REGISTRY", registry.address.as_str())];
     for stage in &stages {
         let outcome = interrupt(&project, stage, &registry_env);
-        let outcome = assert_interrupted(&engine, &project, stage, outcome);
+        let mut outcome = assert_interrupted(&engine, &project, stage, outcome);
         if stage.case == "ctrl_c_push" {
             for repository in [project.name.clone(), format!("{}-nginx", project.name)] {
                 assert!(
@@ -538,6 +538,7 @@ fn ctrl_c_during_each_stage_exits_130_and_leaves_nothing_behind() {
                     "{repository}:latest moved"
                 );
             }
+            outcome.push_str("; no `latest` in the registry");
         }
         record(
             Category::Fault,
@@ -562,4 +563,42 @@ fn ctrl_c_during_each_stage_exits_130_and_leaves_nothing_behind() {
         }
     });
     cleanup_images(&engine, &project);
+}
+
+#[test]
+fn ctrl_c_while_a_base_image_is_bootstrapped_exits_130_and_leaves_nothing_behind() {
+    let test = "ctrl_c_while_a_base_image_is_bootstrapped_exits_130_and_leaves_nothing_behind";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-fault-ctrl-c-base");
+    // A base image nobody has and nobody may pull: it is bootstrapped with mmdebstrap.
+    let missing = format!("{}/python-runtime:bookworm", project.name);
+    edit(
+        &project,
+        "deploy.toml",
+        "image = \"dockyard/python-runtime:bookworm\"",
+        &format!("image = \"{missing}\"\npull = false"),
+    );
+    let stage = Stage {
+        case: "ctrl_c_base_bootstrap",
+        args: &["base"],
+        marker: "    mmdebstrap | ",
+        settle: Duration::from_secs(2),
+        finished: "importing ",
+    };
+    let outcome = interrupt(&project, &stage, &[]);
+    let outcome = assert_interrupted(&engine, &project, &stage, outcome);
+    let image = runtime().block_on(engine.image(&missing)).unwrap();
+    assert!(image.is_none(), "{missing} was imported after Ctrl-C");
+    record(
+        Category::Fault,
+        stage.case,
+        &format!(
+            "SIGINT to the process group of `cargo xtask base` {} ms after the first `mmdebstrap |` line (a base image bootstrapped from Debian packages)",
+            stage.settle.as_millis()
+        ),
+        &format!("{outcome}; no base image imported"),
+        &format!("xtask::faults::{test}"),
+    );
 }
