@@ -1,5 +1,6 @@
 //! `smoke`: the production and nginx images running on a private network, checked through nginx and straight,
-//! with built-in checks (static files, nginx behaviour, image structure, graceful stop) and the ones deploy.toml declares.
+//! with built-in checks (static files, nginx behaviour, image structure, graceful stop) and the ones deploy.toml declares,
+//! then, when asked (`smoke --load-seconds`), a bounded load through nginx.
 //!
 //! Everything it creates carries the run label; [`crate::run::with_cleanup`] removes it whatever happens.
 
@@ -12,7 +13,7 @@ use dockyard_config::{SmokeCheck, Via};
 use dockyard_engine::{ContainerSpec, Engine, VolumeMount};
 use dockyard_smoke::checks::{self, CheckSpec};
 use dockyard_smoke::http::{self, HttpRequest, HttpResponse};
-pub use dockyard_smoke::load::{LoadOptions, LoadResult};
+pub use dockyard_smoke::load::LoadOptions;
 use dockyard_smoke::report::{CheckResult, SmokeReport};
 use dockyard_smoke::structure::{self, ImageFacts, StructureExpectations};
 use dockyard_smoke::SmokeError;

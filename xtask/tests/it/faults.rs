@@ -313,7 +313,7 @@ fn a_registry_that_goes_away_during_the_push_exits_10_and_moves_no_moving_tag() 
         Category::Fault,
         "registry_gone_during_push",
         "the local docker-registry process is killed when the first `push |` line appears",
-        &format!("exit 10, `{}` after {attempts} transient failures, `hint: no moving tag was moved`; no `latest` in the registry's storage or locally; nothing left, clean: nothing to clean", failed.split(": ").take(2).collect::<Vec<_>>().join(": ").replace(&registry.address, "<registry>")),
+        &format!("exit 10, `{}` after {attempts} retries of transient failures, `hint: no moving tag was moved`; no `latest` in the registry's storage or locally; nothing left, clean: nothing to clean", failed.split(": ").take(2).collect::<Vec<_>>().join(": ").replace(&registry.address, "<registry>")),
         &format!("xtask::faults::{test}"),
     );
 }

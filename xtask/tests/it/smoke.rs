@@ -410,4 +410,11 @@ fn clean_removes_what_a_killed_smoke_run_left_behind() {
         stdout(&again)
     );
     cleanup_images(&engine, &project);
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "sigkill_during_smoke",
+        "SIGKILL to `cargo xtask smoke` once the app container started (no chance to clean up, as when a CI runner dies)",
+        &format!("the run's containers, 1 network and 1 volume were left; `clean` exit 0: `{}`; nothing left, clean again: nothing to clean", removed.trim()),
+        "xtask::smoke::clean_removes_what_a_killed_smoke_run_left_behind",
+    );
 }
