@@ -20,7 +20,8 @@ enum Until {
     Production,
     /// The scan gate; `true` accepts a missing vulnerability database.
     Scan(bool),
-    Smoke,
+    /// Smoke tests, with an optional bounded load through nginx after the checks.
+    Smoke(Option<smoke::LoadOptions>),
     /// The pre-push check: build, scan (a missing database is a warning), smoke, release.json; no tags, no pushes.
     Check,
     /// The release; `true` accepts a missing vulnerability database.
@@ -74,7 +75,12 @@ impl flags::Release {
 
 impl flags::Smoke {
     pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
-        run_until(config_path, Until::Smoke, false)
+        let load = (self.load_seconds > 0).then(|| smoke::LoadOptions {
+            duration: std::time::Duration::from_secs(self.load_seconds),
+            connections: self.load_connections as usize,
+            request_timeout: std::time::Duration::from_secs(10),
+        });
+        run_until(config_path, Until::Smoke(load), false)
     }
 }
 
@@ -214,13 +220,13 @@ async fn run_steps(
                 return Err(PipelineError::Scan(dockyard_scan::ScanError::TrivyMissing));
             };
         }
-        Until::Smoke => {
+        Until::Smoke(load) => {
             let (_, notes) = local_scan(session, &mut summary).await?;
-            smoke_gate(session, &mut summary, notes).await?;
+            smoke_gate(session, &mut summary, notes, *load).await?;
         }
         Until::Check => {
             let (scan, notes) = local_scan(session, &mut summary).await?;
-            let smoke = smoke_gate(session, &mut summary, notes).await?;
+            let smoke = smoke_gate(session, &mut summary, notes, None).await?;
             let options = ReleaseOptions {
                 version: None,
                 allow_dirty: true,
@@ -259,7 +265,7 @@ async fn run_steps(
                 .into_iter()
                 .map(|(image, reason)| format!("vulnerability scan not run for {image}: {reason} (accepted with --allow-missing-vulnerability-db)"))
                 .collect();
-            let smoke = smoke_gate(session, &mut summary, notes).await?;
+            let smoke = smoke_gate(session, &mut summary, notes, None).await?;
             let manifest =
                 release::publish(session, options, &version, dirty, Some(&scan), &smoke, true)
                     .await?;
@@ -337,8 +343,9 @@ async fn smoke_gate(
     session: &mut Session,
     summary: &mut Vec<String>,
     notes: Vec<String>,
+    load: Option<smoke::LoadOptions>,
 ) -> Result<smoke::SmokeOutcome, PipelineError> {
-    let outcome = smoke::smoke(session, notes).await?;
+    let outcome = smoke::smoke(session, notes, load).await?;
     print!("{}", outcome.report.render_table());
     summary.push(format!(
         "smoke report      {} and {}",

@@ -94,7 +94,14 @@ pub struct Scan {
 
 /// `cargo xtask smoke`
 #[derive(Debug, Args)]
-pub struct Smoke {}
+pub struct Smoke {
+    /// After the checks pass, hold a load of GET / through nginx for this many seconds (0: no load)
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub load_seconds: u64,
+    /// Concurrent connections of that load
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub load_connections: u64,
+}
 
 /// `cargo xtask check`
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! `smoke`: the production and nginx images running on a private network, checked through nginx and straight,
-//! with built-in checks (static files, nginx behaviour, image structure, graceful stop) and the ones deploy.toml declares.
+//! with built-in checks (static files, nginx behaviour, image structure, graceful stop) and the ones deploy.toml declares,
+//! then, when asked (`smoke --load-seconds`), a bounded load through nginx.
 //!
 //! Everything it creates carries the run label; [`crate::run::with_cleanup`] removes it whatever happens.
 
@@ -12,6 +13,7 @@ use dockyard_config::{SmokeCheck, Via};
 use dockyard_engine::{ContainerSpec, Engine, VolumeMount};
 use dockyard_smoke::checks::{self, CheckSpec};
 use dockyard_smoke::http::{self, HttpRequest, HttpResponse};
+pub use dockyard_smoke::load::LoadOptions;
 use dockyard_smoke::report::{CheckResult, SmokeReport};
 use dockyard_smoke::structure::{self, ImageFacts, StructureExpectations};
 use dockyard_smoke::SmokeError;
@@ -50,7 +52,8 @@ struct Running {
 /// the caller decides from `report.passed()`; `Err` means the run could not even start.
 pub async fn smoke(
     session: &mut Session,
-    notes: Vec<String>,
+    mut notes: Vec<String>,
+    load: Option<LoadOptions>,
 ) -> Result<SmokeOutcome, PipelineError> {
     let started = Instant::now();
     let production = session.production_image()?;
@@ -75,6 +78,12 @@ pub async fn smoke(
             declared_checks(session, &running, &mut results).await;
             static_checks(session, &running, &production, nginx.as_ref(), &mut results).await?;
             nginx_checks(session, &running, &mut results).await;
+            if let Some(options) = load {
+                if results.iter().all(|check| check.passed) {
+                    let outcome = load_check(session, &running, options, &mut results).await;
+                    notes.push(outcome);
+                }
+            }
         }
         logs = container_logs(&session.engine, &running).await;
         lifecycle_checks(session, &running, &mut results).await?;
@@ -411,6 +420,25 @@ async fn wait_until_ready(
     let mut last_answer = String::from("no answer yet");
     let mut http_ready_at = None;
     loop {
+        // nginx with an invalid config exits at once, maybe only after its port was published: say so now,
+        // not after the startup deadline.
+        if let Some(nginx) = &running.nginx {
+            let nginx_state = engine.container_state(nginx).await?;
+            if nginx_state.status == "exited" || nginx_state.status == "dead" {
+                let tail = log_tail_text(engine, nginx).await;
+                results.push(result(
+                    "lifecycle",
+                    "nginx starts",
+                    containers_started,
+                    Some((
+                        "a running nginx".to_owned(),
+                        format!("nginx exited with code {}", nginx_state.exit_code),
+                        tail,
+                    )),
+                ));
+                return Ok(None);
+            }
+        }
         let state = engine.container_state(&running.app).await?;
         if state.status == "exited" || state.status == "dead" {
             let tail = log_tail_text(engine, &running.app).await;
@@ -475,6 +503,47 @@ async fn wait_until_ready(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Holds a bounded load of `GET /` through nginx (straight to the app without nginx) after the checks passed;
+/// records one check that fails on any 5xx answer or any request without an answer. Returns the report's note.
+async fn load_check(
+    session: &Session,
+    running: &Running,
+    options: LoadOptions,
+    results: &mut Vec<CheckResult>,
+) -> String {
+    let address = running.nginx_address.unwrap_or(running.app_address);
+    let through = if running.nginx_address.is_some() {
+        "nginx"
+    } else {
+        "the app"
+    };
+    let name = format!(
+        "GET / through {through}, {} connections for {} s: no 5xx, no errors",
+        options.connections,
+        options.duration.as_secs()
+    );
+    progress::detail(&format!("load: {name}"));
+    let started = Instant::now();
+    let measured =
+        dockyard_smoke::load::run_load(address, &get_request("/", &default_host(session)), options)
+            .await;
+    let summary = measured.summary();
+    progress::detail(&format!("load: {summary}"));
+    let mismatch = (measured.n_5xx() > 0 || measured.n_errors > 0).then(|| {
+        (
+            "no 5xx answers and no failed requests".to_owned(),
+            summary.clone(),
+            measured.first_error.clone().unwrap_or_default(),
+        )
+    });
+    results.push(result("load", &name, started, mismatch));
+    format!(
+        "load: GET / through {through}, {} connections, {} s: {summary}",
+        options.connections,
+        options.duration.as_secs()
+    )
 }
 
 fn default_host(session: &Session) -> String {

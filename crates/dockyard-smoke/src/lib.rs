@@ -11,6 +11,8 @@
 //! * [`structure::structure_checks`] judges [`ImageFacts`] collected by the caller against
 //!   [`StructureExpectations`], and [`structure::find_secret_looking_values`] says where an image
 //!   leaks secret-looking values;
+//! * [`load::run_load`] holds a bounded load (fixed connections, fixed time) and counts statuses,
+//!   errors and latency percentiles;
 //! * [`SmokeReport`] collects [`CheckResult`]s and renders them as a text table, JSON and
 //!   JUnit XML.
 //!
@@ -20,6 +22,7 @@
 pub mod checks;
 mod error;
 pub mod http;
+pub mod load;
 pub mod report;
 pub mod static_urls;
 pub mod structure;

@@ -369,7 +369,15 @@ fn a_failing_app_test_stops_the_pipeline_and_shows_the_test_output() {
         production.is_none(),
         "no production image may be built after a failing test"
     );
+    crate::faults::assert_nothing_left_and_clean_finds_nothing(&engine, &project);
     remove_project_images(&engine, &project);
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "builder_step_tests_fails",
+        "the app's Django tests gain one that fails (`assertEqual(1, 2)`)",
+        "exit 6, `builder step `tests` failed` with the failing test's name and message, `hint: the app's own tests failed`; no production image, nothing left, clean: nothing to clean",
+        "xtask::engine::a_failing_app_test_stops_the_pipeline_and_shows_the_test_output",
+    );
 }
 
 #[test]

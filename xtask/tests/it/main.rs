@@ -5,7 +5,9 @@
 )]
 
 mod engine;
+mod faults;
 mod hostile_builder;
+mod load;
 mod registry;
 mod release;
 mod scan;

@@ -701,6 +701,23 @@ impl LocalRegistry {
         crate::support::tail(&self.log(), 40)
     }
 
+    /// Kills the registry process at once (a registry that goes away); its storage stays for [`Self::tag_on_disk`].
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the registry's storage holds `repository:tag` (readable after [`Self::kill`] too).
+    pub fn tag_on_disk(&self, repository: &str, tag: &str) -> bool {
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/repositories")
+            .join(repository)
+            .join("_manifests/tags")
+            .join(tag)
+            .exists()
+    }
+
     /// `{address}/{repository}:{tag}`, the reference to tag and push.
     pub fn reference(&self, repository: &str, tag: &str) -> String {
         format!("{}/{repository}:{tag}", self.address)
