@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use dockyard_context::{
-    pack_members_with_threads, pack_source_tree_with_threads, pack_tree_with_threads, Member,
-    PackOptions, SourceRules,
+    pack_members_with_threads, pack_source_tree_with_threads, pack_tree, pack_tree_with_threads,
+    Member, PackOptions, SourceRules,
 };
 use flate2::read::{GzDecoder, MultiGzDecoder};
 use sha2::Digest;
@@ -110,6 +110,15 @@ fn one_two_and_four_threads_write_identical_bytes() {
             "{thread_count} threads: bytes differ"
         );
     }
+    let mut default_threads_bytes = Vec::new();
+    let default_summary = pack_tree(
+        root.path(),
+        &PackOptions::default(),
+        &mut default_threads_bytes,
+    )
+    .unwrap();
+    assert_eq!(default_summary.sha256, single_sha256);
+    assert!(default_threads_bytes == single_bytes);
 
     let mut source_digests = Vec::new();
     for thread_count in [1, 2, 4] {
