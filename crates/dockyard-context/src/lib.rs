@@ -9,6 +9,9 @@
 //!   [`SourceRules::extra_deny`]) that always wins;
 //! * [`pack_tree`] packs a folder as-is (e.g. one exported from a builder container);
 //! * [`pack_members`] packs in-memory files (a rendered Dockerfile, small scripts);
+//! * gzip is deflated in parallel in fixed 256 KiB blocks, each primed with the previous block's
+//!   last 32 KiB, into one gzip member; the `*_with_threads` variants pick the thread count, which
+//!   never changes the bytes;
 //! * [`write_tarball_file`] writes any of those to disk atomically with a `.sha256` sidecar;
 //! * [`unpack_archive_safely`] extracts an untrusted tar stream without ever writing outside the
 //!   destination;
@@ -25,6 +28,7 @@ mod error;
 mod lexical_paths;
 mod members;
 mod pack;
+mod parallel_gzip;
 mod source_tree;
 mod tarball_file;
 mod unpack;
@@ -34,7 +38,11 @@ pub use digest::sha256_file;
 pub use dockerignore::dockerignore_pattern_to_gitignore;
 pub use error::ContextError;
 pub use members::Member;
-pub use pack::{pack_members, pack_source_tree, pack_tree, PackOptions, PackSummary};
+pub use pack::{
+    pack_members, pack_members_with_threads, pack_source_tree, pack_source_tree_with_threads,
+    pack_tree, pack_tree_with_threads, PackOptions, PackSummary,
+};
+pub use parallel_gzip::default_compression_threads;
 pub use source_tree::{Excluded, SourceRules, DEFAULT_MAX_SOURCE_FILE_BYTES};
 pub use tarball_file::write_tarball_file;
 pub use unpack::{unpack_archive_safely, UnpackSummary};

@@ -7,19 +7,20 @@
 //! * GNU headers throughout, mtime = [`PackOptions::mtime`], uid/gid 0, empty user/group names,
 //!   mode `0o755` for folders and files with any execute bit, `0o644` for other files, `0o777`
 //!   for symlinks (target stored as written); long names use GNU long-name entries;
-//! * gzip with mtime 0, no file name, OS byte "unknown", level 6.
+//! * gzip with mtime 0, no file name, OS byte "unknown", level 6, compressed in parallel by
+//!   [`crate::parallel_gzip`] into one gzip member whose bytes do not depend on the thread count.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use flate2::write::GzEncoder;
-use flate2::{Compression, GzBuilder};
 use tar::{EntryType, Header};
 
 use crate::digest::Sha256HashingWriter;
 use crate::error::ContextError;
 use crate::members::{collect_members, Member, MemberEntryKind};
+use crate::parallel_gzip::{default_compression_threads, ParallelGzipWriter};
 use crate::source_tree::{
     collect_source_tree, collect_whole_tree, CollectedTree, Excluded, SourceRules, TreeEntryKind,
 };
@@ -64,14 +65,28 @@ pub struct PackSummary {
 ///
 /// Folders excluded by `.dockerignore` are not descended into unless the `.dockerignore` has `!`
 /// patterns; a folder that is excluded but has re-included content gets its own entry.
+///
+/// gzip runs on [`default_compression_threads`] threads; the bytes do not depend on it.
 pub fn pack_source_tree(
     root: &Path,
     rules: &SourceRules,
     options: &PackOptions,
     out: impl Write,
 ) -> Result<PackSummary, ContextError> {
+    pack_source_tree_with_threads(root, rules, options, default_compression_threads(), out)
+}
+
+/// [`pack_source_tree`] with gzip on `compression_threads` threads; every thread count writes
+/// the same bytes.
+pub fn pack_source_tree_with_threads(
+    root: &Path,
+    rules: &SourceRules,
+    options: &PackOptions,
+    compression_threads: NonZeroUsize,
+    out: impl Write,
+) -> Result<PackSummary, ContextError> {
     let tree = collect_source_tree(root, rules)?;
-    write_collected_tree(root, tree, options, out)
+    write_collected_tree(root, tree, options, compression_threads, out)
 }
 
 /// Packs every entry below `root` (no ignore rules at all) the same deterministic way. Used to
@@ -81,8 +96,19 @@ pub fn pack_tree(
     options: &PackOptions,
     out: impl Write,
 ) -> Result<PackSummary, ContextError> {
+    pack_tree_with_threads(root, options, default_compression_threads(), out)
+}
+
+/// [`pack_tree`] with gzip on `compression_threads` threads; every thread count writes the same
+/// bytes.
+pub fn pack_tree_with_threads(
+    root: &Path,
+    options: &PackOptions,
+    compression_threads: NonZeroUsize,
+    out: impl Write,
+) -> Result<PackSummary, ContextError> {
     let tree = collect_whole_tree(root)?;
-    write_collected_tree(root, tree, options, out)
+    write_collected_tree(root, tree, options, compression_threads, out)
 }
 
 /// Packs in-memory members (e.g. a rendered Dockerfile and small scripts) and nothing from disk,
@@ -95,8 +121,19 @@ pub fn pack_members(
     options: &PackOptions,
     out: impl Write,
 ) -> Result<PackSummary, ContextError> {
+    pack_members_with_threads(members, options, default_compression_threads(), out)
+}
+
+/// [`pack_members`] with gzip on `compression_threads` threads; every thread count writes the
+/// same bytes.
+pub fn pack_members_with_threads(
+    members: &[Member],
+    options: &PackOptions,
+    compression_threads: NonZeroUsize,
+    out: impl Write,
+) -> Result<PackSummary, ContextError> {
     let entries = collect_members(members)?;
-    let mut writer = DeterministicTarballWriter::new(out, options);
+    let mut writer = DeterministicTarballWriter::new(out, options, compression_threads);
     for (relative_path, kind) in &entries {
         match kind {
             MemberEntryKind::Directory => writer.append_directory(relative_path)?,
@@ -118,9 +155,10 @@ fn write_collected_tree(
     root: &Path,
     tree: CollectedTree,
     options: &PackOptions,
+    compression_threads: NonZeroUsize,
     out: impl Write,
 ) -> Result<PackSummary, ContextError> {
-    let mut writer = DeterministicTarballWriter::new(out, options);
+    let mut writer = DeterministicTarballWriter::new(out, options, compression_threads);
     for (relative_path, kind) in &tree.entries {
         match kind {
             TreeEntryKind::Directory => writer.append_directory(relative_path)?,
@@ -220,16 +258,18 @@ struct PackCounts {
 
 /// tar -> gzip -> sha256 -> `out`, with normalised headers.
 pub(crate) struct DeterministicTarballWriter<W: Write> {
-    builder: tar::Builder<GzEncoder<Sha256HashingWriter<W>>>,
+    builder: tar::Builder<ParallelGzipWriter<Sha256HashingWriter<W>>>,
     mtime: u64,
     counts: PackCounts,
 }
 
 impl<W: Write> DeterministicTarballWriter<W> {
-    pub(crate) fn new(out: W, options: &PackOptions) -> Self {
-        let gzip = GzBuilder::new()
-            .mtime(0)
-            .write(Sha256HashingWriter::new(out), Compression::new(GZIP_LEVEL));
+    pub(crate) fn new(out: W, options: &PackOptions, compression_threads: NonZeroUsize) -> Self {
+        let gzip = ParallelGzipWriter::new(
+            Sha256HashingWriter::new(out),
+            GZIP_LEVEL,
+            compression_threads,
+        );
         DeterministicTarballWriter {
             builder: tar::Builder::new(gzip),
             mtime: options.mtime,
@@ -298,8 +338,7 @@ impl<W: Write> DeterministicTarballWriter<W> {
     pub(crate) fn finish(self, excluded: Vec<Excluded>) -> Result<PackSummary, ContextError> {
         let write_error = |source| ContextError::WriteArchive { source };
         let gzip = self.builder.into_inner().map_err(write_error)?;
-        let mut hashing_writer = gzip.finish().map_err(write_error)?;
-        hashing_writer.flush().map_err(write_error)?;
+        let hashing_writer = gzip.finish().map_err(write_error)?;
         let (_out, sha256) = hashing_writer.finish_into_inner_and_hex_digest();
         Ok(PackSummary {
             sha256,

@@ -1,10 +1,11 @@
-//! Integration tests for dockyard-context: determinism, filtering, symlinks, special files, members, tarball files and safe unpacking.
+//! Integration tests for dockyard-context: determinism, filtering, symlinks, special files, members, parallel gzip, tarball files and safe unpacking.
 
 mod bad_source_trees;
 mod deny_list;
 mod determinism;
 mod dockerignore;
 mod members;
+mod parallel_gzip;
 mod special_files;
 mod support;
 mod symlinks;
