@@ -7,7 +7,9 @@
 mod engine;
 mod registry;
 mod release;
+mod remote;
 mod scan;
+mod second_engine;
 mod smoke;
 mod structure;
 mod support;
