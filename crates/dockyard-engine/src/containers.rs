@@ -46,8 +46,67 @@ pub struct ContainerSpec {
     pub stop_signal: Option<String>,
     /// Run the image's HEALTHCHECK at this interval instead of its own (the test command stays the image's).
     pub health_interval: Option<std::time::Duration>,
-    /// Container TCP ports to publish on an ephemeral port of 127.0.0.1 (read back with [`Engine::published_port`]).
+    /// Container TCP ports to publish on an ephemeral port of the engine's host (read back with
+    /// [`Engine::published_address`]): 127.0.0.1 for a local engine, see [`published_ports_reach`].
     pub publish: Vec<u16>,
+}
+
+/// Where published ports are bound on the engine's machine, and where Dockyard connects to reach them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPortsReach {
+    /// The host IP the engine binds published ports on.
+    pub bind_ip: String,
+    /// The host name or IP Dockyard connects to.
+    pub connect_host: String,
+}
+
+/// Where ports are published for the engine at `docker_host` (spelled like `DOCKER_HOST`).
+///
+/// A local engine (a unix socket, or TCP on a loopback address) publishes on 127.0.0.1 only, and Dockyard connects
+/// there. A remote engine (`tcp://build-host:2375`) publishes on all of its machine's interfaces, since its loopback
+/// is not ours, and Dockyard connects to the host named in `DOCKER_HOST`.
+pub fn published_ports_reach(docker_host: &str) -> PublishedPortsReach {
+    let local = PublishedPortsReach {
+        bind_ip: "127.0.0.1".to_owned(),
+        connect_host: "127.0.0.1".to_owned(),
+    };
+    let Some((_scheme, rest)) = docker_host.split_once("://") else {
+        return local;
+    };
+    if docker_host.starts_with("unix://") || docker_host.starts_with("npipe://") {
+        return local;
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    let is_loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    if host.is_empty() || is_loopback {
+        return local;
+    }
+    PublishedPortsReach {
+        bind_ip: "0.0.0.0".to_owned(),
+        connect_host: host.to_owned(),
+    }
+}
+
+/// One mount of a container as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerMount {
+    /// `volume`, `bind`, `tmpfs`, ...
+    pub kind: String,
+    /// The volume name for a volume, the host path for a bind mount.
+    pub source: String,
+    /// The path inside the container.
+    pub destination: String,
 }
 
 /// A named volume mounted into a container.
@@ -109,7 +168,7 @@ impl Engine {
             .create_volume(request)
             .await
             .map(drop)
-            .map_err(|error| EngineError::from_bollard(format!("creating volume {name}"), error))
+            .map_err(|error| self.engine_error(format!("creating volume {name}"), error))
     }
 
     /// Creates a container (not started) and returns its id.
@@ -133,12 +192,13 @@ impl Engine {
             .iter()
             .map(|(path, options)| (path.clone(), options.clone()))
             .collect();
+        let reach = published_ports_reach(&self.host);
         let port_bindings: bollard::models::PortMap = spec
             .publish
             .iter()
             .map(|port| {
                 let binding = bollard::models::PortBinding {
-                    host_ip: Some("127.0.0.1".to_owned()),
+                    host_ip: Some(reach.bind_ip.clone()),
                     host_port: Some("0".to_owned()),
                 };
                 (format!("{port}/tcp"), Some(vec![binding]))
@@ -200,10 +260,7 @@ impl Engine {
             .create_container(Some(options.build()), body)
             .await
             .map_err(|error| {
-                EngineError::from_bollard(
-                    format!("creating a container from {}", spec.image),
-                    error,
-                )
+                self.engine_error(format!("creating a container from {}", spec.image), error)
             })?;
         Ok(response.id)
     }
@@ -227,7 +284,7 @@ impl Engine {
             .upload_to_container(container, Some(options), body)
             .await
             .map_err(|error| {
-                EngineError::from_bollard(
+                self.engine_error(
                     format!("uploading {} into {folder}", tarball.display()),
                     error,
                 )
@@ -247,9 +304,7 @@ impl Engine {
         self.docker
             .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
             .await
-            .map_err(|error| {
-                EngineError::from_bollard(format!("uploading files into {folder}"), error)
-            })
+            .map_err(|error| self.engine_error(format!("uploading files into {folder}"), error))
     }
 
     /// Starts a created container.
@@ -260,9 +315,7 @@ impl Engine {
                 None::<bollard::query_parameters::StartContainerOptions>,
             )
             .await
-            .map_err(|error| {
-                EngineError::from_bollard(format!("starting container {container}"), error)
-            })
+            .map_err(|error| self.engine_error(format!("starting container {container}"), error))
     }
 
     /// Follows a container's output until it exits, handing each line to `on_line`.
@@ -281,7 +334,7 @@ impl Engine {
         let mut pending_err = String::new();
         while let Some(item) = stream.next().await {
             let output = item.map_err(|error| {
-                EngineError::from_bollard(format!("reading the output of {container}"), error)
+                self.engine_error(format!("reading the output of {container}"), error)
             })?;
             let (pending, wrap): (&mut String, fn(String) -> LogLine) = match output {
                 LogOutput::StdErr { .. } => (&mut pending_err, LogLine::Stderr),
@@ -319,7 +372,7 @@ impl Engine {
         let mut text = String::new();
         while let Some(item) = stream.next().await {
             let output = item.map_err(|error| {
-                EngineError::from_bollard(format!("reading the output of {container}"), error)
+                self.engine_error(format!("reading the output of {container}"), error)
             })?;
             text.push_str(&String::from_utf8_lossy(&output.into_bytes()));
         }
@@ -341,10 +394,9 @@ impl Engine {
                     exit_code = code
                 }
                 Err(error) => {
-                    return Err(EngineError::from_bollard(
-                        format!("waiting for container {container}"),
-                        error,
-                    ))
+                    return Err(
+                        self.engine_error(format!("waiting for container {container}"), error)
+                    )
                 }
             }
         }
@@ -361,7 +413,7 @@ impl Engine {
             )
             .await
             .map_err(|error| {
-                EngineError::from_bollard(format!("inspecting container {container}"), error)
+                self.engine_error(format!("inspecting container {container}"), error)
             })?;
         let state = inspect.state.unwrap_or_default();
         let health = state
@@ -379,7 +431,57 @@ impl Engine {
         })
     }
 
-    /// The 127.0.0.1 port the engine published a container's TCP `port` on.
+    /// The mounts of a container as the engine reports them (named volumes show as `volume`, host paths as `bind`).
+    pub async fn container_mounts(
+        &self,
+        container: &str,
+    ) -> Result<Vec<ContainerMount>, EngineError> {
+        let inspect = self
+            .docker
+            .inspect_container(
+                container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(|error| {
+                self.engine_error(format!("inspecting the mounts of {container}"), error)
+            })?;
+        Ok(inspect
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mount| ContainerMount {
+                kind: mount.typ.map(|kind| kind.to_string()).unwrap_or_default(),
+                source: mount.name.or(mount.source).unwrap_or_default(),
+                destination: mount.destination.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The address where Dockyard reaches a container's TCP `port`: the engine's host (see
+    /// [`published_ports_reach`]) and the port the engine published it on.
+    pub async fn published_address(
+        &self,
+        container: &str,
+        port: u16,
+    ) -> Result<std::net::SocketAddr, EngineError> {
+        let published = self.published_port(container, port).await?;
+        let reach = published_ports_reach(&self.host);
+        let operation = format!(
+            "resolving {} to reach port {port} of {container}",
+            reach.connect_host
+        );
+        let first = tokio::net::lookup_host((reach.connect_host.as_str(), published))
+            .await
+            .map_err(|source| EngineError::io(operation.clone(), source))?
+            .next();
+        first.ok_or_else(|| EngineError::Other {
+            operation,
+            message: "the name resolved to no address".to_owned(),
+        })
+    }
+
+    /// The port on the engine's host that the engine published a container's TCP `port` on.
     pub async fn published_port(&self, container: &str, port: u16) -> Result<u16, EngineError> {
         let operation = format!("reading the published port {port} of {container}");
         let inspect = self
@@ -389,7 +491,7 @@ impl Engine {
                 None::<bollard::query_parameters::InspectContainerOptions>,
             )
             .await
-            .map_err(|error| EngineError::from_bollard(operation.clone(), error))?;
+            .map_err(|error| self.engine_error(operation.clone(), error))?;
         inspect
             .network_settings
             .and_then(|settings| settings.ports)
@@ -427,7 +529,7 @@ impl Engine {
         let mut n_bytes = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|error| {
-                EngineError::from_bollard(
+                self.engine_error(
                     format!("downloading {path} from container {container}"),
                     error,
                 )
@@ -458,10 +560,7 @@ impl Engine {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
             }) => Ok(()),
-            Err(error) => Err(EngineError::from_bollard(
-                format!("stopping container {container}"),
-                error,
-            )),
+            Err(error) => Err(self.engine_error(format!("stopping container {container}"), error)),
         }
     }
 
@@ -474,8 +573,7 @@ impl Engine {
         match self.docker.remove_container(container, Some(options)).await {
             Ok(()) => Ok(()),
             Err(error) => {
-                let error =
-                    EngineError::from_bollard(format!("removing container {container}"), error);
+                let error = self.engine_error(format!("removing container {container}"), error);
                 if error.is_not_found() {
                     Ok(())
                 } else {
@@ -489,4 +587,47 @@ impl Engine {
 /// The wire name of a generated enum (`healthy`, `exited`, ...).
 fn serde_name<T: std::fmt::Debug>(value: &T) -> String {
     format!("{value:?}").to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_ports_reach_follows_the_engine_host() {
+        let check = |docker_host: &str, bind_ip: &str, connect_host: &str| {
+            assert_eq!(
+                published_ports_reach(docker_host),
+                PublishedPortsReach {
+                    bind_ip: bind_ip.to_owned(),
+                    connect_host: connect_host.to_owned(),
+                },
+                "{docker_host}"
+            );
+        };
+        check("unix:///var/run/docker.sock", "127.0.0.1", "127.0.0.1");
+        check("unix:///tmp/engine/docker.sock", "127.0.0.1", "127.0.0.1");
+        check("tcp://127.0.0.1:2375", "127.0.0.1", "127.0.0.1");
+        check("tcp://127.0.0.2:2375", "127.0.0.1", "127.0.0.1");
+        check("tcp://localhost:2375", "127.0.0.1", "127.0.0.1");
+        check("tcp://[::1]:2375", "127.0.0.1", "127.0.0.1");
+        check("tcp://10.211.0.2:2375", "0.0.0.0", "10.211.0.2");
+        check(
+            "tcp://build-host.example:2376",
+            "0.0.0.0",
+            "build-host.example",
+        );
+        check(
+            "https://build-host.example:2376/",
+            "0.0.0.0",
+            "build-host.example",
+        );
+        check("tcp://[fd00::2]:2375", "0.0.0.0", "fd00::2");
+        check(
+            "ssh://ci@build-host.example",
+            "0.0.0.0",
+            "build-host.example",
+        );
+        check("/var/run/docker.sock", "127.0.0.1", "127.0.0.1");
+    }
 }

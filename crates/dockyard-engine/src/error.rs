@@ -12,10 +12,12 @@ pub enum EngineError {
         reason: String,
     },
     /// The connection dropped in the middle of an operation (for example, the engine restarted).
-    #[error("{operation}: lost the connection to the engine: {reason}")]
+    #[error("{operation}: lost the connection to the docker engine at {host}: {reason}")]
     ConnectionLost {
         /// What Dockyard was doing.
         operation: String,
+        /// `DOCKER_HOST` or the default socket.
+        host: String,
         /// What the client said.
         reason: String,
     },
@@ -76,6 +78,12 @@ impl EngineError {
                 operation,
                 message: error,
             },
+            // bollard turns a response body that broke off into an io error carrying hyper's text.
+            Error::IOError { err } if is_connection_failure(&err) => EngineError::ConnectionLost {
+                operation,
+                host: String::new(),
+                reason: err.to_string(),
+            },
             Error::IOError { err } => EngineError::Io {
                 operation,
                 source: err,
@@ -84,12 +92,27 @@ impl EngineError {
             | Error::RequestTimeoutError
             | Error::SocketNotFoundError(_) => EngineError::ConnectionLost {
                 operation,
+                host: String::new(),
                 reason: error.to_string(),
             },
             other => EngineError::Other {
                 operation,
                 message: other.to_string(),
             },
+        }
+    }
+
+    /// Names the engine in a lost connection (the bollard error does not know it).
+    pub(crate) fn at_host(self, engine_host: &str) -> EngineError {
+        match self {
+            EngineError::ConnectionLost {
+                operation, reason, ..
+            } => EngineError::ConnectionLost {
+                operation,
+                host: engine_host.to_owned(),
+                reason,
+            },
+            other => other,
         }
     }
 
@@ -116,10 +139,28 @@ impl EngineError {
     /// A line telling the user what to do, where there is an obvious fix.
     pub fn hint(&self) -> Option<String> {
         match self {
-            EngineError::Unreachable { .. } | EngineError::ConnectionLost { .. } => Some(
-                "start the engine (for example `setsid dockerd &`), or point DOCKER_HOST at one (unix:///var/run/docker.sock or tcp://127.0.0.1:2375); `cargo xtask doctor` checks it".to_owned(),
-            ),
+            EngineError::Unreachable { host, .. } => Some(format!(
+                "start the engine at {host} (for example `setsid dockerd &`), or point DOCKER_HOST at one (unix:///var/run/docker.sock or tcp://127.0.0.1:2375); `cargo xtask doctor` checks it"
+            )),
+            EngineError::ConnectionLost { host, .. } => Some(format!(
+                "the engine at {host} stopped or restarted mid-run; once it answers again, `cargo xtask clean` removes what the run left there, and the next run redoes the interrupted step"
+            )),
             _ => None,
         }
     }
+}
+
+/// True for an io error that means the connection to the engine broke, not a local file problem.
+fn is_connection_failure(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::ConnectionRefused
+            | ErrorKind::NotConnected
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::TimedOut
+    ) || error.to_string().contains("connection")
 }

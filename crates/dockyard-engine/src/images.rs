@@ -74,8 +74,7 @@ impl Engine {
                 }))
             }
             Err(error) => {
-                let error =
-                    EngineError::from_bollard(format!("inspecting image {reference}"), error);
+                let error = self.engine_error(format!("inspecting image {reference}"), error);
                 if error.is_not_found() {
                     Ok(None)
                 } else {
@@ -117,7 +116,7 @@ impl Engine {
         let operation = format!("importing {} as {reference}", rootfs_tar.display());
         let mut stream = self.docker.create_image(Some(options), Some(body), None);
         while let Some(item) = stream.next().await {
-            item.map_err(|error| EngineError::from_bollard(operation.clone(), error))?;
+            item.map_err(|error| self.engine_error(operation.clone(), error))?;
         }
         let image = self
             .image(reference)
@@ -179,7 +178,7 @@ impl Engine {
                             return Ok(image.id);
                         }
                     }
-                    return Err(EngineError::from_bollard(operation, error));
+                    return Err(self.engine_error(operation, error));
                 }
             }
         }
@@ -203,7 +202,7 @@ impl Engine {
             .image_history(reference)
             .await
             .map_err(|error| {
-                EngineError::from_bollard(format!("reading the history of {reference}"), error)
+                self.engine_error(format!("reading the history of {reference}"), error)
             })?
             .into_iter()
             .map(|item| item.created_by)
@@ -226,8 +225,7 @@ impl Engine {
         let mut stream = self.docker.export_image(reference);
         let mut n_bytes = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|error| EngineError::from_bollard(operation.clone(), error))?;
+            let chunk = chunk.map_err(|error| self.engine_error(operation.clone(), error))?;
             n_bytes += chunk.len() as u64;
             file.write_all(&chunk)
                 .await
@@ -249,9 +247,7 @@ impl Engine {
         self.docker
             .tag_image(image, Some(options))
             .await
-            .map_err(|error| {
-                EngineError::from_bollard(format!("tagging {image} as {reference}"), error)
-            })
+            .map_err(|error| self.engine_error(format!("tagging {image} as {reference}"), error))
     }
 
     /// Removes an image (by id or reference), forcing untag; a missing image is not an error.
@@ -264,7 +260,7 @@ impl Engine {
         {
             Ok(_) => Ok(()),
             Err(error) => {
-                let error = EngineError::from_bollard(format!("removing image {reference}"), error);
+                let error = self.engine_error(format!("removing image {reference}"), error);
                 if error.is_not_found() {
                     Ok(())
                 } else {

@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use bollard::Docker;
 
-pub use crate::containers::{ContainerSpec, ContainerState, LogLine, VolumeMount};
+pub use crate::containers::{
+    published_ports_reach, ContainerMount, ContainerSpec, ContainerState, LogLine,
+    PublishedPortsReach, VolumeMount,
+};
 pub use crate::error::EngineError;
 pub use crate::images::{BuildSpec, ImageInfo};
 pub use crate::registry::{PushFailureKind, RegistryCredentials};
@@ -50,7 +53,13 @@ impl Engine {
             .ok()
             .filter(|host| !host.is_empty())
             .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
-        let docker = Docker::connect_with_defaults()
+        Engine::connect_to(&host).await
+    }
+
+    /// Connects to the engine at `host` (spelled like `DOCKER_HOST`: `unix:///...` or `tcp://HOST:PORT`) and pings it.
+    pub async fn connect_to(host: &str) -> Result<Engine, EngineError> {
+        let host = host.to_owned();
+        let docker = Docker::connect_with_host(&host)
             .map_err(|error| EngineError::Unreachable {
                 host: host.clone(),
                 reason: error.to_string(),
@@ -65,6 +74,15 @@ impl Engine {
     /// The address this connection talks to, as `DOCKER_HOST` spells it.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// An engine error for a failed client call, naming this engine when the connection was lost.
+    fn engine_error(
+        &self,
+        operation: impl Into<String>,
+        error: bollard::errors::Error,
+    ) -> EngineError {
+        EngineError::from_bollard(operation, error).at_host(&self.host)
     }
 
     /// Checks that the engine answers.
@@ -85,7 +103,7 @@ impl Engine {
             .docker
             .version()
             .await
-            .map_err(|error| EngineError::from_bollard("reading the engine version", error))?;
+            .map_err(|error| self.engine_error("reading the engine version", error))?;
         Ok(EngineVersion {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),

@@ -100,7 +100,7 @@ impl Engine {
                 // bollard 0.21 can report a spurious JSON error at the very end of a stream (#560):
                 // once the registry has acknowledged the manifest, the push is done.
                 Err(bollard::errors::Error::JsonDataError { .. }) if digest.is_some() => break,
-                Err(error) => return Err(EngineError::from_bollard(operation, error)),
+                Err(error) => return Err(self.engine_error(operation, error)),
             };
             if let Some(status) = info.status {
                 if let Some(found) = digest_from_push_status(&status) {
@@ -149,7 +149,7 @@ impl Engine {
                 }),
             },
             Err(error) => {
-                let error = EngineError::from_bollard(operation, error);
+                let error = self.engine_error(operation, error);
                 if is_unknown_manifest(&error) {
                     Ok(None)
                 } else {
@@ -186,9 +186,9 @@ impl Engine {
                     if self.image(reference).await?.is_some() {
                         return Ok(());
                     }
-                    return Err(EngineError::from_bollard(operation, error));
+                    return Err(self.engine_error(operation, error));
                 }
-                Err(error) => return Err(EngineError::from_bollard(operation, error)),
+                Err(error) => return Err(self.engine_error(operation, error)),
             };
             if let Some(status) = info.status {
                 if info.progress_detail.is_none() || info.id.is_none() {
@@ -426,6 +426,7 @@ mod tests {
             (
                 EngineError::ConnectionLost {
                     operation: "pushing x".to_owned(),
+                    host: "unix:///var/run/docker.sock".to_owned(),
                     reason: "timed out".to_owned(),
                 },
                 Permanent,

@@ -51,7 +51,7 @@ impl Engine {
             ))
             .await
             .map_err(|error| {
-                EngineError::from_bollard(format!("listing containers labelled {label}"), error)
+                self.engine_error(format!("listing containers labelled {label}"), error)
             })?
             .into_iter()
             .filter_map(|container| container.id)
@@ -65,7 +65,7 @@ impl Engine {
             ))
             .await
             .map_err(|error| {
-                EngineError::from_bollard(format!("listing networks labelled {label}"), error)
+                self.engine_error(format!("listing networks labelled {label}"), error)
             })?
             .into_iter()
             .filter_map(|network| network.name)
@@ -78,9 +78,7 @@ impl Engine {
                     .build(),
             ))
             .await
-            .map_err(|error| {
-                EngineError::from_bollard(format!("listing volumes labelled {label}"), error)
-            })?
+            .map_err(|error| self.engine_error(format!("listing volumes labelled {label}"), error))?
             .volumes
             .unwrap_or_default()
             .into_iter()
@@ -110,9 +108,11 @@ impl Engine {
             ),
             ..Default::default()
         };
-        let response = self.docker.create_network(request).await.map_err(|error| {
-            EngineError::from_bollard(format!("creating network {name}"), error)
-        })?;
+        let response = self
+            .docker
+            .create_network(request)
+            .await
+            .map_err(|error| self.engine_error(format!("creating network {name}"), error))?;
         Ok(response.id)
     }
 
@@ -126,7 +126,7 @@ impl Engine {
         }
         for network in &leftovers.networks {
             if let Err(error) = self.docker.remove_network(network).await {
-                let error = EngineError::from_bollard(format!("removing network {network}"), error);
+                let error = self.engine_error(format!("removing network {network}"), error);
                 if !error.is_not_found() {
                     failures.push(error);
                 }
@@ -141,7 +141,7 @@ impl Engine {
                 )
                 .await
             {
-                let error = EngineError::from_bollard(format!("removing volume {volume}"), error);
+                let error = self.engine_error(format!("removing volume {volume}"), error);
                 if !error.is_not_found() {
                     failures.push(error);
                 }

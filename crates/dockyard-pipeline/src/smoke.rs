@@ -343,8 +343,7 @@ async fn start_containers(
     };
     let app = engine.create_container(&app_spec).await?;
     engine.start_container(&app).await?;
-    let app_port = engine.published_port(&app, config.app.port).await?;
-    let app_address = SocketAddr::from(([127, 0, 0, 1], app_port));
+    let app_address = engine.published_address(&app, config.app.port).await?;
     progress::detail(&format!(
         "app container started, port {} on {app_address}",
         config.app.port
@@ -366,8 +365,11 @@ async fn start_containers(
             };
             let container = engine.create_container(&spec).await?;
             engine.start_container(&container).await?;
-            let port = match engine.published_port(&container, nginx_config.port).await {
-                Ok(port) => port,
+            let address = match engine
+                .published_address(&container, nginx_config.port)
+                .await
+            {
+                Ok(address) => address,
                 Err(_) => {
                     // nginx exited at once (for example an invalid config): record it with its log.
                     let tail = log_tail_text(engine, &container).await;
@@ -384,7 +386,6 @@ async fn start_containers(
                     return Ok(None);
                 }
             };
-            let address = SocketAddr::from(([127, 0, 0, 1], port));
             progress::detail(&format!(
                 "nginx container started, port {} on {address}",
                 nginx_config.port
