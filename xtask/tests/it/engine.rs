@@ -430,7 +430,6 @@ fn an_invalid_deploy_toml_exits_3_naming_file_line_and_key() {
 
 #[test]
 fn ctrl_c_during_the_builder_step_exits_130_and_leaves_nothing_behind() {
-    use std::io::{BufRead, BufReader};
     let Some((engine, _lock)) =
         engine_or_skip("ctrl_c_during_the_builder_step_exits_130_and_leaves_nothing_behind")
     else {
@@ -444,23 +443,10 @@ fn ctrl_c_during_the_builder_step_exits_130_and_leaves_nothing_behind() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
     // Wait until the builder container is running, then press Ctrl-C.
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let running = line.contains("builder step: wheels");
-        seen.push(line);
-        if running {
-            break;
-        }
-    }
-    assert!(
-        seen.last()
-            .is_some_and(|line| line.contains("builder step")),
-        "the builder never started:\n{}",
-        seen.join("\n")
-    );
+    let (_, lines) = crate::support::stderr_until(&mut child, "the builder", |line| {
+        line.contains("builder step: wheels")
+    });
     let project_label = format!("{PROJECT_LABEL}={}", project.name);
     let during = runtime()
         .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))

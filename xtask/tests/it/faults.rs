@@ -256,22 +256,9 @@ fn a_registry_that_goes_away_during_the_push_exits_10_and_moves_no_moving_tag() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let pushing = line.starts_with("    push | ");
-        seen.push(line);
-        if pushing {
-            break;
-        }
-    }
-    assert!(
-        seen.last()
-            .is_some_and(|line| line.starts_with("    push | ")),
-        "the push never started:\n{}",
-        seen.join("\n")
-    );
+    let (mut seen, lines) = crate::support::stderr_until(&mut child, "the push", |line| {
+        line.starts_with("    push | ")
+    });
     // The registry process dies while the first image is being pushed.
     registry.kill();
     seen.extend(lines.map(Result::unwrap));

@@ -3,7 +3,7 @@
 //! a build".
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -251,22 +251,9 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(build.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let running = line.contains("builder step: wheels");
-        seen.push(line);
-        if running {
-            break;
-        }
-    }
-    assert!(
-        seen.last()
-            .is_some_and(|line| line.contains("builder step: wheels")),
-        "the builder never started:\n{}",
-        seen.join("\n")
-    );
+    let (_, lines) = crate::support::stderr_until(&mut build, "the builder", |line| {
+        line.contains("builder step: wheels")
+    });
     let during = leftovers_of_runs(&remote, &project);
     assert_eq!(
         during.containers.len(),

@@ -162,3 +162,29 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// Reads `child`'s piped stderr until a line satisfies `reached`; returns the lines read so far and
+/// the rest of the stream. Panics, with what was read, when the stream ends first (`what` names the
+/// awaited stage in that message).
+pub fn stderr_until(
+    child: &mut std::process::Child,
+    what: &str,
+    reached: impl Fn(&str) -> bool,
+) -> (
+    Vec<String>,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    use std::io::BufRead;
+    let stream = child.stderr.take().expect("stderr is piped");
+    let mut lines = std::io::BufReader::new(stream).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("stderr is text");
+        let done = reached(&line);
+        seen.push(line);
+        if done {
+            return (seen, lines);
+        }
+    }
+    panic!("{what} never started:\n{}", seen.join("\n"));
+}
