@@ -72,9 +72,20 @@ pub async fn smoke(
         let ready = wait_until_ready(session, &running, containers_started, &mut results).await?;
         if let Some(elapsed) = ready {
             start_to_healthy_ms = Some(elapsed.as_millis() as u64);
-            declared_checks(session, &running, &mut results).await;
-            static_checks(session, &running, &production, nginx.as_ref(), &mut results).await?;
-            nginx_checks(session, &running, &mut results).await;
+            // The engine's health status is awaited alongside the HTTP checks, not before them.
+            let (engine_health, checked) = tokio::join!(
+                wait_for_engine_health(session, &running, containers_started),
+                async {
+                    let mut checks = Vec::new();
+                    declared_checks(session, &running, &mut checks).await;
+                    static_checks(session, &running, &production, nginx.as_ref(), &mut checks)
+                        .await?;
+                    nginx_checks(session, &running, &mut checks).await;
+                    Ok::<_, PipelineError>(checks)
+                }
+            );
+            results.push(engine_health?);
+            results.extend(checked?);
         }
         logs = container_logs(&session.engine, &running).await;
         lifecycle_checks(session, &running, &mut results).await?;
@@ -395,8 +406,15 @@ async fn start_containers(
     )))
 }
 
-/// Waits until the engine says the app is healthy and the health endpoint answers 200 through nginx (or straight,
-/// without nginx). Returns the time from container start to ready, or `None` after recording the failure.
+/// How often readiness is probed over HTTP: the wait adds at most this (plus one request) after the app answers.
+const READY_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// How often the container's state is read while waiting (exits and engine health).
+const STATE_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Waits until the health endpoint answers 200 straight from the app, then through nginx (without nginx, straight
+/// only), probing every [`READY_POLL_INTERVAL`]. Returns the time from container start to ready, or `None` after
+/// recording the failure. The engine's health status is checked alongside the HTTP checks
+/// ([`wait_for_engine_health`]), so waiting for its next interval adds nothing here.
 async fn wait_until_ready(
     session: &Session,
     running: &Running,
@@ -406,51 +424,61 @@ async fn wait_until_ready(
     let engine = &session.engine;
     let config = &session.prepared.config;
     let deadline = Duration::from_secs(config.smoke.startup_timeout_seconds);
-    let address = running.nginx_address.unwrap_or(running.app_address);
     let request = get_request(&config.app.health_path, &default_host(session));
-    let mut last_answer = String::from("no answer yet");
-    let mut http_ready_at = None;
+    let mut last_answer;
+    let mut app_answered = false;
+    let mut previous_probe = Duration::ZERO;
+    let mut state_read: Option<Instant> = None;
+    let mut health = String::new();
     loop {
-        let state = engine.container_state(&running.app).await?;
-        if state.status == "exited" || state.status == "dead" {
-            let tail = log_tail_text(engine, &running.app).await;
-            results.push(result(
-                "lifecycle",
-                "app starts and stays up",
-                containers_started,
-                Some((
-                    "a running app container".to_owned(),
-                    format!("exited with code {}", state.exit_code),
-                    tail,
-                )),
-            ));
-            return Ok(None);
-        }
-        if http_ready_at.is_none() {
-            match http::send(address, &request, Duration::from_secs(5)).await {
-                Ok(response) if response.status == 200 => {
-                    http_ready_at = Some(containers_started.elapsed())
-                }
-                Ok(response) => last_answer = format!("HTTP {}", response.status),
-                Err(error) => last_answer = error.to_string(),
+        if state_read.is_none_or(|read| read.elapsed() >= STATE_POLL_INTERVAL) {
+            let state = engine.container_state(&running.app).await?;
+            state_read = Some(Instant::now());
+            if state.status == "exited" || state.status == "dead" {
+                let tail = log_tail_text(engine, &running.app).await;
+                results.push(result(
+                    "lifecycle",
+                    "app starts and stays up",
+                    containers_started,
+                    Some((
+                        "a running app container".to_owned(),
+                        format!("exited with code {}", state.exit_code),
+                        tail,
+                    )),
+                ));
+                return Ok(None);
             }
+            health = state.health;
         }
-        let engine_healthy = state.health.is_empty() || state.health == "healthy";
-        if let (Some(http_ready), true) = (http_ready_at, engine_healthy) {
-            let ready = containers_started.elapsed();
-            progress::detail(&format!(
-                "ready: {} answered 200 after {} ms, engine health `healthy` after {} ms",
-                config.app.health_path,
-                http_ready.as_millis(),
-                ready.as_millis()
-            ));
-            results.push(result(
-                "lifecycle",
-                "app becomes healthy (engine health and HTTP)",
-                containers_started,
-                None,
-            ));
-            return Ok(Some(ready));
+        let address = match (app_answered, running.nginx_address) {
+            (true, Some(nginx)) => nginx,
+            _ => running.app_address,
+        };
+        let probe_started = containers_started.elapsed();
+        match http::send(address, &request, Duration::from_secs(5)).await {
+            Ok(response)
+                if response.status == 200 && (app_answered || running.nginx_address.is_none()) =>
+            {
+                let ready = containers_started.elapsed();
+                progress::detail(&format!(
+                    "ready: {} answered 200 after {} ms, {} ms after the previous probe (probing every {} ms)",
+                    config.app.health_path,
+                    ready.as_millis(),
+                    ready.saturating_sub(previous_probe).as_millis(),
+                    READY_POLL_INTERVAL.as_millis()
+                ));
+                return Ok(Some(ready));
+            }
+            Ok(response) if response.status == 200 => {
+                // Straight from the app: now through nginx, at once.
+                app_answered = true;
+                continue;
+            }
+            Ok(response) => last_answer = format!("HTTP {}", response.status),
+            Err(error) => last_answer = error.to_string(),
+        }
+        if !app_answered {
+            previous_probe = probe_started;
         }
         if containers_started.elapsed() > deadline {
             let tail = log_tail_text(engine, &running.app).await;
@@ -464,14 +492,50 @@ async fn wait_until_ready(
                         config.app.health_path,
                         deadline.as_secs()
                     ),
-                    format!(
-                        "engine health `{}`, last answer: {last_answer}",
-                        state.health
-                    ),
+                    format!("engine health `{health}`, last answer: {last_answer}"),
                     tail,
                 )),
             ));
             return Ok(None);
+        }
+        tokio::time::sleep(READY_POLL_INTERVAL).await;
+    }
+}
+
+/// Waits until the engine reports the app container healthy (its HEALTHCHECK at the smoke interval), while the
+/// HTTP checks run; records the lifecycle check either way.
+async fn wait_for_engine_health(
+    session: &Session,
+    running: &Running,
+    containers_started: Instant,
+) -> Result<CheckResult, PipelineError> {
+    let engine = &session.engine;
+    let deadline = Duration::from_secs(session.prepared.config.smoke.startup_timeout_seconds);
+    let name = "app becomes healthy (engine health and HTTP)";
+    loop {
+        let state = engine.container_state(&running.app).await?;
+        if state.health.is_empty() || state.health == "healthy" {
+            progress::detail(&format!(
+                "engine health `healthy` after {} ms",
+                containers_started.elapsed().as_millis()
+            ));
+            return Ok(result("lifecycle", name, containers_started, None));
+        }
+        if state.status == "exited"
+            || state.status == "dead"
+            || containers_started.elapsed() > deadline
+        {
+            let tail = log_tail_text(engine, &running.app).await;
+            return Ok(result(
+                "lifecycle",
+                name,
+                containers_started,
+                Some((
+                    format!("engine health `healthy` within {} s", deadline.as_secs()),
+                    format!("engine health `{}`, status {}", state.health, state.status),
+                    tail,
+                )),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
