@@ -16,6 +16,9 @@ tarball) # DIR OUT: figure 1's baseline, verbatim from the issue
 build) # CONTEXT_TARBALL TAG: `docker build` of a context Dockyard rendered (figure 3)
     docker build -q -t "$2" - <"$1" >/dev/null
     ;;
+build-dir) # FOLDER TAG: `docker build` of a folder holding a Dockerfile
+    docker build -q -t "$2" "$1" >/dev/null
+    ;;
 remove-images) # TAG...: only tags the harness made for its own bench project
     for tag in "$@"; do docker image rm -f "$tag" >/dev/null 2>&1 || true; done
     ;;

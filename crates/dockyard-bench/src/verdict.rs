@@ -181,3 +181,36 @@ pub fn regression_message(check: &Check) -> String {
         check.figure, check.name, check.measured_what, check.measured, check.limit, check.noise
     )
 }
+
+/// The figures whose every checked row is `PASS` in a BENCHMARKS.md: the targets that are met, which quick mode
+/// keeps met. A figure with any failing row is not met yet, and quick mode only reports it.
+pub fn met_figures(benchmarks_markdown: &str) -> std::collections::BTreeSet<u8> {
+    let mut met = std::collections::BTreeSet::new();
+    let mut unmet = std::collections::BTreeSet::new();
+    let rows = benchmarks_markdown
+        .lines()
+        .skip_while(|line| line.trim() != "## Figures")
+        .take_while(|line| !line.starts_with("## Commands"));
+    for line in rows {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // `| # | figure | Dockyard | baseline | ratio | target | verdict |` splits into 9 cells.
+        let (Some(figure), Some(verdict)) = (
+            cells.get(1).and_then(|cell| cell.parse::<u8>().ok()),
+            cells
+                .len()
+                .checked_sub(2)
+                .and_then(|index| cells.get(index)),
+        ) else {
+            continue;
+        };
+        if *verdict == "-" {
+            continue;
+        }
+        if verdict.contains("FAIL") {
+            unmet.insert(figure);
+        } else {
+            met.insert(figure);
+        }
+    }
+    met.difference(&unmet).copied().collect()
+}

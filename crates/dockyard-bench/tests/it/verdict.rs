@@ -112,3 +112,21 @@ fn a_ratio_target_without_a_baseline_is_not_checked() {
     assert_eq!(row.ratio(), None);
     assert!(row.checks().is_empty());
 }
+
+#[test]
+fn met_figures_are_those_whose_every_checked_row_passes() {
+    let markdown = "# Benchmarks\n\n| 9 | outside the figures table | - | - | - | - | FAIL |\n\n## Figures\n\n\
+| # | figure | Dockyard | baseline | ratio | target | verdict |\n\
+| --- | --- | --- | --- | --- | --- | --- |\n\
+| 1 | tarball, sample | 1 s | 2 s | 0.5x | ratio <= 0.5 | PASS |\n\
+| 1 | tarball, tree | 1 s | 1 s | 1.0x | ratio <= 0.5 | FAIL |\n\
+| 2 | peak RSS | 30 MiB | - | - | every run <= 100 MiB | PASS |\n\
+| 3 | no-op build | 0.1 s | 9 s | 0.01x | median <= 1 s, ratio <= 0.2 | PASS, PASS |\n\
+| 4 | cold pipeline | 9 s | 9 s | 1.05x | ratio <= 1 | FAIL (within noise) |\n\
+| 6 | start to healthy | 2 s | - | - | reported | - |\n\n## Commands\n\n| 5 | after the table | - | - | - | - | PASS |\n";
+    let met: Vec<u8> = dockyard_bench::verdict::met_figures(markdown)
+        .into_iter()
+        .collect();
+    assert_eq!(met, [2, 3]);
+    assert!(dockyard_bench::verdict::met_figures("").is_empty());
+}
