@@ -120,7 +120,11 @@ fn text_block(rng: &mut Rng) -> Vec<u8> {
     while text.len() < 1 << 20 {
         let word = WORDS[(rng.next_u64() % WORDS.len() as u64) as usize];
         text.extend_from_slice(word.as_bytes());
-        text.push(if rng.next_u64() % 9 == 0 { b'\n' } else { b' ' });
+        text.push(if matches!(rng.next_u64() % 9, 0) {
+            b'\n'
+        } else {
+            b' '
+        });
     }
     text.truncate(1 << 20);
     text
