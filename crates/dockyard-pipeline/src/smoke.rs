@@ -63,34 +63,17 @@ pub async fn smoke(
         )?),
         None => None,
     };
-    let mut results = Vec::new();
-    let mut start_to_healthy_ms = None;
-    let mut logs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let started_containers =
-        start_containers(session, &production, nginx.as_ref(), &mut results).await?;
-    if let Some((running, containers_started)) = started_containers {
-        let ready = wait_until_ready(session, &running, containers_started, &mut results).await?;
-        if let Some(elapsed) = ready {
-            start_to_healthy_ms = Some(elapsed.as_millis() as u64);
-            // The engine's health status is awaited alongside the HTTP checks, not before them.
-            let (engine_health, checked) = tokio::join!(
-                wait_for_engine_health(session, &running, containers_started),
-                async {
-                    let mut checks = Vec::new();
-                    declared_checks(session, &running, &mut checks).await;
-                    static_checks(session, &running, &production, nginx.as_ref(), &mut checks)
-                        .await?;
-                    nginx_checks(session, &running, &mut checks).await;
-                    Ok::<_, PipelineError>(checks)
-                }
-            );
-            results.push(engine_health?);
-            results.extend(checked?);
-        }
-        logs = container_logs(&session.engine, &running).await;
-        lifecycle_checks(session, &running, &mut results).await?;
-    }
-    structure_checks(session, &production, nginx.as_ref(), &mut results).await?;
+    let session: &Session = session;
+    // The image structure checks (inspect, and a probe container per image) need no running app: they run
+    // while the containers start and answer.
+    let mut structure_results = Vec::new();
+    let (containers_phase, structure) = tokio::join!(
+        containers_phase(session, &production, nginx.as_ref()),
+        structure_checks(session, &production, nginx.as_ref(), &mut structure_results),
+    );
+    let (mut results, start_to_healthy_ms, logs) = containers_phase?;
+    structure?;
+    results.extend(structure_results);
 
     let report = SmokeReport {
         project: session.prepared.config.project.name.clone(),
@@ -139,6 +122,41 @@ pub async fn smoke(
         json_path,
         junit_path,
     })
+}
+
+/// The running half of the smoke run: start, wait until ready, the HTTP checks (with the engine's health status
+/// alongside), the logs, the graceful stops. Returns the results, the time to ready and the containers' logs.
+async fn containers_phase(
+    session: &Session,
+    production: &ImageRecord,
+    nginx: Option<&ImageRecord>,
+) -> Result<(Vec<CheckResult>, Option<u64>, BTreeMap<String, Vec<String>>), PipelineError> {
+    let mut results = Vec::new();
+    let mut start_to_healthy_ms = None;
+    let mut logs = BTreeMap::new();
+    let started_containers = start_containers(session, production, nginx, &mut results).await?;
+    if let Some((running, containers_started)) = started_containers {
+        let ready = wait_until_ready(session, &running, containers_started, &mut results).await?;
+        if let Some(elapsed) = ready {
+            start_to_healthy_ms = Some(elapsed.as_millis() as u64);
+            // The engine's health status is awaited alongside the HTTP checks, not before them.
+            let (engine_health, checked) = tokio::join!(
+                wait_for_engine_health(session, &running, containers_started),
+                async {
+                    let mut checks = Vec::new();
+                    declared_checks(session, &running, &mut checks).await;
+                    static_checks(session, &running, production, nginx, &mut checks).await?;
+                    nginx_checks(session, &running, &mut checks).await;
+                    Ok::<_, PipelineError>(checks)
+                }
+            );
+            results.push(engine_health?);
+            results.extend(checked?);
+        }
+        logs = container_logs(&session.engine, &running).await;
+        lifecycle_checks(session, &running, &mut results).await?;
+    }
+    Ok((results, start_to_healthy_ms, logs))
 }
 
 fn app_env(session: &Session, secret_key: &str) -> Vec<String> {
@@ -952,45 +970,55 @@ async fn lifecycle_checks(
     running: &Running,
     results: &mut Vec<CheckResult>,
 ) -> Result<(), PipelineError> {
-    let timeout = session.prepared.config.smoke.stop_timeout_seconds;
-    let mut containers = Vec::new();
-    if let Some(nginx) = &running.nginx {
-        containers.push(("nginx", nginx.clone()));
-    }
-    containers.push(("app", running.app.clone()));
-    for (name, container) in containers {
-        let started = Instant::now();
-        session
-            .engine
-            .stop_container(&container, timeout as u32)
-            .await?;
-        let elapsed = started.elapsed();
-        let state = session.engine.container_state(&container).await?;
-        let well_within = elapsed < Duration::from_secs(timeout) / 2;
-        let mismatch = (!(well_within && state.exit_code == 0)).then(|| {
-            (
-                format!("exit code 0 within {} s", timeout / 2),
-                format!(
-                    "exit code {} after {} ms",
-                    state.exit_code,
-                    elapsed.as_millis()
-                ),
-                String::new(),
-            )
-        });
-        results.push(result(
-            "lifecycle",
-            &format!("{name} stops gracefully"),
-            started,
-            mismatch,
-        ));
-        progress::detail(&format!(
-            "{name} stopped in {} ms with exit code {}",
-            elapsed.as_millis(),
-            state.exit_code
-        ));
+    // Both stop at once, as `docker stop nginx app` does; each is timed on its own.
+    let app = stop_gracefully(session, "app", &running.app);
+    match &running.nginx {
+        Some(nginx) => {
+            let (nginx, app) = tokio::join!(stop_gracefully(session, "nginx", nginx), app);
+            results.push(nginx?);
+            results.push(app?);
+        }
+        None => results.push(app.await?),
     }
     Ok(())
+}
+
+async fn stop_gracefully(
+    session: &Session,
+    name: &str,
+    container: &str,
+) -> Result<CheckResult, PipelineError> {
+    let timeout = session.prepared.config.smoke.stop_timeout_seconds;
+    let started = Instant::now();
+    session
+        .engine
+        .stop_container(container, timeout as u32)
+        .await?;
+    let elapsed = started.elapsed();
+    let state = session.engine.container_state(container).await?;
+    let well_within = elapsed < Duration::from_secs(timeout) / 2;
+    let mismatch = (!(well_within && state.exit_code == 0)).then(|| {
+        (
+            format!("exit code 0 within {} s", timeout / 2),
+            format!(
+                "exit code {} after {} ms",
+                state.exit_code,
+                elapsed.as_millis()
+            ),
+            String::new(),
+        )
+    });
+    progress::detail(&format!(
+        "{name} stopped in {} ms with exit code {}",
+        elapsed.as_millis(),
+        state.exit_code
+    ));
+    Ok(result(
+        "lifecycle",
+        &format!("{name} stops gracefully"),
+        started,
+        mismatch,
+    ))
 }
 
 async fn image_facts(session: &Session, image: &ImageRecord) -> Result<ImageFacts, PipelineError> {
@@ -1040,7 +1068,14 @@ async fn structure_checks(
 ) -> Result<(), PipelineError> {
     let config = &session.prepared.config;
     let mib = |budget: Option<u64>| budget.map(|megabytes| megabytes * 1024 * 1024);
-    let facts = image_facts(session, production).await?;
+    let nginx = nginx.zip(config.nginx.as_ref());
+    let (facts, nginx_facts) = tokio::join!(image_facts(session, production), async {
+        match nginx {
+            Some((image, _)) => image_facts(session, image).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    let facts = facts?;
     let expectations = StructureExpectations {
         exposed_ports: vec![format!("{}/tcp", config.app.port)],
         size_budget_bytes: mib(config.smoke.app_size_budget_mb),
@@ -1050,8 +1085,7 @@ async fn structure_checks(
         check.group = "structure app".to_owned();
         results.push(check);
     }
-    if let (Some(image), Some(nginx_config)) = (nginx, &config.nginx) {
-        let facts = image_facts(session, image).await?;
+    if let (Some(facts), Some((_, nginx_config))) = (nginx_facts?, nginx) {
         let expectations = StructureExpectations {
             exposed_ports: vec![format!("{}/tcp", nginx_config.port)],
             size_budget_bytes: mib(config.smoke.nginx_size_budget_mb),
