@@ -445,7 +445,10 @@ async fn wait_until_ready(
     let request = get_request(&config.app.health_path, &default_host(session));
     let mut last_answer;
     let mut app_answered = false;
-    let mut previous_probe = Duration::ZERO;
+    // The wait adds at most the time since the last probe that found the app not ready (or since the first
+    // probe, when the app answered at once): that is what the `ready:` line reports.
+    let mut first_probe: Option<Duration> = None;
+    let mut last_failed_probe: Option<Duration> = None;
     let mut state_read: Option<Instant> = None;
     let mut health = String::new();
     loop {
@@ -473,16 +476,19 @@ async fn wait_until_ready(
             _ => running.app_address,
         };
         let probe_started = containers_started.elapsed();
+        first_probe.get_or_insert(probe_started);
         match http::send(address, &request, Duration::from_secs(5)).await {
             Ok(response)
                 if response.status == 200 && (app_answered || running.nginx_address.is_none()) =>
             {
                 let ready = containers_started.elapsed();
                 progress::detail(&format!(
-                    "ready: {} answered 200 after {} ms, {} ms after the previous probe (probing every {} ms)",
+                    "ready: {} answered 200 after {} ms, {} ms after the previous probe that found it not ready (probing every {} ms)",
                     config.app.health_path,
                     ready.as_millis(),
-                    ready.saturating_sub(previous_probe).as_millis(),
+                    ready
+                        .saturating_sub(last_failed_probe.or(first_probe).unwrap_or_default())
+                        .as_millis(),
                     READY_POLL_INTERVAL.as_millis()
                 ));
                 return Ok(Some(ready));
@@ -496,7 +502,7 @@ async fn wait_until_ready(
             Err(error) => last_answer = error.to_string(),
         }
         if !app_answered {
-            previous_probe = probe_started;
+            last_failed_probe = Some(probe_started);
         }
         if containers_started.elapsed() > deadline {
             let tail = log_tail_text(engine, &running.app).await;
