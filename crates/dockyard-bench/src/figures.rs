@@ -507,8 +507,11 @@ fn figure_image_size(
 fn bench_project(options: &Options) -> Result<PathBuf, BenchError> {
     let project = options.work.join("project");
     let _ = std::fs::remove_dir_all(&project);
-    for folder in ["app", "docker"] {
-        copy_tree(&options.workspace.join(folder), &project.join(folder))?;
+    for folder in ["app/", "docker/"] {
+        copy_tree(
+            &options.workspace.join(folder),
+            &project.join(folder.trim_end_matches('/')),
+        )?;
     }
     let deploy_path = options.workspace.join("deploy.toml");
     let deploy = std::fs::read_to_string(&deploy_path).map_err(io("reading", &deploy_path))?;

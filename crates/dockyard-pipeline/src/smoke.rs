@@ -448,11 +448,14 @@ async fn wait_until_ready(
     // The wait adds at most the time since the last probe that found the app not ready (or since the first
     // probe, when the app answered at once): that is what the `ready:` line reports.
     let mut first_probe: Option<Duration> = None;
-    let mut last_failed_probe: Option<Duration> = None;
+    let mut last_failed_probe_answered: Option<Duration> = None;
+    // When the app's 200 was held until it could answer (a slow probe), the app answered as soon as it was
+    // ready: the added wait is counted from that answer.
+    let mut app_answered_at: Option<Duration> = None;
     let mut state_read: Option<Instant> = None;
     let mut health = String::new();
     loop {
-        if state_read.is_none_or(|read| read.elapsed() >= STATE_POLL_INTERVAL) {
+        if !app_answered && state_read.is_none_or(|read| read.elapsed() >= STATE_POLL_INTERVAL) {
             let state = engine.container_state(&running.app).await?;
             state_read = Some(Instant::now());
             if state.status == "exited" || state.status == "dead" {
@@ -483,11 +486,16 @@ async fn wait_until_ready(
             {
                 let ready = containers_started.elapsed();
                 progress::detail(&format!(
-                    "ready: {} answered 200 after {} ms, {} ms after the previous probe that found it not ready (probing every {} ms)",
+                    "ready: {} answered 200 after {} ms, {} ms after the previous probe that found it not ready (or the held answer; probing every {} ms)",
                     config.app.health_path,
                     ready.as_millis(),
                     ready
-                        .saturating_sub(last_failed_probe.or(first_probe).unwrap_or_default())
+                        .saturating_sub(
+                            app_answered_at
+                                .or(last_failed_probe_answered)
+                                .or(first_probe)
+                                .unwrap_or_default()
+                        )
                         .as_millis(),
                     READY_POLL_INTERVAL.as_millis()
                 ));
@@ -496,13 +504,17 @@ async fn wait_until_ready(
             Ok(response) if response.status == 200 => {
                 // Straight from the app: now through nginx, at once.
                 app_answered = true;
+                let answered = containers_started.elapsed();
+                if answered.saturating_sub(probe_started) > 2 * READY_POLL_INTERVAL {
+                    app_answered_at = Some(answered);
+                }
                 continue;
             }
             Ok(response) => last_answer = format!("HTTP {}", response.status),
             Err(error) => last_answer = error.to_string(),
         }
         if !app_answered {
-            last_failed_probe = Some(probe_started);
+            last_failed_probe_answered = Some(containers_started.elapsed());
         }
         if containers_started.elapsed() > deadline {
             let tail = log_tail_text(engine, &running.app).await;
