@@ -201,13 +201,13 @@ async fn run_steps(
     if matches!(until, Until::Export) {
         return Ok((summary, exit_code::OK));
     }
-    let production = run::build_production(session).await?;
+    let (production, nginx) = run::build_production_and_nginx(session).await?;
     summary.push(format!(
         "production image  {} {}",
         production.tag,
         plan::short(&production.id)
     ));
-    if let Some(nginx) = run::build_nginx(session).await? {
+    if let Some(nginx) = nginx {
         summary.push(format!(
             "nginx image       {} {}",
             nginx.tag,

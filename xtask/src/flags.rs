@@ -42,6 +42,11 @@ pub enum Command {
     Clean(Clean),
     /// Write RELIABILITY.md from the records the test suite left in target/reliability/
     Reliability(Reliability),
+    /// Measure Dockyard against the hand-scripted baselines and write BENCHMARKS.md (issue #6's six figures)
+    Bench(Bench),
+    /// One measured phase of the benchmark, in a child process (used by `bench`)
+    #[command(hide = true)]
+    BenchProbe(BenchProbe),
 }
 
 /// `cargo xtask reliability`
@@ -143,4 +148,30 @@ pub struct Clean {
     /// Also remove the pip cache volume
     #[arg(long)]
     pub caches: bool,
+}
+
+/// `cargo xtask bench`
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// Quick mode for CI: smaller fixtures, fewer runs, figures 1 to 3; exits 12 when a ratio regresses past its
+    /// target by more than the measured noise
+    #[arg(long)]
+    pub quick: bool,
+    /// Runs per figure [default: 3, quick: 2]
+    #[arg(long, value_name = "N")]
+    pub runs: Option<usize>,
+    /// Only this figure (1 to 6)
+    #[arg(long, value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=6))]
+    pub only: Option<u8>,
+}
+
+/// `cargo xtask bench-probe`: one measured phase, run by `bench` in a child process
+#[derive(Debug, Args)]
+pub struct BenchProbe {
+    /// `pack TREE OUT` or `upload-download TARBALL DOWNLOAD`
+    pub phase: String,
+    /// The phase's input
+    pub input: PathBuf,
+    /// The phase's output
+    pub output: PathBuf,
 }

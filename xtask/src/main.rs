@@ -5,6 +5,7 @@
     reason = "the command line prints its results"
 )]
 
+mod bench;
 mod build;
 mod clean;
 mod doctor;
@@ -32,6 +33,7 @@ const EXIT_CODES_HELP: &str = "Exit codes:
   9  a smoke check failed
   10 a push failed
   11 the release refused to start (dirty tree, invalid version)
+  12 a benchmark regressed past its target by more than the measured noise (bench --quick)
   130 interrupted (Ctrl-C), after cleanup";
 
 fn main() -> ExitCode {
@@ -53,6 +55,8 @@ fn main() -> ExitCode {
         flags::Command::Run(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),
         flags::Command::Reliability(command) => command.run(&workspace_root()),
+        flags::Command::Bench(command) => command.run(&workspace_root()),
+        flags::Command::BenchProbe(command) => command.run(),
     };
     match res {
         Ok(code) => ExitCode::from(code as u8),

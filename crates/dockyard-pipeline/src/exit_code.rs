@@ -24,6 +24,8 @@ pub const SMOKE_FAILED: i32 = 9;
 pub const PUSH_FAILED: i32 = 10;
 /// The release refused to start: a dirty git tree, an invalid version, no [release] table.
 pub const RELEASE_REFUSED: i32 = 11;
+/// `cargo xtask bench --quick`: a figure regressed past its target by more than the noise measured in the run.
+pub const BENCH_REGRESSED: i32 = 12;
 /// Interrupted by Ctrl-C (after cleaning up).
 pub const INTERRUPTED: i32 = 130;
 
@@ -43,6 +45,10 @@ pub const ALL: &[(i32, &str)] = &[
     (
         RELEASE_REFUSED,
         "the release refused to start (dirty tree, invalid version)",
+    ),
+    (
+        BENCH_REGRESSED,
+        "a benchmark regressed past its target by more than the measured noise (bench --quick)",
     ),
     (INTERRUPTED, "interrupted (Ctrl-C), after cleanup"),
 ];

@@ -341,16 +341,35 @@ pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, 
     let pack_options = PackOptions {
         mtime: prepared.provenance.source_date_epoch,
     };
-    let record = build_unless_cached(session, "builder image", &tag, inputs, labels, || {
-        dockyard_context::write_tarball_file(&context_path, |out| {
-            dockyard_context::pack_members(&members, &pack_options, out)
-        })?;
-        Ok(context_path.clone())
-    })
-    .await?;
+    let make_context = async move {
+        blocking("packing", context_path.clone(), move || {
+            dockyard_context::write_tarball_file(&context_path, |out| {
+                dockyard_context::pack_members(&members, &pack_options, out)
+            })?;
+            Ok(context_path)
+        })
+        .await
+    };
+    let record =
+        build_unless_cached(session, "builder image", &tag, inputs, labels, make_context).await?;
     session.state.builder = Some(record.clone());
     session.save_state()?;
     Ok(record)
+}
+
+/// Runs file work off the async workers, so builds that run at the same time keep streaming.
+async fn blocking<T: Send + 'static>(
+    operation: &'static str,
+    path: PathBuf,
+    work: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+) -> Result<T, PipelineError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| PipelineError::Io {
+            operation,
+            path,
+            source: std::io::Error::other(error),
+        })?
 }
 
 /// Builds `tag` from the context `make_context` writes, unless the engine has it with the same inputs label.
@@ -360,7 +379,7 @@ async fn build_unless_cached(
     tag: &str,
     inputs: crate::digest::Inputs,
     labels: BTreeMap<String, String>,
-    make_context: impl FnOnce() -> Result<PathBuf, PipelineError>,
+    make_context: impl std::future::Future<Output = Result<PathBuf, PipelineError>>,
 ) -> Result<ImageRecord, PipelineError> {
     let started = Instant::now();
     let digest = inputs.digest();
@@ -405,7 +424,7 @@ async fn build_unless_cached(
     } else {
         progress::step(step, &format!("building {tag}: --force"));
     }
-    let context = make_context()?;
+    let context = make_context.await?;
     let mut labels = labels;
     labels.insert(INPUTS_LABEL.to_owned(), digest);
     let spec = BuildSpec {
@@ -415,7 +434,7 @@ async fn build_unless_cached(
     };
     let id = session
         .engine
-        .build_image(&spec, &context, &mut |line| progress::output("build", line))
+        .build_image(&spec, &context, &mut |line| progress::output(step, line))
         .await
         .map_err(|error| match error {
             dockyard_engine::EngineError::Stream { message, .. } => {
@@ -694,6 +713,39 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
 
 /// Builds the production image from the exported context tarball alone, unless one with the same inputs exists.
 pub async fn build_production(session: &mut Session) -> Result<ImageRecord, PipelineError> {
+    let record = production_image(session).await?;
+    session.state.production = Some(record.clone());
+    session.save_state()?;
+    Ok(record)
+}
+
+/// Builds the nginx image (see [`nginx_image`]) unless one with the same inputs exists.
+pub async fn build_nginx(session: &mut Session) -> Result<Option<ImageRecord>, PipelineError> {
+    let record = nginx_image(session).await?;
+    if let Some(record) = &record {
+        session.state.nginx = Some(record.clone());
+        session.save_state()?;
+    }
+    Ok(record)
+}
+
+/// Builds the production and nginx images at the same time: both come from the exported context alone and
+/// neither needs the other. Whatever finished is recorded; the first failure is returned.
+pub async fn build_production_and_nginx(
+    session: &mut Session,
+) -> Result<(ImageRecord, Option<ImageRecord>), PipelineError> {
+    let (production, nginx) = tokio::join!(production_image(session), nginx_image(session));
+    if let Ok(record) = &production {
+        session.state.production = Some(record.clone());
+    }
+    if let Ok(Some(record)) = &nginx {
+        session.state.nginx = Some(record.clone());
+    }
+    session.save_state()?;
+    Ok((production?, nginx?))
+}
+
+async fn production_image(session: &Session) -> Result<ImageRecord, PipelineError> {
     let export = session.exported_context()?;
     let labels = session
         .prepared
@@ -704,18 +756,15 @@ pub async fn build_production(session: &mut Session) -> Result<ImageRecord, Pipe
         .production_inputs(base_id.as_deref(), &export.sha256, &labels);
     let tag = session.prepared.production_tag.clone();
     let context = export.path.clone();
-    let record = build_unless_cached(session, "production image", &tag, inputs, labels, || {
+    build_unless_cached(session, "production image", &tag, inputs, labels, async {
         Ok(context)
     })
-    .await?;
-    session.state.production = Some(record.clone());
-    session.save_state()?;
-    Ok(record)
+    .await
 }
 
-/// Builds the nginx image from the static files in the exported context, its rendered config and Dockerfile,
-/// unless one with the same inputs exists. Nothing is shared with the app container at run time.
-pub async fn build_nginx(session: &mut Session) -> Result<Option<ImageRecord>, PipelineError> {
+/// The nginx image from the static files in the exported context, its rendered config and Dockerfile.
+/// Nothing is shared with the app container at run time.
+async fn nginx_image(session: &Session) -> Result<Option<ImageRecord>, PipelineError> {
     let (Some(nginx), Some(nginx_config)) = (
         session.prepared.nginx.clone(),
         session.prepared.config.nginx.clone(),
@@ -737,13 +786,16 @@ pub async fn build_nginx(session: &mut Session) -> Result<Option<ImageRecord>, P
         session.prepared.config.project.name
     ));
     let mtime = session.prepared.provenance.source_date_epoch;
-    let record = build_unless_cached(session, "nginx image", &nginx.tag, inputs, labels, || {
-        make_nginx_context(&export.path, &folder, &nginx, mtime, &context_path)?;
-        Ok(context_path.clone())
-    })
-    .await?;
-    session.state.nginx = Some(record.clone());
-    session.save_state()?;
+    let tag = nginx.tag.clone();
+    let make_context = async move {
+        blocking("packing", context_path.clone(), move || {
+            make_nginx_context(&export.path, &folder, &nginx, mtime, &context_path)?;
+            Ok(context_path)
+        })
+        .await
+    };
+    let record =
+        build_unless_cached(session, "nginx image", &tag, inputs, labels, make_context).await?;
     Ok(Some(record))
 }
 

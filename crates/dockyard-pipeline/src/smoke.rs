@@ -66,29 +66,18 @@ pub async fn smoke(
         )?),
         None => None,
     };
-    let mut results = Vec::new();
-    let mut start_to_healthy_ms = None;
-    let mut logs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let started_containers =
-        start_containers(session, &production, nginx.as_ref(), &mut results).await?;
-    if let Some((running, containers_started)) = started_containers {
-        let ready = wait_until_ready(session, &running, containers_started, &mut results).await?;
-        if let Some(elapsed) = ready {
-            start_to_healthy_ms = Some(elapsed.as_millis() as u64);
-            declared_checks(session, &running, &mut results).await;
-            static_checks(session, &running, &production, nginx.as_ref(), &mut results).await?;
-            nginx_checks(session, &running, &mut results).await;
-            if let Some(options) = load {
-                if results.iter().all(|check| check.passed) {
-                    let outcome = load_check(session, &running, options, &mut results).await;
-                    notes.push(outcome);
-                }
-            }
-        }
-        logs = container_logs(&session.engine, &running).await;
-        lifecycle_checks(session, &running, &mut results).await?;
-    }
-    structure_checks(session, &production, nginx.as_ref(), &mut results).await?;
+    let session: &Session = session;
+    // The image structure checks (inspect, and a probe container per image) need no running app: they run
+    // while the containers start and answer.
+    let mut structure_results = Vec::new();
+    let (containers_phase, structure) = tokio::join!(
+        containers_phase(session, &production, nginx.as_ref(), load),
+        structure_checks(session, &production, nginx.as_ref(), &mut structure_results),
+    );
+    let (mut results, start_to_healthy_ms, logs, load_note) = containers_phase?;
+    notes.extend(load_note);
+    structure?;
+    results.extend(structure_results);
 
     let report = SmokeReport {
         project: session.prepared.config.project.name.clone(),
@@ -138,6 +127,57 @@ pub async fn smoke(
         junit_path,
     })
 }
+
+/// The running half of the smoke run: start, wait until ready, the HTTP checks (with the engine's health status
+/// alongside), the logs, the graceful stops. Returns the results, the time to ready and the containers' logs.
+async fn containers_phase(
+    session: &Session,
+    production: &ImageRecord,
+    nginx: Option<&ImageRecord>,
+    load: Option<LoadOptions>,
+) -> Result<ContainersPhase, PipelineError> {
+    let mut results = Vec::new();
+    let mut start_to_healthy_ms = None;
+    let mut logs = BTreeMap::new();
+    let mut load_note = None;
+    let started_containers = start_containers(session, production, nginx, &mut results).await?;
+    if let Some((running, containers_started)) = started_containers {
+        let ready = wait_until_ready(session, &running, containers_started, &mut results).await?;
+        if let Some(elapsed) = ready {
+            start_to_healthy_ms = Some(elapsed.as_millis() as u64);
+            // The engine's health status is awaited alongside the HTTP checks, not before them.
+            let (engine_health, checked) = tokio::join!(
+                wait_for_engine_health(session, &running, containers_started),
+                async {
+                    let mut checks = Vec::new();
+                    declared_checks(session, &running, &mut checks).await;
+                    static_checks(session, &running, production, nginx, &mut checks).await?;
+                    nginx_checks(session, &running, &mut checks).await;
+                    Ok::<_, PipelineError>(checks)
+                }
+            );
+            results.push(engine_health?);
+            results.extend(checked?);
+            if let Some(options) = load {
+                if results.iter().all(|check| check.passed) {
+                    load_note = Some(load_check(session, &running, options, &mut results).await);
+                }
+            }
+        }
+        logs = container_logs(&session.engine, &running).await;
+        lifecycle_checks(session, &running, &mut results).await?;
+    }
+    Ok((results, start_to_healthy_ms, logs, load_note))
+}
+
+/// What the containers phase of a smoke run found: its checks, start-to-healthy time, the containers'
+/// logs and the bounded load's note (when one ran).
+type ContainersPhase = (
+    Vec<CheckResult>,
+    Option<u64>,
+    BTreeMap<String, Vec<String>>,
+    Option<String>,
+);
 
 fn app_env(session: &Session, secret_key: &str) -> Vec<String> {
     let mut env: Vec<String> = session
@@ -405,8 +445,15 @@ async fn start_containers(
     )))
 }
 
-/// Waits until the engine says the app is healthy and the health endpoint answers 200 through nginx (or straight,
-/// without nginx). Returns the time from container start to ready, or `None` after recording the failure.
+/// How often readiness is probed over HTTP: the wait adds at most this (plus one request) after the app answers.
+const READY_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// How often the container's state is read while waiting (exits and engine health).
+const STATE_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Waits until the health endpoint answers 200 straight from the app, then through nginx (without nginx, straight
+/// only), probing every [`READY_POLL_INTERVAL`]. Returns the time from container start to ready, or `None` after
+/// recording the failure. The engine's health status is checked alongside the HTTP checks
+/// ([`wait_for_engine_health`]), so waiting for its next interval adds nothing here.
 async fn wait_until_ready(
     session: &Session,
     running: &Running,
@@ -416,70 +463,102 @@ async fn wait_until_ready(
     let engine = &session.engine;
     let config = &session.prepared.config;
     let deadline = Duration::from_secs(config.smoke.startup_timeout_seconds);
-    let address = running.nginx_address.unwrap_or(running.app_address);
     let request = get_request(&config.app.health_path, &default_host(session));
-    let mut last_answer = String::from("no answer yet");
-    let mut http_ready_at = None;
+    let mut last_answer;
+    let mut app_answered = false;
+    // The wait adds at most the time since the last probe that found the app not ready (or since the first
+    // probe, when the app answered at once): that is what the `ready:` line reports.
+    let mut first_probe: Option<Duration> = None;
+    let mut last_failed_probe_answered: Option<Duration> = None;
+    // When the app's 200 was held until it could answer (a slow probe), the app answered as soon as it was
+    // ready: the added wait is counted from that answer.
+    let mut app_answered_at: Option<Duration> = None;
+    let mut state_read: Option<Instant> = None;
+    let mut nginx_state_read: Option<Instant> = None;
+    let mut health = String::new();
     loop {
-        // nginx with an invalid config exits at once, maybe only after its port was published: say so now,
-        // not after the startup deadline.
-        if let Some(nginx) = &running.nginx {
-            let nginx_state = engine.container_state(nginx).await?;
-            if nginx_state.status == "exited" || nginx_state.status == "dead" {
-                let tail = log_tail_text(engine, nginx).await;
+        if !app_answered && state_read.is_none_or(|read| read.elapsed() >= STATE_POLL_INTERVAL) {
+            let state = engine.container_state(&running.app).await?;
+            state_read = Some(Instant::now());
+            if state.status == "exited" || state.status == "dead" {
+                let tail = log_tail_text(engine, &running.app).await;
                 results.push(result(
                     "lifecycle",
-                    "nginx starts",
+                    "app starts and stays up",
                     containers_started,
                     Some((
-                        "a running nginx".to_owned(),
-                        format!("nginx exited with code {}", nginx_state.exit_code),
+                        "a running app container".to_owned(),
+                        format!("exited with code {}", state.exit_code),
                         tail,
                     )),
                 ));
                 return Ok(None);
             }
+            health = state.health;
         }
-        let state = engine.container_state(&running.app).await?;
-        if state.status == "exited" || state.status == "dead" {
-            let tail = log_tail_text(engine, &running.app).await;
-            results.push(result(
-                "lifecycle",
-                "app starts and stays up",
-                containers_started,
-                Some((
-                    "a running app container".to_owned(),
-                    format!("exited with code {}", state.exit_code),
-                    tail,
-                )),
-            ));
-            return Ok(None);
-        }
-        if http_ready_at.is_none() {
-            match http::send(address, &request, Duration::from_secs(5)).await {
-                Ok(response) if response.status == 200 => {
-                    http_ready_at = Some(containers_started.elapsed())
-                }
-                Ok(response) => last_answer = format!("HTTP {}", response.status),
-                Err(error) => last_answer = error.to_string(),
+        let address = match (app_answered, running.nginx_address) {
+            (true, Some(nginx)) => nginx,
+            _ => running.app_address,
+        };
+        let probe_started = containers_started.elapsed();
+        first_probe.get_or_insert(probe_started);
+        match http::send(address, &request, Duration::from_secs(5)).await {
+            Ok(response)
+                if response.status == 200 && (app_answered || running.nginx_address.is_none()) =>
+            {
+                let ready = containers_started.elapsed();
+                progress::detail(&format!(
+                    "ready: {} answered 200 after {} ms, {} ms after the previous probe that found it not ready (or the held answer; probing every {} ms)",
+                    config.app.health_path,
+                    ready.as_millis(),
+                    ready
+                        .saturating_sub(
+                            app_answered_at
+                                .or(last_failed_probe_answered)
+                                .or(first_probe)
+                                .unwrap_or_default()
+                        )
+                        .as_millis(),
+                    READY_POLL_INTERVAL.as_millis()
+                ));
+                return Ok(Some(ready));
             }
+            Ok(response) if response.status == 200 => {
+                // Straight from the app: now through nginx, at once.
+                app_answered = true;
+                let answered = containers_started.elapsed();
+                if answered.saturating_sub(probe_started) > 2 * READY_POLL_INTERVAL {
+                    app_answered_at = Some(answered);
+                }
+                continue;
+            }
+            Ok(response) => last_answer = format!("HTTP {}", response.status),
+            Err(error) => last_answer = error.to_string(),
         }
-        let engine_healthy = state.health.is_empty() || state.health == "healthy";
-        if let (Some(http_ready), true) = (http_ready_at, engine_healthy) {
-            let ready = containers_started.elapsed();
-            progress::detail(&format!(
-                "ready: {} answered 200 after {} ms, engine health `healthy` after {} ms",
-                config.app.health_path,
-                http_ready.as_millis(),
-                ready.as_millis()
-            ));
-            results.push(result(
-                "lifecycle",
-                "app becomes healthy (engine health and HTTP)",
-                containers_started,
-                None,
-            ));
-            return Ok(Some(ready));
+        if !app_answered {
+            last_failed_probe_answered = Some(containers_started.elapsed());
+        }
+        // nginx with an invalid config exits at once, maybe only after its port was published: say so now,
+        // not after the startup deadline. Read only after a probe that failed, so never on the ready path.
+        if let Some(nginx) = &running.nginx {
+            if nginx_state_read.is_none_or(|read| read.elapsed() >= STATE_POLL_INTERVAL) {
+                let nginx_state = engine.container_state(nginx).await?;
+                nginx_state_read = Some(Instant::now());
+                if nginx_state.status == "exited" || nginx_state.status == "dead" {
+                    let tail = log_tail_text(engine, nginx).await;
+                    results.push(result(
+                        "lifecycle",
+                        "nginx starts",
+                        containers_started,
+                        Some((
+                            "a running nginx".to_owned(),
+                            format!("nginx exited with code {}", nginx_state.exit_code),
+                            tail,
+                        )),
+                    ));
+                    return Ok(None);
+                }
+            }
         }
         if containers_started.elapsed() > deadline {
             let tail = log_tail_text(engine, &running.app).await;
@@ -493,14 +572,50 @@ async fn wait_until_ready(
                         config.app.health_path,
                         deadline.as_secs()
                     ),
-                    format!(
-                        "engine health `{}`, last answer: {last_answer}",
-                        state.health
-                    ),
+                    format!("engine health `{health}`, last answer: {last_answer}"),
                     tail,
                 )),
             ));
             return Ok(None);
+        }
+        tokio::time::sleep(READY_POLL_INTERVAL).await;
+    }
+}
+
+/// Waits until the engine reports the app container healthy (its HEALTHCHECK at the smoke interval), while the
+/// HTTP checks run; records the lifecycle check either way.
+async fn wait_for_engine_health(
+    session: &Session,
+    running: &Running,
+    containers_started: Instant,
+) -> Result<CheckResult, PipelineError> {
+    let engine = &session.engine;
+    let deadline = Duration::from_secs(session.prepared.config.smoke.startup_timeout_seconds);
+    let name = "app becomes healthy (engine health and HTTP)";
+    loop {
+        let state = engine.container_state(&running.app).await?;
+        if state.health.is_empty() || state.health == "healthy" {
+            progress::detail(&format!(
+                "engine health `healthy` after {} ms",
+                containers_started.elapsed().as_millis()
+            ));
+            return Ok(result("lifecycle", name, containers_started, None));
+        }
+        if state.status == "exited"
+            || state.status == "dead"
+            || containers_started.elapsed() > deadline
+        {
+            let tail = log_tail_text(engine, &running.app).await;
+            return Ok(result(
+                "lifecycle",
+                name,
+                containers_started,
+                Some((
+                    format!("engine health `healthy` within {} s", deadline.as_secs()),
+                    format!("engine health `{}`, status {}", state.health, state.status),
+                    tail,
+                )),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -958,45 +1073,55 @@ async fn lifecycle_checks(
     running: &Running,
     results: &mut Vec<CheckResult>,
 ) -> Result<(), PipelineError> {
-    let timeout = session.prepared.config.smoke.stop_timeout_seconds;
-    let mut containers = Vec::new();
-    if let Some(nginx) = &running.nginx {
-        containers.push(("nginx", nginx.clone()));
-    }
-    containers.push(("app", running.app.clone()));
-    for (name, container) in containers {
-        let started = Instant::now();
-        session
-            .engine
-            .stop_container(&container, timeout as u32)
-            .await?;
-        let elapsed = started.elapsed();
-        let state = session.engine.container_state(&container).await?;
-        let well_within = elapsed < Duration::from_secs(timeout) / 2;
-        let mismatch = (!(well_within && state.exit_code == 0)).then(|| {
-            (
-                format!("exit code 0 within {} s", timeout / 2),
-                format!(
-                    "exit code {} after {} ms",
-                    state.exit_code,
-                    elapsed.as_millis()
-                ),
-                String::new(),
-            )
-        });
-        results.push(result(
-            "lifecycle",
-            &format!("{name} stops gracefully"),
-            started,
-            mismatch,
-        ));
-        progress::detail(&format!(
-            "{name} stopped in {} ms with exit code {}",
-            elapsed.as_millis(),
-            state.exit_code
-        ));
+    // Both stop at once, as `docker stop nginx app` does; each is timed on its own.
+    let app = stop_gracefully(session, "app", &running.app);
+    match &running.nginx {
+        Some(nginx) => {
+            let (nginx, app) = tokio::join!(stop_gracefully(session, "nginx", nginx), app);
+            results.push(nginx?);
+            results.push(app?);
+        }
+        None => results.push(app.await?),
     }
     Ok(())
+}
+
+async fn stop_gracefully(
+    session: &Session,
+    name: &str,
+    container: &str,
+) -> Result<CheckResult, PipelineError> {
+    let timeout = session.prepared.config.smoke.stop_timeout_seconds;
+    let started = Instant::now();
+    session
+        .engine
+        .stop_container(container, timeout as u32)
+        .await?;
+    let elapsed = started.elapsed();
+    let state = session.engine.container_state(container).await?;
+    let well_within = elapsed < Duration::from_secs(timeout) / 2;
+    let mismatch = (!(well_within && state.exit_code == 0)).then(|| {
+        (
+            format!("exit code 0 within {} s", timeout / 2),
+            format!(
+                "exit code {} after {} ms",
+                state.exit_code,
+                elapsed.as_millis()
+            ),
+            String::new(),
+        )
+    });
+    progress::detail(&format!(
+        "{name} stopped in {} ms with exit code {}",
+        elapsed.as_millis(),
+        state.exit_code
+    ));
+    Ok(result(
+        "lifecycle",
+        &format!("{name} stops gracefully"),
+        started,
+        mismatch,
+    ))
 }
 
 async fn image_facts(session: &Session, image: &ImageRecord) -> Result<ImageFacts, PipelineError> {
@@ -1046,7 +1171,14 @@ async fn structure_checks(
 ) -> Result<(), PipelineError> {
     let config = &session.prepared.config;
     let mib = |budget: Option<u64>| budget.map(|megabytes| megabytes * 1024 * 1024);
-    let facts = image_facts(session, production).await?;
+    let nginx = nginx.zip(config.nginx.as_ref());
+    let (facts, nginx_facts) = tokio::join!(image_facts(session, production), async {
+        match nginx {
+            Some((image, _)) => image_facts(session, image).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    let facts = facts?;
     let expectations = StructureExpectations {
         exposed_ports: vec![format!("{}/tcp", config.app.port)],
         size_budget_bytes: mib(config.smoke.app_size_budget_mb),
@@ -1056,8 +1188,7 @@ async fn structure_checks(
         check.group = "structure app".to_owned();
         results.push(check);
     }
-    if let (Some(image), Some(nginx_config)) = (nginx, &config.nginx) {
-        let facts = image_facts(session, image).await?;
+    if let (Some(facts), Some((_, nginx_config))) = (nginx_facts?, nginx) {
         let expectations = StructureExpectations {
             exposed_ports: vec![format!("{}/tcp", nginx_config.port)],
             size_budget_bytes: mib(config.smoke.nginx_size_budget_mb),

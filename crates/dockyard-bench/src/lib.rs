@@ -1,0 +1,19 @@
+//! `cargo xtask bench`: measures Dockyard against the hand-scripted way of doing the same work (issue #6).
+//!
+//! `fixture` generates the trees, `baseline` runs the hand-scripted baselines, `probe` is the work a measured
+//! child process does, `figures` drives the six figures, `stats` and `verdict` turn samples into ratios and
+//! verdicts, `render` writes BENCHMARKS.md.
+
+pub mod baseline;
+pub mod error;
+pub mod figures;
+pub mod fixture;
+pub mod machine;
+pub mod probe;
+pub mod render;
+pub mod stats;
+pub mod verdict;
+
+pub use error::BenchError;
+pub use stats::Summary;
+pub use verdict::{Check, Row, Statistic, Target, Unit, Verdict};
