@@ -62,16 +62,18 @@ impl flags::Bench {
         if !self.quick {
             return Ok(exit_code::OK);
         }
-        // Quick mode keeps met targets met: it gates the figures the committed BENCHMARKS.md marks PASS.
+        // Quick mode keeps met targets met: it gates the rows the committed BENCHMARKS.md marks PASS.
         let committed =
             std::fs::read_to_string(workspace.join("BENCHMARKS.md")).unwrap_or_default();
-        let met = verdict::met_figures(&committed);
+        let met = verdict::met_rows(&committed);
         let (gated, reported): (Vec<_>, Vec<_>) = verdict::regressions(&report.rows)
             .into_iter()
-            .partition(|check| met.contains(&check.figure));
+            .partition(|check| {
+                met.contains(&(check.figure, verdict::row_key(&check.name).to_owned()))
+            });
         for check in &reported {
             eprintln!(
-                "warning: {} (not gated: BENCHMARKS.md does not mark figure {} as met)",
+                "warning: {} (not gated: BENCHMARKS.md does not mark this row of figure {} as met)",
                 verdict::regression_message(check),
                 check.figure
             );

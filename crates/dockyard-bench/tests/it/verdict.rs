@@ -114,7 +114,7 @@ fn a_ratio_target_without_a_baseline_is_not_checked() {
 }
 
 #[test]
-fn met_figures_are_those_whose_every_checked_row_passes() {
+fn met_rows_are_those_whose_every_check_passes() {
     let markdown = "# Benchmarks\n\n| 9 | outside the figures table | - | - | - | - | FAIL |\n\n## Figures\n\n\
 | # | figure | Dockyard | baseline | ratio | target | verdict |\n\
 | --- | --- | --- | --- | --- | --- | --- |\n\
@@ -124,9 +124,20 @@ fn met_figures_are_those_whose_every_checked_row_passes() {
 | 3 | no-op build | 0.1 s | 9 s | 0.01x | median <= 1 s, ratio <= 0.2 | PASS, PASS |\n\
 | 4 | cold pipeline | 9 s | 9 s | 1.05x | ratio <= 1 | FAIL (within noise) |\n\
 | 6 | start to healthy | 2 s | - | - | reported | - |\n\n## Commands\n\n| 5 | after the table | - | - | - | - | PASS |\n";
-    let met: Vec<u8> = dockyard_bench::verdict::met_figures(markdown)
+    let met: Vec<(u8, String)> = dockyard_bench::verdict::met_rows(markdown)
         .into_iter()
         .collect();
-    assert_eq!(met, [2, 3]);
-    assert!(dockyard_bench::verdict::met_figures("").is_empty());
+    assert_eq!(
+        met,
+        [
+            (1, "tarball, sample".to_owned()),
+            (2, "peak RSS".to_owned()),
+            (3, "no-op build".to_owned())
+        ]
+    );
+    assert!(dockyard_bench::verdict::met_rows("").is_empty());
+    assert_eq!(
+        dockyard_bench::verdict::row_key("context tarball, generated tree (2000 files, 47 MiB)"),
+        "context tarball, generated tree"
+    );
 }
