@@ -745,7 +745,7 @@ fn figure_cold_pipeline(
                 ));
             }
         }
-        outcome.commands.push((6, "from figure 4's Dockyard runs: target/dockyard/<name>-smoke.json (start_to_healthy_ms, total_ms) and the smoke's `ready:` progress line".to_owned()));
+        outcome.commands.push((6, "from figure 4's Dockyard runs: target/dockyard/<name>-smoke.json (start_to_healthy_ms, total_ms) and the smoke's ready: progress line".to_owned()));
     }
     Ok(())
 }
