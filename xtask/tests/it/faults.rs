@@ -448,6 +448,8 @@ fn ctrl_c_during_each_stage_exits_130_and_leaves_nothing_behind() {
         return;
     };
     let project = Project::copy("dockyard-it-fault-ctrl-c");
+    // Each stage must find its image missing: an earlier run that failed half-way may have left some.
+    cleanup_images(&engine, &project);
     without_app_tests(&project);
     // Each image build sleeps 12 s once (then its inputs are unchanged and the image is reused).
     slow_down(&project, "docker/builder.Dockerfile", "COPY ");
