@@ -70,17 +70,6 @@ fn remove_project_images(engine: &Engine, project: &Project) {
     });
 }
 
-fn assert_no_leftovers(engine: &Engine, project: &Project) {
-    let project_label = format!("{PROJECT_LABEL}={}", project.name);
-    let leftovers = runtime()
-        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
-        .unwrap();
-    assert!(
-        leftovers.is_empty(),
-        "the run left resources behind: {leftovers:?}"
-    );
-}
-
 #[test]
 fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
     let Some((engine, _lock)) =
@@ -108,7 +97,7 @@ fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
         "build failed:\n{}",
         stderr(&first)
     );
-    assert_no_leftovers(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
 
     let production_tag = format!("{}:latest", project.name);
     let builder_tag = format!("{}-builder:latest", project.name);
@@ -260,7 +249,7 @@ fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
         steps.iter().all(|line| line.contains(" cached ")),
         "every step should be cached:\n{plan}"
     );
-    assert_no_leftovers(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
     remove_project_images(&engine, &project);
 }
 
@@ -329,7 +318,7 @@ fn export_is_byte_identical_from_an_empty_target_and_follows_content() {
         first_sha,
         "changing one byte of the source did not change the context"
     );
-    assert_no_leftovers(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
     remove_project_images(&engine, &project);
 }
 
@@ -361,7 +350,7 @@ fn a_failing_app_test_stops_the_pipeline_and_shows_the_test_output() {
     ] {
         assert!(log.contains(expected), "expected `{expected}` in:\n{log}");
     }
-    assert_no_leftovers(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
     let production = runtime()
         .block_on(engine.image(&format!("{}:latest", project.name)))
         .unwrap();
@@ -470,7 +459,7 @@ fn ctrl_c_during_the_builder_step_exits_130_and_leaves_nothing_behind() {
         "{}",
         rest.join("\n")
     );
-    assert_no_leftovers(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
     let work_dirs: Vec<_> = std::fs::read_dir(project.path("target/dockyard"))
         .map(|entries| {
             entries

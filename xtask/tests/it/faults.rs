@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockyard_engine::{Engine, PROJECT_LABEL, RUN_LABEL};
+use dockyard_engine::Engine;
 use dockyard_reliability::{record, Category};
 
 use crate::registry::LocalRegistry;
@@ -16,14 +16,7 @@ use crate::support::{engine_or_skip, runtime, stderr, stdout, Project};
 
 /// Nothing labelled with the project is left on the engine, and `cargo xtask clean` says there is nothing to clean.
 pub(crate) fn assert_nothing_left_and_clean_finds_nothing(engine: &Engine, project: &Project) {
-    let project_label = format!("{PROJECT_LABEL}={}", project.name);
-    let leftovers = runtime()
-        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
-        .unwrap();
-    assert!(
-        leftovers.is_empty(),
-        "the run left containers, networks or volumes behind: {leftovers:?}"
-    );
+    crate::support::assert_no_leftovers(engine, project);
     let clean = project.xtask(&["clean"]);
     assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
     assert_eq!(

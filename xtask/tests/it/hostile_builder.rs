@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use dockyard_engine::{Engine, PROJECT_LABEL, RUN_LABEL};
+use dockyard_engine::Engine;
 use dockyard_reliability::{record, Category};
 
 use crate::support::{engine_or_skip, runtime, stderr, Project};
@@ -59,11 +59,7 @@ fn work_folders(project: &Project) -> Vec<String> {
 }
 
 fn assert_nothing_left(engine: &Engine, project: &Project) {
-    let project_label = format!("{PROJECT_LABEL}={}", project.name);
-    let leftovers = runtime()
-        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
-        .unwrap();
-    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    crate::support::assert_no_leftovers(engine, project);
     assert!(
         work_folders(project).is_empty(),
         "a work folder is left in target/dockyard: {:?}",

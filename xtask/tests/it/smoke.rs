@@ -15,17 +15,6 @@ pub(crate) fn cleanup_images(engine: &Engine, project: &Project) {
     });
 }
 
-fn assert_nothing_left(engine: &Engine, project: &Project) {
-    let project_label = format!("{PROJECT_LABEL}={}", project.name);
-    let leftovers = runtime()
-        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
-        .unwrap();
-    assert!(
-        leftovers.is_empty(),
-        "the smoke run left containers, networks or volumes behind: {leftovers:?}"
-    );
-}
-
 pub(crate) fn edit(project: &Project, relative: &str, from: &str, to: &str) {
     let path = project.path(relative);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -188,7 +177,7 @@ fn smoke_passes_on_the_sample_app_and_writes_reports() {
         "smoke: start to healthy {healthy_ms} ms, whole smoke {} ms",
         report["total_ms"]
     );
-    assert_nothing_left(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
     cleanup_images(&engine, &project);
 }
 
@@ -345,7 +334,7 @@ fn run_executes_a_one_off_command_with_the_smoke_environment_and_passes_its_exit
         stdout(&failed).trim(),
         "10001 sqlite:////data/dockyard-sample.sqlite3"
     );
-    assert_nothing_left(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
     cleanup_images(&engine, &project);
 }
 
@@ -402,7 +391,7 @@ fn clean_removes_what_a_killed_smoke_run_left_behind() {
         )),
         "{removed}"
     );
-    assert_nothing_left(&engine, &project);
+    crate::support::assert_no_leftovers(&engine, &project);
     let again = project.xtask(&["clean"]);
     assert!(
         stdout(&again).contains("nothing to clean"),

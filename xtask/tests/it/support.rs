@@ -188,3 +188,15 @@ pub fn stderr_until(
     }
     panic!("{what} never started:\n{}", seen.join("\n"));
 }
+
+/// Nothing labelled with `project` and a run id is left on the engine: no container, network or volume.
+pub fn assert_no_leftovers(engine: &Engine, project: &Project) {
+    let project_label = format!("{}={}", dockyard_engine::PROJECT_LABEL, project.name);
+    let leftovers = runtime()
+        .block_on(engine.find_labelled(&[dockyard_engine::RUN_LABEL, &project_label]))
+        .unwrap();
+    assert!(
+        leftovers.is_empty(),
+        "the run left containers, networks or volumes behind: {leftovers:?}"
+    );
+}
