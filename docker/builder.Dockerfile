@@ -6,16 +6,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1 \
-    PIP_CACHE_DIR=/cache/pip \
+    PIP_CACHE_DIR={{ builder_pip_cache_dir }} \
     VIRTUAL_ENV=/opt/builder-venv \
     PATH=/opt/builder-venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-# /src receives the source, /kit the production Dockerfile, /out is what Dockyard exports.
+# The builder protocol's folders: the source, the production Dockerfile, what Dockyard exports, the pip cache, the CA.
 RUN python3 -m venv /opt/builder-venv \
- && mkdir -p /src /kit /out /cache/pip /etc/dockyard
+ && mkdir -p {{ builder_source_dir }} {{ builder_kit_dir }} {{ builder_out_dir }} {{ builder_pip_cache_dir }} {{ builder_ca_dir }}
 
 COPY dockyard-build /usr/local/bin/dockyard-build
 RUN chmod 0755 /usr/local/bin/dockyard-build
 
-WORKDIR /src
+WORKDIR {{ builder_source_dir }}
 ENTRYPOINT ["/usr/local/bin/dockyard-build"]

@@ -9,10 +9,10 @@ use crate::flags;
 impl flags::Clean {
     pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
         let config = crate::load_config(config_path)?;
-        let target = config.root.join("target").join("dockyard");
+        let paths = dockyard_config::Paths::new(&config.root, &config.project.name);
         crate::runtime()?.block_on(async {
             let engine = Engine::connect().await.map_err(PipelineError::from)?;
-            let removed = dockyard_pipeline::clean(&engine, &config.project.name, &target).await?;
+            let removed = dockyard_pipeline::clean(&engine, &config.project.name, &paths).await?;
             if removed.is_empty() {
                 println!("nothing to clean for {}", config.project.name);
             } else {

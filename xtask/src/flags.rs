@@ -6,11 +6,15 @@ use clap::{Args, Parser, Subcommand};
 
 /// Dockyard: take a Django app from source to tested, release-ready Docker images, driven by deploy.toml.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, after_help = crate::EXIT_CODES_HELP)]
+#[command(name = "cargo xtask", version, after_help = dockyard_pipeline::exit_code::help_text())]
 pub struct Xtask {
     /// The deploy.toml to use [default: deploy.toml at the workspace root]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Stream every line of every step (the default on a terminal is a compact live view, with full logs under
+    /// target/dockyard/logs/)
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -20,24 +20,11 @@ use clap::Parser;
 use dockyard_config::DeployConfig;
 use dockyard_pipeline::{exit_code, PipelineError};
 
-const EXIT_CODES_HELP: &str = "Exit codes:
-  0  success
-  1  unexpected error
-  2  command-line usage error
-  3  deploy.toml is invalid
-  4  the docker engine is unreachable
-  5  a prerequisite is missing (mmdebstrap, a base image, disk space)
-  6  a build step failed (builder step, tests, image build, export)
-  7  scan findings over the policy
-  8  the scanner failed
-  9  a smoke check failed
-  10 a push failed
-  11 the release refused to start (dirty tree, invalid version)
-  12 a benchmark regressed past its target by more than the measured noise (bench --quick)
-  130 interrupted (Ctrl-C), after cleanup";
-
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
+    dockyard_pipeline::progress::configure(dockyard_pipeline::progress::Mode::detect(
+        flags.verbose,
+    ));
     let config_path = flags
         .config
         .clone()

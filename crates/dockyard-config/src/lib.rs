@@ -19,6 +19,7 @@ mod error;
 mod image_reference;
 mod model;
 mod names;
+pub mod outputs;
 mod paths;
 pub mod raw;
 mod resolve;
@@ -37,6 +38,7 @@ pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
     Release, Scan, ScanIgnore, Smoke, SmokeCheck, Via,
 };
+pub use crate::outputs::Paths;
 
 use crate::error::SourceText;
 

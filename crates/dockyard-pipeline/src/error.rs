@@ -126,6 +126,22 @@ pub enum PipelineError {
     /// Registry credentials could not be read.
     #[error(transparent)]
     Credentials(#[from] crate::credentials::CredentialsError),
+    /// `scan` was asked for, but deploy.toml has no [scan] table.
+    #[error("no scan configured: deploy.toml has no [scan] table")]
+    ScanNotConfigured,
+    /// The app source changed between the plan and the upload: the planned inputs would not describe the build.
+    #[error("the app source changed while the run used it: planned sha256 {planned}, found {found} in {}", path.display())]
+    SourceChanged {
+        /// The app folder.
+        path: PathBuf,
+        /// The sha256 the plan computed.
+        planned: String,
+        /// The sha256 of what would have been uploaded.
+        found: String,
+    },
+    /// A bug in Dockyard: the executor was asked for something its plan cannot hold.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
@@ -151,11 +167,13 @@ impl PipelineError {
                 exit_code::SCAN_INFRASTRUCTURE
             }
             PipelineError::Scan(_) => exit_code::INVALID_CONFIG,
-            PipelineError::Io { .. } => exit_code::UNEXPECTED,
+            PipelineError::ScanNotConfigured => exit_code::SCAN_INFRASTRUCTURE,
+            PipelineError::Io { .. } | PipelineError::Internal(_) => exit_code::UNEXPECTED,
             PipelineError::Engine(_)
             | PipelineError::Base(_)
             | PipelineError::Context(_)
             | PipelineError::BuilderStepFailed { .. }
+            | PipelineError::SourceChanged { .. }
             | PipelineError::ImageBuildFailed { .. }
             | PipelineError::MissingArtifact { .. } => exit_code::BUILD_FAILED,
         }
@@ -192,6 +210,9 @@ impl PipelineError {
             ),
             PipelineError::Credentials(error) => error.hint(),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
+            PipelineError::ScanNotConfigured => Some("add a [scan] table with trivy_version (see the repository's deploy.toml); `smoke` and `check` run without one, with a warning".to_owned()),
+            PipelineError::SourceChanged { .. } => Some("nothing was built from it; run the command again once the files stop changing (an editor or a generator wrote to the app folder)".to_owned()),
+            PipelineError::Internal(_) => Some("this is a bug in Dockyard; please report it with the command line".to_owned()),
             PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Interrupted => None,
         }
     }

@@ -1,4 +1,6 @@
 //! Documented process exit codes, one per kind of failure, so CI can tell "tests failed" from "docker is down".
+//!
+//! [`ALL`] is the one list: `cargo xtask --help` and README's table are generated from it (a test keeps README equal).
 
 /// Everything succeeded.
 pub const OK: i32 = 0;
@@ -29,26 +31,94 @@ pub const BENCH_REGRESSED: i32 = 12;
 /// Interrupted by Ctrl-C (after cleaning up).
 pub const INTERRUPTED: i32 = 130;
 
-/// Every documented code with its meaning, for `--help` texts and the docs test.
-pub const ALL: &[(i32, &str)] = &[
-    (OK, "success"),
-    (UNEXPECTED, "unexpected error"),
-    (USAGE, "command-line usage error"),
-    (INVALID_CONFIG, "deploy.toml is invalid"),
-    (ENGINE_UNREACHABLE, "the docker engine is unreachable"),
-    (MISSING_PREREQUISITE, "a prerequisite is missing"),
-    (BUILD_FAILED, "a build step failed"),
-    (SCAN_POLICY_VIOLATED, "scan findings over the policy"),
-    (SCAN_INFRASTRUCTURE, "the scanner failed"),
-    (SMOKE_FAILED, "a smoke check failed"),
-    (PUSH_FAILED, "a push failed"),
-    (
+/// One documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitCodeDoc {
+    /// The process exit code.
+    pub code: i32,
+    /// What it means, in a few words (the `--help` text).
+    pub meaning: &'static str,
+    /// The longer explanation in README's table; empty when the meaning says it all.
+    pub detail: &'static str,
+}
+
+const fn doc(code: i32, meaning: &'static str, detail: &'static str) -> ExitCodeDoc {
+    ExitCodeDoc {
+        code,
+        meaning,
+        detail,
+    }
+}
+
+/// Every documented code, in order.
+pub const ALL: &[ExitCodeDoc] = &[
+    doc(OK, "success", ""),
+    doc(UNEXPECTED, "unexpected error", ""),
+    doc(USAGE, "command-line usage error", ""),
+    doc(
+        INVALID_CONFIG,
+        "deploy.toml is invalid",
+        "the message names `deploy.toml:LINE:COL` and the key",
+    ),
+    doc(ENGINE_UNREACHABLE, "the docker engine is unreachable", ""),
+    doc(
+        MISSING_PREREQUISITE,
+        "a prerequisite is missing",
+        "mmdebstrap, a base image, disk space",
+    ),
+    doc(
+        BUILD_FAILED,
+        "a build step failed",
+        "builder step such as the app's tests, image build, export, the source changed while the run used it",
+    ),
+    doc(
+        SCAN_POLICY_VIOLATED,
+        "scan findings over the policy",
+        "or an expired `[[scan.ignore]]` entry",
+    ),
+    doc(
+        SCAN_INFRASTRUCTURE,
+        "the scanner could not run",
+        "no `[scan]` table, trivy missing or of another version, a timeout, or no vulnerability database",
+    ),
+    doc(SMOKE_FAILED, "a smoke check failed", ""),
+    doc(
+        PUSH_FAILED,
+        "a push failed for good",
+        "a permanent registry error, or transient errors past the last attempt; no moving tag moved",
+    ),
+    doc(
         RELEASE_REFUSED,
-        "the release refused to start (dirty tree, invalid version)",
+        "the release refused to start",
+        "a dirty git tree (without `--allow-dirty`), an invalid version, no `[release]` table",
     ),
-    (
+    doc(
         BENCH_REGRESSED,
-        "a benchmark regressed past its target by more than the measured noise (bench --quick)",
+        "a benchmark regressed",
+        "`bench --quick`: a row `BENCHMARKS.md` marks met went past its target by more than the margin CI allows",
     ),
-    (INTERRUPTED, "interrupted (Ctrl-C), after cleanup"),
+    doc(INTERRUPTED, "interrupted with Ctrl-C", "after cleanup"),
 ];
+
+/// The `Exit codes:` block of `cargo xtask --help`.
+pub fn help_text() -> String {
+    let mut text = String::from("Exit codes:");
+    for doc in ALL {
+        text.push_str(&format!("\n  {:<4}{}", doc.code, doc.meaning));
+    }
+    text
+}
+
+/// README's exit code table, as Markdown.
+pub fn markdown_table() -> String {
+    let mut text = String::from("| code | meaning |\n| --- | --- |\n");
+    for doc in ALL {
+        let meaning = if doc.detail.is_empty() {
+            doc.meaning.to_owned()
+        } else {
+            format!("{} ({})", doc.meaning, doc.detail)
+        };
+        text.push_str(&format!("| {} | {meaning} |\n", doc.code));
+    }
+    text
+}

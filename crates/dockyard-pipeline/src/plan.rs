@@ -10,10 +10,14 @@ use dockyard_config::DeployConfig;
 use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
 use serde::Serialize;
 
+pub use crate::decide::Action;
+use crate::decide::{decide, Evidence};
 use crate::digest::Inputs;
 use crate::provenance::{rfc3339, Provenance};
 use crate::state::State;
+pub use crate::step::Step;
 use crate::{template, PipelineError};
+pub use dockyard_config::Paths;
 
 /// Label holding the digest of an image's inputs; an image whose label matches is not rebuilt.
 pub const INPUTS_LABEL: &str = "dev.dockyard.inputs";
@@ -21,19 +25,6 @@ pub const INPUTS_LABEL: &str = "dev.dockyard.inputs";
 pub const CONTEXT_LABEL: &str = "dev.dockyard.context.sha256";
 /// Label holding the sha256 of `staticfiles.json`.
 pub const STATIC_MANIFEST_LABEL: &str = "dev.dockyard.static-manifest.sha256";
-
-/// Where a project's outputs go: `target/dockyard/` beside deploy.toml.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Paths {
-    /// `target/dockyard`.
-    pub target: PathBuf,
-    /// `target/dockyard/state.json`.
-    pub state: PathBuf,
-    /// The packed app source: `target/dockyard/<name>-source.tar.gz`.
-    pub source_tarball: PathBuf,
-    /// The exported build context: `target/dockyard/<name>-context.tar.gz`.
-    pub context_tarball: PathBuf,
-}
 
 /// Everything a run needs that can be computed without an engine.
 #[derive(Debug, Clone)]
@@ -76,21 +67,12 @@ pub struct PreparedNginx {
 /// The URL prefix of static files, as Django's STATIC_URL and nginx's static location agree on it.
 pub const STATIC_URL: &str = "/static/";
 
-/// What a step will do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Its inputs changed or it never ran: it runs.
-    Run,
-    /// Its inputs are unchanged since the last run: it is skipped (after the engine confirms).
-    Cached,
-}
-
 /// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedStep {
-    /// Step name, for example `builder image`.
-    pub name: String,
+    /// The step (serialised as its name, for example `builder image`).
+    #[serde(rename = "name")]
+    pub step: Step,
     /// Run or cached.
     pub action: Action,
     /// Why, in a few words.
@@ -129,14 +111,8 @@ pub struct SourceSummary {
 
 /// Loads nothing: takes a validated config and computes everything the plan and the run share.
 pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared, PipelineError> {
-    let target = config.root.join("target").join("dockyard");
     let name = &config.project.name;
-    let paths = Paths {
-        state: target.join("state.json"),
-        source_tarball: target.join(format!("{name}-source.tar.gz")),
-        context_tarball: target.join(format!("{name}-context.tar.gz")),
-        target,
-    };
+    let paths = Paths::new(&config.root, name);
     let pack_options = PackOptions {
         mtime: provenance.source_date_epoch,
     };
@@ -149,6 +125,7 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
 
     let values = template_values(&config);
     let mut builder_values = values.clone();
+    builder_values.extend(crate::builder_protocol::template_values());
     builder_values.insert(
         "base_image",
         config.base(&config.builder.base).image.to_string(),
@@ -444,7 +421,7 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
         };
         base_ids.insert(name.as_str(), id);
         steps.push(PlannedStep {
-            name: format!("base {name}"),
+            step: Step::Base(name.clone()),
             action,
             reason,
             inputs: recipe,
@@ -458,7 +435,7 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     let builder_inputs = prepared.builder_inputs(builder_base_id.as_deref());
     let builder_known = builder_base_id.is_some();
     steps.push(compare_step(
-        "builder image",
+        Step::BuilderImage,
         &builder_inputs,
         state.builder.as_ref().map(|record| &record.inputs),
         builder_known,
@@ -468,7 +445,7 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     let export_inputs = prepared.export_inputs(&builder_inputs.digest());
     let export_record = state.export.as_ref().filter(|record| record.path.is_file());
     steps.push(compare_step(
-        "export",
+        Step::Export,
         &export_inputs,
         export_record.map(|record| &record.inputs),
         builder_known,
@@ -488,14 +465,14 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     });
     match production_inputs {
         Some(inputs) => steps.push(compare_step(
-            "production image",
+            Step::ProductionImage,
             &inputs,
             state.production.as_ref().map(|record| &record.inputs),
             production_base_id.is_some(),
             "its base image is resolved first",
         )),
         None => steps.push(PlannedStep {
-            name: "production image".to_owned(),
+            step: Step::ProductionImage,
             action: Action::Run,
             reason: "built from the context the export makes".to_owned(),
             inputs: None,
@@ -510,14 +487,14 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
         });
         match nginx_inputs {
             Some(inputs) => steps.push(compare_step(
-                "nginx image",
+                Step::NginxImage,
                 &inputs,
                 state.nginx.as_ref().map(|record| &record.inputs),
                 nginx_base_id.is_some(),
                 "its base image is resolved first",
             )),
             None => steps.push(PlannedStep {
-                name: "nginx image".to_owned(),
+                step: Step::NginxImage,
                 action: Action::Run,
                 reason: "built from the static files the export makes".to_owned(),
                 inputs: None,
@@ -544,31 +521,29 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     }
 }
 
+/// The plan's side of the cache decision: the state file's record is the evidence.
 fn compare_step(
-    name: &str,
+    step: Step,
     inputs: &Inputs,
     previous: Option<&Inputs>,
     known: bool,
-    unknown_reason: &str,
+    unknown_reason: &'static str,
 ) -> PlannedStep {
-    let digest = inputs.digest();
-    let (action, reason) = match previous {
-        _ if !known => (Action::Run, unknown_reason.to_owned()),
-        Some(previous) if previous == inputs => (
-            Action::Cached,
-            "inputs unchanged since the last run".to_owned(),
-        ),
-        Some(previous) => (
-            Action::Run,
-            format!("changed: {}", inputs.changed_since(previous).join(", ")),
-        ),
-        None => (Action::Run, "no earlier run".to_owned()),
+    let previous_digest = previous.map(Inputs::digest);
+    let evidence = match (known, previous, &previous_digest) {
+        (false, _, _) => Evidence::Unresolved(unknown_reason),
+        (true, Some(previous), Some(digest)) => Evidence::Earlier {
+            digest,
+            inputs: Some(previous),
+        },
+        (true, _, _) => Evidence::Nothing,
     };
+    let decision = decide(inputs, evidence, false);
     PlannedStep {
-        name: name.to_owned(),
-        action,
-        reason,
-        inputs: known.then_some(digest),
+        step,
+        action: decision.action,
+        reason: decision.reason,
+        inputs: known.then(|| inputs.digest()),
     }
 }
 
@@ -666,7 +641,7 @@ impl Plan {
             line(format!(
                 "  {}. {:<18} {:<7} {}",
                 index + 1,
-                step.name,
+                step.step.name(),
                 action,
                 step.reason
             ));

@@ -12,9 +12,12 @@ use dockyard_engine::{
     BuildSpec, ContainerSpec, Engine, LogLine, VolumeMount, PROJECT_LABEL, RUN_LABEL,
 };
 
+use crate::builder_protocol;
+use crate::decide::{decide, Action, Evidence};
 use crate::plan::{short, Prepared, INPUTS_LABEL};
 use crate::progress;
 use crate::state::{BaseRecord, ExportRecord, ImageRecord, State};
+use crate::step::Step;
 use crate::PipelineError;
 
 /// Environment variable that overrides `builder.ca_bundle`.
@@ -34,6 +37,9 @@ pub struct Session {
     pub run_id: String,
     /// Rebuild even when inputs are unchanged.
     pub force: bool,
+    /// For `check` and `release`: the version and whether the git tree is dirty, worked out before the engine
+    /// was involved.
+    pub preflight: Option<(String, bool)>,
 }
 
 /// A fresh run id: time and process id, unique enough for concurrent runs on one engine.
@@ -133,129 +139,123 @@ pub async fn with_cleanup<T>(
 }
 
 fn work_dir(session: &Session) -> PathBuf {
-    session
-        .prepared
-        .paths
-        .target
-        .join(format!("work-{}", session.run_id))
+    session.prepared.paths.work_dir(&session.run_id)
 }
 
-/// Makes sure every base image named in deploy.toml is in the engine: present, pulled, or bootstrapped.
-pub async fn ensure_bases(session: &mut Session) -> Result<(), PipelineError> {
+/// Makes sure the base image `[base.NAME]` is in the engine: present, pulled, or bootstrapped.
+pub async fn ensure_base(session: &mut Session, name: &str) -> Result<(), PipelineError> {
     let config = session.prepared.config.clone();
-    for (name, base) in &config.bases {
-        let step = format!("base {name}");
-        let started = Instant::now();
-        let reference = base.image.to_string();
-        let recipe = base.bootstrap.as_ref().map(|recipe| {
-            dockyard_base::recipe_digest(
-                recipe,
-                session.prepared.provenance.explicit_source_date_epoch,
-            )
-        });
-        let present = session.engine.image(&reference).await?;
-        let stale = |image: &dockyard_engine::ImageInfo| {
-            recipe.is_some()
-                && image
-                    .labels
-                    .get(dockyard_base::RECIPE_LABEL)
-                    .is_some_and(|label| Some(label) != recipe.as_ref())
-        };
-        let record = match present {
-            Some(image) if !stale(&image) => {
-                progress::done(
+    let base = config.base(name);
+    let step = Step::Base(name.to_owned()).name();
+    let started = Instant::now();
+    let reference = base.image.to_string();
+    let recipe = base.bootstrap.as_ref().map(|recipe| {
+        dockyard_base::recipe_digest(
+            recipe,
+            session.prepared.provenance.explicit_source_date_epoch,
+        )
+    });
+    let present = session.engine.image(&reference).await?;
+    let stale = |image: &dockyard_engine::ImageInfo| {
+        recipe.is_some()
+            && image
+                .labels
+                .get(dockyard_base::RECIPE_LABEL)
+                .is_some_and(|label| Some(label) != recipe.as_ref())
+    };
+    let record = match present {
+        Some(image) if !stale(&image) => {
+            progress::done(
+                &step,
+                started,
+                &format!("{reference} present, {}", short(&image.id)),
+            );
+            let origin = session
+                .state
+                .bases
+                .get(name)
+                .filter(|record| record.id == image.id)
+                .map_or("present".to_owned(), |record| record.origin.clone());
+            BaseRecord {
+                image: reference.clone(),
+                id: image.id,
+                recipe: recipe.clone(),
+                origin,
+            }
+        }
+        present => {
+            if present.is_some() {
+                progress::step(
                     &step,
-                    started,
-                    &format!("{reference} present, {}", short(&image.id)),
+                    &format!(
+                        "{reference} was bootstrapped from another recipe: bootstrapping again"
+                    ),
                 );
-                let origin = session
-                    .state
-                    .bases
-                    .get(name)
-                    .filter(|record| record.id == image.id)
-                    .map_or("present".to_owned(), |record| record.origin.clone());
-                BaseRecord {
-                    image: reference.clone(),
-                    id: image.id,
-                    recipe: recipe.clone(),
-                    origin,
-                }
             }
-            present => {
-                if present.is_some() {
-                    progress::step(
+            let pulled = if base.pull && present.is_none() {
+                progress::step(&step, &format!("{reference} not present: pulling"));
+                match session
+                    .engine
+                    .pull_image(&reference, &mut |line| progress::output("pull", line))
+                    .await
+                {
+                    Ok(()) => None,
+                    Err(error) if error.is_unreachable() => return Err(error.into()),
+                    Err(error) => Some(error.to_string()),
+                }
+            } else {
+                Some("pulling is off (pull = false)".to_owned())
+            };
+            match (pulled, &base.bootstrap) {
+                (None, _) => {
+                    let image = session.engine.image(&reference).await?.ok_or_else(|| {
+                        PipelineError::BaseUnavailable {
+                            name: name.to_owned(),
+                            image: reference.clone(),
+                            pull_error: "the pull reported success but the image is missing"
+                                .to_owned(),
+                        }
+                    })?;
+                    progress::done(
                         &step,
-                        &format!(
-                            "{reference} was bootstrapped from another recipe: bootstrapping again"
-                        ),
+                        started,
+                        &format!("pulled {reference}, {}", short(&image.id)),
                     );
+                    BaseRecord {
+                        image: reference.clone(),
+                        id: image.id,
+                        recipe: None,
+                        origin: "pulled".to_owned(),
+                    }
                 }
-                let pulled = if base.pull && present.is_none() {
-                    progress::step(&step, &format!("{reference} not present: pulling"));
-                    match session
-                        .engine
-                        .pull_image(&reference, &mut |line| progress::output("pull", line))
-                        .await
-                    {
-                        Ok(()) => None,
-                        Err(error) if error.is_unreachable() => return Err(error.into()),
-                        Err(error) => Some(error.to_string()),
-                    }
-                } else {
-                    Some("pulling is off (pull = false)".to_owned())
-                };
-                match (pulled, &base.bootstrap) {
-                    (None, _) => {
-                        let image = session.engine.image(&reference).await?.ok_or_else(|| {
-                            PipelineError::BaseUnavailable {
-                                name: name.clone(),
-                                image: reference.clone(),
-                                pull_error: "the pull reported success but the image is missing"
-                                    .to_owned(),
-                            }
-                        })?;
-                        progress::done(
-                            &step,
-                            started,
-                            &format!("pulled {reference}, {}", short(&image.id)),
-                        );
-                        BaseRecord {
-                            image: reference.clone(),
-                            id: image.id,
-                            recipe: None,
-                            origin: "pulled".to_owned(),
-                        }
-                    }
-                    (Some(pull_error), None) => {
-                        return Err(PipelineError::BaseUnavailable {
-                            name: name.clone(),
-                            image: reference,
-                            pull_error,
-                        });
-                    }
-                    (Some(pull_error), Some(bootstrap)) => {
-                        progress::detail(&format!("pull failed: {pull_error}"));
-                        let recipe = recipe.clone().unwrap_or_default();
-                        let id =
-                            bootstrap_base(session, &step, &reference, bootstrap, &recipe).await?;
-                        progress::done(
-                            &step,
-                            started,
-                            &format!("bootstrapped {reference}, {}", short(&id)),
-                        );
-                        BaseRecord {
-                            image: reference.clone(),
-                            id,
-                            recipe: Some(recipe),
-                            origin: "bootstrapped".to_owned(),
-                        }
+                (Some(pull_error), None) => {
+                    return Err(PipelineError::BaseUnavailable {
+                        name: name.to_owned(),
+                        image: reference,
+                        pull_error,
+                    });
+                }
+                (Some(pull_error), Some(bootstrap)) => {
+                    progress::detail(&format!("pull failed: {pull_error}"));
+                    let recipe = recipe.clone().unwrap_or_default();
+                    let id = bootstrap_base(session, &step, &reference, bootstrap, &recipe).await?;
+                    progress::done(
+                        &step,
+                        started,
+                        &format!("bootstrapped {reference}, {}", short(&id)),
+                    );
+                    BaseRecord {
+                        image: reference.clone(),
+                        id,
+                        recipe: Some(recipe),
+                        origin: "bootstrapped".to_owned(),
                     }
                 }
             }
-        };
-        session.state.bases.insert(name.clone(), record);
-        session.save_state()?;
-    }
+        }
+    };
+    session.state.bases.insert(name.to_owned(), record);
+    session.save_state()?;
     Ok(())
 }
 
@@ -334,10 +334,7 @@ pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, 
     ]);
     labels.insert(INPUTS_LABEL.to_owned(), inputs.digest());
     let members = prepared.builder_context.clone();
-    let context_path = prepared.paths.target.join(format!(
-        "{}-builder-context.tar.gz",
-        prepared.config.project.name
-    ));
+    let context_path = prepared.paths.builder_context_tarball.clone();
     let pack_options = PackOptions {
         mtime: prepared.provenance.source_date_epoch,
     };
@@ -383,47 +380,51 @@ async fn build_unless_cached(
 ) -> Result<ImageRecord, PipelineError> {
     let started = Instant::now();
     let digest = inputs.digest();
-    if !session.force {
-        if let Some(image) = session.engine.image(tag).await? {
-            if image.labels.get(INPUTS_LABEL) == Some(&digest) {
-                progress::done(
-                    step,
-                    started,
-                    &format!(
-                        "skipped: {tag} {} has the same inputs ({})",
-                        short(&image.id),
-                        short(&digest)
-                    ),
-                );
-                return Ok(ImageRecord {
-                    tag: tag.to_owned(),
-                    id: image.id,
-                    inputs,
-                });
-            }
-            let previous = session
-                .state
-                .production
-                .iter()
-                .chain(session.state.builder.iter())
-                .chain(session.state.nginx.iter())
-                .find(|record| record.tag == tag && record.id == image.id);
-            let why = previous.map_or_else(
-                || "inputs changed".to_owned(),
-                |record| {
-                    format!(
-                        "changed: {}",
-                        inputs.changed_since(&record.inputs).join(", ")
-                    )
-                },
-            );
-            progress::step(step, &format!("building {tag}: {why}"));
-        } else {
-            progress::step(step, &format!("building {tag}: no such image yet"));
-        }
-    } else {
-        progress::step(step, &format!("building {tag}: --force"));
+    // The evidence is the image the engine holds under the tag (its inputs label); the state file's record of
+    // that image, when it is the same image, names what changed.
+    let image = session.engine.image(tag).await?;
+    let found_digest = image
+        .as_ref()
+        .and_then(|image| image.labels.get(INPUTS_LABEL).cloned());
+    let recorded = image.as_ref().and_then(|image| {
+        [
+            &session.state.production,
+            &session.state.builder,
+            &session.state.nginx,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|record| record.tag == tag && record.id == image.id)
+    });
+    let evidence = match &found_digest {
+        Some(found) => Evidence::Earlier {
+            digest: found,
+            inputs: recorded.map(|record| &record.inputs),
+        },
+        None => Evidence::Nothing,
+    };
+    let decision = decide(&inputs, evidence, session.force);
+    if let (Action::Cached, Some(image)) = (decision.action, &image) {
+        progress::done(
+            step,
+            started,
+            &format!(
+                "skipped: {tag} {} has the same inputs ({})",
+                short(&image.id),
+                short(&digest)
+            ),
+        );
+        return Ok(ImageRecord {
+            tag: tag.to_owned(),
+            id: image.id.clone(),
+            inputs,
+        });
     }
+    let why = match (&image, decision.reason.as_str()) {
+        (None, "no earlier run") => "no such image yet".to_owned(),
+        (_, reason) => reason.to_owned(),
+    };
+    progress::step(step, &format!("building {tag}: {why}"));
     let context = make_context.await?;
     let mut labels = labels;
     labels.insert(INPUTS_LABEL.to_owned(), digest);
@@ -468,38 +469,45 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         })?;
     let inputs = session.prepared.export_inputs(&builder.inputs.digest());
     let context_path = session.prepared.paths.context_tarball.clone();
-    if !session.force {
-        if let Some(record) = session
-            .state
-            .export
-            .clone()
-            .filter(|record| record.inputs == inputs)
-        {
-            if dockyard_context::sha256_file(&context_path).ok().as_deref()
-                == Some(record.sha256.as_str())
-            {
-                progress::done(
-                    step,
-                    started,
-                    &format!(
-                        "skipped: {} has the same inputs (sha256 {})",
-                        context_path.display(),
-                        &record.sha256[..12]
-                    ),
-                );
-                return Ok(record);
-            }
+    // The evidence is the tarball on disk, trusted only when its bytes still hash to what the record says.
+    let record = session.state.export.clone();
+    let on_disk = match &record {
+        Some(record) => {
+            let (path, expected) = (context_path.clone(), record.sha256.clone());
+            blocking("hashing", context_path.clone(), move || {
+                Ok(dockyard_context::sha256_file(&path).ok() == Some(expected))
+            })
+            .await?
+        }
+        None => false,
+    };
+    let recorded_digest = record.as_ref().map(|record| record.inputs.digest());
+    let evidence = match (&record, &recorded_digest) {
+        (Some(record), Some(digest)) if on_disk => Evidence::Earlier {
+            digest,
+            inputs: Some(&record.inputs),
+        },
+        _ => Evidence::Nothing,
+    };
+    let decision = decide(&inputs, evidence, session.force);
+    if decision.action == Action::Cached {
+        if let Some(record) = record {
+            progress::done(
+                step,
+                started,
+                &format!(
+                    "skipped: {} has the same inputs (sha256 {})",
+                    context_path.display(),
+                    &record.sha256[..12]
+                ),
+            );
+            return Ok(record);
         }
     }
-    let reason = match &session.state.export {
-        _ if session.force => "--force".to_owned(),
-        Some(record) => format!(
-            "changed: {}",
-            inputs.changed_since(&record.inputs).join(", ")
-        ),
-        None => "no earlier export".to_owned(),
-    };
-    progress::step(step, &format!("running the builder container ({reason})"));
+    progress::step(
+        step,
+        &format!("running the builder container ({})", decision.reason),
+    );
 
     let prepared = &session.prepared;
     let config = &prepared.config;
@@ -512,16 +520,15 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     let pack_options = PackOptions {
         mtime: prepared.provenance.source_date_epoch,
     };
-    let source = dockyard_context::write_tarball_file(&prepared.paths.source_tarball, |out| {
-        dockyard_context::pack_source_tree(
-            &config.app.path,
-            &crate::plan::source_rules(config),
-            &pack_options,
-            out,
-        )
-    })?;
+    let planned = prepared.clone();
+    let source = blocking(
+        "packing",
+        prepared.paths.source_tarball.clone(),
+        move || write_planned_source(&planned),
+    )
+    .await?;
     progress::detail(&format!(
-        "source: {} files, {} bytes, sha256 {}",
+        "source: {} files, {} bytes, sha256 {} (as planned)",
         source.n_files,
         source.n_bytes,
         &source.sha256[..12]
@@ -555,6 +562,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             prepared.provenance.source_date_epoch
         ),
     ];
+    env.extend(builder_protocol::environment());
     env.extend(
         config
             .app
@@ -563,9 +571,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             .map(|(key, value)| format!("{key}={value}")),
     );
     if ca_bundle.is_some() {
-        env.push("PIP_CERT=/etc/dockyard/ca.pem".to_owned());
-        env.push("SSL_CERT_FILE=/etc/dockyard/ca.pem".to_owned());
-        env.push("REQUESTS_CA_BUNDLE=/etc/dockyard/ca.pem".to_owned());
+        env.extend(builder_protocol::ca_environment());
     }
     let spec = ContainerSpec {
         name: Some(format!(
@@ -578,18 +584,24 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         labels: session.run_labels(),
         volumes: vec![VolumeMount {
             volume: config.builder.pip_cache_volume.clone(),
-            target: "/cache/pip".to_owned(),
+            target: builder_protocol::PIP_CACHE_DIR.to_owned(),
         }],
         ..ContainerSpec::default()
     };
     let engine = session.engine.clone();
     let container = engine.create_container(&spec).await?;
     engine
-        .upload_tar_file(&container, "/src", &prepared.paths.source_tarball)
+        .upload_tar_file(
+            &container,
+            builder_protocol::SOURCE_DIR,
+            &prepared.paths.source_tarball,
+        )
         .await?;
     let mut kit = Vec::new();
     dockyard_context::pack_members(&prepared.kit, &pack_options, &mut kit)?;
-    engine.upload_tar_bytes(&container, "/kit", kit).await?;
+    engine
+        .upload_tar_bytes(&container, builder_protocol::KIT_DIR, kit)
+        .await?;
     if let Some(ca_bundle) = &ca_bundle {
         let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
             operation: "reading the CA bundle",
@@ -598,13 +610,13 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         })?;
         let mut tar = Vec::new();
         let member = dockyard_context::Member {
-            path: "ca.pem".to_owned(),
+            path: builder_protocol::CA_FILE.to_owned(),
             bytes,
             executable: false,
         };
         dockyard_context::pack_members(&[member], &pack_options, &mut tar)?;
         engine
-            .upload_tar_bytes(&container, "/etc/dockyard", tar)
+            .upload_tar_bytes(&container, builder_protocol::CA_DIR, tar)
             .await?;
         progress::detail(&format!(
             "CA bundle {} uploaded into the builder container only",
@@ -617,7 +629,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     engine
         .follow_logs(&container, &mut |line: LogLine| {
             let text = line.text();
-            if let Some(step) = text.strip_prefix("==> dockyard step: ") {
+            if let Some(step) = builder_protocol::announced_step(text) {
                 current_step = step.to_owned();
                 progress::detail(&format!("builder step: {step}"));
             } else {
@@ -638,10 +650,17 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         });
     }
 
-    progress::detail("downloading /out from the builder container");
+    progress::detail(&format!(
+        "downloading {} from the builder container",
+        builder_protocol::OUT_DIR
+    ));
     let download = folder.join("out.tar");
     let n_bytes = engine
-        .download_to_file(&container, "/out/.", &download)
+        .download_to_file(
+            &container,
+            &format!("{}/.", builder_protocol::OUT_DIR),
+            &download,
+        )
         .await?;
     engine.remove_container(&container).await?;
     let unpacked = folder.join("out");
@@ -711,24 +730,6 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     Ok(record)
 }
 
-/// Builds the production image from the exported context tarball alone, unless one with the same inputs exists.
-pub async fn build_production(session: &mut Session) -> Result<ImageRecord, PipelineError> {
-    let record = production_image(session).await?;
-    session.state.production = Some(record.clone());
-    session.save_state()?;
-    Ok(record)
-}
-
-/// Builds the nginx image (see [`nginx_image`]) unless one with the same inputs exists.
-pub async fn build_nginx(session: &mut Session) -> Result<Option<ImageRecord>, PipelineError> {
-    let record = nginx_image(session).await?;
-    if let Some(record) = &record {
-        session.state.nginx = Some(record.clone());
-        session.save_state()?;
-    }
-    Ok(record)
-}
-
 /// Builds the production and nginx images at the same time: both come from the exported context alone and
 /// neither needs the other. Whatever finished is recorded; the first failure is returned.
 pub async fn build_production_and_nginx(
@@ -781,10 +782,7 @@ async fn nginx_image(session: &Session) -> Result<Option<ImageRecord>, PipelineE
         .nginx_inputs(base_id.as_deref(), &export.sha256, &labels)
         .unwrap_or_default();
     let folder = work_dir(session).join("nginx");
-    let context_path = session.prepared.paths.target.join(format!(
-        "{}-nginx-context.tar.gz",
-        session.prepared.config.project.name
-    ));
+    let context_path = session.prepared.paths.nginx_context_tarball.clone();
     let mtime = session.prepared.provenance.source_date_epoch;
     let tag = nginx.tag.clone();
     let make_context = async move {
@@ -869,19 +867,35 @@ pub fn throwaway_secret() -> String {
     format!("dockyard-throwaway-{}", crate::digest::sha256_hex(&bytes))
 }
 
-/// Paths of a run's temporary work folders, for `clean`.
-pub fn work_dirs(target: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(target)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .filter(|path| {
-                    path.file_name()
-                        .and_then(|name| name.to_str())
-                        .is_some_and(|name| name.starts_with("work-"))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Writes the app source tarball the builder receives, and checks it is the source the plan hashed: a file edited
+/// between the plan and the upload would otherwise be built under inputs that do not describe it.
+pub fn write_planned_source(
+    prepared: &Prepared,
+) -> Result<dockyard_context::PackSummary, PipelineError> {
+    let config = &prepared.config;
+    let options = PackOptions {
+        mtime: prepared.provenance.source_date_epoch,
+    };
+    std::fs::create_dir_all(&prepared.paths.target).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: prepared.paths.target.clone(),
+        source,
+    })?;
+    let source = dockyard_context::write_tarball_file(&prepared.paths.source_tarball, |out| {
+        dockyard_context::pack_source_tree(
+            &config.app.path,
+            &crate::plan::source_rules(config),
+            &options,
+            out,
+        )
+    })?;
+    if source.sha256 != prepared.source.sha256 {
+        let _ = std::fs::remove_file(&prepared.paths.source_tarball);
+        return Err(PipelineError::SourceChanged {
+            path: config.app.path.clone(),
+            planned: prepared.source.sha256.clone(),
+            found: source.sha256,
+        });
+    }
+    Ok(source)
 }

@@ -49,8 +49,16 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
         return Ok(None);
     };
     let started = Instant::now();
-    let program = runner::find_trivy().ok_or(ScanError::TrivyMissing)?;
-    let version = runner::check_trivy_version(&program, &scan_config.trivy_version)?;
+    let wanted = scan_config.trivy_version.clone();
+    let (program, version) = tokio::task::spawn_blocking(move || {
+        let program = runner::find_trivy().ok_or(ScanError::TrivyMissing)?;
+        let version = runner::check_trivy_version(&program, &wanted)?;
+        Ok::<_, ScanError>((program, version))
+    })
+    .await
+    .map_err(|error| {
+        PipelineError::Internal(format!("the trivy version check panicked: {error}"))
+    })??;
     progress::step(
         "scan",
         &format!(
@@ -62,10 +70,9 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
     let folder = session
         .prepared
         .paths
-        .target
-        .join(format!("work-{}", session.run_id))
+        .work_dir(&session.run_id)
         .join("scan");
-    let reports_folder = session.prepared.paths.target.join("scan");
+    let reports_folder = session.prepared.paths.scan_reports.clone();
     for path in [&folder, &reports_folder, &scan_config.cache_dir] {
         std::fs::create_dir_all(path).map_err(|source| PipelineError::Io {
             operation: "creating",
@@ -154,17 +161,8 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
     let evaluation = policy::evaluate(&reports, &policy, &ignores, policy::today_utc());
     let summary = ScanSummary { images, evaluation };
 
-    let name = &session.prepared.config.project.name;
-    let json_path = session
-        .prepared
-        .paths
-        .target
-        .join(format!("{name}-scan.json"));
-    let sarif_path = session
-        .prepared
-        .paths
-        .target
-        .join(format!("{name}-scan.sarif"));
+    let json_path = session.prepared.paths.scan_json.clone();
+    let sarif_path = session.prepared.paths.scan_sarif.clone();
     for (path, text) in [
         (&json_path, dockyard_scan::render::to_json(&summary)),
         (&sarif_path, dockyard_scan::render::to_sarif(&summary)),

@@ -1,4 +1,4 @@
-//! Exit codes: distinct, and documented in `cargo xtask --help` exactly as the table says.
+//! Exit codes: distinct, and documented in README exactly as `exit_code::ALL` says (help is generated from it).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -6,18 +6,14 @@ use std::path::Path;
 use dockyard_pipeline::exit_code;
 
 #[test]
-fn exit_codes_are_distinct() {
-    let mut seen = BTreeSet::new();
-    let duplicates: Vec<i32> = exit_code::ALL
-        .iter()
-        .map(|(code, _)| *code)
-        .filter(|code| !seen.insert(*code))
-        .collect();
-    assert!(
-        duplicates.is_empty(),
-        "exit codes used twice: {duplicates:?}"
+fn exit_codes_and_meanings_are_distinct() {
+    let codes: BTreeSet<i32> = exit_code::ALL.iter().map(|doc| doc.code).collect();
+    assert_eq!(
+        codes.len(),
+        exit_code::ALL.len(),
+        "an exit code is listed twice"
     );
-    let meanings: BTreeSet<&str> = exit_code::ALL.iter().map(|(_, meaning)| *meaning).collect();
+    let meanings: BTreeSet<&str> = exit_code::ALL.iter().map(|doc| doc.meaning).collect();
     assert_eq!(
         meanings.len(),
         exit_code::ALL.len(),
@@ -25,55 +21,26 @@ fn exit_codes_are_distinct() {
     );
 }
 
-/// The `N  meaning` lines after `Exit codes:` in xtask/src/main.rs, up to the end of the string.
-fn documented_exit_codes() -> Vec<(i32, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xtask/src/main.rs");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
-    let start = text
-        .find("Exit codes:")
-        .unwrap_or_else(|| panic!("{} has no `Exit codes:` text", path.display()));
-    let mut res = Vec::new();
-    for line in text[start..].lines().skip(1) {
-        let end_of_string = line.trim_end().ends_with("\";");
-        let line = line.trim().trim_end_matches("\";");
-        let (number, meaning) = line
-            .split_once(char::is_whitespace)
-            .unwrap_or_else(|| panic!("not a `N  meaning` line: {line:?}"));
-        let number = number
-            .parse()
-            .unwrap_or_else(|_| panic!("not a number in the exit code line {line:?}"));
-        res.push((number, meaning.trim().to_owned()));
-        if end_of_string {
-            break;
-        }
+#[test]
+fn the_help_text_lists_every_code() {
+    let help = exit_code::help_text();
+    for doc in exit_code::ALL {
+        let line = format!("  {:<4}{}", doc.code, doc.meaning);
+        assert!(
+            help.lines().any(|l| l == line),
+            "help lacks {line:?}:\n{help}"
+        );
     }
-    res
 }
 
 #[test]
-fn exit_codes_match_the_help_text() {
-    let documented = documented_exit_codes();
-    let documented_numbers: BTreeSet<i32> = documented.iter().map(|(code, _)| *code).collect();
-    assert_eq!(
-        documented_numbers.len(),
-        documented.len(),
-        "the help text lists a code twice: {documented:?}"
+fn readme_holds_the_generated_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+    let table = exit_code::markdown_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's exit code table differs from exit_code::ALL; paste this under `## Exit codes`:\n\n{table}"
     );
-    let numbers: BTreeSet<i32> = exit_code::ALL.iter().map(|(code, _)| *code).collect();
-    assert_eq!(
-        documented_numbers, numbers,
-        "xtask/src/main.rs `Exit codes:` and exit_code::ALL list different codes"
-    );
-    // The help text may say more, but starts with the table's meaning.
-    for (code, meaning) in exit_code::ALL {
-        let (_, help) = documented
-            .iter()
-            .find(|(documented, _)| documented == code)
-            .expect("checked above");
-        assert!(
-            help.starts_with(meaning),
-            "exit code {code}: the help says {help:?}, exit_code::ALL says {meaning:?}"
-        );
-    }
 }

@@ -1,5 +1,7 @@
-//! The one integration test binary: plans of copies of the real project, snapshotted, and the exit code table.
+//! The one integration test binary: plans of copies of the real project, snapshotted, the exit code table, and the
+//! progress views.
 
 mod exit_codes;
 mod fixture;
 mod plan;
+mod progress;

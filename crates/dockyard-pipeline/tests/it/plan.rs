@@ -12,16 +12,16 @@ use crate::fixture::{check, matching_state, Project};
 fn step<'a>(plan: &'a Plan, name: &str) -> &'a PlannedStep {
     plan.steps
         .iter()
-        .find(|step| step.name == name)
+        .find(|step| step.step.name() == name)
         .unwrap_or_else(|| panic!("no step {name:?} in {:#?}", plan.steps))
 }
 
 /// Names of the steps with `action`.
-fn steps_with(plan: &Plan, action: Action) -> Vec<&str> {
+fn steps_with(plan: &Plan, action: Action) -> Vec<String> {
     plan.steps
         .iter()
         .filter(|step| step.action == action)
-        .map(|step| step.name.as_str())
+        .map(|step| step.step.name())
         .collect()
 }
 
@@ -31,14 +31,14 @@ fn assert_runs_from(plan: &Plan, first: &str) {
     let index = plan
         .steps
         .iter()
-        .position(|step| step.name == first)
+        .position(|step| step.step.name() == first)
         .unwrap_or_else(|| panic!("no step {first:?} in {:#?}", plan.steps));
-    let actions: Vec<(&str, Action)> = plan
+    let actions: Vec<(String, Action)> = plan
         .steps
         .iter()
-        .map(|step| (step.name.as_str(), step.action))
+        .map(|step| (step.step.name(), step.action))
         .collect();
-    let expected: Vec<(&str, Action)> = plan
+    let expected: Vec<(String, Action)> = plan
         .steps
         .iter()
         .enumerate()
@@ -48,7 +48,7 @@ fn assert_runs_from(plan: &Plan, first: &str) {
             } else {
                 Action::Run
             };
-            (step.name.as_str(), action)
+            (step.step.name(), action)
         })
         .collect();
     assert_eq!(actions, expected, "{}", plan.render_text());
@@ -78,7 +78,7 @@ fn empty_state_runs_every_step() {
     // No state file yet: loading it gives the empty state.
     assert_eq!(state::load(&prepared.paths.state), State::default());
     let plan = plan::plan(&prepared, &State::default());
-    assert_eq!(steps_with(&plan, Action::Cached), Vec::<&str>::new());
+    assert_eq!(steps_with(&plan, Action::Cached), Vec::<String>::new());
     check!(project, plan);
 }
 
@@ -95,7 +95,7 @@ fn matching_state_caches_every_step() {
         "the state file round-trips"
     );
     let plan = plan::plan(&prepared, &state);
-    assert_eq!(steps_with(&plan, Action::Run), Vec::<&str>::new());
+    assert_eq!(steps_with(&plan, Action::Run), Vec::<String>::new());
     assert!(
         plan.steps.iter().all(|step| step.inputs.is_some()),
         "every cached step knows its inputs: {:#?}",
@@ -144,7 +144,7 @@ fn touching_a_source_file_keeps_the_export_cached() {
     );
     let plan = plan::plan(&after, &state);
     assert_eq!(step(&plan, "export").action, Action::Cached);
-    assert_eq!(steps_with(&plan, Action::Run), Vec::<&str>::new());
+    assert_eq!(steps_with(&plan, Action::Run), Vec::<String>::new());
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn changing_one_byte_of_a_source_file_reruns_the_export() {
     assert_eq!(
         step(&plan, "export"),
         &PlannedStep {
-            name: "export".to_owned(),
+            step: dockyard_pipeline::Step::Export,
             action: Action::Run,
             reason: "changed: source".to_owned(),
             inputs: Some(expected_inputs)
@@ -381,4 +381,73 @@ fn an_unknown_placeholder_names_the_file_and_line() {
     assert_eq!(error.exit_code(), exit_code::INVALID_CONFIG);
     let hint = error.hint().unwrap_or_default();
     insta::assert_snapshot!(project.redact_root(&format!("{message}\nhint: {hint}")));
+}
+
+#[test]
+fn a_source_file_edited_between_the_plan_and_the_upload_is_refused() {
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    // As planned: the tarball the builder receives is the source the plan hashed.
+    let source = dockyard_pipeline::run::write_planned_source(&prepared)
+        .unwrap_or_else(|error| panic!("the unchanged source was refused: {error}"));
+    assert_eq!(source.sha256, prepared.source.sha256);
+    // An editor saves a view after the plan: the run refuses instead of labelling the wrong inputs.
+    let view = project.path("app/notes/views.py");
+    let mut text = std::fs::read_to_string(&view).expect("read the view");
+    text.push_str("\n# edited while Dockyard ran\n");
+    std::fs::write(&view, text).expect("edit the view");
+    let error = dockyard_pipeline::run::write_planned_source(&prepared)
+        .expect_err("an edited source must be refused");
+    assert!(
+        matches!(error, PipelineError::SourceChanged { .. }),
+        "{error}"
+    );
+    assert_eq!(error.exit_code(), exit_code::BUILD_FAILED);
+    assert!(
+        !prepared.paths.source_tarball.exists(),
+        "the refused tarball is left behind"
+    );
+    let message = project.redact_root(&error.to_string());
+    assert!(
+        message.starts_with("the app source changed while the run used it: planned sha256 "),
+        "{message}"
+    );
+    assert!(message.ends_with("in [ROOT]/app"), "{message}");
+}
+
+#[test]
+fn every_goal_walks_the_stages_of_its_plan() {
+    use dockyard_pipeline::execute::Goal;
+    let project = Project::copy_of_repository();
+    let prepared = project.prepare();
+    let goals = [
+        ("base", Goal::Bases),
+        ("export", Goal::Export),
+        ("build", Goal::Images),
+        (
+            "scan",
+            Goal::Scan {
+                allow_missing_database: false,
+            },
+        ),
+        ("smoke", Goal::Smoke { load: None }),
+        ("check", Goal::Check),
+        ("run", Goal::Command(vec!["true".to_owned()])),
+    ];
+    let mut text = String::new();
+    for (command, goal) in goals {
+        let stages: Vec<String> = goal
+            .stages(&prepared)
+            .iter()
+            .map(|stage| {
+                stage
+                    .iter()
+                    .map(|step| step.name())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            })
+            .collect();
+        text.push_str(&format!("{command:<7} {}\n", stages.join(" -> ")));
+    }
+    insta::assert_snapshot!(text);
 }

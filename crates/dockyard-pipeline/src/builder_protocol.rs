@@ -1,0 +1,96 @@
+//! The builder container's protocol: the folders Dockyard uploads to and downloads from, the CA bundle's place,
+//! the environment the builder script reads, and the marker it prints before each step.
+//!
+//! This is the one home of these facts: the builder image template creates the folders from
+//! [`template_values`], and `docker/builder/dockyard-build` reads every path and the marker from the
+//! environment [`environment`] sets, so the script holds none of them.
+
+use std::collections::BTreeMap;
+
+/// Where the app source is uploaded.
+pub const SOURCE_DIR: &str = "/src";
+/// Where the rendered production Dockerfile is uploaded.
+pub const KIT_DIR: &str = "/kit";
+/// What the builder leaves for Dockyard to download: the production image's build context.
+pub const OUT_DIR: &str = "/out";
+/// The folder the CA bundle is uploaded into (builder container only).
+pub const CA_DIR: &str = "/etc/dockyard";
+/// The CA bundle's file name in [`CA_DIR`].
+pub const CA_FILE: &str = "ca.pem";
+/// Where the pip cache volume is mounted.
+pub const PIP_CACHE_DIR: &str = "/cache/pip";
+/// The line prefix the builder script prints before each step (`==> dockyard step: tests`).
+pub const STEP_MARKER: &str = "==> dockyard step: ";
+
+/// The CA bundle's path in the builder container.
+pub fn ca_path() -> String {
+    format!("{CA_DIR}/{CA_FILE}")
+}
+
+/// The builder step a log line announces, if it is a step marker.
+pub fn announced_step(line: &str) -> Option<&str> {
+    line.strip_prefix(STEP_MARKER)
+}
+
+/// Placeholders of the builder image template for the protocol's folders.
+pub fn template_values() -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("builder_source_dir", SOURCE_DIR.to_owned()),
+        ("builder_kit_dir", KIT_DIR.to_owned()),
+        ("builder_out_dir", OUT_DIR.to_owned()),
+        ("builder_ca_dir", CA_DIR.to_owned()),
+        ("builder_pip_cache_dir", PIP_CACHE_DIR.to_owned()),
+    ])
+}
+
+/// The protocol part of the builder container's environment (`NAME=value`); the script fails without it.
+pub fn environment() -> Vec<String> {
+    vec![
+        format!("DOCKYARD_SOURCE_DIR={SOURCE_DIR}"),
+        format!("DOCKYARD_KIT_DIR={KIT_DIR}"),
+        format!("DOCKYARD_OUT_DIR={OUT_DIR}"),
+        format!("DOCKYARD_STEP_MARKER={STEP_MARKER}"),
+    ]
+}
+
+/// The environment that points pip, requests and OpenSSL at the uploaded CA bundle.
+pub fn ca_environment() -> Vec<String> {
+    let ca = ca_path();
+    vec![
+        format!("PIP_CERT={ca}"),
+        format!("SSL_CERT_FILE={ca}"),
+        format!("REQUESTS_CA_BUNDLE={ca}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builder_script_reads_every_path_from_its_environment() {
+        let script = include_str!("../../../docker/builder/dockyard-build");
+        for literal in [SOURCE_DIR, KIT_DIR, OUT_DIR, STEP_MARKER.trim()] {
+            let hardcoded = script
+                .lines()
+                .filter(|line| !line.trim_start().starts_with('#'))
+                .any(|line| {
+                    line.contains(&format!("{literal}/"))
+                        || line.contains(&format!("'{literal}"))
+                        || line.contains(&format!("\"{literal}"))
+                });
+            assert!(
+                !hardcoded,
+                "docker/builder/dockyard-build hard-codes {literal}"
+            );
+        }
+        for line in environment() {
+            let name = line.split('=').next().unwrap_or_default();
+            assert!(
+                script.contains(name),
+                "the builder script does not read {name}"
+            );
+        }
+        assert_eq!(announced_step("==> dockyard step: tests"), Some("tests"));
+    }
+}

@@ -1,0 +1,99 @@
+//! The progress views as a person reads them: the plain lines of CI logs, GitHub Actions groups, the live lines.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use dockyard_pipeline::progress::{live_lines, Event, PlainView};
+
+/// A short run: a cached base, a builder image build with output, a warning, a failed export.
+fn events() -> Vec<Event> {
+    let step = |name: &str, message: &str| Event::Step {
+        name: name.to_owned(),
+        message: message.to_owned(),
+    };
+    let done = |name: &str, message: &str, millis: u64| Event::Done {
+        name: name.to_owned(),
+        message: message.to_owned(),
+        elapsed: Duration::from_millis(millis),
+    };
+    vec![
+        step(
+            "run",
+            "dockyard-sample (run 1a2b-42, engine unix:///var/run/docker.sock)",
+        ),
+        done(
+            "base runtime",
+            "dockyard/python-runtime:bookworm present, sha256:0123456789ab",
+            12,
+        ),
+        step(
+            "builder image",
+            "building dockyard-sample-builder:latest: changed: builder context",
+        ),
+        Event::Output {
+            source: "builder image".to_owned(),
+            line: "Step 1/6 : FROM dockyard/python-builder:bookworm".to_owned(),
+        },
+        done(
+            "builder image",
+            "built dockyard-sample-builder:latest sha256:89abcdef0123",
+            5400,
+        ),
+        step("export", "running the builder container (changed: source)"),
+        Event::Detail("builder step: tests".to_owned()),
+        Event::Output {
+            source: "builder".to_owned(),
+            line: "Ran 12 tests in 0.8s".to_owned(),
+        },
+        Event::Warning("scan not run: trivy is not installed".to_owned()),
+    ]
+}
+
+fn render(github: bool) -> String {
+    let mut view = PlainView::new(github);
+    let mut lines: Vec<String> = events()
+        .iter()
+        .flat_map(|event| view.render(event))
+        .collect();
+    lines.extend(view.close());
+    lines.join("\n")
+}
+
+#[test]
+fn plain_view_for_ci_logs() {
+    insta::assert_snapshot!(render(false));
+}
+
+#[test]
+fn github_actions_groups_each_step() {
+    let text = render(true);
+    let opened = text
+        .lines()
+        .filter(|line| line.starts_with("::group::"))
+        .count();
+    let closed = text.lines().filter(|line| *line == "::endgroup::").count();
+    assert_eq!(opened, closed, "unbalanced groups:\n{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn live_view_shows_one_line_per_running_step() {
+    let now = Instant::now();
+    let running = BTreeMap::from([
+        (
+            "nginx image".to_owned(),
+            (
+                now - Duration::from_millis(1200),
+                "building dockyard-sample-nginx:latest".to_owned(),
+            ),
+        ),
+        (
+            "production image".to_owned(),
+            (
+                now - Duration::from_millis(3400),
+                "building dockyard-sample:latest".to_owned(),
+            ),
+        ),
+    ]);
+    insta::assert_snapshot!(live_lines(&running, now).join("\n"));
+}
