@@ -174,6 +174,26 @@ pub fn regressions(rows: &[Row]) -> Vec<Check> {
         .collect()
 }
 
+/// How far past its target a ratio may go in CI before it fails: on a loaded machine both sides slow down, but
+/// not always equally, so only a regression this large is taken as real.
+pub const CI_RATIO_MARGIN: f64 = 2.0;
+
+/// The regressions CI gates on: only what a loaded machine cannot flip. A peak (memory, bytes) is held to its
+/// target; a ratio to a baseline measured in the same run fails only past [`CI_RATIO_MARGIN`] times its target
+/// plus the noise; a wall-clock median alone never fails CI (it is reported).
+pub fn ci_regressions(rows: &[Row]) -> Vec<Check> {
+    rows.iter()
+        .flat_map(Row::checks)
+        .filter(|check| match check.measured_what {
+            "worst run" => check.verdict == Verdict::Fail,
+            "ratio" => {
+                verdict(check.measured, check.limit * CI_RATIO_MARGIN, check.noise) == Verdict::Fail
+            }
+            _ => false,
+        })
+        .collect()
+}
+
 /// One line per regression, naming the figure, the measured value, the target and the noise.
 pub fn regression_message(check: &Check) -> String {
     format!(

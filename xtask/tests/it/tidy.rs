@@ -396,3 +396,43 @@ fn quick_start_commands_are_read_from_the_first_block_after_the_heading() {
         (Some("y".to_owned()), false)
     );
 }
+
+#[test]
+fn xtask_decides_no_step_and_no_gate() {
+    // The executor in crates/dockyard-pipeline owns the order of steps and the gates; xtask maps flags to a Goal
+    // and renders the Report. These names only appear where a pipeline is being walked or a gate applied.
+    let forbidden = [
+        "Step::",
+        "Stage",
+        "run::",
+        "with_cleanup",
+        "scan::scan",
+        "smoke::smoke",
+        "release::publish",
+        "release::preflight",
+        "passed()",
+        "vulnerability_scan_not_run",
+        "ensure_base",
+        "build_production",
+    ];
+    let mut offenders = Vec::new();
+    for file in repository_files()
+        .iter()
+        .filter(|file| file.relative.starts_with("xtask/src/") && file.is_rust())
+    {
+        let text = file.text();
+        for (number, line) in non_test_code_lines(&text) {
+            for needle in forbidden.iter().filter(|needle| line.contains(*needle)) {
+                offenders.push(format!(
+                    "{}:{number}: `{needle}` in {}",
+                    file.relative,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert_no_offenders(
+        "xtask maps flags to a dockyard_pipeline::Goal and renders the Report; steps and gates belong to the executor",
+        &offenders,
+    );
+}

@@ -97,3 +97,14 @@ fn live_view_shows_one_line_per_running_step() {
     ]);
     insta::assert_snapshot!(live_lines(&running, now).join("\n"));
 }
+
+#[test]
+fn readme_shows_the_plain_view() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(&path).expect("read README.md");
+    let view = render(false);
+    assert!(
+        readme.contains(&view),
+        "README.md's `## Output` block differs from the plain view; paste:\n{view}"
+    );
+}
