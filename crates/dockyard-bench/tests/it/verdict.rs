@@ -141,3 +141,38 @@ fn met_rows_are_those_whose_every_check_passes() {
         "context tarball, generated tree"
     );
 }
+
+#[test]
+fn ci_gates_only_what_a_loaded_machine_cannot_flip() {
+    use dockyard_bench::verdict::ci_regressions;
+    // The regression issue 14 saw on a loaded machine: ratio 0.535 against 0.5, noise 0.025. Reported, not gated.
+    let loaded = row(
+        &[1.07, 1.07],
+        Some(&[2.0, 2.0]),
+        vec![Target::RatioAtMost(0.5)],
+    );
+    assert_eq!(regressions(std::slice::from_ref(&loaded)).len(), 1);
+    assert!(ci_regressions(&[loaded]).is_empty());
+    // A ratio past twice its target is a real regression.
+    let slower = row(
+        &[2.2, 2.2],
+        Some(&[2.0, 2.0]),
+        vec![Target::RatioAtMost(0.5)],
+    );
+    assert_eq!(ci_regressions(&[slower]).len(), 1);
+    // A wall-clock median alone never fails CI, however far off.
+    let noop = row(
+        &[5.0, 5.0],
+        None,
+        vec![Target::ValueAtMost(1.0, Statistic::Median)],
+    );
+    assert!(ci_regressions(&[noop]).is_empty());
+    // A memory peak is held to its target.
+    let mut memory = row(
+        &[120.0],
+        None,
+        vec![Target::ValueAtMost(100.0, Statistic::Max)],
+    );
+    memory.unit = Unit::Mebibytes;
+    assert_eq!(ci_regressions(&[memory]).len(), 1);
+}
