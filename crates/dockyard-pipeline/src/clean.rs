@@ -1,0 +1,77 @@
+//! `clean`: removes what crashed or killed runs left behind, and on request the caches that outlive runs on purpose.
+
+use dockyard_config::DeployConfig;
+use dockyard_engine::{Engine, Leftovers, PROJECT_LABEL, RUN_LABEL};
+
+use crate::run::CACHE_LABEL;
+use crate::PipelineError;
+
+/// What `clean` removed.
+#[derive(Debug, Default)]
+pub struct CleanReport {
+    /// The project.
+    pub project: String,
+    /// Containers, networks and volumes labelled with a run of the project.
+    pub leftovers: Leftovers,
+    /// The cache volumes removed (only when asked for).
+    pub caches: Leftovers,
+    /// Cache volumes that could not be removed, with the engine's reason.
+    pub cache_failures: Vec<String>,
+}
+
+impl CleanReport {
+    /// One line per kind of thing removed.
+    pub fn render(&self) -> String {
+        let mut text = if self.leftovers.is_empty() {
+            format!("nothing to clean for {}\n", self.project)
+        } else {
+            format!(
+                "removed {} containers, {} networks, {} volumes of {}\n",
+                self.leftovers.containers.len(),
+                self.leftovers.networks.len(),
+                self.leftovers.volumes.len(),
+                self.project
+            )
+        };
+        for volume in &self.caches.volumes {
+            text.push_str(&format!("removed the cache volume {volume}\n"));
+        }
+        for failure in &self.cache_failures {
+            text.push_str(&format!("warning: {failure}\n"));
+        }
+        text
+    }
+}
+
+/// Removes every container, network and volume that a run of the project left behind (a crashed or killed run)
+/// and the run work folders; with `caches`, also the project's cache volumes (the pip cache).
+pub async fn clean(
+    engine: &Engine,
+    config: &DeployConfig,
+    caches: bool,
+) -> Result<CleanReport, PipelineError> {
+    let project = config.project.name.clone();
+    let project_label = format!("{PROJECT_LABEL}={project}");
+    let leftovers = engine.find_labelled(&[RUN_LABEL, &project_label]).await?;
+    if let Some(failure) = engine.remove_leftovers(&leftovers).await.into_iter().next() {
+        return Err(failure.into());
+    }
+    for folder in dockyard_config::Paths::new(&config.root, &project).work_dirs() {
+        let _ = std::fs::remove_dir_all(folder);
+    }
+    let mut report = CleanReport {
+        project,
+        leftovers,
+        ..CleanReport::default()
+    };
+    if caches {
+        report.caches = engine.find_labelled(&[&project_label, CACHE_LABEL]).await?;
+        report.cache_failures = engine
+            .remove_leftovers(&report.caches)
+            .await
+            .into_iter()
+            .map(|failure| failure.to_string())
+            .collect();
+    }
+    Ok(report)
+}
