@@ -11,7 +11,10 @@ use crate::error::ContextError;
 ///
 /// Gitignore syntax, unanchored (a pattern without a slash matches at any depth); `.git/` only
 /// matches directories. [`crate::SourceRules::extra_deny`] can extend this list, never shrink it.
-pub const BUILTIN_DENY: &[&str] = &[".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".git/"];
+/// Later patterns win when several match (`.env` is reported as `.env`, not `*.env`).
+pub const BUILTIN_DENY: &[&str] = &[
+    "*.env", ".envs/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".git/",
+];
 
 /// The compiled deny list.
 pub(crate) struct SecretDenyMatcher {

@@ -24,6 +24,7 @@
 mod deny;
 mod digest;
 mod dockerignore;
+mod env_files;
 mod error;
 mod lexical_paths;
 mod members;

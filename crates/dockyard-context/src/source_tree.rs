@@ -206,6 +206,7 @@ pub(crate) fn collect_source_tree(
     }
 
     let mut tree = CollectedTree::default();
+    let mut sniffed = Vec::new();
     for walk_result in walk_builder.build() {
         let entry = walk_result.map_err(|error| walk_error_to_context_error(root, error))?;
         if entry.depth() == 0 {
@@ -225,6 +226,14 @@ pub(crate) fn collect_source_tree(
                     limit: max_file_bytes,
                 });
             }
+            if crate::env_files::is_env_secret_file(entry.path(), &relative_path, size) {
+                sniffed.push(Excluded {
+                    path: relative_path,
+                    pattern: crate::env_files::ENV_FILE_PATTERN.to_owned(),
+                    reinclude_attempted: false,
+                });
+                continue;
+            }
         }
         tree.insert_with_implied_parents(relative_path, kind);
     }
@@ -234,6 +243,7 @@ pub(crate) fn collect_source_tree(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
+    excluded.extend(sniffed);
     excluded.sort();
     tree.excluded = excluded;
     Ok(tree)

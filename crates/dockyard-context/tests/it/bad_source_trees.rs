@@ -285,15 +285,15 @@ fn git_folder() {
 fn symlink_to_a_denied_file() {
     check(
         "symlink_to_a_denied_file",
-        "settings.env -> .env (a symlink inside the tree to a file the deny list removes)",
+        "settings.link -> .env (a symlink inside the tree to a file the deny list removes)",
         |root| {
             secret_file(root, ".env");
-            make_symlink(root, "settings.env", ".env");
+            make_symlink(root, "settings.link", ".env");
         },
         Expected::KeptOut {
             path: ".env",
             pattern: ".env",
-            also_packed: &["manage.py", "settings.env"],
+            also_packed: &["manage.py", "settings.link"],
         },
     );
 }

@@ -54,7 +54,55 @@ fn rules_with_dockerignore(root: &Path, text: &str, extra_deny: &[&str]) -> Sour
 fn builtin_list_is_the_documented_one() {
     assert_eq!(
         BUILTIN_DENY,
-        &[".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".git/"]
+        &["*.env", ".envs/", ".env", ".env.*", "*.pem", "*.key", "id_rsa*", ".git/"]
+    );
+}
+
+#[test]
+fn env_style_secret_files_are_left_out_wherever_they_are() {
+    // cookiecutter-django's layout: `.envs/.production/.django` holds DJANGO_SECRET_KEY and POSTGRES_PASSWORD.
+    let tree = temp_dir();
+    let root = tree.path();
+    let write = |relative: &str, text: &str| write_file(root, relative, text.as_bytes());
+    write(
+        ".envs/.production/.django",
+        "DJANGO_SECRET_KEY=s3cr3t\nDJANGO_DEBUG=False\n",
+    );
+    write("deploy/production.env", "POSTGRES_PASSWORD=hunter2\n");
+    write(
+        "config/prod.vars",
+        "# deploy settings\nexport AWS_SECRET_ACCESS_KEY=abc\nREGION=eu\n",
+    );
+    write(
+        "config/settings.py",
+        "SECRET_KEY = os.environ['SECRET_KEY']\nPASSWORD=1\n",
+    );
+    write("docs/notes", "DEBUG=1\nPORT=8000\n");
+    let (summary, bytes) = pack_source_to_bytes(root, &SourceRules::default()).expect("pack");
+    let excluded: Vec<(String, String)> = summary
+        .excluded
+        .iter()
+        .map(|excluded| {
+            (
+                excluded.path.display().to_string(),
+                excluded.pattern.clone(),
+            )
+        })
+        .collect();
+    insta::assert_debug_snapshot!(excluded);
+    assert_eq!(
+        entry_paths(&bytes)
+            .into_iter()
+            .filter(|path| !path.ends_with('/'))
+            .collect::<Vec<_>>(),
+        ["config/settings.py", "docs/notes"]
+    );
+    dockyard_reliability::record(
+        dockyard_reliability::Category::BadSourceTree,
+        "env_style_secret_files",
+        ".envs/.production/.django, deploy/production.env and config/prod.vars holding NAME=value secrets",
+        "all three left out and reported in the plan (by .envs/, *.env, and by contents); settings.py and a non-secret env file kept",
+        "dockyard-context::deny_list::env_style_secret_files_are_left_out_wherever_they_are",
     );
 }
 
