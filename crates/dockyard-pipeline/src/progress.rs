@@ -190,9 +190,28 @@ pub fn finish_run(succeeded: bool) {
     for (_, bar) in std::mem::take(&mut reporter.bars) {
         bar.finish_and_clear();
     }
-    if let (false, Some(logs)) = (succeeded, &reporter.logs) {
-        eprintln!("full logs: {}", logs.display());
+    let Some(logs) = reporter.logs.clone().filter(|_| !succeeded) else {
+        return;
+    };
+    // The live view kept tool output off the screen: show the end of the failing step's log.
+    if let (Mode::Live, Some(step)) = (reporter.mode, &reporter.current) {
+        let log = logs.join(format!("{}.log", log_name(step)));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("--- last lines of {} ---", log.display());
+        for line in &lines[lines.len().saturating_sub(TAIL_LINES)..] {
+            eprintln!("{line}");
+        }
     }
+    eprintln!("full logs: {}", logs.display());
+}
+
+/// How many lines of a failing step's log the live view shows.
+const TAIL_LINES: usize = 20;
+
+/// The log file name (without `.log`) of a step or output source.
+fn log_name(owner: &str) -> String {
+    owner.replace([' ', '/'], "-")
 }
 
 fn emit(event: Event) {
@@ -225,7 +244,7 @@ impl Reporter {
         let line = PlainView::new(false).render(event).join("\n");
         let files = ["run".to_owned()]
             .into_iter()
-            .chain(owner.map(|owner| owner.replace([' ', '/'], "-")));
+            .chain(owner.map(|owner| log_name(&owner)));
         for file in files {
             let written = std::fs::OpenOptions::new()
                 .create(true)
