@@ -10,6 +10,7 @@ mod build;
 mod clean;
 mod doctor;
 mod flags;
+mod init;
 mod plan;
 mod reliability;
 
@@ -24,7 +25,7 @@ const EXIT_CODES_HELP: &str = "Exit codes:
   0  success
   1  unexpected error
   2  command-line usage error
-  3  deploy.toml is invalid
+  3  deploy.toml is invalid, or init cannot write one (no Django project, an existing deploy.toml)
   4  the docker engine is unreachable
   5  a prerequisite is missing (mmdebstrap, a base image, disk space)
   6  a build step failed (builder step, tests, image build, export)
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| workspace_root().join("deploy.toml"));
     let res = match flags.command {
+        flags::Command::Init(command) => command.run(),
         flags::Command::Plan(command) => command.run(&config_path),
         flags::Command::Doctor(command) => command.run(&config_path),
         flags::Command::Base(command) => command.run(&config_path),
@@ -76,11 +78,15 @@ fn report(error: &anyhow::Error) -> i32 {
             Some(PipelineError::Config(config_error)) => Some(config_error),
             _ => None,
         });
+    let init_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<dockyard_init::InitError>());
     eprintln!("error: {error:#}");
     // A config error's own message already ends with its hint line.
     let hint = pipeline_error
         .filter(|_| config_error.is_none())
-        .and_then(PipelineError::hint);
+        .and_then(PipelineError::hint)
+        .or_else(|| init_error.and_then(dockyard_init::InitError::hint));
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
@@ -101,7 +107,9 @@ fn report(error: &anyhow::Error) -> i32 {
     }
     match (pipeline_error, config_error) {
         (Some(error), _) => error.exit_code(),
+        // `init` refusing a folder: no valid deploy.toml can be written for it (yet).
         (None, Some(_)) => exit_code::INVALID_CONFIG,
+        (None, None) if init_error.is_some() => exit_code::INVALID_CONFIG,
         (None, None) => exit_code::UNEXPECTED,
     }
 }
