@@ -223,6 +223,14 @@ fn render_app(
             );
         }
     }
+    if inspection
+        .dependencies
+        .as_ref()
+        .is_some_and(|format| !matches!(format, DependencyFormat::Requirements(_)))
+    {
+        let _ = writeln!(out, "# Dockyard reads pip requirements files only; this project's are in [dependencies] above.");
+        let _ = writeln!(out, "requirements = []");
+    }
     if let Some((production, test)) = requirements {
         let relative = |files: &[PathBuf]| -> Vec<String> {
             files
