@@ -189,11 +189,15 @@ fn choose_settings(root: &Path, app: &Path, manage_py: &Path) -> Result<Settings
     })
 }
 
-/// A module named one of `names` in the package of `module` (or in `module` itself when it is a package).
+/// A module named one of `names` in the package of `module` (or in `module` itself when it is a package). A module
+/// file named `settings` has none: its package is the project's, whose other modules are not settings.
 fn sibling(root: &Path, app: &Path, module: &str, names: &[&str]) -> Option<String> {
     let last = module.rsplit('.').next().unwrap_or(module);
     let is_package =
         settings::module_file(root, app, module).is_some_and(|file| file.ends_with("__init__.py"));
+    if !is_package && last == "settings" {
+        return None;
+    }
     let package = if is_package {
         module
     } else {

@@ -115,3 +115,124 @@ fn refuses_a_folder_without_manage_py() {
         InitError::NotAFolder { .. }
     ));
 }
+
+/// Inspects a project made of `files` and compares a one-line-per-fact summary with `expected`.
+fn check_inspection(files: &[(&str, &str)], expected: &str) {
+    let folder = tempfile::tempdir().unwrap();
+    write(folder.path(), files);
+    let summary = match inspect(folder.path()) {
+        Ok(found) => {
+            let mut lines = vec![
+                format!("app {:?}", found.app_path),
+                format!(
+                    "settings {} (default {} from {})",
+                    found.settings.module,
+                    found.settings.default,
+                    found.settings.default_from.display()
+                ),
+            ];
+            if let Some((target, evidence)) = &found.wsgi {
+                lines.push(format!("wsgi {target} ({evidence})"));
+            }
+            lines.push(format!("static {:?}", found.static_root));
+            lines.push(format!("tests {:?}", found.test_runner));
+            for service in &found.services {
+                lines.push(format!(
+                    "service {} ({})",
+                    service.kind.name(),
+                    service.evidence
+                ));
+            }
+            if let Some(evidence) = &found.celery {
+                lines.push(format!("celery ({evidence})"));
+            }
+            if let Some(assets) = &found.assets {
+                lines.push(format!(
+                    "assets {} in {:?} build {:?}",
+                    assets.manager.name(),
+                    assets.folder,
+                    assets.build_script
+                ));
+            }
+            if let Some((path, evidence)) = &found.health_path {
+                lines.push(format!("health {path} ({evidence})"));
+            }
+            lines.join("\n")
+        }
+        Err(error) => format!("error: {error}"),
+    };
+    assert_eq!(summary, expected, "files: {files:?}");
+}
+
+#[test]
+fn inspections() {
+    // A settings package with a `prod` module beside the default, asgi.py only, re_path health route.
+    check_inspection(
+        &[
+            ("manage.py", "import os\n"),
+            ("site/__init__.py", ""),
+            ("site/asgi.py", "os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"site.settings\")\n"),
+            ("site/settings/__init__.py", "from .base import *\n"),
+            ("site/settings/base.py", "import os\nBASE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))\nSTATIC_ROOT = os.path.join(BASE_DIR, 'public', 'static')  # collected\n"),
+            ("site/settings/prod.py", "from .base import *\nCACHES = {'default': {'BACKEND': 'django.core.cache.backends.redis.RedisCache'}}\n"),
+            ("site/urls.py", "urlpatterns = [re_path(r'^health/$', health)]\n"),
+            ("setup.cfg", "[tool:pytest]\nDJANGO_SETTINGS_MODULE = site.settings.test\n"),
+            ("frontend/package.json", "{\"scripts\": {\"build\": \"vite build\"}}"),
+            ("frontend/pnpm-lock.yaml", ""),
+        ],
+        "app \"\"\n\
+         settings site.settings.prod (default site.settings from site/asgi.py)\n\
+         static Relative(\"public/static\", Evidence { file: \"site/settings/base.py\", line: 3 })\n\
+         tests Pytest(Evidence { file: \"setup.cfg\", line: 2 })\n\
+         service redis (site/settings/prod.py:2)\n\
+         assets pnpm in \"frontend\" build Some(\"build\")\n\
+         health /health/ (site/urls.py:1)",
+    );
+    // A settings module file; an unreadable STATIC_ROOT; a Celery broker on RabbitMQ; a package.json without a lock.
+    check_inspection(
+        &[
+            ("backend/manage.py", "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'core.settings')\n"),
+            ("backend/core/settings.py", "from core.celery_settings import *\nSTATIC_ROOT = env('STATIC_ROOT')\nDATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql'}}\n"),
+            ("backend/core/celery_settings.py", "CELERY_BROKER_URL = 'amqp://guest@rabbit//'\n"),
+            ("backend/core/tests.py", ""),
+            ("package.json", "{}"),
+        ],
+        "app \"backend\"\n\
+         settings core.settings (default core.settings from backend/manage.py)\n\
+         static Unreadable(\"env('STATIC_ROOT')\", Evidence { file: \"backend/core/settings.py\", line: 2 })\n\
+         tests Django { settings: None }\n\
+         service postgres (backend/core/settings.py:3)\n\
+         service rabbitmq (backend/core/celery_settings.py:1)\n\
+         celery (backend/core/celery_settings.py:1)",
+    );
+    // Test settings beside the default; the default names a module that does not exist, so wsgi.py's is used.
+    check_inspection(
+        &[
+            (
+                "manage.py",
+                "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'gone.settings')\n",
+            ),
+            (
+                "proj/wsgi.py",
+                "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings.dev')\n",
+            ),
+            (
+                "proj/settings/dev.py",
+                "WSGI_APPLICATION = 'proj.wsgi.application'\n",
+            ),
+            ("proj/settings/test.py", ""),
+        ],
+        "app \"\"\n\
+         settings proj.settings.dev (default proj.settings.dev from proj/wsgi.py)\n\
+         wsgi proj.wsgi:application (proj/settings/dev.py:1)\n\
+         static NotSet\n\
+         tests Django { settings: Some(\"proj.settings.test\") }",
+    );
+    check_inspection(
+        &[(
+            "manage.py",
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'gone.settings')\n",
+        )],
+        "error: manage.py: no DJANGO_SETTINGS_MODULE default naming a module that exists",
+    );
+}
