@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use dockyard_python::{detect_dependencies, python_requests, PythonRequest};
+use dockyard_python::{detect_dependencies, python_requests, DependencyFormat, PythonRequest};
 use regex::Regex;
 
 use crate::settings::{self, PathValue, SourceFile};
@@ -45,11 +45,7 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         .unwrap_or_default();
     let settings_choice = choose_settings(root, &app_path, &manage_py)?;
     let settings_files = settings::load(root, &app_path, &settings_choice.module)?;
-    let dependency_root = [PathBuf::new(), app_path.clone()]
-        .into_iter()
-        .find(|folder| detect_dependencies(&root.join(folder)).is_ok_and(|found| found.is_some()))
-        .unwrap_or_default();
-    let dependencies = detect_dependencies(&root.join(&dependency_root))?;
+    let (dependency_root, dependencies) = find_dependencies(root, &app_path)?;
     let python_requests = python_requests(&root.join(&dependency_root))?;
     Ok(Inspection {
         project_name: project_name(root),
@@ -67,6 +63,21 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         dependency_root,
         app_path,
     })
+}
+
+/// The dependency files of the folder given, else of the app folder below it, with the folder holding them.
+fn find_dependencies(
+    root: &Path,
+    app: &Path,
+) -> Result<(PathBuf, Option<DependencyFormat>), InitError> {
+    let found = detect_dependencies(root)?;
+    if found.is_some() || app.as_os_str().is_empty() {
+        return Ok((PathBuf::new(), found));
+    }
+    match detect_dependencies(&root.join(app))? {
+        Some(format) => Ok((app.to_path_buf(), Some(format))),
+        None => Ok((PathBuf::new(), None)),
+    }
 }
 
 /// Files named `name` below `root` (at most `depth` folders down, hidden and [`SKIPPED_FOLDERS`] skipped), relative
