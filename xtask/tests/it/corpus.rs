@@ -246,3 +246,37 @@ fn overlays_replace_or_add_keys_with_their_reason() {
         "[project]\nname = \"x\"\n\n[app]\npath = \".\"\nport = 8000\n\n[assets]\npath = \".\"\n\n[smoke]\n# o.toml: starts fast\nstartup_timeout_seconds = 30\n",
     );
 }
+
+#[test]
+fn init_refuses_a_folder_without_django_and_an_existing_deploy_toml_with_exit_3() {
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::write(empty.path().join("README.md"), "not django\n").unwrap();
+    let (_temp, project) = copy_project("styleguide-example");
+    std::fs::write(project.join("deploy.toml"), "# mine\n").unwrap();
+    let cases = [
+        (
+            empty.path(),
+            "no manage.py in",
+            "hint: give the folder holding manage.py",
+        ),
+        (
+            project.as_path(),
+            "already exists; init never overwrites it",
+            "hint: edit the existing deploy.toml",
+        ),
+    ];
+    for (folder, message, hint) in cases {
+        let output = xtask(&["init".as_ref(), folder.as_os_str()]);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(3), "{error}");
+        assert!(
+            error.starts_with("error: ") && error.contains(message) && error.contains(hint),
+            "{error}"
+        );
+    }
+    assert!(!empty.path().join("deploy.toml").exists());
+    assert_eq!(
+        std::fs::read_to_string(project.join("deploy.toml")).unwrap(),
+        "# mine\n"
+    );
+}
