@@ -22,6 +22,8 @@ pub struct Xtask {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Inspect a Django project by reading its files and write a commented PATH/deploy.toml (never overwrites one)
+    Init(Init),
     /// Print the resolved configuration and the steps that would run; never touches the engine
     Plan(Plan),
     /// Check the engine, its API version, base images or mmdebstrap, the CA bundle and free disk
@@ -59,6 +61,13 @@ pub struct Reliability {
     /// Do not write; fail when a case RELIABILITY.md lists was not recorded by this run
     #[arg(long)]
     pub check: bool,
+}
+
+/// `cargo xtask init PATH`
+#[derive(Debug, Args)]
+pub struct Init {
+    /// The Django project: the folder holding manage.py, or a repository with it below (such as src/manage.py)
+    pub path: PathBuf,
 }
 
 /// `cargo xtask plan`

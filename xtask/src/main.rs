@@ -10,6 +10,7 @@ mod build;
 mod clean;
 mod doctor;
 mod flags;
+mod init;
 mod plan;
 mod reliability;
 
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| workspace_root().join("deploy.toml"));
     let res = match flags.command {
+        flags::Command::Init(command) => command.run(),
         flags::Command::Plan(command) => command.run(&config_path),
         flags::Command::Doctor(command) => command.run(&config_path),
         flags::Command::Base(command) => command.run(&config_path),
@@ -63,11 +65,15 @@ fn report(error: &anyhow::Error) -> i32 {
             Some(PipelineError::Config(config_error)) => Some(config_error),
             _ => None,
         });
+    let init_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<dockyard_init::InitError>());
     eprintln!("error: {error:#}");
     // A config error's own message already ends with its hint line.
     let hint = pipeline_error
         .filter(|_| config_error.is_none())
-        .and_then(PipelineError::hint);
+        .and_then(PipelineError::hint)
+        .or_else(|| init_error.and_then(dockyard_init::InitError::hint));
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
@@ -88,7 +94,9 @@ fn report(error: &anyhow::Error) -> i32 {
     }
     match (pipeline_error, config_error) {
         (Some(error), _) => error.exit_code(),
+        // `init` refusing a folder: no valid deploy.toml can be written for it (yet).
         (None, Some(_)) => exit_code::INVALID_CONFIG,
+        (None, None) if init_error.is_some() => exit_code::INVALID_CONFIG,
         (None, None) => exit_code::UNEXPECTED,
     }
 }

@@ -57,8 +57,8 @@ pub const ALL: &[ExitCodeDoc] = &[
     doc(USAGE, "command-line usage error", ""),
     doc(
         INVALID_CONFIG,
-        "deploy.toml is invalid",
-        "the message names `deploy.toml:LINE:COL` and the key",
+        "deploy.toml is invalid, or init cannot write one",
+        "the message names `deploy.toml:LINE:COL` and the key; `init`: no Django project, an existing deploy.toml",
     ),
     doc(ENGINE_UNREACHABLE, "the docker engine is unreachable", ""),
     doc(

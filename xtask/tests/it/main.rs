@@ -1,9 +1,11 @@
-//! Integration tests of the xtask binary: the pipeline on a real engine, and tidy checks of the repository itself.
+//! Integration tests of the xtask binary: the pipeline on a real engine, the real-world corpus, and tidy checks of
+//! the repository itself.
 #![allow(
     clippy::print_stderr,
     reason = "tests report skips and measured figures on stderr"
 )]
 
+mod corpus;
 mod engine;
 mod faults;
 mod hostile_builder;

@@ -23,6 +23,20 @@ const SKIPPED_FOLDERS: &[&str] = &[
     ".venv",
 ];
 
+/// What `examples/` holds that is ours; every other entry there is a real-world project copied verbatim from
+/// upstream (`examples/README.md` included), checked byte for byte by [`corpus_copies_are_byte_identical_to_upstream`]
+/// and left out of the checks about our own code.
+const OWN_ENTRIES_IN_EXAMPLES: &[&str] = &["corpus.toml", "overlays"];
+
+/// Whether `relative` (a path from the repository root, with `/`) is part of an upstream copy under `examples/`.
+fn is_upstream_copy(relative: &str) -> bool {
+    let mut parts = relative.split('/');
+    parts.next() == Some("examples")
+        && parts
+            .next()
+            .is_some_and(|entry| !OWN_ENTRIES_IN_EXAMPLES.contains(&entry))
+}
+
 /// A file of the repository, with its path relative to the root using `/`.
 struct RepoFile {
     path: PathBuf,
@@ -49,7 +63,7 @@ impl RepoFile {
     }
 }
 
-/// Every file of the repository outside [`SKIPPED_FOLDERS`], sorted by path.
+/// Every file of the repository outside [`SKIPPED_FOLDERS`] and the upstream copies in `examples/`, sorted by path.
 fn repository_files() -> Vec<RepoFile> {
     let root = repository_root();
     let mut files = Vec::new();
@@ -73,6 +87,9 @@ fn repository_files() -> Vec<RepoFile> {
             .expect("walked below the root")
             .to_string_lossy()
             .replace('\\', "/");
+        if is_upstream_copy(&relative) {
+            continue;
+        }
         files.push(RepoFile {
             path: entry.path().to_path_buf(),
             relative,
@@ -394,6 +411,148 @@ fn quick_start_commands_are_read_from_the_first_block_after_the_heading() {
     assert_eq!(
         manifest_name_and_lints("[package]\nname = \"y\"\n[dependencies]\nworkspace = true\n"),
         (Some("y".to_owned()), false)
+    );
+}
+
+/// The upstream copy of the real-world corpus: `shared/realworld/` in the nearest folder above the repository that
+/// has one (`../shared/realworld/` for a clone beside it), `None` when no such folder exists.
+fn upstream_corpus() -> Option<PathBuf> {
+    repository_root()
+        .ancestors()
+        .skip(1)
+        .map(|folder| folder.join("shared/realworld"))
+        .find(|candidate| candidate.is_dir())
+}
+
+/// Every file below `folder`, dot-files included and nothing skipped: relative path with `/` -> (bytes, executable).
+fn tree_files(folder: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, bool)> {
+    let mut files = std::collections::BTreeMap::new();
+    for entry in walkdir::WalkDir::new(folder).sort_by_file_name() {
+        let entry = entry.unwrap_or_else(|error| panic!("walk {}: {error}", folder.display()));
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let relative = entry
+            .path()
+            .strip_prefix(folder)
+            .expect("walked below the folder")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = if entry.file_type().is_symlink() {
+            let target = std::fs::read_link(entry.path()).expect("read a link");
+            format!("symlink -> {}", target.display()).into_bytes()
+        } else {
+            std::fs::read(entry.path()).unwrap_or_else(|error| panic!("read {relative}: {error}"))
+        };
+        files.insert(relative, (bytes, is_executable(entry.path())));
+    }
+    files
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
+}
+
+#[test]
+#[allow(clippy::print_stderr, reason = "a skipped check says why")]
+fn corpus_copies_are_byte_identical_to_upstream() {
+    let Some(upstream) = upstream_corpus() else {
+        if std::env::var("CI").is_ok_and(|value| value == "true") {
+            panic!("CI=true but ../shared/realworld/ is missing: the corpus in examples/ cannot be compared with upstream");
+        }
+        eprintln!("SKIPPED corpus_copies_are_byte_identical_to_upstream: no ../shared/realworld/ beside the repository");
+        return;
+    };
+    let examples = repository_root().join("examples");
+    let mut offenders = Vec::new();
+    let mut compared = 0;
+    let mut names: Vec<String> = std::fs::read_dir(&upstream)
+        .expect("read the upstream corpus")
+        .map(|entry| {
+            entry
+                .expect("read the upstream corpus")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    for entry in std::fs::read_dir(&examples).expect("read examples/") {
+        let name = entry
+            .expect("read examples/")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if !OWN_ENTRIES_IN_EXAMPLES.contains(&name.as_str()) && !names.contains(&name) {
+            offenders.push(format!("examples/{name}: not in {}", upstream.display()));
+        }
+    }
+    for name in &names {
+        let (ours, theirs) = (examples.join(name), upstream.join(name));
+        let (ours, theirs) = if theirs.is_dir() {
+            (tree_files(&ours), tree_files(&theirs))
+        } else {
+            let read = |path: &Path| std::fs::read(path).unwrap_or_default();
+            let single = |path: &Path| {
+                std::collections::BTreeMap::from([(
+                    String::new(),
+                    (read(path), is_executable(path)),
+                )])
+            };
+            (
+                if ours.is_file() {
+                    single(&ours)
+                } else {
+                    Default::default()
+                },
+                single(&theirs),
+            )
+        };
+        let path = |relative: &str| {
+            if relative.is_empty() {
+                format!("examples/{name}")
+            } else {
+                format!("examples/{name}/{relative}")
+            }
+        };
+        for (relative, (bytes, executable)) in &theirs {
+            compared += 1;
+            match ours.get(relative) {
+                None => offenders.push(format!("{}: missing", path(relative))),
+                Some((ours, _)) if ours != bytes => {
+                    offenders.push(format!("{}: differs from upstream", path(relative)))
+                }
+                Some((_, ours)) if ours != executable => {
+                    offenders.push(format!(
+                        "{}: executable bit differs from upstream",
+                        path(relative)
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for relative in ours
+            .keys()
+            .filter(|relative| !theirs.contains_key(*relative))
+        {
+            offenders.push(format!("{}: not upstream", path(relative)));
+        }
+    }
+    assert!(
+        compared > 1000,
+        "compared only {compared} files with {}",
+        upstream.display()
+    );
+    assert_no_offenders(
+        "examples/ holds the real-world projects exactly as upstream has them; a project that needs a change gets it in examples/overlays/, never in its own files",
+        &offenders,
     );
 }
 

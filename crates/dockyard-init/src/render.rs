@@ -1,0 +1,411 @@
+//! Rendering an [`Inspection`] as a commented `deploy.toml`: each value with a comment saying where it was found.
+
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use dockyard_python::{DependencyFormat, RequirementsFile, RequirementsRole};
+
+use crate::{Inspection, PythonChoice, StaticRoot, TestRunner, OFFERED_PYTHONS};
+
+/// Group and extra names that are for tests and development, not the production image.
+const DEVELOPMENT_GROUPS: &[&str] = &[
+    "dev",
+    "develop",
+    "development",
+    "test",
+    "tests",
+    "testing",
+    "lint",
+    "docs",
+    "ci",
+];
+
+/// The port `[app] port` gets: gunicorn's default.
+const DEFAULT_PORT: u16 = 8000;
+
+/// The `deploy.toml` for `inspection`.
+pub fn render(inspection: &Inspection) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, text: &str| {
+        out.push_str(text);
+        out.push('\n');
+    };
+    line(
+        &mut out,
+        &format!(
+            "# deploy.toml for {}, written by `cargo xtask init` from the project's files",
+            inspection.project_name
+        ),
+    );
+    line(&mut out, "# (nothing was run).");
+    line(&mut out, "# Paths are relative to the folder holding this file. Each value says where it was found: review them, then run");
+    line(
+        &mut out,
+        "# `cargo xtask plan --config deploy.toml` and `cargo xtask check --config deploy.toml`.",
+    );
+    line(&mut out, "# Dockerfile templates, base images and the nginx configuration are Dockyard's built-in defaults.");
+    line(&mut out, "");
+    line(&mut out, "[project]");
+    line(
+        &mut out,
+        &format!("name = {}", quote(&inspection.project_name)),
+    );
+    render_python(&mut out, inspection);
+    let requirements = render_dependencies(&mut out, inspection);
+    render_app(&mut out, inspection, requirements);
+    render_services(&mut out, inspection);
+    render_assets(&mut out, inspection);
+    out
+}
+
+fn render_python(out: &mut String, inspection: &Inspection) {
+    let offered: Vec<String> = OFFERED_PYTHONS
+        .iter()
+        .map(|offered| format!("{} (Debian {})", offered.version_key, offered.suite))
+        .collect();
+    out.push('\n');
+    for request in &inspection.python_requests {
+        let _ = writeln!(out, "# Python asked for: {request}.");
+    }
+    match inspection.python {
+        PythonChoice::NotAsked => {
+            let _ = writeln!(
+                out,
+                "# The project asks for no Python version: Dockyard's default applies ({}).",
+                offered.join(" or ")
+            );
+        }
+        PythonChoice::NoneFits => {
+            let _ = writeln!(
+                out,
+                "# None of the versions Dockyard offers fits: {}.",
+                offered.join(", ")
+            );
+            let _ = writeln!(out, "# No [python] table is written, so Dockyard's default applies; change the project's request");
+            let _ = writeln!(out, "# or expect its dependencies to fail.");
+        }
+        PythonChoice::Offered(chosen) => {
+            let fitting: Vec<&str> = OFFERED_PYTHONS
+                .iter()
+                .filter(|offered| {
+                    inspection
+                        .python_requests
+                        .iter()
+                        .all(|request| request.allows(offered.version))
+                })
+                .map(|offered| offered.version_key)
+                .collect();
+            let _ = writeln!(
+                out,
+                "# Dockyard offers {}; fitting: {} (the oldest is chosen).",
+                offered.join(", "),
+                fitting.join(", ")
+            );
+            let _ = writeln!(out, "[python]");
+            let _ = writeln!(out, "version = {}", quote(chosen.version_key));
+        }
+    }
+}
+
+/// Writes `[dependencies]` for lock-file formats; returns the requirements files for `[app]` otherwise.
+fn render_dependencies(
+    out: &mut String,
+    inspection: &Inspection,
+) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let at_root = |path: &Path| inspection.dependency_root.join(path);
+    let Some(format) = &inspection.dependencies else {
+        out.push_str("\n# No dependency files found (requirements*.txt, pyproject.toml + a lock, Pipfile.lock).\n");
+        return None;
+    };
+    if let DependencyFormat::Requirements(files) = format {
+        // A file another file of the same role includes is installed through that one.
+        let chosen = |role: RequirementsRole| -> Vec<PathBuf> {
+            let included: Vec<&Path> = files
+                .iter()
+                .filter(|file| file.role == role)
+                .flat_map(|file| file.includes.iter().map(|include| include.path.as_path()))
+                .collect();
+            files
+                .iter()
+                .filter(|file: &&RequirementsFile| {
+                    file.role == role && !included.contains(&file.path.as_path())
+                })
+                .map(|file| at_root(&file.path))
+                .collect()
+        };
+        return Some((
+            chosen(RequirementsRole::Production),
+            chosen(RequirementsRole::Development),
+        ));
+    }
+    let files: Vec<String> = format
+        .files()
+        .iter()
+        .map(|file| quote(&slashes(&at_root(file))))
+        .collect();
+    let (groups, kind) = match format {
+        DependencyFormat::Uv { extras, groups, .. } => (
+            extras.iter().chain(groups).cloned().collect(),
+            "extras and groups",
+        ),
+        DependencyFormat::Poetry { groups, .. } => (groups.clone(), "groups"),
+        _ => (Vec::new(), "groups"),
+    };
+    let (test, production): (Vec<String>, Vec<String>) = groups
+        .into_iter()
+        .partition(|group| DEVELOPMENT_GROUPS.contains(&group.as_str()));
+    let _ = writeln!(out, "\n# Dependencies: {format}.");
+    let _ = writeln!(out, "# Dockyard installs pip requirements files only today; lock-file formats come with issue 18, so `plan`");
+    let _ = writeln!(out, "# refuses this table until then.");
+    let _ = writeln!(out, "[dependencies]");
+    let _ = writeln!(out, "format = {}", quote(format.name()));
+    let _ = writeln!(out, "files = [{}]", files.join(", "));
+    if !production.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Optional {kind} installed beside the main dependencies, in the production image."
+        );
+        let _ = writeln!(out, "groups = {}", array(&production));
+    }
+    if !test.is_empty() {
+        let _ = writeln!(out, "# Optional {kind} for the tests only, in the builder.");
+        let _ = writeln!(out, "test_groups = {}", array(&test));
+    }
+    None
+}
+
+fn render_app(
+    out: &mut String,
+    inspection: &Inspection,
+    requirements: Option<(Vec<PathBuf>, Vec<PathBuf>)>,
+) {
+    let app = &inspection.app_path;
+    let settings = &inspection.settings;
+    let _ = writeln!(out, "\n[app]");
+    let where_manage_py = if app.as_os_str().is_empty() {
+        "this folder".to_owned()
+    } else {
+        format!("{}/", slashes(app))
+    };
+    let _ = writeln!(out, "# manage.py is in {where_manage_py}.");
+    let _ = writeln!(out, "path = {}", quote(&display_folder(app)));
+    if settings.production_beside {
+        let _ = writeln!(
+            out,
+            "# {} defaults to {}; the production module beside it is chosen.",
+            slashes(&settings.default_from),
+            settings.default
+        );
+    } else {
+        let _ = writeln!(out, "# The default in {}.", slashes(&settings.default_from));
+    }
+    let _ = writeln!(out, "settings_module = {}", quote(&settings.module));
+    match &inspection.wsgi {
+        Some((target, evidence)) => {
+            let _ = writeln!(out, "# From {evidence}.");
+            let _ = writeln!(out, "wsgi = {}", quote(target));
+        }
+        None => {
+            let _ = writeln!(out, "# No WSGI_APPLICATION or wsgi.py found: name the WSGI callable as module:callable.");
+        }
+    }
+    let _ = writeln!(out, "# gunicorn's default port.");
+    let _ = writeln!(out, "port = {DEFAULT_PORT}");
+    match &inspection.health_path {
+        Some((path, evidence)) => {
+            let _ = writeln!(out, "# Routed in {evidence}.");
+            let _ = writeln!(out, "health_path = {}", quote(path));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# No health endpoint routed in a urls.py (looked for health/, healthz/, up/)."
+            );
+        }
+    }
+    if inspection
+        .dependencies
+        .as_ref()
+        .is_some_and(|format| !matches!(format, DependencyFormat::Requirements(_)))
+    {
+        let _ = writeln!(out, "# Dockyard reads pip requirements files only; this project's are in [dependencies] above.");
+        let _ = writeln!(out, "requirements = []");
+    }
+    if let Some((production, test)) = requirements {
+        let relative = |files: &[PathBuf]| -> Vec<String> {
+            files
+                .iter()
+                .map(|file| slashes(&relative_to(app, file)))
+                .collect()
+        };
+        let _ = writeln!(out, "# pip requirements files (relative to path); those naming dev/test/local are for the tests.");
+        let _ = writeln!(out, "requirements = {}", array(&relative(&production)));
+        if !test.is_empty() {
+            let _ = writeln!(out, "test_requirements = {}", array(&relative(&test)));
+        }
+    }
+    match &inspection.test_runner {
+        TestRunner::Pytest(evidence) => {
+            let _ = writeln!(out, "# pytest-django is configured in {evidence}.");
+            let _ = writeln!(out, "test_command = {}", array(&["python", "-m", "pytest"]));
+        }
+        TestRunner::Django {
+            settings: Some(test_settings),
+        } => {
+            let _ = writeln!(
+                out,
+                "# Django's test runner, with the test settings beside the default."
+            );
+            let _ = writeln!(
+                out,
+                "test_command = {}",
+                array(&[
+                    "python",
+                    "manage.py",
+                    "test",
+                    "--noinput",
+                    "--settings",
+                    test_settings
+                ])
+            );
+        }
+        TestRunner::Django { settings: None } => {
+            let _ = writeln!(out, "# Django's test runner.");
+            let _ = writeln!(
+                out,
+                "test_command = {}",
+                array(&["python", "manage.py", "test", "--noinput"])
+            );
+        }
+    }
+    match &inspection.static_root {
+        StaticRoot::Relative(path, evidence) => {
+            let _ = writeln!(out, "# STATIC_ROOT in {evidence}.");
+            let _ = writeln!(out, "static_root = {}", quote(&slashes(path)));
+        }
+        StaticRoot::Absolute(path, evidence) => {
+            let _ = writeln!(out, "# STATIC_ROOT is the absolute {path} ({evidence}); static_root must be relative to path.");
+        }
+        StaticRoot::Unreadable(expression, evidence) => {
+            let _ = writeln!(out, "# STATIC_ROOT = {expression} ({evidence}) cannot be read without running the settings.");
+        }
+        StaticRoot::NotSet => {
+            let _ = writeln!(out, "# The settings do not set STATIC_ROOT.");
+        }
+    }
+}
+
+fn render_services(out: &mut String, inspection: &Inspection) {
+    if inspection.services.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n# Services the settings name. Dockyard cannot start services yet (issue 12), so `plan` refuses");
+    let _ = writeln!(out, "# these tables.");
+    if let Some(evidence) = &inspection.celery {
+        let _ = writeln!(
+            out,
+            "# Celery is configured in {evidence}: its worker needs the broker below."
+        );
+    }
+    for service in &inspection.services {
+        let _ = writeln!(out, "[services.{}]", service.kind.name());
+        let _ = writeln!(out, "# Named in {}.", service.evidence);
+        let _ = writeln!(out, "kind = {}", quote(service.kind.name()));
+    }
+}
+
+fn render_assets(out: &mut String, inspection: &Inspection) {
+    let Some(assets) = &inspection.assets else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n# Front-end assets: package.json + {} (in path below).",
+        assets.manager.lock_file()
+    );
+    let _ = writeln!(
+        out,
+        "# Dockyard has no assets step yet (issue 13), so `plan` refuses this table."
+    );
+    let _ = writeln!(out, "[assets]");
+    let _ = writeln!(out, "path = {}", quote(&display_folder(&assets.folder)));
+    let _ = writeln!(out, "package_manager = {}", quote(assets.manager.name()));
+    match &assets.build_script {
+        Some(script) => {
+            let _ = writeln!(out, "build_script = {}", quote(script));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# package.json has no `build` script: name the build command."
+            );
+        }
+    }
+}
+
+/// A TOML basic string.
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A TOML array of strings.
+fn array<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| quote(item.as_ref())).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A relative path with `/`.
+fn slashes(path: &Path) -> String {
+    path.iter()
+        .map(|part| part.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A folder relative to the inspected one, `.` for itself.
+fn display_folder(path: &Path) -> String {
+    if path.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        slashes(path)
+    }
+}
+
+/// `to` (relative to the inspected folder) relative to `from` (a folder relative to it), with `..` where needed.
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component<'_>> = from.components().collect();
+    let to_parts: Vec<Component<'_>> = to.components().collect();
+    let common = from
+        .iter()
+        .zip(&to_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut relative = PathBuf::new();
+    for _ in common..from.len() {
+        relative.push("..");
+    }
+    for part in &to_parts[common..] {
+        relative.push(part.as_os_str());
+    }
+    relative
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let check = |from: &str, to: &str, expected: &str| {
+            assert_eq!(
+                slashes(&relative_to(Path::new(from), Path::new(to))),
+                expected,
+                "{from} -> {to}"
+            );
+        };
+        check("", "requirements.txt", "requirements.txt");
+        check("src", "requirements.txt", "../requirements.txt");
+        check("src", "src/requirements/base.txt", "requirements/base.txt");
+        check("a/b", "a/c/r.txt", "../c/r.txt");
+    }
+}

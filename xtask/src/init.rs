@@ -1,0 +1,50 @@
+//! `cargo xtask init PATH`: inspects a Django project by reading its files and writes PATH/deploy.toml.
+
+use dockyard_init::{PythonChoice, StaticRoot, TestRunner};
+use dockyard_pipeline::exit_code;
+
+use crate::flags;
+
+impl flags::Init {
+    pub(crate) fn run(self) -> anyhow::Result<i32> {
+        let (path, found) = dockyard_init::init(&self.path)?;
+        println!("wrote {}", path.display());
+        let app = if found.app_path.as_os_str().is_empty() {
+            ".".to_owned()
+        } else {
+            found.app_path.display().to_string()
+        };
+        println!("  app          {app} (settings {})", found.settings.module);
+        if let Some(format) = &found.dependencies {
+            println!("  dependencies {format}");
+        }
+        let python = match found.python {
+            PythonChoice::NotAsked => "not asked for: Dockyard's default".to_owned(),
+            PythonChoice::Offered(offered) => offered.version_key.to_owned(),
+            PythonChoice::NoneFits => "none of the offered versions fits the request".to_owned(),
+        };
+        println!("  python       {python}");
+        let tests = match &found.test_runner {
+            TestRunner::Pytest(_) => "pytest",
+            TestRunner::Django { .. } => "manage.py test",
+        };
+        println!("  tests        {tests}");
+        if let StaticRoot::Relative(root, _) = &found.static_root {
+            println!("  static root  {}", root.display());
+        }
+        for service in &found.services {
+            println!(
+                "  service      {} (not supported yet: issue 12)",
+                service.kind.name()
+            );
+        }
+        if let Some(assets) = &found.assets {
+            println!(
+                "  assets       {} (not supported yet: issue 13)",
+                assets.manager.name()
+            );
+        }
+        println!("next: cargo xtask plan --config {}", path.display());
+        Ok(exit_code::OK)
+    }
+}

@@ -1,0 +1,282 @@
+//! The real-world corpus: `cargo xtask init` then `plan` on a copy of each project in `examples/`, with the marks of
+//! `examples/corpus.toml` saying which cannot pass yet and why, and the overlays of `examples/overlays/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::support::{stderr, stdout, workspace_root};
+
+/// One project's entry in `examples/corpus.toml`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mark {
+    /// Tables Dockyard does not support yet, each with why the project needs it.
+    #[serde(default)]
+    needs: BTreeMap<String, String>,
+}
+
+fn marks() -> BTreeMap<String, Mark> {
+    let path = workspace_root().join("examples/corpus.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// A writable copy of `examples/<name>` in a temporary folder, under its own name (init names the project after it).
+fn copy_project(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let source = workspace_root().join("examples").join(name);
+    let temp = tempfile::Builder::new()
+        .prefix("dockyard-corpus-")
+        .tempdir()
+        .unwrap();
+    let destination = temp.path().join(name);
+    for entry in walkdir::WalkDir::new(&source) {
+        let entry = entry.unwrap();
+        let target = destination.join(entry.path().strip_prefix(&source).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::write(&target, std::fs::read(entry.path()).unwrap()).unwrap();
+        }
+    }
+    (temp, destination)
+}
+
+fn xtask(args: &[&std::ffi::OsStr]) -> Output {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap();
+    eprintln!(
+        "--- xtask {args:?} (exit {:?})\n{}{}",
+        output.status.code(),
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// One `[[edit]]` of an overlay.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    table: String,
+    key: String,
+    value: toml::Value,
+    why: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overlay {
+    edit: Vec<Edit>,
+}
+
+/// `generated` with each edit of `overlay` applied: the key's line replaced, or added at the end of its table (the
+/// table added at the end of the file when missing), each under a comment giving the overlay's reason.
+fn apply_overlay(generated: &str, overlay: &str, source: &str) -> String {
+    let overlay: Overlay =
+        toml::from_str(overlay).unwrap_or_else(|error| panic!("{source}: {error}"));
+    let mut lines: Vec<String> = generated.lines().map(str::to_owned).collect();
+    for edit in overlay.edit {
+        let comment = format!("# {source}: {}", edit.why);
+        let assignment = format!("{} = {}", edit.key, edit.value);
+        let header = format!("[{}]", edit.table);
+        let Some(start) = lines.iter().position(|line| line.trim() == header) else {
+            lines.extend([String::new(), header, comment, assignment]);
+            continue;
+        };
+        let end = lines[start + 1..]
+            .iter()
+            .position(|line| line.trim_start().starts_with('['))
+            .map_or(lines.len(), |offset| start + 1 + offset);
+        let existing = (start + 1..end).find(|index| {
+            lines[*index]
+                .split_once('=')
+                .is_some_and(|(key, _)| key.trim() == edit.key)
+        });
+        match existing {
+            Some(index) => lines.splice(index..=index, [comment, assignment]),
+            None => {
+                let last = (start..end)
+                    .rev()
+                    .find(|index| !lines[*index].trim().is_empty())
+                    .unwrap_or(start);
+                lines.splice(last + 1..last + 1, [comment, assignment])
+            }
+        };
+    }
+    lines.join("\n") + "\n"
+}
+
+/// Runs init and plan on a copy of `examples/<name>` and holds the result to its mark in `examples/corpus.toml`.
+fn check(name: &str) {
+    let marks = marks();
+    let mark = marks
+        .get(name)
+        .unwrap_or_else(|| panic!("examples/corpus.toml has no [{name}] table"));
+    let (_temp, project) = copy_project(name);
+    let init = xtask(&["init".as_ref(), project.as_os_str()]);
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "init {name} failed:\n{}",
+        stderr(&init)
+    );
+    let deploy = project.join("deploy.toml");
+    let generated = std::fs::read_to_string(&deploy).unwrap();
+    let overlay_path = workspace_root()
+        .join("examples/overlays")
+        .join(format!("{name}.toml"));
+    if let Ok(overlay) = std::fs::read_to_string(&overlay_path) {
+        let source = format!("examples/overlays/{name}.toml");
+        std::fs::write(&deploy, apply_overlay(&generated, &overlay, &source)).unwrap();
+    }
+    let written = std::fs::read_to_string(&deploy).unwrap();
+    let plan = xtask(&["--config".as_ref(), deploy.as_os_str(), "plan".as_ref()]);
+    if mark.needs.is_empty() {
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "{name} must pass plan (examples/corpus.toml has no mark for it):\n{}",
+            stderr(&plan)
+        );
+        return;
+    }
+    assert_ne!(
+        plan.status.code(),
+        Some(0),
+        "{name} passes plan now: remove its `needs` from examples/corpus.toml ({:?})",
+        mark.needs
+    );
+    for table in mark.needs.keys() {
+        assert!(
+            written.lines().any(|line| line.trim() == format!("[{table}]") || line.trim().starts_with(&format!("[{table}."))),
+            "examples/corpus.toml says {name} needs `[{table}]`, but init no longer writes it: update the mark\n{written}"
+        );
+    }
+    let error = stderr(&plan);
+    let refused = mark
+        .needs
+        .keys()
+        .find(|table| error.contains(&format!("unknown table `[{table}]`")));
+    assert!(
+        refused.is_some() && plan.status.code() == Some(3),
+        "{name} should fail plan (exit 3) refusing one of the tables it is marked as needing ({:?}); it fails otherwise:\n{error}",
+        mark.needs.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn wagtail_guide() {
+    check("wagtail-guide");
+}
+
+#[test]
+fn docker_django_example() {
+    check("docker-django-example");
+}
+
+#[test]
+fn djangonaut_space() {
+    check("djangonaut-space");
+}
+
+#[test]
+fn styleguide_example() {
+    check("styleguide-example");
+}
+
+#[test]
+fn every_project_in_examples_has_a_mark_and_a_test() {
+    let own = ["corpus.toml", "overlays", "README.md"];
+    let mut projects: Vec<String> = std::fs::read_dir(workspace_root().join("examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !own.contains(&name.as_str()))
+        .collect();
+    projects.sort();
+    let marked: Vec<String> = marks().into_keys().collect();
+    assert_eq!(
+        projects, marked,
+        "examples/corpus.toml lists every project folder of examples/, and only those"
+    );
+    let tests =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/corpus.rs"))
+            .unwrap();
+    for project in &projects {
+        assert!(
+            tests.contains(&format!("check(\"{project}\")")),
+            "xtask/tests/it/corpus.rs has no test calling check(\"{project}\")"
+        );
+    }
+    for overlay in std::fs::read_dir(workspace_root().join("examples/overlays")).unwrap() {
+        let name = overlay.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(project) = name.strip_suffix(".toml") {
+            assert!(
+                projects.iter().any(|known| known == project),
+                "examples/overlays/{name} names no project"
+            );
+        }
+    }
+}
+
+#[test]
+fn overlays_replace_or_add_keys_with_their_reason() {
+    let generated =
+        "[project]\nname = \"x\"\n\n[app]\npath = \".\"\nport = 8000\n\n[assets]\npath = \".\"\n";
+    let check = |overlay: &str, expected: &str| {
+        assert_eq!(
+            apply_overlay(generated, overlay, "o.toml"),
+            expected,
+            "{overlay}"
+        );
+    };
+    check(
+        "[[edit]]\ntable = \"app\"\nkey = \"port\"\nvalue = 5000\nwhy = \"gunicorn.conf.py binds 5000\"\n",
+        "[project]\nname = \"x\"\n\n[app]\npath = \".\"\n# o.toml: gunicorn.conf.py binds 5000\nport = 5000\n\n[assets]\npath = \".\"\n",
+    );
+    check(
+        "[[edit]]\ntable = \"app\"\nkey = \"health_path\"\nvalue = \"/up/\"\nwhy = \"routed in up/urls.py\"\n",
+        "[project]\nname = \"x\"\n\n[app]\npath = \".\"\nport = 8000\n# o.toml: routed in up/urls.py\nhealth_path = \"/up/\"\n\n[assets]\npath = \".\"\n",
+    );
+    check(
+        "[[edit]]\ntable = \"smoke\"\nkey = \"startup_timeout_seconds\"\nvalue = 30\nwhy = \"starts fast\"\n",
+        "[project]\nname = \"x\"\n\n[app]\npath = \".\"\nport = 8000\n\n[assets]\npath = \".\"\n\n[smoke]\n# o.toml: starts fast\nstartup_timeout_seconds = 30\n",
+    );
+}
+
+#[test]
+fn init_refuses_a_folder_without_django_and_an_existing_deploy_toml_with_exit_3() {
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::write(empty.path().join("README.md"), "not django\n").unwrap();
+    let (_temp, project) = copy_project("styleguide-example");
+    std::fs::write(project.join("deploy.toml"), "# mine\n").unwrap();
+    let cases = [
+        (
+            empty.path(),
+            "no manage.py in",
+            "hint: give the folder holding manage.py",
+        ),
+        (
+            project.as_path(),
+            "already exists; init never overwrites it",
+            "hint: edit the existing deploy.toml",
+        ),
+    ];
+    for (folder, message, hint) in cases {
+        let output = xtask(&["init".as_ref(), folder.as_os_str()]);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(3), "{error}");
+        assert!(
+            error.starts_with("error: ") && error.contains(message) && error.contains(hint),
+            "{error}"
+        );
+    }
+    assert!(!empty.path().join("deploy.toml").exists());
+    assert_eq!(
+        std::fs::read_to_string(project.join("deploy.toml")).unwrap(),
+        "# mine\n"
+    );
+}
