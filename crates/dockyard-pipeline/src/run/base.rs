@@ -1,0 +1,188 @@
+//! The base step: a base image of `[base.NAME]` used if present, pulled if a registry has it, else bootstrapped with
+//! mmdebstrap and imported through the API, its id recorded.
+
+use std::time::Instant;
+
+use super::{work_dir, Session};
+use crate::plan::short;
+use crate::progress;
+use crate::state::BaseRecord;
+use crate::step::Step;
+use crate::PipelineError;
+
+/// Makes sure the base image `[base.NAME]` is in the engine: present, pulled, or bootstrapped.
+pub async fn ensure_base(session: &mut Session, name: &str) -> Result<(), PipelineError> {
+    let config = session.prepared.config.clone();
+    let base = config.base(name);
+    let step = Step::Base(name.to_owned()).name();
+    let started = Instant::now();
+    let reference = base.image.to_string();
+    let recipe = base.bootstrap.as_ref().map(|recipe| {
+        dockyard_base::recipe_digest(
+            recipe,
+            session.prepared.provenance.explicit_source_date_epoch,
+        )
+    });
+    let present = session.engine.image(&reference).await?;
+    let stale = |image: &dockyard_engine::ImageInfo| {
+        recipe.is_some()
+            && image
+                .labels
+                .get(dockyard_base::RECIPE_LABEL)
+                .is_some_and(|label| Some(label) != recipe.as_ref())
+    };
+    let record = match present {
+        Some(image) if !stale(&image) => {
+            progress::done(
+                &step,
+                started,
+                &format!("{reference} present, {}", short(&image.id)),
+            );
+            let origin = session
+                .state
+                .bases
+                .get(name)
+                .filter(|record| record.id == image.id)
+                .map_or("present".to_owned(), |record| record.origin.clone());
+            BaseRecord {
+                image: reference.clone(),
+                id: image.id,
+                recipe: recipe.clone(),
+                origin,
+            }
+        }
+        present => {
+            if present.is_some() {
+                progress::step(
+                    &step,
+                    &format!(
+                        "{reference} was bootstrapped from another recipe: bootstrapping again"
+                    ),
+                );
+            }
+            let pulled = if base.pull && present.is_none() {
+                progress::step(&step, &format!("{reference} not present: pulling"));
+                match session
+                    .engine
+                    .pull_image(&reference, &mut |line| progress::output("pull", line))
+                    .await
+                {
+                    Ok(()) => None,
+                    Err(error) if error.is_unreachable() => return Err(error.into()),
+                    Err(error) => Some(error.to_string()),
+                }
+            } else {
+                Some("pulling is off (pull = false)".to_owned())
+            };
+            match (pulled, &base.bootstrap) {
+                (None, _) => {
+                    let image = session.engine.image(&reference).await?.ok_or_else(|| {
+                        PipelineError::BaseUnavailable {
+                            name: name.to_owned(),
+                            image: reference.clone(),
+                            pull_error: "the pull reported success but the image is missing"
+                                .to_owned(),
+                        }
+                    })?;
+                    progress::done(
+                        &step,
+                        started,
+                        &format!("pulled {reference}, {}", short(&image.id)),
+                    );
+                    BaseRecord {
+                        image: reference.clone(),
+                        id: image.id,
+                        recipe: None,
+                        origin: "pulled".to_owned(),
+                    }
+                }
+                (Some(pull_error), None) => {
+                    return Err(PipelineError::BaseUnavailable {
+                        name: name.to_owned(),
+                        image: reference,
+                        pull_error,
+                    });
+                }
+                (Some(pull_error), Some(bootstrap)) => {
+                    progress::detail(&format!("pull failed: {pull_error}"));
+                    let recipe = recipe.clone().unwrap_or_default();
+                    let id = bootstrap_base(session, &step, &reference, bootstrap, &recipe).await?;
+                    progress::done(
+                        &step,
+                        started,
+                        &format!("bootstrapped {reference}, {}", short(&id)),
+                    );
+                    BaseRecord {
+                        image: reference.clone(),
+                        id,
+                        recipe: Some(recipe),
+                        origin: "bootstrapped".to_owned(),
+                    }
+                }
+            }
+        }
+    };
+    session.state.bases.insert(name.to_owned(), record);
+    session.save_state()?;
+    Ok(())
+}
+
+async fn bootstrap_base(
+    session: &Session,
+    step: &str,
+    reference: &str,
+    bootstrap: &dockyard_config::Bootstrap,
+    recipe_digest: &str,
+) -> Result<String, PipelineError> {
+    let folder = work_dir(session);
+    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: folder.clone(),
+        source,
+    })?;
+    let rootfs = folder.join(format!(
+        "base-{}.tar",
+        recipe_digest
+            .trim_start_matches("sha256:")
+            .get(..12)
+            .unwrap_or("rootfs")
+    ));
+    progress::step(
+        step,
+        &format!(
+            "bootstrapping {reference} with mmdebstrap ({} {}, {})",
+            bootstrap.suite,
+            bootstrap.variant,
+            bootstrap.packages.join(" ")
+        ),
+    );
+    let epoch = session.prepared.provenance.explicit_source_date_epoch;
+    let (image, recipe, output) = (reference.to_owned(), bootstrap.clone(), rootfs.clone());
+    tokio::task::spawn_blocking(move || {
+        dockyard_base::bootstrap_rootfs(&image, &recipe, epoch, &output, &mut |line| {
+            progress::output("mmdebstrap", line)
+        })
+    })
+    .await
+    .map_err(|error| PipelineError::Io {
+        operation: "bootstrapping",
+        path: rootfs.clone(),
+        source: std::io::Error::other(error),
+    })??;
+    let size = std::fs::metadata(&rootfs).map_or(0, |metadata| metadata.len());
+    progress::detail(&format!(
+        "importing {} MiB root filesystem as {reference}",
+        size / (1024 * 1024)
+    ));
+    let changes = vec![
+        format!("LABEL {}={recipe_digest}", dockyard_base::RECIPE_LABEL),
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        "CMD [\"/bin/bash\"]".to_owned(),
+    ];
+    let id = session
+        .engine
+        .import_rootfs(&rootfs, reference, &changes)
+        .await;
+    let _ = std::fs::remove_file(&rootfs);
+    Ok(id?)
+}

@@ -1,0 +1,335 @@
+//! The export step: the builder container receives the planned source through the API, builds wheels, runs the tests
+//! and `collectstatic`, and what it leaves in its out folder is downloaded, unpacked safely and re-packed
+//! deterministically as the production image's build context.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use dockyard_context::PackOptions;
+use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
+
+use super::{blocking, throwaway_secret, work_dir, Session, CACHE_LABEL, CA_BUNDLE_ENV};
+use crate::builder_protocol;
+use crate::decide::{decide, Action, Evidence};
+use crate::plan::Prepared;
+use crate::progress;
+use crate::state::ExportRecord;
+use crate::PipelineError;
+
+/// Runs the builder container and exports what it made as the deterministic context tarball, unless the
+/// tarball on disk already comes from the same inputs.
+pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError> {
+    let step = "export";
+    let started = Instant::now();
+    let builder = session
+        .state
+        .builder
+        .clone()
+        .ok_or(PipelineError::MissingArtifact {
+            what: "the builder image",
+            path: PathBuf::from(&session.prepared.builder_tag),
+        })?;
+    let inputs = session.prepared.export_inputs(&builder.inputs.digest());
+    let context_path = session.prepared.paths.context_tarball.clone();
+    // The evidence is the tarball on disk, trusted only when its bytes still hash to what the record says.
+    let record = session.state.export.clone();
+    let on_disk = match &record {
+        Some(record) => {
+            let (path, expected) = (context_path.clone(), record.sha256.clone());
+            blocking("hashing", context_path.clone(), move || {
+                Ok(dockyard_context::sha256_file(&path).ok() == Some(expected))
+            })
+            .await?
+        }
+        None => false,
+    };
+    let recorded_digest = record.as_ref().map(|record| record.inputs.digest());
+    let evidence = match (&record, &recorded_digest) {
+        (Some(record), Some(digest)) if on_disk => Evidence::Earlier {
+            digest,
+            inputs: Some(&record.inputs),
+        },
+        _ => Evidence::Nothing,
+    };
+    let decision = decide(&inputs, evidence, session.force);
+    if decision.action == Action::Cached {
+        if let Some(record) = record {
+            progress::done(
+                step,
+                started,
+                &format!(
+                    "skipped: {} has the same inputs (sha256 {})",
+                    context_path.display(),
+                    &record.sha256[..12]
+                ),
+            );
+            return Ok(record);
+        }
+    }
+    progress::step(
+        step,
+        &format!("running the builder container ({})", decision.reason),
+    );
+
+    let prepared = &session.prepared;
+    let config = &prepared.config;
+    let folder = work_dir(session);
+    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: folder.clone(),
+        source,
+    })?;
+    let pack_options = PackOptions {
+        mtime: prepared.provenance.source_date_epoch,
+    };
+    let planned = prepared.clone();
+    let source = blocking(
+        "packing",
+        prepared.paths.source_tarball.clone(),
+        move || write_planned_source(&planned),
+    )
+    .await?;
+    progress::detail(&format!(
+        "source: {} files, {} bytes, sha256 {} (as planned)",
+        source.n_files,
+        source.n_bytes,
+        &source.sha256[..12]
+    ));
+
+    let mut cache_labels =
+        BTreeMap::from([(PROJECT_LABEL.to_owned(), config.project.name.clone())]);
+    cache_labels.insert(CACHE_LABEL.to_owned(), "pip".to_owned());
+    session
+        .engine
+        .ensure_volume(&config.builder.pip_cache_volume, &cache_labels)
+        .await?;
+
+    let ca_bundle = std::env::var_os(CA_BUNDLE_ENV)
+        .map(PathBuf::from)
+        .or_else(|| config.builder.ca_bundle.clone());
+    let mut env = vec![
+        format!(
+            "DOCKYARD_REQUIREMENTS={}",
+            join_paths(&config.app.requirements)
+        ),
+        format!(
+            "DOCKYARD_TEST_REQUIREMENTS={}",
+            join_paths(&config.app.test_requirements)
+        ),
+        format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root.display()),
+        format!("DJANGO_SETTINGS_MODULE={}", config.app.settings_module),
+        format!("DJANGO_SECRET_KEY={}", throwaway_secret()),
+        format!(
+            "SOURCE_DATE_EPOCH={}",
+            prepared.provenance.source_date_epoch
+        ),
+    ];
+    env.extend(builder_protocol::environment());
+    env.extend(
+        config
+            .app
+            .env
+            .iter()
+            .map(|(key, value)| format!("{key}={value}")),
+    );
+    if ca_bundle.is_some() {
+        env.extend(builder_protocol::ca_environment());
+    }
+    let spec = ContainerSpec {
+        name: Some(format!(
+            "{}-builder-{}",
+            config.project.name, session.run_id
+        )),
+        image: builder.id.clone(),
+        cmd: config.app.test_command.clone(),
+        env,
+        labels: session.run_labels(),
+        volumes: vec![VolumeMount {
+            volume: config.builder.pip_cache_volume.clone(),
+            target: builder_protocol::PIP_CACHE_DIR.to_owned(),
+        }],
+        ..ContainerSpec::default()
+    };
+    let engine = session.engine.clone();
+    let container = engine.create_container(&spec).await?;
+    engine
+        .upload_tar_file(
+            &container,
+            builder_protocol::SOURCE_DIR,
+            &prepared.paths.source_tarball,
+        )
+        .await?;
+    let mut kit = Vec::new();
+    dockyard_context::pack_members(&prepared.kit, &pack_options, &mut kit)?;
+    engine
+        .upload_tar_bytes(&container, builder_protocol::KIT_DIR, kit)
+        .await?;
+    if let Some(ca_bundle) = &ca_bundle {
+        let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
+            operation: "reading the CA bundle",
+            path: ca_bundle.clone(),
+            source,
+        })?;
+        let mut tar = Vec::new();
+        let member = dockyard_context::Member {
+            path: builder_protocol::CA_FILE.to_owned(),
+            bytes,
+            executable: false,
+        };
+        dockyard_context::pack_members(&[member], &pack_options, &mut tar)?;
+        engine
+            .upload_tar_bytes(&container, builder_protocol::CA_DIR, tar)
+            .await?;
+        progress::detail(&format!(
+            "CA bundle {} uploaded into the builder container only",
+            ca_bundle.display()
+        ));
+    }
+    engine.start_container(&container).await?;
+    let mut current_step = String::from("start");
+    let mut tail: Vec<String> = Vec::new();
+    engine
+        .follow_logs(&container, &mut |line: LogLine| {
+            let text = line.text();
+            if let Some(step) = builder_protocol::announced_step(text) {
+                current_step = step.to_owned();
+                progress::detail(&format!("builder step: {step}"));
+            } else {
+                progress::output("builder", text);
+            }
+            tail.push(text.to_owned());
+            if tail.len() > 40 {
+                tail.remove(0);
+            }
+        })
+        .await?;
+    let exit_code = engine.wait_container(&container).await?;
+    if exit_code != 0 {
+        return Err(PipelineError::BuilderStepFailed {
+            step: current_step,
+            exit_code,
+            tail,
+        });
+    }
+
+    progress::detail(&format!(
+        "downloading {} from the builder container",
+        builder_protocol::OUT_DIR
+    ));
+    let download = folder.join("out.tar");
+    let n_bytes = engine
+        .download_to_file(
+            &container,
+            &format!("{}/.", builder_protocol::OUT_DIR),
+            &download,
+        )
+        .await?;
+    engine.remove_container(&container).await?;
+    let unpacked = folder.join("out");
+    std::fs::create_dir_all(&unpacked).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: unpacked.clone(),
+        source,
+    })?;
+    let (download_path, unpacked_path, context, mtime) = (
+        download.clone(),
+        unpacked.clone(),
+        context_path.clone(),
+        pack_options.mtime,
+    );
+    let unpack_and_repack = tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
+        let file = std::fs::File::open(&download_path).map_err(|source| PipelineError::Io {
+            operation: "opening",
+            path: download_path.clone(),
+            source,
+        })?;
+        dockyard_context::unpack_archive_safely(std::io::BufReader::new(file), &unpacked_path)?;
+        let options = PackOptions { mtime };
+        Ok(dockyard_context::write_tarball_file(&context, |out| {
+            dockyard_context::pack_tree(&unpacked_path, &options, out)
+        })?)
+    })
+    .await
+    .map_err(|error| PipelineError::Io {
+        operation: "packing",
+        path: context_path.clone(),
+        source: std::io::Error::other(error),
+    })
+    .and_then(|result| result);
+    let summary = match unpack_and_repack {
+        Ok(summary) => summary,
+        Err(error) => {
+            // A refused export (a hostile or broken builder) leaves nothing half-extracted behind.
+            let _ = std::fs::remove_dir_all(&folder);
+            return Err(error);
+        }
+    };
+    let manifest = unpacked.join("staticfiles").join("staticfiles.json");
+    let static_manifest_sha256 = manifest
+        .is_file()
+        .then(|| dockyard_context::sha256_file(&manifest))
+        .transpose()?;
+    let _ = std::fs::remove_dir_all(&folder);
+    progress::done(
+        step,
+        started,
+        &format!(
+            "{}: {} files, {} MiB downloaded, sha256 {}",
+            context_path.display(),
+            summary.n_files,
+            n_bytes / (1024 * 1024),
+            summary.sha256
+        ),
+    );
+    let record = ExportRecord {
+        path: context_path,
+        sha256: summary.sha256,
+        static_manifest_sha256,
+        inputs,
+    };
+    session.state.export = Some(record.clone());
+    session.save_state()?;
+    Ok(record)
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Writes the app source tarball the builder receives, and checks it is the source the plan hashed: a file edited
+/// between the plan and the upload would otherwise be built under inputs that do not describe it.
+pub fn write_planned_source(
+    prepared: &Prepared,
+) -> Result<dockyard_context::PackSummary, PipelineError> {
+    let config = &prepared.config;
+    let options = PackOptions {
+        mtime: prepared.provenance.source_date_epoch,
+    };
+    std::fs::create_dir_all(&prepared.paths.target).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: prepared.paths.target.clone(),
+        source,
+    })?;
+    let source = dockyard_context::write_tarball_file(&prepared.paths.source_tarball, |out| {
+        dockyard_context::pack_source_tree(
+            &config.app.path,
+            &crate::plan::source_rules(config),
+            &options,
+            out,
+        )
+    })?;
+    if source.sha256 != prepared.source.sha256 {
+        let _ = std::fs::remove_file(&prepared.paths.source_tarball);
+        return Err(PipelineError::SourceChanged {
+            path: config.app.path.clone(),
+            planned: prepared.source.sha256.clone(),
+            found: source.sha256,
+        });
+    }
+    Ok(source)
+}
