@@ -1,0 +1,43 @@
+//! `[production]`: the image that ships.
+
+use std::collections::BTreeMap;
+
+use super::numbers::{resolve_user, UserUse};
+use super::{resolve_base_name, resolve_existing_project_path, Origin};
+use crate::error::ConfigError;
+use crate::model::{BaseImage, Production};
+use crate::paths::ExpectedEntry;
+use crate::raw;
+
+const DEFAULT_PRODUCTION_USER: u32 = 10001;
+
+pub(super) fn resolve_production(
+    origin: Origin<'_>,
+    production: &raw::Production,
+    bases: &BTreeMap<String, BaseImage>,
+) -> Result<Production, ConfigError> {
+    let dockerfile = resolve_existing_project_path(
+        origin,
+        &production.dockerfile,
+        "production.dockerfile",
+        ExpectedEntry::File,
+    )?;
+    let base = resolve_base_name(origin, &production.base, "production.base", bases)?;
+    let user = match &production.user {
+        Some(user) => resolve_user(
+            origin,
+            user,
+            &UserUse {
+                key: "production.user",
+                image: "production",
+                default: DEFAULT_PRODUCTION_USER,
+            },
+        )?,
+        None => DEFAULT_PRODUCTION_USER,
+    };
+    Ok(Production {
+        dockerfile,
+        base,
+        user,
+    })
+}
