@@ -15,6 +15,7 @@
 //! The only IO is reading the file ([`load`]) and looking at the files and folders it names.
 #![warn(missing_docs)]
 
+mod choices;
 mod error;
 mod image_reference;
 mod model;
@@ -31,11 +32,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::choices::{HttpMethod, ImageKind, Scanner, Severity, Via};
 pub use crate::error::ConfigError;
 pub use crate::image_reference::ImageRef;
 pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
-    Release, Scan, ScanIgnore, Smoke, SmokeCheck, Via,
+    Release, Scan, ScanIgnore, Smoke, SmokeCheck,
 };
 
 use crate::error::SourceText;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::choices::{HttpMethod, ImageKind, Scanner, Severity, Via};
 use crate::image_reference::ImageRef;
 use crate::tag_template::{render_tag_template, TagValues};
 
@@ -187,7 +188,7 @@ pub struct SmokeCheck {
     /// The container the request goes to (default [`Via::Nginx`], which needs `[nginx]`).
     pub via: Via,
     /// `GET` (the default), `HEAD` or `POST`.
-    pub method: String,
+    pub method: HttpMethod,
     /// The expected status, 100 to 599 (default 200).
     pub status: u16,
     /// The `Host` header to send, when not the default.
@@ -201,38 +202,25 @@ pub struct SmokeCheck {
     pub body_contains: Vec<String>,
 }
 
-/// Where a smoke check sends its request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    /// Through the nginx container, as visitors do.
-    Nginx,
-    /// Straight to the app container.
-    App,
-}
-
 /// `[scan]`: the trivy scan gate.
-///
-/// Names are kept as trivy and deploy.toml spell them (scanners lowercase, severities uppercase);
-/// the crate running the scan maps them to its own types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scan {
     /// The trivy release to run, `MAJOR.MINOR.PATCH`, for example `0.76.0`.
     pub trivy_version: String,
-    /// The scanners to run, in the file's order, each once: `vuln`, `secret`, `misconfig` or
-    /// `license`; never empty (default `vuln`, `secret` and `misconfig`).
-    pub scanners: Vec<String>,
-    /// The images to scan, in the file's order, each once: `app`, `nginx` (only with `[nginx]`) or
-    /// `builder`; never empty (default `app` and `nginx`).
-    pub images: Vec<String>,
-    /// The lowest severity of a vulnerability or secret that fails the gate: `UNKNOWN`, `LOW`,
-    /// `MEDIUM`, `HIGH` (the default) or `CRITICAL`.
-    pub fail_on_severity: String,
+    /// The scanners to run, in the file's order, each once; never empty (default `vuln`,
+    /// `secret` and `misconfig`).
+    pub scanners: Vec<Scanner>,
+    /// The images to scan, in the file's order, each once: [`ImageKind::Nginx`] only with
+    /// `[nginx]`; never empty (default `app` and `nginx`).
+    pub images: Vec<ImageKind>,
+    /// The lowest severity of a vulnerability or secret that fails the gate (default
+    /// [`Severity::High`]).
+    pub fail_on_severity: Severity,
     /// Whether vulnerabilities without a fixed version are left out (default `false`).
     pub ignore_unfixed: bool,
     /// The lowest severity of a misconfiguration that fails the gate, like
     /// [`Scan::fail_on_severity`] (default `HIGH`).
-    pub misconfig_fail_on_severity: String,
+    pub misconfig_fail_on_severity: Severity,
     /// How long one trivy run may take, 10 to 3600 (default 600).
     pub timeout_seconds: u64,
     /// trivy's cache folder, absolute, inside the deploy file's folder; it may not exist yet
@@ -252,10 +240,10 @@ pub struct ScanIgnore {
     pub id: String,
     /// Why the risk is accepted; at least 10 characters.
     pub reason: String,
-    /// The last day the entry applies, `YYYY-MM-DD`; a real day.
-    pub expires: String,
-    /// The one image the entry applies to (`app`, `nginx` or `builder`), else every image.
-    pub image: Option<String>,
+    /// The last day the entry applies.
+    pub expires: jiff::civil::Date,
+    /// The one image the entry applies to, else every image.
+    pub image: Option<ImageKind>,
     /// A package URL, or the start of one (`pkg:deb/debian/bash`), the finding must be in.
     pub package: Option<String>,
     /// The file path, or pattern, the finding must be in.

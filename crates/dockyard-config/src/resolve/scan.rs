@@ -4,19 +4,17 @@ use toml::Spanned;
 
 use super::numbers::{resolve_in_range, RangeUse};
 use super::{fail, resolve_project_relative_path, Origin};
+use crate::choices::{ClosedSet, ImageKind, Scanner, Severity};
 use crate::error::{line_and_column, ConfigError};
 use crate::model::{Scan, ScanIgnore};
-use crate::names::{is_package_url_prefix, is_real_day, is_trivy_version, split_iso_date};
+use crate::names::{is_package_url_prefix, is_trivy_version, real_day, split_iso_date};
 use crate::raw;
 use crate::source_map::ValueKind;
 use crate::suggestions::{closest_candidate, render_backticked_list};
 
-const SCANNERS: [&str; 4] = ["vuln", "secret", "misconfig", "license"];
-const DEFAULT_SCANNERS: [&str; 3] = ["vuln", "secret", "misconfig"];
-const SCAN_IMAGES: [&str; 3] = ["app", "nginx", "builder"];
-const DEFAULT_SCAN_IMAGES: [&str; 2] = ["app", "nginx"];
-const SEVERITIES: [&str; 5] = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
-const DEFAULT_FAIL_ON_SEVERITY: &str = "HIGH";
+const DEFAULT_SCANNERS: [Scanner; 3] = [Scanner::Vuln, Scanner::Secret, Scanner::Misconfig];
+const DEFAULT_SCAN_IMAGES: [ImageKind; 2] = [ImageKind::App, ImageKind::Nginx];
+const DEFAULT_FAIL_ON_SEVERITY: Severity = Severity::High;
 const DEFAULT_SCAN_TIMEOUT_SECONDS: u64 = 600;
 const MINIMUM_SCAN_TIMEOUT_SECONDS: u64 = 10;
 const MAXIMUM_SCAN_TIMEOUT_SECONDS: u64 = 3600;
@@ -58,11 +56,10 @@ pub(super) fn resolve_scan(
                 key: "scan.scanners",
                 noun: "scanner",
                 unknown: "not a trivy scanner",
-                choices: &SCANNERS,
                 default: &DEFAULT_SCANNERS,
             },
         )?,
-        None => DEFAULT_SCANNERS.map(str::to_owned).to_vec(),
+        None => DEFAULT_SCANNERS.to_vec(),
     };
 
     let images = match &written.images {
@@ -74,7 +71,6 @@ pub(super) fn resolve_scan(
                     key: "scan.images",
                     noun: "image",
                     unknown: "not an image Dockyard builds",
-                    choices: &SCAN_IMAGES,
                     default: &DEFAULT_SCAN_IMAGES,
                 },
             )?;
@@ -103,8 +99,8 @@ pub(super) fn resolve_scan(
                     scan.span(),
                     "scan.images",
                     format!(
-                        "`scan.images` defaults to {DEFAULT_SCAN_IMAGES:?} but there is no [nginx] \
-                         table"
+                        "`scan.images` defaults to {:?} but there is no [nginx] table",
+                        DEFAULT_SCAN_IMAGES.map(ImageKind::as_str)
                     ),
                     Some(
                         "add an [nginx] table, or write images = [\"app\"] to scan the app image \
@@ -113,7 +109,7 @@ pub(super) fn resolve_scan(
                     ),
                 );
             }
-            DEFAULT_SCAN_IMAGES.map(str::to_owned).to_vec()
+            DEFAULT_SCAN_IMAGES.to_vec()
         }
     };
 
@@ -247,34 +243,32 @@ pub(super) fn resolve_scan(
 }
 
 /// Which closed list of names a list check is about, to word its messages.
-struct ChoiceList<'a> {
+struct ChoiceList<'a, T> {
     /// The full key of the list, for example `scan.scanners`.
     key: &'a str,
     /// What one name is, for example `scanner`.
     noun: &'a str,
     /// What an unknown name is not, for example `not a trivy scanner`.
     unknown: &'a str,
-    /// Every acceptable name.
-    choices: &'a [&'a str],
     /// The list used when the key is left out.
-    default: &'a [&'a str],
+    default: &'a [T],
 }
 
-/// A non-empty list of names from `choice_list.choices`, each listed once, in the file's order.
-fn resolve_choices(
+/// A non-empty list of names of the closed set `T`, each listed once, in the file's order.
+fn resolve_choices<T: ClosedSet>(
     origin: Origin<'_>,
     list: &raw::SpannedStrings,
-    choice_list: &ChoiceList<'_>,
-) -> Result<Vec<String>, ConfigError> {
+    choice_list: &ChoiceList<'_, T>,
+) -> Result<Vec<T>, ConfigError> {
     let ChoiceList {
         key: list_key,
         noun,
         unknown,
-        choices,
         default,
     } = choice_list;
-    let all = render_backticked_list(choices);
+    let all = render_backticked_list(T::NAMES);
     if list.get_ref().is_empty() {
+        let default: Vec<&str> = default.iter().map(|value| value.as_str()).collect();
         return fail(
             origin,
             list.span(),
@@ -286,12 +280,12 @@ fn resolve_choices(
             )),
         );
     }
-    let mut resolved: Vec<String> = Vec::with_capacity(list.get_ref().len());
+    let mut resolved: Vec<T> = Vec::with_capacity(list.get_ref().len());
     for (index, name) in list.get_ref().iter().enumerate() {
         let key = format!("{list_key}[{index}]");
         let text = name.get_ref();
-        if !choices.contains(&text.as_str()) {
-            let hint = match closest_candidate(text, choices.iter().copied()) {
+        let Some(value) = T::from_name(text) else {
+            let hint = match closest_candidate(text, T::NAMES.iter().copied()) {
                 Some(suggestion) => format!("did you mean `{suggestion}`? the {noun}s are {all}"),
                 None => format!("the {noun}s are {all}"),
             };
@@ -302,8 +296,8 @@ fn resolve_choices(
                 format!("`{key}` = {text:?}: {unknown}"),
                 Some(hint),
             );
-        }
-        if let Some(first) = resolved.iter().position(|earlier| earlier == text) {
+        };
+        if let Some(first) = resolved.iter().position(|earlier| *earlier == value) {
             return fail(
                 origin,
                 name.span(),
@@ -312,27 +306,26 @@ fn resolve_choices(
                 Some(format!("list each {noun} once")),
             );
         }
-        resolved.push(text.clone());
+        resolved.push(value);
     }
     Ok(resolved)
 }
 
-/// A trivy severity, in any case, stored uppercase; `HIGH` when not written.
+/// A trivy severity, in any case; `HIGH` when not written.
 fn resolve_severity(
     origin: Origin<'_>,
     severity: Option<&Spanned<String>>,
     key: &str,
-) -> Result<String, ConfigError> {
+) -> Result<Severity, ConfigError> {
     let Some(severity) = severity else {
-        return Ok(DEFAULT_FAIL_ON_SEVERITY.to_owned());
+        return Ok(DEFAULT_FAIL_ON_SEVERITY);
     };
     let text = severity.get_ref();
-    let uppercase = text.to_ascii_uppercase();
-    if SEVERITIES.contains(&uppercase.as_str()) {
-        return Ok(uppercase);
+    if let Some(resolved) = Severity::from_name_ignoring_case(text) {
+        return Ok(resolved);
     }
-    let all = render_backticked_list(&SEVERITIES);
-    let hint = match closest_candidate(text, SEVERITIES) {
+    let all = render_backticked_list(Severity::NAMES);
+    let hint = match closest_candidate(text, Severity::NAMES.iter().copied()) {
         Some(suggestion) => {
             format!("did you mean `{suggestion}`? the severities are {all}, lowest first")
         }
@@ -403,10 +396,10 @@ fn resolve_scan_ignore(
     let image = match &ignore.image {
         Some(image) => {
             let text = image.get_ref();
-            if !SCAN_IMAGES.contains(&text.as_str()) {
+            let Some(kind) = ImageKind::from_name(text) else {
                 let key = format!("{table}.image");
-                let all = render_backticked_list(&SCAN_IMAGES);
-                let hint = match closest_candidate(text, SCAN_IMAGES) {
+                let all = render_backticked_list(ImageKind::NAMES);
+                let hint = match closest_candidate(text, ImageKind::NAMES.iter().copied()) {
                     Some(suggestion) => format!("did you mean `{suggestion}`? the images are {all}"),
                     None => format!(
                         "the images are {all}; leave the key out to accept the finding in every image"
@@ -419,8 +412,8 @@ fn resolve_scan_ignore(
                     format!("`{key}` = {text:?}: not an image Dockyard builds"),
                     Some(hint),
                 );
-            }
-            Some(text.clone())
+            };
+            Some(kind)
         }
         None => None,
     };
@@ -486,22 +479,22 @@ fn resolve_expiry_date(
     origin: Origin<'_>,
     table: &str,
     expires: &Spanned<toml::Value>,
-) -> Result<String, ConfigError> {
+) -> Result<jiff::civil::Date, ConfigError> {
     let key = format!("{table}.expires");
     let example =
         format!("write the last day the entry applies as a TOML date: `{EXAMPLE_EXPIRES}`");
     match expires.get_ref() {
         toml::Value::Datetime(datetime) => match (datetime.date, datetime.time, datetime.offset) {
-            (Some(date), None, None) if is_real_day(date.year, date.month, date.day) => Ok(
-                format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
-            ),
-            (Some(_), None, None) => fail(
-                origin,
-                expires.span(),
-                &key,
-                format!("`{key}` = {datetime}: there is no such day"),
-                Some(example),
-            ),
+            (Some(date), None, None) => match real_day(date.year, date.month, date.day) {
+                Some(day) => Ok(day),
+                None => fail(
+                    origin,
+                    expires.span(),
+                    &key,
+                    format!("`{key}` = {datetime}: there is no such day"),
+                    Some(example),
+                ),
+            },
             (Some(date), _, _) => fail(
                 origin,
                 expires.span(),
@@ -521,14 +514,16 @@ fn resolve_expiry_date(
             ),
         },
         toml::Value::String(text) => match split_iso_date(text) {
-            Some((year, month, day)) if is_real_day(year, month, day) => Ok(text.clone()),
-            Some(_) => fail(
-                origin,
-                expires.span(),
-                &key,
-                format!("`{key}` = {text:?}: there is no such day"),
-                Some(example),
-            ),
+            Some((year, month, day)) => match real_day(year, month, day) {
+                Some(day) => Ok(day),
+                None => fail(
+                    origin,
+                    expires.span(),
+                    &key,
+                    format!("`{key}` = {text:?}: there is no such day"),
+                    Some(example),
+                ),
+            },
             None => fail(
                 origin,
                 expires.span(),

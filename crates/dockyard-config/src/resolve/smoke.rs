@@ -6,8 +6,9 @@ use toml::Spanned;
 
 use super::numbers::{resolve_in_range, RangeUse};
 use super::{fail, Origin};
+use crate::choices::{HttpMethod, Via};
 use crate::error::{line_and_column, ConfigError};
-use crate::model::{Smoke, SmokeCheck, Via};
+use crate::model::{Smoke, SmokeCheck};
 use crate::names::{is_dotted_json_path, is_valid_host_header, is_valid_http_header_name};
 use crate::raw;
 use crate::source_map::render_key;
@@ -18,9 +19,7 @@ const MAXIMUM_STARTUP_TIMEOUT_SECONDS: u64 = 600;
 const DEFAULT_STOP_TIMEOUT_SECONDS: u64 = 10;
 const MAXIMUM_STOP_TIMEOUT_SECONDS: u64 = 120;
 const DEFAULT_CHECK_STATUS: u16 = 200;
-const DEFAULT_CHECK_METHOD: &str = "GET";
-const CHECK_METHODS: [&str; 3] = ["GET", "HEAD", "POST"];
-const VIA_NAMES: [&str; 2] = ["nginx", "app"];
+const DEFAULT_CHECK_METHOD: HttpMethod = HttpMethod::Get;
 
 pub(super) fn resolve_smoke(
     origin: Origin<'_>,
@@ -181,10 +180,10 @@ fn resolve_smoke_check(
     let method = match &written.method {
         Some(method) => {
             let text = method.get_ref();
-            if !CHECK_METHODS.contains(&text.as_str()) {
+            let Some(resolved) = HttpMethod::from_name(text) else {
                 let key = format!("{table}.method");
-                let all = render_backticked_list(&CHECK_METHODS);
-                let hint = match closest_candidate(text, CHECK_METHODS) {
+                let all = render_backticked_list(HttpMethod::NAMES);
+                let hint = match closest_candidate(text, HttpMethod::NAMES.iter().copied()) {
                     Some(suggestion) => {
                         format!("did you mean `{suggestion}`? the methods are {all}")
                     }
@@ -197,10 +196,10 @@ fn resolve_smoke_check(
                     format!("`{key}` = {text:?}: not a method smoke checks send"),
                     Some(hint),
                 );
-            }
-            text.clone()
+            };
+            resolved
         }
-        None => DEFAULT_CHECK_METHOD.to_owned(),
+        None => DEFAULT_CHECK_METHOD,
     };
 
     let status = match &written.status {
@@ -309,23 +308,19 @@ fn resolve_via(
         );
     };
     let text = written.get_ref();
-    let via = match text.as_str() {
-        "nginx" => Via::Nginx,
-        "app" => Via::App,
-        _ => {
-            let all = render_backticked_list(&VIA_NAMES);
-            let hint = match closest_candidate(text, VIA_NAMES) {
-                Some(suggestion) => format!("did you mean `{suggestion}`? `via` takes {all}"),
-                None => format!("`via` takes {all}"),
-            };
-            return fail(
-                origin,
-                written.span(),
-                &key,
-                format!("`{key}` = {text:?}: not a container smoke checks can reach"),
-                Some(hint),
-            );
-        }
+    let Some(via) = Via::from_name(text) else {
+        let all = render_backticked_list(Via::NAMES);
+        let hint = match closest_candidate(text, Via::NAMES.iter().copied()) {
+            Some(suggestion) => format!("did you mean `{suggestion}`? `via` takes {all}"),
+            None => format!("`via` takes {all}"),
+        };
+        return fail(
+            origin,
+            written.span(),
+            &key,
+            format!("`{key}` = {text:?}: not a container smoke checks can reach"),
+            Some(hint),
+        );
     };
     if via == Via::Nginx && !has_nginx {
         return fail(

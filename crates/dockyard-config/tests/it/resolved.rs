@@ -2,6 +2,9 @@
 
 use std::path::Path;
 
+use dockyard_config::{ImageKind, Scanner, Severity};
+use jiff::civil::date;
+
 use crate::fixture::{canonical_root, check, check_project, write_fixture_project, MINIMAL, VALID};
 
 #[test]
@@ -83,15 +86,11 @@ fn scan_defaults_apply_when_only_the_trivy_version_is_written() {
         config.scan,
         Some(dockyard_config::Scan {
             trivy_version: "0.76.0".to_owned(),
-            scanners: vec![
-                "vuln".to_owned(),
-                "secret".to_owned(),
-                "misconfig".to_owned()
-            ],
-            images: vec!["app".to_owned(), "nginx".to_owned()],
-            fail_on_severity: "HIGH".to_owned(),
+            scanners: vec![Scanner::Vuln, Scanner::Secret, Scanner::Misconfig],
+            images: vec![ImageKind::App, ImageKind::Nginx],
+            fail_on_severity: Severity::High,
             ignore_unfixed: false,
-            misconfig_fail_on_severity: "HIGH".to_owned(),
+            misconfig_fail_on_severity: Severity::High,
             timeout_seconds: 600,
             cache_dir: root.join("target/dockyard/trivy-cache"),
             db_repository: None,
@@ -123,23 +122,17 @@ image = \"nginx\"
     let root = canonical_root(&folder);
     let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
     let scan = config.scan.expect("the file has [scan]");
-    let entries: Vec<(&str, Option<&str>, &str)> = scan
+    let entries: Vec<(&str, Option<ImageKind>, jiff::civil::Date)> = scan
         .ignores
         .iter()
-        .map(|ignore| {
-            (
-                ignore.id.as_str(),
-                ignore.image.as_deref(),
-                ignore.expires.as_str(),
-            )
-        })
+        .map(|ignore| (ignore.id.as_str(), ignore.image, ignore.expires))
         .collect();
     // Long expired, and still accepted: expiry is for the scan gate to report.
     assert_eq!(
         entries,
         [
-            ("CVE-2019-18276", Some("app"), "2026-12-31"),
-            ("CVE-2019-18276", Some("nginx"), "2020-01-01"),
+            ("CVE-2019-18276", Some(ImageKind::App), date(2026, 12, 31)),
+            ("CVE-2019-18276", Some(ImageKind::Nginx), date(2020, 1, 1)),
         ]
     );
 }
