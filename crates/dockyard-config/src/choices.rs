@@ -1,4 +1,4 @@
-//! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`] and [`Via`].
+//! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`], [`Via`] and [`PythonVersion`].
 //!
 //! Each one is the single home of its spellings: resolving turns the written name into the
 //! enum (or refuses it with a did-you-mean hint built from [`ALL`](Severity::ALL)), and the rest of
@@ -157,5 +157,28 @@ closed_set! {
         Nginx = "nginx",
         /// Straight to the app container.
         App = "app",
+    }
+}
+
+closed_set! {
+    /// The Python the built-in base images bring: Debian's own, so each version is a Debian suite.
+    PythonVersion {
+        /// Python 3.11, Debian 12 (bookworm); the default.
+        Python3_11 = "3.11",
+        /// Python 3.13, Debian 13 (trixie).
+        Python3_13 = "3.13",
+    }
+}
+
+impl PythonVersion {
+    /// The version used when `[python] version` is not written.
+    pub const DEFAULT: PythonVersion = PythonVersion::Python3_11;
+
+    /// The Debian suite whose `python3` package is this version.
+    pub fn debian_suite(self) -> &'static str {
+        match self {
+            PythonVersion::Python3_11 => "bookworm",
+            PythonVersion::Python3_13 => "trixie",
+        }
     }
 }

@@ -26,19 +26,21 @@ mod resolve;
 mod source_map;
 mod suggestions;
 mod tag_template;
+pub mod templates;
 mod toml_errors;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::choices::{HttpMethod, ImageKind, Scanner, Severity, Via};
+pub use crate::choices::{HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via};
 pub use crate::error::ConfigError;
 pub use crate::image_reference::ImageRef;
 pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
     Release, Scan, ScanIgnore, Smoke, SmokeCheck,
 };
+pub use crate::templates::{BuiltInFile, Template, TemplateFolder};
 
 use crate::error::SourceText;
 

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::choices::{HttpMethod, ImageKind, Scanner, Severity, Via};
+use crate::choices::{HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via};
 use crate::image_reference::ImageRef;
 use crate::tag_template::{render_tag_template, TagValues};
+use crate::templates::{Template, TemplateFolder};
 
 /// A checked `deploy.toml`: defaults applied, paths resolved against the file's folder, image
 /// references parsed, every cross reference (base names) known to hold.
@@ -21,11 +22,14 @@ pub struct DeployConfig {
     pub project: Project,
     /// `[app]`.
     pub app: App,
-    /// `[base.<name>]`, by name; never empty.
+    /// `[python] version` (default 3.11): the Debian suite of the built-in bases.
+    pub python: PythonVersion,
+    /// `[base.<name>]`, by name: the built-in `runtime`, `builder` and `nginx` bases for
+    /// [`DeployConfig::python`], each replaced by a table of the same name when written.
     pub bases: BTreeMap<String, BaseImage>,
-    /// `[builder]`.
+    /// `[builder]`, with built-in defaults when the table is absent.
     pub builder: Builder,
-    /// `[production]`.
+    /// `[production]`, with built-in defaults when the table is absent.
     pub production: Production,
     /// `[nginx]`, when the file has one.
     pub nginx: Option<Nginx>,
@@ -120,10 +124,10 @@ pub struct Bootstrap {
 /// `[builder]`: the image that installs the requirements and runs the tests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Builder {
-    /// The Dockerfile, absolute; it exists.
-    pub dockerfile: PathBuf,
-    /// The build context folder, absolute; it exists.
-    pub context: PathBuf,
+    /// The Dockerfile template (default: the built-in one).
+    pub dockerfile: Template,
+    /// The build context folder (default: the built-in one, holding `dockyard-build`).
+    pub context: TemplateFolder,
     /// The name of the base image, a key of [`DeployConfig::bases`].
     pub base: String,
     /// A CA bundle to trust inside the builder, absolute; it exists.
@@ -135,9 +139,9 @@ pub struct Builder {
 /// `[production]`: the image that ships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Production {
-    /// The Dockerfile, absolute; it exists.
-    pub dockerfile: PathBuf,
-    /// The name of the base image, a key of [`DeployConfig::bases`].
+    /// The Dockerfile template (default: the built-in one).
+    pub dockerfile: Template,
+    /// The name of the base image, a key of [`DeployConfig::bases`] (default `runtime`).
     pub base: String,
     /// The numeric uid the app runs as; never 0 (default 10001).
     pub user: u32,
@@ -146,10 +150,10 @@ pub struct Production {
 /// `[nginx]`: the image serving the collected static files and proxying the rest to the app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Nginx {
-    /// The Dockerfile, absolute; it exists.
-    pub dockerfile: PathBuf,
-    /// The nginx.conf template, absolute; it exists.
-    pub config: PathBuf,
+    /// The Dockerfile template (default: the built-in one).
+    pub dockerfile: Template,
+    /// The nginx.conf template (default: the built-in one).
+    pub config: Template,
     /// The name of the base image, a key of [`DeployConfig::bases`].
     pub base: String,
     /// The port nginx listens on inside the container (1024 to 65535, default 8080).

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dockyard_config::DeployConfig;
+use dockyard_config::{DeployConfig, Template, TemplateFolder};
 use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
 use serde::Serialize;
 
@@ -154,11 +154,21 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         config.base(&config.builder.base).image.to_string(),
     );
     let builder_dockerfile = template::render(
-        &config.builder.dockerfile,
-        &read_text(&config.builder.dockerfile)?,
+        &config.builder.dockerfile.origin(),
+        &read_template(&config.builder.dockerfile)?,
         &builder_values,
     )?;
-    let mut builder_context = read_folder_members(&config.builder.context)?;
+    let mut builder_context = match &config.builder.context {
+        TemplateFolder::BuiltIn(_, files) => files
+            .iter()
+            .map(|file| Member {
+                path: file.path.to_owned(),
+                bytes: file.bytes.to_vec(),
+                executable: file.executable,
+            })
+            .collect(),
+        TemplateFolder::Folder(folder) => read_folder_members(folder)?,
+    };
     builder_context.retain(|member| member.path != "Dockerfile");
     builder_context.push(Member {
         path: "Dockerfile".to_owned(),
@@ -174,8 +184,8 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         config.base(&config.production.base).image.to_string(),
     );
     let production_dockerfile = template::render(
-        &config.production.dockerfile,
-        &read_text(&config.production.dockerfile)?,
+        &config.production.dockerfile.origin(),
+        &read_template(&config.production.dockerfile)?,
         &production_values,
     )?;
     let kit = vec![Member {
@@ -198,13 +208,17 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
             Some(PreparedNginx {
                 tag: format!("{name}-nginx:latest"),
                 dockerfile: template::render(
-                    &nginx.dockerfile,
-                    &read_text(&nginx.dockerfile)?,
+                    &nginx.dockerfile.origin(),
+                    &read_template(&nginx.dockerfile)?,
                     &nginx_values,
                 )?
                 .into_bytes(),
-                config: template::render(&nginx.config, &read_text(&nginx.config)?, &nginx_values)?
-                    .into_bytes(),
+                config: template::render(
+                    &nginx.config.origin(),
+                    &read_template(&nginx.config)?,
+                    &nginx_values,
+                )?
+                .into_bytes(),
             })
         }
         None => None,
@@ -624,19 +638,19 @@ impl Plan {
         }
         line(format!(
             "  builder    {} from {}",
-            relative(&config.builder.dockerfile),
-            relative(&config.builder.context)
+            relative(&config.builder.dockerfile.origin()),
+            relative(&config.builder.context.origin())
         ));
         line(format!(
             "  production {} (user {})",
-            relative(&config.production.dockerfile),
+            relative(&config.production.dockerfile.origin()),
             config.production.user
         ));
         if let Some(nginx) = &config.nginx {
             line(format!(
                 "  nginx      {} with {} (user {}, port {}, hosts {})",
-                relative(&nginx.dockerfile),
-                relative(&nginx.config),
+                relative(&nginx.dockerfile.origin()),
+                relative(&nginx.config.origin()),
                 nginx.user,
                 nginx.port,
                 nginx.server_names.join(" ")
@@ -672,6 +686,14 @@ impl Plan {
             ));
         }
         res
+    }
+}
+
+/// The text of a built-in template, or of the project's template file.
+fn read_template(template: &Template) -> Result<String, PipelineError> {
+    match template {
+        Template::BuiltIn(_, text) => Ok((*text).to_owned()),
+        Template::File(path) => read_text(path),
     }
 }
 

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::{fail, Origin};
+use crate::choices::PythonVersion;
 use crate::error::ConfigError;
-use crate::image_reference::parse_image_reference;
+use crate::image_reference::{parse_image_reference, ImageRef};
 use crate::model::{BaseImage, Bootstrap};
 use crate::names::{
     is_http_url, is_valid_base_name, is_valid_debian_package_name, is_valid_debian_suite,
@@ -29,10 +30,72 @@ const DEBOOTSTRAP_VARIANTS: [&str; 10] = [
     "standard",
 ];
 
+/// The base the production image starts from when `production.base` is not written.
+pub(super) const DEFAULT_RUNTIME_BASE: &str = "runtime";
+/// The base the builder image starts from when `builder.base` is not written.
+pub(super) const DEFAULT_BUILDER_BASE: &str = "builder";
+/// The base the nginx image starts from when `nginx.base` is not written.
+pub(super) const DEFAULT_NGINX_BASE: &str = "nginx";
+
+/// The built-in bases: Debian's own Python and nginx, bootstrapped from Debian packages, in the
+/// suite of `python`; one per default base name.
+fn built_in_bases(python: PythonVersion) -> BTreeMap<String, BaseImage> {
+    let suite = python.debian_suite();
+    let base = |name: &str, repository: &str, packages: &[&str]| BaseImage {
+        name: name.to_owned(),
+        image: ImageRef {
+            registry: None,
+            repository: repository.to_owned(),
+            tag: Some(suite.to_owned()),
+            digest: None,
+        },
+        pull: true,
+        bootstrap: Some(Bootstrap {
+            suite: suite.to_owned(),
+            variant: DEFAULT_BOOTSTRAP_VARIANT.to_owned(),
+            packages: packages
+                .iter()
+                .map(|package| (*package).to_owned())
+                .collect(),
+            mirror: None,
+        }),
+    };
+    [
+        base(
+            DEFAULT_RUNTIME_BASE,
+            "dockyard/python-runtime",
+            &["python3", "python3-venv", "ca-certificates"],
+        ),
+        base(
+            DEFAULT_BUILDER_BASE,
+            "dockyard/python-builder",
+            &[
+                "python3",
+                "python3-venv",
+                "python3-dev",
+                "gcc",
+                "libc6-dev",
+                "ca-certificates",
+            ],
+        ),
+        base(DEFAULT_NGINX_BASE, "dockyard/nginx", &["nginx-light"]),
+    ]
+    .into_iter()
+    .map(|base| (base.name.clone(), base))
+    .collect()
+}
+
+/// The built-in bases for `python`, each replaced by the written table of the same name, and the
+/// other written tables.
 pub(super) fn resolve_bases(
     origin: Origin<'_>,
-    bases: &Spanned<BTreeMap<Spanned<String>, raw::Base>>,
+    bases: Option<&Spanned<BTreeMap<Spanned<String>, raw::Base>>>,
+    python: PythonVersion,
 ) -> Result<BTreeMap<String, BaseImage>, ConfigError> {
+    let mut resolved = built_in_bases(python);
+    let Some(bases) = bases else {
+        return Ok(resolved);
+    };
     if bases.get_ref().is_empty() {
         return fail(
             origin,
@@ -48,7 +111,6 @@ pub(super) fn resolve_bases(
     }
     let mut entries: Vec<_> = bases.get_ref().iter().collect();
     entries.sort_by_key(|(name, _)| name.span().start);
-    let mut resolved = BTreeMap::new();
     for (name, base) in entries {
         let base_image = resolve_base(origin, name, base)?;
         resolved.insert(name.get_ref().clone(), base_image);

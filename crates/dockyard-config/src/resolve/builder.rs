@@ -2,14 +2,17 @@
 
 use std::collections::BTreeMap;
 
+use super::base::DEFAULT_BUILDER_BASE;
 use super::{
-    fail, resolve_base_name, resolve_existing_project_path, Origin, HINT_PROJECT_RELATIVE,
+    fail, resolve_base_name, resolve_existing_project_path, resolve_template, Origin,
+    HINT_PROJECT_RELATIVE,
 };
 use crate::error::ConfigError;
 use crate::model::{BaseImage, Builder, Project};
 use crate::names::is_valid_volume_name;
 use crate::paths::{check_path_exists, normalize_lexically, ExpectedEntry, PathCheck};
 use crate::raw;
+use crate::templates::{self, TemplateFolder};
 
 pub(super) fn resolve_builder(
     origin: Origin<'_>,
@@ -17,19 +20,28 @@ pub(super) fn resolve_builder(
     project: &Project,
     bases: &BTreeMap<String, BaseImage>,
 ) -> Result<Builder, ConfigError> {
-    let dockerfile = resolve_existing_project_path(
+    let dockerfile = resolve_template(
         origin,
-        &builder.dockerfile,
+        builder.dockerfile.as_ref(),
         "builder.dockerfile",
-        ExpectedEntry::File,
+        templates::BUILDER_DOCKERFILE,
     )?;
-    let context = resolve_existing_project_path(
+    let context = match &builder.context {
+        Some(context) => TemplateFolder::Folder(resolve_existing_project_path(
+            origin,
+            context,
+            "builder.context",
+            ExpectedEntry::Folder,
+        )?),
+        None => templates::BUILDER_CONTEXT,
+    };
+    let base = resolve_base_name(
         origin,
-        &builder.context,
-        "builder.context",
-        ExpectedEntry::Folder,
+        builder.base.as_ref(),
+        "builder.base",
+        DEFAULT_BUILDER_BASE,
+        bases,
     )?;
-    let base = resolve_base_name(origin, &builder.base, "builder.base", bases)?;
 
     let ca_bundle = match &builder.ca_bundle {
         Some(ca_bundle) => {

@@ -1,6 +1,6 @@
 //! The resolving step: from the raw mirror to a checked [`DeployConfig`], section by section.
 //!
-//! Checks run in the file's usual order (project, app, bases, builder, production, nginx, smoke,
+//! Checks run in the file's usual order (project, app, python, bases, builder, production, nginx, smoke,
 //! scan, release, context) and stop at the first problem. The only IO is looking at the files and folders
 //! the config names.
 
@@ -12,6 +12,7 @@ mod nginx;
 mod numbers;
 mod production;
 mod project;
+mod python;
 mod release;
 mod scan;
 mod smoke;
@@ -31,6 +32,7 @@ use crate::paths::{
 use crate::raw;
 use crate::source_map::render_key;
 use crate::suggestions::{closest_candidate, render_backticked_list};
+use crate::templates::Template;
 
 use self::app::resolve_app;
 use self::base::resolve_bases;
@@ -39,6 +41,7 @@ use self::context::resolve_context_rules;
 use self::nginx::resolve_nginx;
 use self::production::resolve_production;
 use self::project::resolve_project;
+use self::python::resolve_python;
 use self::release::resolve_release;
 use self::scan::resolve_scan;
 use self::smoke::resolve_smoke;
@@ -63,9 +66,15 @@ pub(crate) fn resolve_document(
     let origin = Origin { source, root };
     let project = resolve_project(origin, &document.project)?;
     let app = resolve_app(origin, &document.app)?;
-    let bases = resolve_bases(origin, &document.base)?;
-    let builder = resolve_builder(origin, &document.builder, &project, &bases)?;
-    let production = resolve_production(origin, &document.production, &bases)?;
+    let python = resolve_python(origin, document.python.as_ref())?;
+    let bases = resolve_bases(origin, document.base.as_ref(), python)?;
+    let builder = resolve_builder(
+        origin,
+        &document.builder.unwrap_or_default(),
+        &project,
+        &bases,
+    )?;
+    let production = resolve_production(origin, &document.production.unwrap_or_default(), &bases)?;
     let nginx = match &document.nginx {
         Some(nginx) => Some(resolve_nginx(origin, nginx, &bases)?),
         None => None,
@@ -85,6 +94,7 @@ pub(crate) fn resolve_document(
         root: root.to_path_buf(),
         project,
         app,
+        python,
         bases,
         builder,
         production,
@@ -106,12 +116,17 @@ fn fail<T>(
     Err(invalid_at(origin.source, span, key, message, hint))
 }
 
+/// The base named `written`, else `default` (a built-in base, so always defined).
 fn resolve_base_name(
     origin: Origin<'_>,
-    written: &Spanned<String>,
+    written: Option<&Spanned<String>>,
     key: &str,
+    default: &str,
     bases: &BTreeMap<String, BaseImage>,
 ) -> Result<String, ConfigError> {
+    let Some(written) = written else {
+        return Ok(default.to_owned());
+    };
     let name = written.get_ref();
     if bases.contains_key(name) {
         return Ok(name.clone());
@@ -129,6 +144,24 @@ fn resolve_base_name(
         format!("`{key}` = {name:?}: no `[base.{}]` table", render_key(name)),
         Some(hint),
     )
+}
+
+/// The project's template file `written`, which must exist, else the built-in one.
+fn resolve_template(
+    origin: Origin<'_>,
+    written: Option<&Spanned<String>>,
+    key: &str,
+    built_in: Template,
+) -> Result<Template, ConfigError> {
+    match written {
+        Some(written) => Ok(Template::File(resolve_existing_project_path(
+            origin,
+            written,
+            key,
+            ExpectedEntry::File,
+        )?)),
+        None => Ok(built_in),
+    }
 }
 
 /// A path relative to the deploy file's folder that must stay inside it; exists as `expected`.

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use super::base::DEFAULT_NGINX_BASE;
 use super::numbers::{resolve_port, resolve_user, PortUse, UserUse};
-use super::{fail, resolve_base_name, resolve_existing_project_path, Origin};
+use super::{fail, resolve_base_name, resolve_template, Origin};
 use crate::error::ConfigError;
 use crate::model::{BaseImage, Nginx};
 use crate::names::{is_nginx_size, is_valid_server_name};
-use crate::paths::ExpectedEntry;
 use crate::raw;
+use crate::templates;
 
 const DEFAULT_NGINX_PORT: u16 = 8080;
 const DEFAULT_NGINX_USER: u32 = 10101;
@@ -20,15 +21,25 @@ pub(super) fn resolve_nginx(
     nginx: &raw::Nginx,
     bases: &BTreeMap<String, BaseImage>,
 ) -> Result<Nginx, ConfigError> {
-    let dockerfile = resolve_existing_project_path(
+    let dockerfile = resolve_template(
         origin,
-        &nginx.dockerfile,
+        nginx.dockerfile.as_ref(),
         "nginx.dockerfile",
-        ExpectedEntry::File,
+        templates::NGINX_DOCKERFILE,
     )?;
-    let config =
-        resolve_existing_project_path(origin, &nginx.config, "nginx.config", ExpectedEntry::File)?;
-    let base = resolve_base_name(origin, &nginx.base, "nginx.base", bases)?;
+    let config = resolve_template(
+        origin,
+        nginx.config.as_ref(),
+        "nginx.config",
+        templates::NGINX_CONFIG,
+    )?;
+    let base = resolve_base_name(
+        origin,
+        nginx.base.as_ref(),
+        "nginx.base",
+        DEFAULT_NGINX_BASE,
+        bases,
+    )?;
     let port = match &nginx.port {
         Some(port) => resolve_port(
             origin,

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use super::base::DEFAULT_RUNTIME_BASE;
 use super::numbers::{resolve_user, UserUse};
-use super::{resolve_base_name, resolve_existing_project_path, Origin};
+use super::{resolve_base_name, resolve_template, Origin};
 use crate::error::ConfigError;
 use crate::model::{BaseImage, Production};
-use crate::paths::ExpectedEntry;
 use crate::raw;
+use crate::templates;
 
 const DEFAULT_PRODUCTION_USER: u32 = 10001;
 
@@ -16,13 +17,19 @@ pub(super) fn resolve_production(
     production: &raw::Production,
     bases: &BTreeMap<String, BaseImage>,
 ) -> Result<Production, ConfigError> {
-    let dockerfile = resolve_existing_project_path(
+    let dockerfile = resolve_template(
         origin,
-        &production.dockerfile,
+        production.dockerfile.as_ref(),
         "production.dockerfile",
-        ExpectedEntry::File,
+        templates::PRODUCTION_DOCKERFILE,
     )?;
-    let base = resolve_base_name(origin, &production.base, "production.base", bases)?;
+    let base = resolve_base_name(
+        origin,
+        production.base.as_ref(),
+        "production.base",
+        DEFAULT_RUNTIME_BASE,
+        bases,
+    )?;
     let user = match &production.user {
         Some(user) => resolve_user(
             origin,

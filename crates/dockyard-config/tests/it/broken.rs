@@ -123,7 +123,6 @@ broken_case!(nginx_config_missing, "config = \"docker/nginx/nginx.conf\"" => "co
 broken_case!(nginx_bad_client_max_body_size, "client_max_body_size = \"25m\"" => "client_max_body_size = \"25 MB\"");
 broken_case!(nginx_empty_server_names, "server_names = [\"shop.example.com\", \"*.shop.example.com\", \"127.0.0.1\"]" => "server_names = []");
 broken_case!(nginx_bad_server_name, "\"*.shop.example.com\"" => "\"https://shop.example.com\"");
-broken_case!(nginx_missing_config, "config = \"docker/nginx/nginx.conf\"\n" => "");
 broken_case!(nginx_unknown_key, "client_max_body_size = \"25m\"" => "max_body_size = \"25m\"");
 
 // [smoke] and [[smoke.check]].
@@ -209,7 +208,7 @@ broken_case!(release_wrong_type_push_attempts, "push_attempts = 3" => "push_atte
 #[test]
 fn missing_table() {
     let text = MINIMAL.replace(
-        "[production]\ndockerfile = \"docker/production.Dockerfile\"\nbase = \"runtime\"\n",
+        "[app]\npath = \"app\"\nsettings_module = \"shop.settings\"\nwsgi = \"shop.wsgi:application\"\nport = 8000\nrequirements = [\"requirements.txt\"]\n",
         "",
     );
     assert_ne!(text, MINIMAL, "the edit applies");

@@ -33,8 +33,8 @@ fn the_repository_deploy_toml_parses() {
         panic!("the repository's deploy.toml has an [nginx] table");
     };
     assert_eq!(config.base(&nginx.base).name, "nginx");
-    assert!(nginx.dockerfile.is_file());
-    assert!(nginx.config.is_file());
+    assert!(nginx.dockerfile.origin().is_file());
+    assert!(nginx.config.origin().is_file());
     assert_eq!(nginx.port, 8080);
     assert_eq!(nginx.user, 10101);
 

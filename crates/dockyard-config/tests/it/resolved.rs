@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use dockyard_config::{ImageKind, Scanner, Severity};
+use dockyard_config::{ImageKind, Scanner, Severity, Template, TemplateFolder};
 use jiff::civil::date;
 
 use crate::fixture::{canonical_root, check, check_project, write_fixture_project, MINIMAL, VALID};
@@ -283,12 +283,15 @@ fn paths_resolve_against_the_deploy_file_not_the_working_directory() {
     assert_eq!(config.app.path, root.join("app"));
     assert_eq!(
         config.builder.dockerfile,
-        root.join("docker/builder.Dockerfile")
+        Template::File(root.join("docker/builder.Dockerfile"))
     );
-    assert_eq!(config.builder.context, root.join("docker/builder"));
+    assert_eq!(
+        config.builder.context,
+        TemplateFolder::Folder(root.join("docker/builder"))
+    );
     assert_eq!(
         config.production.dockerfile,
-        root.join("docker/production.Dockerfile")
+        Template::File(root.join("docker/production.Dockerfile"))
     );
     assert_eq!(loaded_from_elsewhere.expect("load resolves too"), config);
 

@@ -331,9 +331,9 @@ fn paths_resolve_against_the_deploy_toml_folder() {
         &config.root,
         &config.file,
         &config.app.path,
-        &config.builder.dockerfile,
-        &config.builder.context,
-        &config.production.dockerfile,
+        &config.builder.dockerfile.origin(),
+        &config.builder.context.origin(),
+        &config.production.dockerfile.origin(),
     ];
     for path in all {
         assert!(
