@@ -24,8 +24,8 @@ pub struct DeployConfig {
     pub app: App,
     /// `[python] version` (default 3.11): the Debian suite of the built-in bases.
     pub python: PythonVersion,
-    /// `[base.<name>]`, by name: the built-in `runtime`, `builder` and `nginx` bases for
-    /// [`DeployConfig::python`], each replaced by a table of the same name when written.
+    /// `[base.<name>]`, by name: the written tables, and the built-in `runtime`, `builder` and
+    /// `nginx` bases for [`DeployConfig::python`] that are used and not written.
     pub bases: BTreeMap<String, BaseImage>,
     /// `[builder]`, with built-in defaults when the table is absent.
     pub builder: Builder,

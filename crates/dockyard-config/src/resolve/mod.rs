@@ -79,6 +79,19 @@ pub(crate) fn resolve_document(
         Some(nginx) => Some(resolve_nginx(origin, nginx, &bases)?),
         None => None,
     };
+    let mut bases = bases;
+    let written_bases: Vec<&String> = document
+        .base
+        .iter()
+        .flat_map(|written| written.get_ref().keys().map(Spanned::get_ref))
+        .collect();
+    let used_bases = [
+        Some(&builder.base),
+        Some(&production.base),
+        nginx.as_ref().map(|nginx| &nginx.base),
+    ];
+    // A built-in base nothing starts from (nginx's, without [nginx]) is not planned.
+    bases.retain(|name, _| written_bases.contains(&name) || used_bases.contains(&Some(name)));
     let smoke = resolve_smoke(origin, document.smoke.as_ref(), nginx.is_some())?;
     let scan = match &document.scan {
         Some(scan) => Some(resolve_scan(origin, scan, nginx.is_some())?),

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use dockyard_config::{ImageKind, Scanner, Severity, Template, TemplateFolder};
+use dockyard_config::{
+    templates, ImageKind, PythonVersion, Scanner, Severity, Template, TemplateFolder,
+};
 use jiff::civil::date;
 
 use crate::fixture::{canonical_root, check, check_project, write_fixture_project, MINIMAL, VALID};
@@ -324,4 +326,84 @@ fn base_looks_up_by_name() {
         "ghcr.io/example/python-builder:bookworm"
     );
     assert_eq!(config.base(&config.production.base).name, "runtime");
+}
+
+/// `[project] name` and the `[app]` essentials, nothing else.
+const PROJECT_AND_APP_ALONE: &str = r#"[project]
+name = "shop"
+
+[app]
+path = "app"
+settings_module = "shop.settings"
+wsgi = "shop.wsgi:application"
+port = 8000
+requirements = ["requirements.txt"]
+"#;
+
+#[test]
+fn project_and_app_alone_take_the_built_in_templates_and_bases() {
+    // No docker/ folder at all: every template is built in.
+    let folder = write_fixture_project(PROJECT_AND_APP_ALONE, &[], &[]);
+    std::fs::remove_dir_all(folder.path().join("docker")).expect("remove docker/");
+    let root = canonical_root(&folder);
+    let config =
+        dockyard_config::parse(PROJECT_AND_APP_ALONE, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.python, PythonVersion::Python3_11);
+    assert_eq!(config.builder.dockerfile, templates::BUILDER_DOCKERFILE);
+    assert_eq!(config.builder.context, templates::BUILDER_CONTEXT);
+    assert_eq!(
+        config.production.dockerfile,
+        templates::PRODUCTION_DOCKERFILE
+    );
+    // Without [nginx], the built-in nginx base is not kept.
+    let bases: Vec<(&str, String)> = config
+        .bases
+        .values()
+        .map(|base| (base.name.as_str(), base.image.to_string()))
+        .collect();
+    assert_eq!(
+        bases,
+        [
+            ("builder", "dockyard/python-builder:bookworm".to_owned()),
+            ("runtime", "dockyard/python-runtime:bookworm".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn the_python_version_chooses_the_suite_of_the_built_in_bases() {
+    let cases = [
+        ("", "bookworm"),
+        ("[python]\n", "bookworm"),
+        ("[python]\nversion = \"3.11\"\n", "bookworm"),
+        ("[python]\nversion = \"3.13\"\n", "trixie"),
+    ];
+    for (table, suite) in cases {
+        let text = format!("{PROJECT_AND_APP_ALONE}\n[nginx]\n{table}");
+        let folder = write_fixture_project(&text, &[], &[]);
+        let root = canonical_root(&folder);
+        let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+        for base in config.bases.values() {
+            assert_eq!(base.image.tag.as_deref(), Some(suite), "{table:?}");
+            let recipe = base.bootstrap.as_ref().expect("built-in bases bootstrap");
+            assert_eq!(recipe.suite, suite, "{table:?}");
+        }
+        assert_eq!(config.bases.len(), 3, "{table:?}");
+    }
+}
+
+#[test]
+fn a_written_base_replaces_the_built_in_one_of_that_name() {
+    let text = format!(
+        "{PROJECT_AND_APP_ALONE}\n[base.runtime]\nimage = \"python:3.12-slim\"\n\n[python]\nversion = \"3.13\"\n"
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.base("runtime").image.to_string(), "python:3.12-slim");
+    assert_eq!(config.base("runtime").bootstrap, None);
+    assert_eq!(
+        config.base("builder").image.to_string(),
+        "dockyard/python-builder:trixie"
+    );
 }
