@@ -5,7 +5,7 @@ use dockyard_pipeline::state::State;
 
 use crate::fixture::{check, Project};
 
-/// The repository's deploy.toml less every template key and every `[base.*]` table.
+/// The repository's deploy.toml less its comments, every template key and every `[base.*]` table.
 fn without_templates_and_bases(text: &str) -> String {
     let mut kept = Vec::new();
     let mut in_base_table = false;
@@ -16,7 +16,7 @@ fn without_templates_and_bases(text: &str) -> String {
         let names_a_template = ["dockerfile = ", "context = ", "config = ", "base = "]
             .iter()
             .any(|key| line.starts_with(key));
-        if !in_base_table && !names_a_template {
+        if !in_base_table && !names_a_template && !line.starts_with('#') {
             kept.push(line);
         }
     }
