@@ -7,11 +7,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use dockyard_config::ImageKind;
 use dockyard_scan::{
     policy::{self, IgnoreEntry, Policy},
     render::{ImageScan, ScanSummary, VulnScanStatus},
     runner::{self, TrivyInvocation},
-    ImageKind, ScanError,
+    ScanError,
 };
 
 use crate::progress;

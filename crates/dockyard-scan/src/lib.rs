@@ -22,7 +22,7 @@ pub mod render;
 pub mod report;
 pub mod runner;
 
-pub use dockyard_config::{ImageKind, Scanner};
+pub use dockyard_config::Scanner;
 pub use error::{ScanError, PINNED_TRIVY_PIP_PACKAGE, PINNED_TRIVY_VERSION};
 pub use policy::{
     evaluate, today_utc, Date, Evaluation, Finding, FindingKind, IgnoreEntry, Policy, Verdict,

@@ -103,8 +103,8 @@ pub(super) fn resolve_bases(
             "base",
             "`base` defines no base image".to_owned(),
             Some(
-                "add at least one `[base.<name>]` table, for example [base.runtime] with \
-                 image = \"python:3.12-slim-bookworm\""
+                "leave `base` out for the built-in bases, or add a `[base.<name>]` table, for \
+                 example [base.runtime] with image = \"python:3.12-slim-bookworm\""
                     .to_owned(),
             ),
         );
