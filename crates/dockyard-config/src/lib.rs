@@ -15,6 +15,7 @@
 //! The only IO is reading the file ([`load`]) and looking at the files and folders it names.
 #![warn(missing_docs)]
 
+mod choices;
 mod error;
 mod image_reference;
 mod model;
@@ -26,19 +27,22 @@ mod resolve;
 mod source_map;
 mod suggestions;
 mod tag_template;
+pub mod templates;
 mod toml_errors;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::choices::{HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via};
 pub use crate::error::ConfigError;
 pub use crate::image_reference::ImageRef;
 pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
-    Release, Scan, ScanIgnore, Smoke, SmokeCheck, Via,
+    Release, Scan, ScanIgnore, Smoke, SmokeCheck,
 };
 pub use crate::outputs::Paths;
+pub use crate::templates::{BuiltInFile, Template, TemplateFolder};
 
 use crate::error::SourceText;
 

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::choices::{HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via};
 use crate::image_reference::ImageRef;
 use crate::tag_template::{render_tag_template, TagValues};
+use crate::templates::{Template, TemplateFolder};
 
 /// A checked `deploy.toml`: defaults applied, paths resolved against the file's folder, image
 /// references parsed, every cross reference (base names) known to hold.
@@ -20,11 +22,14 @@ pub struct DeployConfig {
     pub project: Project,
     /// `[app]`.
     pub app: App,
-    /// `[base.<name>]`, by name; never empty.
+    /// `[python] version` (default 3.11): the Debian suite of the built-in bases.
+    pub python: PythonVersion,
+    /// `[base.<name>]`, by name: the written tables, and the built-in `runtime`, `builder` and
+    /// `nginx` bases for [`DeployConfig::python`] that are used and not written.
     pub bases: BTreeMap<String, BaseImage>,
-    /// `[builder]`.
+    /// `[builder]`, with built-in defaults when the table is absent.
     pub builder: Builder,
-    /// `[production]`.
+    /// `[production]`, with built-in defaults when the table is absent.
     pub production: Production,
     /// `[nginx]`, when the file has one.
     pub nginx: Option<Nginx>,
@@ -119,10 +124,10 @@ pub struct Bootstrap {
 /// `[builder]`: the image that installs the requirements and runs the tests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Builder {
-    /// The Dockerfile, absolute; it exists.
-    pub dockerfile: PathBuf,
-    /// The build context folder, absolute; it exists.
-    pub context: PathBuf,
+    /// The Dockerfile template (default: the built-in one).
+    pub dockerfile: Template,
+    /// The build context folder (default: the built-in one, holding `dockyard-build`).
+    pub context: TemplateFolder,
     /// The name of the base image, a key of [`DeployConfig::bases`].
     pub base: String,
     /// A CA bundle to trust inside the builder, absolute; it exists.
@@ -134,9 +139,9 @@ pub struct Builder {
 /// `[production]`: the image that ships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Production {
-    /// The Dockerfile, absolute; it exists.
-    pub dockerfile: PathBuf,
-    /// The name of the base image, a key of [`DeployConfig::bases`].
+    /// The Dockerfile template (default: the built-in one).
+    pub dockerfile: Template,
+    /// The name of the base image, a key of [`DeployConfig::bases`] (default `runtime`).
     pub base: String,
     /// The numeric uid the app runs as; never 0 (default 10001).
     pub user: u32,
@@ -145,10 +150,10 @@ pub struct Production {
 /// `[nginx]`: the image serving the collected static files and proxying the rest to the app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Nginx {
-    /// The Dockerfile, absolute; it exists.
-    pub dockerfile: PathBuf,
-    /// The nginx.conf template, absolute; it exists.
-    pub config: PathBuf,
+    /// The Dockerfile template (default: the built-in one).
+    pub dockerfile: Template,
+    /// The nginx.conf template (default: the built-in one).
+    pub config: Template,
     /// The name of the base image, a key of [`DeployConfig::bases`].
     pub base: String,
     /// The port nginx listens on inside the container (1024 to 65535, default 8080).
@@ -187,7 +192,7 @@ pub struct SmokeCheck {
     /// The container the request goes to (default [`Via::Nginx`], which needs `[nginx]`).
     pub via: Via,
     /// `GET` (the default), `HEAD` or `POST`.
-    pub method: String,
+    pub method: HttpMethod,
     /// The expected status, 100 to 599 (default 200).
     pub status: u16,
     /// The `Host` header to send, when not the default.
@@ -201,38 +206,25 @@ pub struct SmokeCheck {
     pub body_contains: Vec<String>,
 }
 
-/// Where a smoke check sends its request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    /// Through the nginx container, as visitors do.
-    Nginx,
-    /// Straight to the app container.
-    App,
-}
-
 /// `[scan]`: the trivy scan gate.
-///
-/// Names are kept as trivy and deploy.toml spell them (scanners lowercase, severities uppercase);
-/// the crate running the scan maps them to its own types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scan {
     /// The trivy release to run, `MAJOR.MINOR.PATCH`, for example `0.76.0`.
     pub trivy_version: String,
-    /// The scanners to run, in the file's order, each once: `vuln`, `secret`, `misconfig` or
-    /// `license`; never empty (default `vuln`, `secret` and `misconfig`).
-    pub scanners: Vec<String>,
-    /// The images to scan, in the file's order, each once: `app`, `nginx` (only with `[nginx]`) or
-    /// `builder`; never empty (default `app` and `nginx`).
-    pub images: Vec<String>,
-    /// The lowest severity of a vulnerability or secret that fails the gate: `UNKNOWN`, `LOW`,
-    /// `MEDIUM`, `HIGH` (the default) or `CRITICAL`.
-    pub fail_on_severity: String,
+    /// The scanners to run, in the file's order, each once; never empty (default `vuln`,
+    /// `secret` and `misconfig`).
+    pub scanners: Vec<Scanner>,
+    /// The images to scan, in the file's order, each once: [`ImageKind::Nginx`] only with
+    /// `[nginx]`; never empty (default `app` and `nginx`).
+    pub images: Vec<ImageKind>,
+    /// The lowest severity of a vulnerability or secret that fails the gate (default
+    /// [`Severity::High`]).
+    pub fail_on_severity: Severity,
     /// Whether vulnerabilities without a fixed version are left out (default `false`).
     pub ignore_unfixed: bool,
     /// The lowest severity of a misconfiguration that fails the gate, like
     /// [`Scan::fail_on_severity`] (default `HIGH`).
-    pub misconfig_fail_on_severity: String,
+    pub misconfig_fail_on_severity: Severity,
     /// How long one trivy run may take, 10 to 3600 (default 600).
     pub timeout_seconds: u64,
     /// trivy's cache folder, absolute, inside the deploy file's folder; it may not exist yet
@@ -252,10 +244,10 @@ pub struct ScanIgnore {
     pub id: String,
     /// Why the risk is accepted; at least 10 characters.
     pub reason: String,
-    /// The last day the entry applies, `YYYY-MM-DD`; a real day.
-    pub expires: String,
-    /// The one image the entry applies to (`app`, `nginx` or `builder`), else every image.
-    pub image: Option<String>,
+    /// The last day the entry applies.
+    pub expires: jiff::civil::Date,
+    /// The one image the entry applies to, else every image.
+    pub image: Option<ImageKind>,
     /// A package URL, or the start of one (`pkg:deb/debian/bash`), the finding must be in.
     pub package: Option<String>,
     /// The file path, or pattern, the finding must be in.

@@ -261,18 +261,13 @@ pub(crate) fn split_iso_date(date: &str) -> Option<(u16, u8, u8)> {
     Some((year.parse().ok()?, month.parse().ok()?, day.parse().ok()?))
 }
 
-/// Whether the day exists in the Gregorian calendar: no 13th month, no February 30th.
-pub(crate) fn is_real_day(year: u16, month: u8, day: u8) -> bool {
-    // By remainders rather than `is_multiple_of`, which is newer than the workspace's rust-version.
-    let is_leap_year = matches!((year % 4, year % 100, year % 400), (0, 1.., _) | (_, _, 0));
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap_year => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days_in_month).contains(&day)
+/// The day `year`-`month`-`day`, when the Gregorian calendar has it: no 13th month, no
+/// February 30th.
+pub(crate) fn real_day(year: u16, month: u8, day: u8) -> Option<jiff::civil::Date> {
+    let year = i16::try_from(year).ok()?;
+    let month = i8::try_from(month).ok()?;
+    let day = i8::try_from(day).ok()?;
+    jiff::civil::Date::new(year, month, day).ok()
 }
 
 fn starts_with_and_continues(
@@ -375,15 +370,15 @@ mod tests {
         assert_eq!(split_iso_date("31/12/2026"), None);
         assert_eq!(split_iso_date("2026-12-31-01"), None);
         assert_eq!(split_iso_date(""), None);
-        assert!(is_real_day(2026, 12, 31));
-        assert!(is_real_day(2028, 2, 29));
-        assert!(is_real_day(2000, 2, 29));
-        assert!(!is_real_day(1900, 2, 29));
-        assert!(!is_real_day(2026, 2, 29));
-        assert!(!is_real_day(2026, 2, 30));
-        assert!(!is_real_day(2026, 4, 31));
-        assert!(!is_real_day(2026, 13, 1));
-        assert!(!is_real_day(2026, 0, 1));
-        assert!(!is_real_day(2026, 1, 0));
+        assert!(real_day(2026, 12, 31).is_some());
+        assert!(real_day(2028, 2, 29).is_some());
+        assert!(real_day(2000, 2, 29).is_some());
+        assert!(real_day(1900, 2, 29).is_none());
+        assert!(real_day(2026, 2, 29).is_none());
+        assert!(real_day(2026, 2, 30).is_none());
+        assert!(real_day(2026, 4, 31).is_none());
+        assert!(real_day(2026, 13, 1).is_none());
+        assert!(real_day(2026, 0, 1).is_none());
+        assert!(real_day(2026, 1, 0).is_none());
     }
 }

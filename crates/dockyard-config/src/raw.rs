@@ -21,12 +21,14 @@ pub struct Document {
     pub project: Project,
     /// `[app]`.
     pub app: App,
-    /// `[base.<name>]`, by name.
-    pub base: Spanned<BTreeMap<Spanned<String>, Base>>,
-    /// `[builder]`.
-    pub builder: Builder,
-    /// `[production]`.
-    pub production: Production,
+    /// `[python]`, optional.
+    pub python: Option<Python>,
+    /// `[base.<name>]`, by name, optional.
+    pub base: Option<Spanned<BTreeMap<Spanned<String>, Base>>>,
+    /// `[builder]`, optional.
+    pub builder: Option<Builder>,
+    /// `[production]`, optional.
+    pub production: Option<Production>,
     /// `[nginx]`, optional.
     pub nginx: Option<Nginx>,
     /// `[smoke]` and its `[[smoke.check]]` entries, optional.
@@ -77,6 +79,14 @@ pub struct App {
     pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
+/// `[python]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Python {
+    /// `version`: the Python of the built-in bases, `"3.11"` or `"3.13"`.
+    pub version: Option<Spanned<String>>,
+}
+
 /// `[base.<name>]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,15 +114,15 @@ pub struct Bootstrap {
 }
 
 /// `[builder]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Builder {
     /// `dockerfile`: relative to the deploy file's folder.
-    pub dockerfile: Spanned<String>,
+    pub dockerfile: Option<Spanned<String>>,
     /// `context`: a folder, relative to the deploy file's folder.
-    pub context: Spanned<String>,
+    pub context: Option<Spanned<String>>,
     /// `base`: the name of a `[base.<name>]` table.
-    pub base: Spanned<String>,
+    pub base: Option<Spanned<String>>,
     /// `ca_bundle`: a CA bundle file, absolute or relative to the deploy file's folder.
     pub ca_bundle: Option<Spanned<String>>,
     /// `pip_cache_volume`: the Docker volume holding pip's cache.
@@ -120,13 +130,13 @@ pub struct Builder {
 }
 
 /// `[production]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Production {
     /// `dockerfile`: relative to the deploy file's folder.
-    pub dockerfile: Spanned<String>,
+    pub dockerfile: Option<Spanned<String>>,
     /// `base`: the name of a `[base.<name>]` table.
-    pub base: Spanned<String>,
+    pub base: Option<Spanned<String>>,
     /// `user`: the numeric uid the app runs as.
     pub user: Option<Spanned<i64>>,
 }
@@ -136,11 +146,11 @@ pub struct Production {
 #[serde(deny_unknown_fields)]
 pub struct Nginx {
     /// `dockerfile`: relative to the deploy file's folder.
-    pub dockerfile: Spanned<String>,
+    pub dockerfile: Option<Spanned<String>>,
     /// `config`: the nginx.conf template, relative to the deploy file's folder.
-    pub config: Spanned<String>,
+    pub config: Option<Spanned<String>>,
     /// `base`: the name of a `[base.<name>]` table.
-    pub base: Spanned<String>,
+    pub base: Option<Spanned<String>>,
     /// `port`: the port nginx listens on inside the container.
     pub port: Option<Spanned<i64>>,
     /// `user`: the numeric uid nginx runs as.

@@ -45,25 +45,8 @@ pub(crate) fn example_for_missing_key(key_pattern: &str) -> Option<&'static str>
         "app.wsgi" => "wsgi = \"mysite.wsgi:application\"",
         "app.port" => "port = 8000",
         "app.requirements" => "requirements = [\"requirements.txt\"]",
-        "base" => "[base.runtime] with image = \"python:3.12-slim-bookworm\"",
         "base.*.image" => "image = \"python:3.12-slim-bookworm\"",
         "base.*.bootstrap.suite" => "suite = \"bookworm\"",
-        "builder" => {
-            "[builder] with dockerfile = \"docker/builder.Dockerfile\", \
-             context = \"docker/builder\" and base = \"builder\""
-        }
-        "builder.dockerfile" => "dockerfile = \"docker/builder.Dockerfile\"",
-        "builder.context" => "context = \"docker/builder\"",
-        "builder.base" => "base = \"builder\"",
-        "production" => {
-            "[production] with dockerfile = \"docker/production.Dockerfile\" and \
-             base = \"runtime\""
-        }
-        "production.dockerfile" => "dockerfile = \"docker/production.Dockerfile\"",
-        "production.base" => "base = \"runtime\"",
-        "nginx.dockerfile" => "dockerfile = \"docker/nginx.Dockerfile\"",
-        "nginx.config" => "config = \"docker/nginx/nginx.conf\"",
-        "nginx.base" => "base = \"nginx\"",
         "smoke.check.*.name" => "name = \"health through nginx\"",
         "smoke.check.*.path" => "path = \"/health/\"",
         "scan.trivy_version" => "trivy_version = \"0.76.0\"",

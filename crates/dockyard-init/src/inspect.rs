@@ -10,7 +10,7 @@ use regex::Regex;
 use crate::settings::{self, PathValue, SourceFile};
 use crate::{
     Assets, Evidence, InitError, Inspection, PackageManager, PythonChoice, Service, ServiceKind,
-    SettingsChoice, StaticRoot, TestRunner, OFFERED_PYTHONS,
+    SettingsChoice, StaticRoot, TestRunner,
 };
 
 /// Folders never searched for `manage.py`, `urls.py` or `package.json`.
@@ -317,7 +317,7 @@ fn choose_python(requests: &[PythonRequest]) -> PythonChoice {
     if requests.is_empty() {
         return PythonChoice::NotAsked;
     }
-    OFFERED_PYTHONS
+    crate::offered_pythons()
         .iter()
         .find(|offered| {
             requests

@@ -33,20 +33,23 @@ pub struct OfferedPython {
     pub suite: &'static str,
 }
 
-/// The Python versions Dockyard offers, oldest first.
-// One home with dockyard-config's `[python] version` once both land: config owns the list, init maps onto it.
-pub const OFFERED_PYTHONS: &[OfferedPython] = &[
-    OfferedPython {
-        version_key: "3.11",
-        version: PythonVersion::new(3, 11, 2),
-        suite: "bookworm",
-    },
-    OfferedPython {
-        version_key: "3.13",
-        version: PythonVersion::new(3, 13, 5),
-        suite: "trixie",
-    },
-];
+/// The Python versions Dockyard offers, oldest first: dockyard-config's `[python] version` list is their one home.
+pub fn offered_pythons() -> &'static [OfferedPython] {
+    static OFFERED: std::sync::LazyLock<Vec<OfferedPython>> = std::sync::LazyLock::new(|| {
+        dockyard_config::PythonVersion::ALL
+            .iter()
+            .map(|python| {
+                let (major, minor, patch) = python.release();
+                OfferedPython {
+                    version_key: python.as_str(),
+                    version: PythonVersion::new(major, minor, patch),
+                    suite: python.debian_suite(),
+                }
+            })
+            .collect()
+    });
+    &OFFERED
+}
 
 /// Where a fact was read: a file relative to the inspected folder and a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]

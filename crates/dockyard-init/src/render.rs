@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use dockyard_python::{DependencyFormat, RequirementsFile, RequirementsRole};
 
-use crate::{Inspection, PythonChoice, StaticRoot, TestRunner, OFFERED_PYTHONS};
+use crate::{Inspection, PythonChoice, StaticRoot, TestRunner};
 
 /// Group and extra names that are for tests and development, not the production image.
 const DEVELOPMENT_GROUPS: &[&str] = &[
@@ -59,7 +59,7 @@ pub fn render(inspection: &Inspection) -> String {
 }
 
 fn render_python(out: &mut String, inspection: &Inspection) {
-    let offered: Vec<String> = OFFERED_PYTHONS
+    let offered: Vec<String> = crate::offered_pythons()
         .iter()
         .map(|offered| format!("{} (Debian {})", offered.version_key, offered.suite))
         .collect();
@@ -85,7 +85,7 @@ fn render_python(out: &mut String, inspection: &Inspection) {
             let _ = writeln!(out, "# or expect its dependencies to fail.");
         }
         PythonChoice::Offered(chosen) => {
-            let fitting: Vec<&str> = OFFERED_PYTHONS
+            let fitting: Vec<&str> = crate::offered_pythons()
                 .iter()
                 .filter(|offered| {
                     inspection

@@ -139,6 +139,23 @@ pub enum PipelineError {
         /// The sha256 of what would have been uploaded.
         found: String,
     },
+    /// The project asks for a Python that `[python] version` does not give.
+    #[error("{}: the project asks for Python {request}, but the base images bring Python {offered} (`[python] version = \"{version}\"` in deploy.toml)", file.display())]
+    PythonNotOffered {
+        /// The file holding the request (pyproject.toml, .python-version, runtime.txt).
+        file: PathBuf,
+        /// The request as the user reads it.
+        request: String,
+        /// The release the chosen version brings, `3.11.2`.
+        offered: String,
+        /// `[python] version` as resolved.
+        version: String,
+        /// The versions on offer that satisfy every request (may be empty).
+        fitting: Vec<String>,
+    },
+    /// The project's Python request files could not be read.
+    #[error(transparent)]
+    Python(#[from] dockyard_python::PythonError),
     /// A bug in Dockyard: the executor was asked for something its plan cannot hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -151,7 +168,10 @@ impl PipelineError {
     /// The documented process exit code for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            PipelineError::Config(_) | PipelineError::Template { .. } => exit_code::INVALID_CONFIG,
+            PipelineError::Config(_)
+            | PipelineError::Template { .. }
+            | PipelineError::PythonNotOffered { .. }
+            | PipelineError::Python(_) => exit_code::INVALID_CONFIG,
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
             PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. })
             | PipelineError::BaseUnavailable { .. } => exit_code::MISSING_PREREQUISITE,
@@ -210,6 +230,11 @@ impl PipelineError {
             ),
             PipelineError::Credentials(error) => error.hint(),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
+            PipelineError::PythonNotOffered { fitting, .. } => Some(match fitting.as_slice() {
+                [] => format!("Dockyard offers Python {}; change the project's request, or build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml)", dockyard_config::PythonVersion::ALL.iter().map(|python| format!("{python} (Debian {})", python.debian_suite())).collect::<Vec<_>>().join(" and ")),
+                fitting => format!("set `[python] version = \"{}\"` in deploy.toml", fitting[0]),
+            }),
+            PipelineError::Python(error) => error.hint(),
             PipelineError::ScanNotConfigured => Some("add a [scan] table with trivy_version (see the repository's deploy.toml); `smoke` and `check` run without one, with a warning".to_owned()),
             PipelineError::SourceChanged { .. } => Some("nothing was built from it; run the command again once the files stop changing (an editor or a generator wrote to the app folder)".to_owned()),
             PipelineError::Internal(_) => Some("this is a bug in Dockyard; please report it with the command line".to_owned()),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dockyard_config::DeployConfig;
+use dockyard_config::{DeployConfig, Template, TemplateFolder};
 use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
 use serde::Serialize;
 
@@ -111,6 +111,7 @@ pub struct SourceSummary {
 
 /// Loads nothing: takes a validated config and computes everything the plan and the run share.
 pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared, PipelineError> {
+    check_python_requests(&config)?;
     let name = &config.project.name;
     let paths = Paths::new(&config.root, name);
     let pack_options = PackOptions {
@@ -131,11 +132,21 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         config.base(&config.builder.base).image.to_string(),
     );
     let builder_dockerfile = template::render(
-        &config.builder.dockerfile,
-        &read_text(&config.builder.dockerfile)?,
+        &config.builder.dockerfile.origin(),
+        &read_template(&config.builder.dockerfile)?,
         &builder_values,
     )?;
-    let mut builder_context = read_folder_members(&config.builder.context)?;
+    let mut builder_context = match &config.builder.context {
+        TemplateFolder::BuiltIn(_, files) => files
+            .iter()
+            .map(|file| Member {
+                path: file.path.to_owned(),
+                bytes: file.bytes.to_vec(),
+                executable: file.executable,
+            })
+            .collect(),
+        TemplateFolder::Folder(folder) => read_folder_members(folder)?,
+    };
     builder_context.retain(|member| member.path != "Dockerfile");
     builder_context.push(Member {
         path: "Dockerfile".to_owned(),
@@ -151,8 +162,8 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         config.base(&config.production.base).image.to_string(),
     );
     let production_dockerfile = template::render(
-        &config.production.dockerfile,
-        &read_text(&config.production.dockerfile)?,
+        &config.production.dockerfile.origin(),
+        &read_template(&config.production.dockerfile)?,
         &production_values,
     )?;
     let kit = vec![Member {
@@ -175,13 +186,17 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
             Some(PreparedNginx {
                 tag: format!("{name}-nginx:latest"),
                 dockerfile: template::render(
-                    &nginx.dockerfile,
-                    &read_text(&nginx.dockerfile)?,
+                    &nginx.dockerfile.origin(),
+                    &read_template(&nginx.dockerfile)?,
                     &nginx_values,
                 )?
                 .into_bytes(),
-                config: template::render(&nginx.config, &read_text(&nginx.config)?, &nginx_values)?
-                    .into_bytes(),
+                config: template::render(
+                    &nginx.config.origin(),
+                    &read_template(&nginx.config)?,
+                    &nginx_values,
+                )?
+                .into_bytes(),
             })
         }
         None => None,
@@ -200,6 +215,40 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         kit_sha256,
         config,
     })
+}
+
+/// Refuses a project whose `requires-python`, `.python-version` or `runtime.txt` (in the app folder or any folder
+/// above it up to deploy.toml's) the chosen Python does not satisfy: never a silent mismatch found deep in pip.
+fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
+    let folders = config
+        .app
+        .path
+        .ancestors()
+        .take_while(|folder| folder.starts_with(&config.root));
+    for folder in folders {
+        for request in dockyard_python::python_requests(folder)? {
+            let allowed = |python: dockyard_config::PythonVersion| {
+                let (major, minor, patch) = python.release();
+                request.allows(dockyard_python::PythonVersion::new(major, minor, patch))
+            };
+            if allowed(config.python) {
+                continue;
+            }
+            let (major, minor, patch) = config.python.release();
+            return Err(PipelineError::PythonNotOffered {
+                file: folder.join(&request.file),
+                request: format!("`{}` ({})", request.written, request.specifiers()),
+                offered: format!("{major}.{minor}.{patch}"),
+                version: config.python.to_string(),
+                fitting: dockyard_config::PythonVersion::ALL
+                    .iter()
+                    .filter(|python| allowed(**python))
+                    .map(ToString::to_string)
+                    .collect(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The ignore rules for the app source, from deploy.toml's [context] table.
@@ -599,19 +648,19 @@ impl Plan {
         }
         line(format!(
             "  builder    {} from {}",
-            relative(&config.builder.dockerfile),
-            relative(&config.builder.context)
+            relative(&config.builder.dockerfile.origin()),
+            relative(&config.builder.context.origin())
         ));
         line(format!(
             "  production {} (user {})",
-            relative(&config.production.dockerfile),
+            relative(&config.production.dockerfile.origin()),
             config.production.user
         ));
         if let Some(nginx) = &config.nginx {
             line(format!(
                 "  nginx      {} with {} (user {}, port {}, hosts {})",
-                relative(&nginx.dockerfile),
-                relative(&nginx.config),
+                relative(&nginx.dockerfile.origin()),
+                relative(&nginx.config.origin()),
                 nginx.user,
                 nginx.port,
                 nginx.server_names.join(" ")
@@ -647,6 +696,14 @@ impl Plan {
             ));
         }
         res
+    }
+}
+
+/// The text of a built-in template, or of the project's template file.
+fn read_template(template: &Template) -> Result<String, PipelineError> {
+    match template {
+        Template::BuiltIn(_, text) => Ok((*text).to_owned()),
+        Template::File(path) => read_text(path),
     }
 }
 

@@ -7,11 +7,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use dockyard_config::ImageKind;
 use dockyard_scan::{
     policy::{self, IgnoreEntry, Policy},
     render::{ImageScan, ScanSummary, VulnScanStatus},
     runner::{self, TrivyInvocation},
-    ScanError, Severity,
+    ScanError,
 };
 
 use crate::progress;
@@ -64,7 +65,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
         &format!(
             "trivy {version} ({}), scanners {}",
             program.display(),
-            scan_config.scanners.join(",")
+            runner::scanner_names(&scan_config.scanners, ",")
         ),
     );
     let folder = session
@@ -83,9 +84,10 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
 
     let mut reports = Vec::new();
     let mut images = Vec::new();
-    for image_name in &scan_config.images {
+    for &image_kind in &scan_config.images {
+        let image_name = image_kind.as_str();
         let image_started = Instant::now();
-        let record = image_record(session, image_name)?;
+        let record = image_record(session, image_kind)?;
         let archive = folder.join(format!("{image_name}.tar"));
         let n_bytes = session
             .engine
@@ -111,7 +113,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
             Err(ScanError::VulnerabilityDatabaseUnavailable { detail, .. }) => {
                 progress::warning(&format!(
                     "VULNERABILITY SCAN NOT RUN for {image_name}: trivy could not get its vulnerability database ({detail}); scanning for {} only",
-                    invocation.scanners.iter().filter(|scanner| *scanner != "vuln").cloned().collect::<Vec<_>>().join(" and ")
+                    runner::scanner_names(&runner::without_vulnerability_scanner(&invocation).scanners, " and ")
                 ));
                 let reduced = runner::without_vulnerability_scanner(&invocation);
                 let scanners = reduced.scanners.clone();
@@ -127,9 +129,9 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
             image_started,
             &format!("{} results", report.results.len()),
         );
-        reports.push((image_name.clone(), report));
+        reports.push((image_name.to_owned(), report));
         images.push(ImageScan {
-            image: image_name.clone(),
+            image: image_name.to_owned(),
             reference: record.tag.clone(),
             scanners,
             vulnerability_scan,
@@ -137,27 +139,28 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
     }
     let _ = std::fs::remove_dir_all(&folder);
 
-    let severity = |text: &str| text.parse::<Severity>().map_err(PipelineError::from);
     let policy = Policy {
-        fail_on_severity: severity(&scan_config.fail_on_severity)?,
+        fail_on_severity: scan_config.fail_on_severity,
         ignore_unfixed: scan_config.ignore_unfixed,
-        misconfig_fail_on_severity: severity(&scan_config.misconfig_fail_on_severity)?,
+        misconfig_fail_on_severity: scan_config.misconfig_fail_on_severity,
         secrets_fail: true,
     };
     let ignores = scan_config
         .ignores
         .iter()
-        .map(|entry| {
-            Ok(IgnoreEntry {
-                id: entry.id.clone(),
-                reason: entry.reason.clone(),
-                expires: entry.expires.parse().map_err(PipelineError::from)?,
-                image: entry.image.clone(),
-                package: entry.package.clone(),
-                path: entry.path.clone(),
-            })
+        .map(|entry| IgnoreEntry {
+            id: entry.id.clone(),
+            reason: entry.reason.clone(),
+            expires: dockyard_scan::Date {
+                year: i32::from(entry.expires.year()),
+                month: entry.expires.month().unsigned_abs(),
+                day: entry.expires.day().unsigned_abs(),
+            },
+            image: entry.image.map(|kind| kind.as_str().to_owned()),
+            package: entry.package.clone(),
+            path: entry.path.clone(),
         })
-        .collect::<Result<Vec<_>, PipelineError>>()?;
+        .collect::<Vec<_>>();
     let evaluation = policy::evaluate(&reports, &policy, &ignores, policy::today_utc());
     let summary = ScanSummary { images, evaluation };
 
@@ -186,13 +189,13 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
     }))
 }
 
-fn image_record(session: &Session, image_name: &str) -> Result<ImageRecord, PipelineError> {
-    let (record, tag) = match image_name {
-        "app" => (
+fn image_record(session: &Session, image_kind: ImageKind) -> Result<ImageRecord, PipelineError> {
+    let (record, tag) = match image_kind {
+        ImageKind::App => (
             session.state.production.clone(),
             session.prepared.production_tag.clone(),
         ),
-        "nginx" => (
+        ImageKind::Nginx => (
             session.state.nginx.clone(),
             session
                 .prepared
@@ -201,7 +204,7 @@ fn image_record(session: &Session, image_name: &str) -> Result<ImageRecord, Pipe
                 .map(|nginx| nginx.tag.clone())
                 .unwrap_or_default(),
         ),
-        _ => (
+        ImageKind::Builder => (
             session.state.builder.clone(),
             session.prepared.builder_tag.clone(),
         ),

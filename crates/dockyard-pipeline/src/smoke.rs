@@ -690,7 +690,7 @@ fn check_spec(check: &SmokeCheck) -> CheckSpec {
             Via::Nginx => checks::Via::Nginx,
             Via::App => checks::Via::App,
         },
-        method: check.method.clone(),
+        method: check.method.as_str().to_owned(),
         status: check.status,
         host: check.host.clone(),
         json: check.json.clone(),

@@ -50,13 +50,6 @@ pub enum ScanError {
         source: std::io::Error,
     },
 
-    /// A severity in our own settings is not one of trivy's five.
-    #[error("unknown severity {text:?}: expected one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL")]
-    InvalidSeverity {
-        /// The text as written.
-        text: String,
-    },
-
     /// A date in our own settings (an ignore entry's expiry) is not a `YYYY-MM-DD` calendar date.
     #[error("invalid date {text:?}: {reason}")]
     InvalidDate {
@@ -147,9 +140,6 @@ impl ScanError {
             ScanError::ReadReport { .. } | ScanError::PrepareOutput { .. } => {
                 Some("check the permissions of the target folder and the free disk space".to_owned())
             }
-            ScanError::InvalidSeverity { .. } => {
-                Some("write one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL".to_owned())
-            }
             ScanError::InvalidDate { .. } => {
                 Some("write the date as YYYY-MM-DD, for example 2026-12-31".to_owned())
             }
@@ -177,12 +167,9 @@ impl ScanError {
 
     /// Whether the scanner (or its surroundings) failed, rather than our own settings.
     ///
-    /// Everything is infrastructure except a severity or a date in our own settings that cannot
+    /// Everything is infrastructure except a date in our own settings that cannot
     /// be parsed: those are configuration errors.
     pub fn is_infrastructure(&self) -> bool {
-        !matches!(
-            self,
-            ScanError::InvalidSeverity { .. } | ScanError::InvalidDate { .. }
-        )
+        !matches!(self, ScanError::InvalidDate { .. })
     }
 }

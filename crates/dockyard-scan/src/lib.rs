@@ -22,6 +22,7 @@ pub mod render;
 pub mod report;
 pub mod runner;
 
+pub use dockyard_config::Scanner;
 pub use error::{ScanError, PINNED_TRIVY_PIP_PACKAGE, PINNED_TRIVY_VERSION};
 pub use policy::{
     evaluate, today_utc, Date, Evaluation, Finding, FindingKind, IgnoreEntry, Policy, Verdict,
@@ -30,10 +31,10 @@ pub use render::{
     render_table, to_json, to_markdown, to_sarif, ImageScan, ScanSummary, VulnScanStatus,
 };
 pub use report::{
-    parse_report, Misconfiguration, SecretFinding, Severity, TrivyReport, TrivyResult,
-    Vulnerability,
+    parse_report, severity_from_report_text, Misconfiguration, SecretFinding, Severity,
+    TrivyReport, TrivyResult, Vulnerability,
 };
 pub use runner::{
-    check_trivy_version, classify_trivy_failure, find_trivy, run_trivy, trivy_args, trivy_version,
-    without_vulnerability_scanner, TrivyInvocation,
+    check_trivy_version, classify_trivy_failure, find_trivy, run_trivy, scanner_names, trivy_args,
+    trivy_version, without_vulnerability_scanner, TrivyInvocation,
 };

@@ -16,7 +16,7 @@ pub use markdown::to_markdown;
 pub use sarif::to_sarif;
 pub use table::render_table;
 
-use crate::{Evaluation, Finding, FindingKind, Verdict};
+use crate::{Evaluation, Finding, FindingKind, Scanner, Verdict};
 
 /// One scan of one image, and the evaluation of all of them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -34,10 +34,22 @@ pub struct ImageScan {
     pub image: String,
     /// The image reference that was exported and scanned, for example `notes/app:1.4.0`.
     pub reference: String,
-    /// The trivy scanners that ran (`vuln`, `secret`, `misconfig`).
-    pub scanners: Vec<String>,
+    /// The trivy scanners that ran.
+    pub scanners: Vec<Scanner>,
     /// Whether the vulnerability scanner ran.
     pub vulnerability_scan: VulnScanStatus,
+}
+
+impl ImageScan {
+    /// The scanners that ran, as trivy names them, joined with `separator`.
+    pub fn scanner_names(&self, separator: &str) -> String {
+        let names: Vec<&str> = self
+            .scanners
+            .iter()
+            .map(|scanner| scanner.as_str())
+            .collect();
+        names.join(separator)
+    }
 }
 
 /// Whether the vulnerability scanner ran for an image.

@@ -6,102 +6,34 @@
 //! public types, which only keep what the policy and the renderings need.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::Deserialize;
 
 use crate::ScanError;
 
-/// A finding's severity, as trivy's `Severity` string field says it (`"HIGH"`), ordered from
-/// [`Severity::Unknown`] (lowest) to [`Severity::Critical`].
-///
-/// `VendorSeverity` (integers per data source) is deliberately not mapped to this type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum Severity {
-    /// `UNKNOWN`, and any severity string trivy may add later.
-    #[default]
-    Unknown,
-    /// `LOW`.
-    Low,
-    /// `MEDIUM`.
-    Medium,
-    /// `HIGH`.
-    High,
-    /// `CRITICAL`.
-    Critical,
+pub use dockyard_config::Severity;
+
+/// The severity of a string in a trivy report: case-insensitive, and anything unknown is
+/// [`Severity::Unknown`] (a report never fails to parse because of a new severity).
+pub fn severity_from_report_text(text: &str) -> Severity {
+    Severity::from_name_ignoring_case(text).unwrap_or(Severity::Unknown)
 }
 
-impl Severity {
-    /// All severities, from the highest to the lowest.
-    pub const ALL_DESCENDING: [Severity; 5] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Unknown,
-    ];
-
-    /// trivy's spelling: `UNKNOWN`, `LOW`, `MEDIUM`, `HIGH`, `CRITICAL`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Unknown => "UNKNOWN",
-            Severity::Low => "LOW",
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        }
-    }
-
-    /// The severity of a string in a trivy report: case-insensitive, and anything unknown is
-    /// [`Severity::Unknown`] (a report never fails to parse because of a new severity).
-    pub fn from_report_text(text: &str) -> Severity {
-        text.parse().unwrap_or(Severity::Unknown)
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-/// Strict parsing, for our own settings: case-insensitive, but a typo is an error
-/// ([`ScanError::InvalidSeverity`]) rather than a silent [`Severity::Unknown`].
-impl FromStr for Severity {
-    type Err = ScanError;
-
-    fn from_str(text: &str) -> Result<Severity, ScanError> {
-        Severity::ALL_DESCENDING
-            .into_iter()
-            .find(|severity| severity.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| ScanError::InvalidSeverity {
-                text: text.to_owned(),
-            })
-    }
-}
-
-impl serde::Serialize for Severity {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-/// Lenient, for reports: any string ([`Severity::from_report_text`]); `null`, a number or anything
+/// Lenient, for reports: any string ([`severity_from_report_text`]); `null`, a number or anything
 /// else is [`Severity::Unknown`] rather than a failed report.
-impl<'de> Deserialize<'de> for Severity {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Severity, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum SeverityField {
-            Text(String),
-            Other(serde::de::IgnoredAny),
-        }
-        Ok(match SeverityField::deserialize(deserializer)? {
-            SeverityField::Text(text) => Severity::from_report_text(&text),
-            SeverityField::Other(_) => Severity::Unknown,
-        })
+fn lenient_severity<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Severity, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum SeverityField {
+        Text(String),
+        Other(serde::de::IgnoredAny),
     }
+    Ok(match SeverityField::deserialize(deserializer)? {
+        SeverityField::Text(text) => severity_from_report_text(&text),
+        SeverityField::Other(_) => Severity::Unknown,
+    })
 }
 
 /// A whole trivy report: one scanned artifact and its results.
@@ -281,7 +213,7 @@ struct RawVulnerability {
     fixed_version: Option<String>,
     #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_severity")]
     severity: Severity,
     #[serde(default)]
     title: Option<String>,
@@ -305,7 +237,7 @@ struct RawSecret {
     rule_id: Option<String>,
     #[serde(default)]
     category: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_severity")]
     severity: Severity,
     #[serde(default)]
     title: Option<String>,
@@ -328,7 +260,7 @@ struct RawMisconfiguration {
     title: Option<String>,
     #[serde(default)]
     message: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_severity")]
     severity: Severity,
     #[serde(default)]
     status: Option<String>,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::report::parse_report;
-use crate::{ScanError, TrivyReport};
+use crate::{ScanError, Scanner, TrivyReport};
 
 /// How long past its own `--timeout` trivy may take (startup, writing the report) before it is killed.
 pub const TIMEOUT_GRACE_SECONDS: u64 = 30;
@@ -38,8 +38,8 @@ pub struct TrivyInvocation {
     pub program: PathBuf,
     /// The `docker save` archive of the image.
     pub image_archive: PathBuf,
-    /// trivy's scanners: `vuln`, `secret`, `misconfig` (`license` works too, but is not judged).
-    pub scanners: Vec<String>,
+    /// trivy's scanners ([`Scanner::License`] works too, but is not judged).
+    pub scanners: Vec<Scanner>,
     /// trivy's cache folder: the vulnerability database lives in `db/` below it.
     pub cache_dir: PathBuf,
     /// trivy's own `--timeout`, in seconds; the process is killed [`TIMEOUT_GRACE_SECONDS`] later.
@@ -69,15 +69,21 @@ pub fn without_vulnerability_scanner(invocation: &TrivyInvocation) -> TrivyInvoc
         scanners: invocation
             .scanners
             .iter()
-            .filter(|scanner| scanner.as_str() != "vuln")
-            .cloned()
+            .filter(|scanner| **scanner != Scanner::Vuln)
+            .copied()
             .collect(),
         ..invocation.clone()
     }
 }
 
-fn has_scanner(invocation: &TrivyInvocation, wanted: &str) -> bool {
-    invocation.scanners.iter().any(|scanner| scanner == wanted)
+fn has_scanner(invocation: &TrivyInvocation, wanted: Scanner) -> bool {
+    invocation.scanners.contains(&wanted)
+}
+
+/// `scanners` as trivy names them, joined with `separator` (`","` on trivy's command line).
+pub fn scanner_names(scanners: &[Scanner], separator: &str) -> String {
+    let names: Vec<&str> = scanners.iter().map(|scanner| scanner.as_str()).collect();
+    names.join(separator)
 }
 
 /// trivy's command line for an invocation (without the program name).
@@ -99,7 +105,7 @@ pub fn trivy_args(invocation: &TrivyInvocation) -> Vec<String> {
         "--input",
         &path(&invocation.image_archive),
         "--scanners",
-        &invocation.scanners.join(","),
+        &scanner_names(&invocation.scanners, ","),
         "--format",
         "json",
         "--output",
@@ -123,22 +129,22 @@ pub fn trivy_args(invocation: &TrivyInvocation) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec();
-    let image_config_scanners: Vec<&str> = ["misconfig", "secret"]
+    let image_config_scanners: Vec<Scanner> = [Scanner::Misconfig, Scanner::Secret]
         .into_iter()
-        .filter(|scanner| has_scanner(invocation, scanner))
+        .filter(|scanner| has_scanner(invocation, *scanner))
         .collect();
     if !image_config_scanners.is_empty() {
         args.push("--image-config-scanners".to_owned());
-        args.push(image_config_scanners.join(","));
+        args.push(scanner_names(&image_config_scanners, ","));
     }
-    if has_scanner(invocation, "secret") {
+    if has_scanner(invocation, Scanner::Secret) {
         args.push("--secret-config".to_owned());
         args.push(path(&invocation.cache_dir.join(ABSENT_SECRET_CONFIG_NAME)));
     }
-    if has_scanner(invocation, "misconfig") {
+    if has_scanner(invocation, Scanner::Misconfig) {
         args.push("--skip-check-update".to_owned());
     }
-    if has_scanner(invocation, "vuln") {
+    if has_scanner(invocation, Scanner::Vuln) {
         if invocation.skip_db_update {
             args.push("--skip-db-update".to_owned());
         }

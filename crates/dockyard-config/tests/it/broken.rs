@@ -123,7 +123,6 @@ broken_case!(nginx_config_missing, "config = \"docker/nginx/nginx.conf\"" => "co
 broken_case!(nginx_bad_client_max_body_size, "client_max_body_size = \"25m\"" => "client_max_body_size = \"25 MB\"");
 broken_case!(nginx_empty_server_names, "server_names = [\"shop.example.com\", \"*.shop.example.com\", \"127.0.0.1\"]" => "server_names = []");
 broken_case!(nginx_bad_server_name, "\"*.shop.example.com\"" => "\"https://shop.example.com\"");
-broken_case!(nginx_missing_config, "config = \"docker/nginx/nginx.conf\"\n" => "");
 broken_case!(nginx_unknown_key, "client_max_body_size = \"25m\"" => "max_body_size = \"25m\"");
 
 // [smoke] and [[smoke.check]].
@@ -206,10 +205,36 @@ broken_case!(release_password_env_same_as_username_env, "password_env = \"SHOP_R
 broken_case!(release_unknown_key, "moving_tags = [" => "moving_tag = [");
 broken_case!(release_wrong_type_push_attempts, "push_attempts = 3" => "push_attempts = \"3\"");
 
+// [python].
+broken_case!(python_version_unknown, "version = \"3.11\"" => "version = \"3.12\"");
+broken_case!(python_version_far_from_any, "version = \"3.11\"" => "version = \"2.7\"");
+broken_case!(python_version_with_prefix, "version = \"3.11\"" => "version = \"python3.13\"");
+broken_case!(python_version_wrong_type_float, "version = \"3.11\"" => "version = 3.11");
+broken_case!(python_version_wrong_type_integer, "version = \"3.11\"" => "version = 3");
+broken_case!(python_unknown_key, "[python]\nversion = \"3.11\"" => "[python]\npython_version = \"3.11\"");
+
+// Closed sets of names and dates, resolved into enums and a date.
+broken_case!(scan_misconfig_severity_close_match, "misconfig_fail_on_severity = \"Medium\"" => "misconfig_fail_on_severity = \"Meduim\"");
+broken_case!(scan_severity_wrong_type, "fail_on_severity = \"critical\"" => "fail_on_severity = [\"HIGH\"]");
+broken_case!(scan_image_close_match, "images = [\"app\", \"nginx\", \"builder\"]" => "images = [\"app\", \"nginx\", \"buidler\"]");
+broken_case!(scan_duplicate_image, "images = [\"app\", \"nginx\", \"builder\"]" => "images = [\"app\", \"nginx\", \"app\"]");
+broken_case!(scan_scanner_close_match, "scanners = [\"vuln\", \"secret\", \"misconfig\", \"license\"]" => "scanners = [\"vuln\", \"secrets\", \"misconfig\", \"license\"]");
+broken_case!(scan_ignore_image_close_match, "image = \"app\"\npackage" => "image = \"ngnix\"\npackage");
+broken_case!(smoke_check_method_close_match, "method = \"HEAD\"" => "method = \"HAED\"");
+broken_case!(smoke_check_via_wrong_type, "via = \"app\"" => "via = 1");
+broken_case!(scan_ignore_expires_february_29_of_a_common_year, "expires = 2026-12-31" => "expires = \"2027-02-29\"");
+broken_case!(scan_ignore_expires_string_no_such_day, "expires = \"2027-03-01\"" => "expires = \"2027-04-31\"");
+
+// Template files named in deploy.toml (each is optional; a name that is written must exist).
+broken_case!(production_dockerfile_missing, "dockerfile = \"docker/production.Dockerfile\"" => "dockerfile = \"docker/prod.Dockerfile\"");
+broken_case!(nginx_dockerfile_missing, "dockerfile = \"docker/nginx.Dockerfile\"" => "dockerfile = \"docker/ngnix.Dockerfile\"");
+broken_case!(builder_context_missing, "context = \"docker/builder\"" => "context = \"docker/build\"");
+broken_case!(nginx_config_is_a_folder, "config = \"docker/nginx/nginx.conf\"" => "config = \"docker/builder\"");
+
 #[test]
 fn missing_table() {
     let text = MINIMAL.replace(
-        "[production]\ndockerfile = \"docker/production.Dockerfile\"\nbase = \"runtime\"\n",
+        "[app]\npath = \"app\"\nsettings_module = \"shop.settings\"\nwsgi = \"shop.wsgi:application\"\nport = 8000\nrequirements = [\"requirements.txt\"]\n",
         "",
     );
     assert_ne!(text, MINIMAL, "the edit applies");

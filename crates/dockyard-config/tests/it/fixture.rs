@@ -135,6 +135,9 @@ push_attempts = 3
 push_backoff_ms = 250
 username_env = "SHOP_REGISTRY_USERNAME"
 password_env = "SHOP_REGISTRY_PASSWORD"
+
+[python]
+version = "3.11"
 "#;
 
 /// Only the required keys: everything else takes its default.

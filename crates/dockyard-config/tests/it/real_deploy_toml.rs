@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use dockyard_config::{ImageKind, Scanner, Severity};
+
 #[test]
 fn the_repository_deploy_toml_parses() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy.toml");
@@ -31,8 +33,8 @@ fn the_repository_deploy_toml_parses() {
         panic!("the repository's deploy.toml has an [nginx] table");
     };
     assert_eq!(config.base(&nginx.base).name, "nginx");
-    assert!(nginx.dockerfile.is_file());
-    assert!(nginx.config.is_file());
+    assert!(nginx.dockerfile.origin().is_file());
+    assert!(nginx.config.origin().is_file());
     assert_eq!(nginx.port, 8080);
     assert_eq!(nginx.user, 10101);
 
@@ -62,11 +64,14 @@ fn the_repository_deploy_toml_parses() {
         panic!("the repository's deploy.toml has a [scan] table");
     };
     assert_eq!(scan.trivy_version, "0.76.0");
-    assert_eq!(scan.scanners, ["vuln", "secret", "misconfig"]);
-    assert_eq!(scan.images, ["app", "nginx"]);
-    assert_eq!(scan.fail_on_severity, "HIGH");
+    assert_eq!(
+        scan.scanners,
+        [Scanner::Vuln, Scanner::Secret, Scanner::Misconfig]
+    );
+    assert_eq!(scan.images, [ImageKind::App, ImageKind::Nginx]);
+    assert_eq!(scan.fail_on_severity, Severity::High);
     assert!(scan.ignore_unfixed);
-    assert_eq!(scan.misconfig_fail_on_severity, "HIGH");
+    assert_eq!(scan.misconfig_fail_on_severity, Severity::High);
     assert_eq!(scan.timeout_seconds, 600);
     assert_eq!(
         scan.cache_dir,

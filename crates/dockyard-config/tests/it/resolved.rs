@@ -2,6 +2,11 @@
 
 use std::path::Path;
 
+use dockyard_config::{
+    templates, ImageKind, PythonVersion, Scanner, Severity, Template, TemplateFolder,
+};
+use jiff::civil::date;
+
 use crate::fixture::{canonical_root, check, check_project, write_fixture_project, MINIMAL, VALID};
 
 #[test]
@@ -83,15 +88,11 @@ fn scan_defaults_apply_when_only_the_trivy_version_is_written() {
         config.scan,
         Some(dockyard_config::Scan {
             trivy_version: "0.76.0".to_owned(),
-            scanners: vec![
-                "vuln".to_owned(),
-                "secret".to_owned(),
-                "misconfig".to_owned()
-            ],
-            images: vec!["app".to_owned(), "nginx".to_owned()],
-            fail_on_severity: "HIGH".to_owned(),
+            scanners: vec![Scanner::Vuln, Scanner::Secret, Scanner::Misconfig],
+            images: vec![ImageKind::App, ImageKind::Nginx],
+            fail_on_severity: Severity::High,
             ignore_unfixed: false,
-            misconfig_fail_on_severity: "HIGH".to_owned(),
+            misconfig_fail_on_severity: Severity::High,
             timeout_seconds: 600,
             cache_dir: root.join("target/dockyard/trivy-cache"),
             db_repository: None,
@@ -123,23 +124,17 @@ image = \"nginx\"
     let root = canonical_root(&folder);
     let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
     let scan = config.scan.expect("the file has [scan]");
-    let entries: Vec<(&str, Option<&str>, &str)> = scan
+    let entries: Vec<(&str, Option<ImageKind>, jiff::civil::Date)> = scan
         .ignores
         .iter()
-        .map(|ignore| {
-            (
-                ignore.id.as_str(),
-                ignore.image.as_deref(),
-                ignore.expires.as_str(),
-            )
-        })
+        .map(|ignore| (ignore.id.as_str(), ignore.image, ignore.expires))
         .collect();
     // Long expired, and still accepted: expiry is for the scan gate to report.
     assert_eq!(
         entries,
         [
-            ("CVE-2019-18276", Some("app"), "2026-12-31"),
-            ("CVE-2019-18276", Some("nginx"), "2020-01-01"),
+            ("CVE-2019-18276", Some(ImageKind::App), date(2026, 12, 31)),
+            ("CVE-2019-18276", Some(ImageKind::Nginx), date(2020, 1, 1)),
         ]
     );
 }
@@ -290,12 +285,15 @@ fn paths_resolve_against_the_deploy_file_not_the_working_directory() {
     assert_eq!(config.app.path, root.join("app"));
     assert_eq!(
         config.builder.dockerfile,
-        root.join("docker/builder.Dockerfile")
+        Template::File(root.join("docker/builder.Dockerfile"))
     );
-    assert_eq!(config.builder.context, root.join("docker/builder"));
+    assert_eq!(
+        config.builder.context,
+        TemplateFolder::Folder(root.join("docker/builder"))
+    );
     assert_eq!(
         config.production.dockerfile,
-        root.join("docker/production.Dockerfile")
+        Template::File(root.join("docker/production.Dockerfile"))
     );
     assert_eq!(loaded_from_elsewhere.expect("load resolves too"), config);
 
@@ -328,4 +326,84 @@ fn base_looks_up_by_name() {
         "ghcr.io/example/python-builder:bookworm"
     );
     assert_eq!(config.base(&config.production.base).name, "runtime");
+}
+
+/// `[project] name` and the `[app]` essentials, nothing else.
+const PROJECT_AND_APP_ALONE: &str = r#"[project]
+name = "shop"
+
+[app]
+path = "app"
+settings_module = "shop.settings"
+wsgi = "shop.wsgi:application"
+port = 8000
+requirements = ["requirements.txt"]
+"#;
+
+#[test]
+fn project_and_app_alone_take_the_built_in_templates_and_bases() {
+    // No docker/ folder at all: every template is built in.
+    let folder = write_fixture_project(PROJECT_AND_APP_ALONE, &[], &[]);
+    std::fs::remove_dir_all(folder.path().join("docker")).expect("remove docker/");
+    let root = canonical_root(&folder);
+    let config =
+        dockyard_config::parse(PROJECT_AND_APP_ALONE, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.python, PythonVersion::Python3_11);
+    assert_eq!(config.builder.dockerfile, templates::BUILDER_DOCKERFILE);
+    assert_eq!(config.builder.context, templates::BUILDER_CONTEXT);
+    assert_eq!(
+        config.production.dockerfile,
+        templates::PRODUCTION_DOCKERFILE
+    );
+    // Without [nginx], the built-in nginx base is not kept.
+    let bases: Vec<(&str, String)> = config
+        .bases
+        .values()
+        .map(|base| (base.name.as_str(), base.image.to_string()))
+        .collect();
+    assert_eq!(
+        bases,
+        [
+            ("builder", "dockyard/python-builder:bookworm".to_owned()),
+            ("runtime", "dockyard/python-runtime:bookworm".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn the_python_version_chooses_the_suite_of_the_built_in_bases() {
+    let cases = [
+        ("", "bookworm"),
+        ("[python]\n", "bookworm"),
+        ("[python]\nversion = \"3.11\"\n", "bookworm"),
+        ("[python]\nversion = \"3.13\"\n", "trixie"),
+    ];
+    for (table, suite) in cases {
+        let text = format!("{PROJECT_AND_APP_ALONE}\n[nginx]\n{table}");
+        let folder = write_fixture_project(&text, &[], &[]);
+        let root = canonical_root(&folder);
+        let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+        for base in config.bases.values() {
+            assert_eq!(base.image.tag.as_deref(), Some(suite), "{table:?}");
+            let recipe = base.bootstrap.as_ref().expect("built-in bases bootstrap");
+            assert_eq!(recipe.suite, suite, "{table:?}");
+        }
+        assert_eq!(config.bases.len(), 3, "{table:?}");
+    }
+}
+
+#[test]
+fn a_written_base_replaces_the_built_in_one_of_that_name() {
+    let text = format!(
+        "{PROJECT_AND_APP_ALONE}\n[base.runtime]\nimage = \"python:3.12-slim\"\n\n[python]\nversion = \"3.13\"\n"
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.base("runtime").image.to_string(), "python:3.12-slim");
+    assert_eq!(config.base("runtime").bootstrap, None);
+    assert_eq!(
+        config.base("builder").image.to_string(),
+        "dockyard/python-builder:trixie"
+    );
 }

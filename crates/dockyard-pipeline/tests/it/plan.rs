@@ -331,9 +331,9 @@ fn paths_resolve_against_the_deploy_toml_folder() {
         &config.root,
         &config.file,
         &config.app.path,
-        &config.builder.dockerfile,
-        &config.builder.context,
-        &config.production.dockerfile,
+        &config.builder.dockerfile.origin(),
+        &config.builder.context.origin(),
+        &config.production.dockerfile.origin(),
     ];
     for path in all {
         assert!(
@@ -450,4 +450,60 @@ fn every_goal_walks_the_stages_of_its_plan() {
         text.push_str(&format!("{command:<7} {}\n", stages.join(" -> ")));
     }
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_python_the_base_images_do_not_bring_is_refused_at_plan_time() {
+    #[track_caller]
+    fn check_request(file: &str, text: &str, python: Option<&str>, expected: Option<(&str, &str)>) {
+        let project = Project::copy_of_repository();
+        std::fs::write(project.path(file), text).expect("write the request");
+        if let Some(version) = python {
+            let path = project.path("deploy.toml");
+            let toml = std::fs::read_to_string(&path).expect("read deploy.toml");
+            let toml = toml.replace(
+                "[python]\nversion = \"3.11\"",
+                &format!("[python]\nversion = \"{version}\""),
+            );
+            std::fs::write(&path, toml).expect("write deploy.toml");
+        }
+        match (project.try_prepare(), expected) {
+            (Ok(_), None) => {}
+            (Err(error), Some((message, hint))) => {
+                assert_eq!(error.exit_code(), exit_code::INVALID_CONFIG);
+                assert_eq!(project.redact_root(&error.to_string()), message);
+                assert_eq!(error.hint().as_deref(), Some(hint));
+            }
+            (Ok(_), Some(_)) => panic!("{file} = {text:?} was not refused"),
+            (Err(error), None) => panic!("{file} = {text:?} was refused: {error}"),
+        }
+    }
+    check_request("app/.python-version", "3.11\n", None, None);
+    check_request("app/runtime.txt", "python-3.11.2\n", None, None);
+    check_request(
+        "app/.python-version",
+        "3.13\n",
+        None,
+        Some((
+            "[ROOT]/app/.python-version: the project asks for Python `3.13` (==3.13.*), but the base images bring Python 3.11.2 (`[python] version = \"3.11\"` in deploy.toml)",
+            "set `[python] version = \"3.13\"` in deploy.toml",
+        )),
+    );
+    check_request("app/.python-version", "3.13\n", Some("3.13"), None);
+    check_request(
+        "pyproject.toml",
+        "[project]\nname = \"sample\"\nrequires-python = \">=3.12,<3.13\"\n",
+        None,
+        Some((
+            "[ROOT]/pyproject.toml: the project asks for Python `>=3.12,<3.13` (>=3.12, <3.13), but the base images bring Python 3.11.2 (`[python] version = \"3.11\"` in deploy.toml)",
+            "Dockyard offers Python 3.11 (Debian bookworm) and 3.13 (Debian trixie); change the project's request, or build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml)",
+        )),
+    );
+    dockyard_reliability::record(
+        dockyard_reliability::Category::BadConfig,
+        "python_request_not_offered",
+        "app/.python-version 3.13 with the default [python] version, and requires-python >=3.12,<3.13 in pyproject.toml",
+        "refused at plan time (exit 3) naming the file, the request and the Python the bases bring; the hint names the fitting [python] version or the versions on offer",
+        "dockyard-pipeline::plan::a_python_the_base_images_do_not_bring_is_refused_at_plan_time",
+    );
 }

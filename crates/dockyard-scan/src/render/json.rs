@@ -144,7 +144,12 @@ pub fn to_json(summary: &ScanSummary) -> String {
                 reference: section.scan.map(|scan| scan.reference.as_str()),
                 scanners: section
                     .scan
-                    .map(|scan| scan.scanners.iter().map(String::as_str).collect())
+                    .map(|scan| {
+                        scan.scanners
+                            .iter()
+                            .map(|scanner| scanner.as_str())
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 vulnerability_scan: JsonVulnerabilityScan { ran, reason },
                 counts: JsonCounts {

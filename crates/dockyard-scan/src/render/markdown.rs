@@ -63,7 +63,7 @@ pub fn to_markdown(summary: &ScanSummary) -> String {
             block.push(format!(
                 "`{}`, scanners: {}",
                 scan.reference,
-                scan.scanners.join(", ")
+                scan.scanner_names(", ")
             ));
         }
         block.push(String::new());

@@ -27,7 +27,7 @@ pub fn render_table(summary: &ScanSummary) -> String {
                 "== {} ({}), scanners: {}",
                 section.image,
                 scan.reference,
-                scan.scanners.join(", ")
+                scan.scanner_names(", ")
             ),
             None => format!("== {}", section.image),
         };

@@ -2,7 +2,7 @@
 
 use dockyard_scan::{
     evaluate, render_table, to_json, to_markdown, to_sarif, ImageScan, Policy, ScanSummary,
-    VulnScanStatus,
+    Scanner, VulnScanStatus,
 };
 use serde_json::Value;
 
@@ -14,7 +14,7 @@ fn image(name: &str, scanners: &[&str], vulnerability_scan: VulnScanStatus) -> I
         reference: format!("notes/{name}:1.4.0"),
         scanners: scanners
             .iter()
-            .map(|scanner| (*scanner).to_owned())
+            .map(|scanner| Scanner::from_name(scanner).expect("a trivy scanner"))
             .collect(),
         vulnerability_scan,
     }

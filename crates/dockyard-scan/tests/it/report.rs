@@ -1,6 +1,6 @@
 //! The report model: trivy's golden reports and a real 0.76 report parse into the typed model, odd but valid JSON is tolerated, and broken JSON is named by line and column.
 
-use dockyard_scan::{parse_report, ScanError, Severity, TrivyReport};
+use dockyard_scan::{parse_report, severity_from_report_text, ScanError, Severity, TrivyReport};
 
 use crate::support::{fixture, fixture_text, ALPINE, DEBIAN, IMAGE_0_76, SECRETS};
 
@@ -188,26 +188,11 @@ fn severities_order_parse_and_print() {
         ]
     );
     for severity in Severity::ALL_DESCENDING {
-        assert_eq!(severity.to_string().parse::<Severity>().unwrap(), severity);
+        assert_eq!(severity_from_report_text(severity.as_str()), severity);
         assert_eq!(
-            severity
-                .to_string()
-                .to_lowercase()
-                .parse::<Severity>()
-                .unwrap(),
+            severity_from_report_text(&severity.as_str().to_lowercase()),
             severity
         );
-        assert_eq!(Severity::from_report_text(severity.as_str()), severity);
     }
-    assert_eq!(Severity::from_report_text("SEVERE"), Severity::Unknown);
-
-    let error = "HIHG".parse::<Severity>().unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "unknown severity \"HIHG\": expected one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL"
-    );
-    assert!(
-        !error.is_infrastructure(),
-        "a typo in our own settings is a configuration error"
-    );
+    assert_eq!(severity_from_report_text("SEVERE"), Severity::Unknown);
 }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use dockyard_scan::runner::fatal_message;
 use dockyard_scan::{
     check_trivy_version, classify_trivy_failure, evaluate, find_trivy, run_trivy, trivy_args,
-    trivy_version, without_vulnerability_scanner, FindingKind, Policy, ScanError, TrivyInvocation,
-    Verdict, PINNED_TRIVY_VERSION,
+    trivy_version, without_vulnerability_scanner, FindingKind, Policy, ScanError, Scanner,
+    TrivyInvocation, Verdict, PINNED_TRIVY_VERSION,
 };
 
 use crate::support::date;
@@ -21,7 +21,7 @@ fn invocation(scanners: &[&str]) -> TrivyInvocation {
         image_archive: PathBuf::from("/work/target/dockyard/images/app.tar"),
         scanners: scanners
             .iter()
-            .map(|scanner| (*scanner).to_owned())
+            .map(|scanner| Scanner::from_name(scanner).expect("a trivy scanner"))
             .collect(),
         cache_dir: PathBuf::from("/work/target/dockyard/trivy-cache"),
         timeout_seconds: 900,
@@ -65,7 +65,7 @@ fn command_lines() {
     insta::assert_snapshot!(text.join("\n"));
     assert_eq!(
         without_vulnerability_scanner(&everything).scanners,
-        ["secret", "misconfig"]
+        [Scanner::Secret, Scanner::Misconfig]
     );
     assert_eq!(
         without_vulnerability_scanner(&default).output,

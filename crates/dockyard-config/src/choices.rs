@@ -1,0 +1,192 @@
+//! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`], [`Via`] and [`PythonVersion`].
+//!
+//! Each one is the single home of its spellings: resolving turns the written name into the
+//! enum (or refuses it with a did-you-mean hint built from [`ALL`](Severity::ALL)), and the rest of
+//! Dockyard matches on the enum and writes [`as_str`](Severity::as_str) where a tool wants text.
+
+use std::fmt;
+
+/// What resolving needs of a closed set to check a written name and word its hints.
+pub(crate) trait ClosedSet: Copy + PartialEq + 'static {
+    /// Every name, in declaration order.
+    const NAMES: &'static [&'static str];
+    /// The name as deploy.toml spells it.
+    fn as_str(self) -> &'static str;
+    /// The value spelled exactly `name`, if any.
+    fn from_name(name: &str) -> Option<Self>;
+}
+
+/// Defines a closed set of names: the enum, `ALL` in order, `as_str`, `from_name`, `Display` and
+/// `Serialize` (as the name).
+macro_rules! closed_set {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $( $(#[$variant_meta:meta])* $variant:ident = $text:literal, )+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $( $(#[$variant_meta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$( $name::$variant, )+];
+            /// Every name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$( $text, )+];
+
+            /// The name as deploy.toml and the tools spell it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+
+            /// The value spelled exactly `name`, if any.
+            pub fn from_name(name: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|value| value.as_str() == name)
+            }
+        }
+
+        impl ClosedSet for $name {
+            const NAMES: &'static [&'static str] = $name::NAMES;
+
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+
+            fn from_name(name: &str) -> Option<$name> {
+                $name::from_name(name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_set! {
+    /// A finding's severity as trivy spells it, ordered from [`Severity::Unknown`] (lowest) to
+    /// [`Severity::Critical`], so `severity >= fail_on_severity` is the gate.
+    #[derive(Default)]
+    Severity {
+        /// `UNKNOWN`, and any severity string trivy may add later.
+        #[default]
+        Unknown = "UNKNOWN",
+        /// `LOW`.
+        Low = "LOW",
+        /// `MEDIUM`.
+        Medium = "MEDIUM",
+        /// `HIGH`.
+        High = "HIGH",
+        /// `CRITICAL`.
+        Critical = "CRITICAL",
+    }
+}
+
+impl Severity {
+    /// All severities, from the highest to the lowest.
+    pub const ALL_DESCENDING: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Unknown,
+    ];
+
+    /// The severity spelled `text` in any ASCII case, surrounding whitespace ignored.
+    pub fn from_name_ignoring_case(text: &str) -> Option<Severity> {
+        Severity::ALL
+            .iter()
+            .copied()
+            .find(|severity| severity.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+closed_set! {
+    /// One of trivy's scanners.
+    Scanner {
+        /// `vuln`: known vulnerabilities of installed packages (needs the vulnerability database).
+        Vuln = "vuln",
+        /// `secret`: secrets in files and in the image configuration.
+        Secret = "secret",
+        /// `misconfig`: misconfigurations in the image configuration and config files.
+        Misconfig = "misconfig",
+        /// `license`: package licenses (reported, not judged).
+        License = "license",
+    }
+}
+
+closed_set! {
+    /// One of the images Dockyard builds.
+    ImageKind {
+        /// The production image, running the app.
+        App = "app",
+        /// The nginx image, serving the static files.
+        Nginx = "nginx",
+        /// The builder image, installing the requirements and running the tests.
+        Builder = "builder",
+    }
+}
+
+closed_set! {
+    /// The HTTP methods smoke checks send.
+    HttpMethod {
+        /// `GET`.
+        Get = "GET",
+        /// `HEAD`.
+        Head = "HEAD",
+        /// `POST`.
+        Post = "POST",
+    }
+}
+
+closed_set! {
+    /// Where a smoke check sends its request.
+    Via {
+        /// Through the nginx container, as visitors do.
+        Nginx = "nginx",
+        /// Straight to the app container.
+        App = "app",
+    }
+}
+
+closed_set! {
+    /// The Python the built-in base images bring: Debian's own, so each version is a Debian suite.
+    PythonVersion {
+        /// Python 3.11, Debian 12 (bookworm); the default.
+        Python3_11 = "3.11",
+        /// Python 3.13, Debian 13 (trixie).
+        Python3_13 = "3.13",
+    }
+}
+
+impl PythonVersion {
+    /// The version used when `[python] version` is not written.
+    pub const DEFAULT: PythonVersion = PythonVersion::Python3_11;
+
+    /// The Debian suite whose `python3` package is this version.
+    pub fn debian_suite(self) -> &'static str {
+        match self {
+            PythonVersion::Python3_11 => "bookworm",
+            PythonVersion::Python3_13 => "trixie",
+        }
+    }
+
+    /// The exact release that suite ships (major, minor, patch), which a project's request is checked against.
+    pub fn release(self) -> (u64, u64, u64) {
+        match self {
+            PythonVersion::Python3_11 => (3, 11, 2),
+            PythonVersion::Python3_13 => (3, 13, 5),
+        }
+    }
+}

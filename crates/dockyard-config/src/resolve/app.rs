@@ -1,0 +1,271 @@
+//! `[app]`: the Django project folder, its entry points, requirement files and runtime environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::numbers::{resolve_port, PortUse};
+use super::{
+    fail, resolve_app_relative_path, resolve_project_relative_path, Origin, HINT_APP_RELATIVE,
+};
+use crate::error::ConfigError;
+use crate::model::App;
+use crate::names::{
+    is_dotted_python_path, is_valid_environment_variable_name, is_wsgi_reference,
+    looks_like_secret_name,
+};
+use crate::paths::{
+    check_path_exists, check_stays_inside_through_links, display_path, ExpectedEntry, PathCheck,
+};
+use crate::raw;
+use crate::source_map::render_key;
+
+const DEFAULT_HEALTH_PATH: &str = "/health/";
+const DEFAULT_STATIC_ROOT: &str = "staticfiles";
+const DEFAULT_TEST_COMMAND: [&str; 4] = ["python", "manage.py", "test", "--noinput"];
+const HINT_SECRETS: &str =
+    "deploy.toml is committed; pass secrets at run time (DJANGO_SECRET_KEY is generated per run)";
+
+pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, ConfigError> {
+    let relative_app = resolve_project_relative_path(origin, &app.path, "app.path")?;
+    let app_path = origin.root.join(&relative_app);
+    let app_check = PathCheck {
+        source: origin.source,
+        span: app.path.span(),
+        key: "app.path",
+        root: origin.root,
+        note: " (app.path is the Django project folder, the one holding manage.py)",
+    };
+    check_path_exists(&app_check, &app_path, ExpectedEntry::Folder)?;
+    check_stays_inside_through_links(&app_check, &app_path)?;
+    let manage_py = app_path.join("manage.py");
+    if !manage_py.is_file() {
+        return fail(
+            origin,
+            app.path.span(),
+            "app.path",
+            format!(
+                "`app.path` points to {}, which has no manage.py",
+                display_path(origin.root, &app_path)
+            ),
+            Some(format!(
+                "app.path must be the Django project folder, the one holding manage.py; looked \
+                 for {}",
+                manage_py.display()
+            )),
+        );
+    }
+
+    let settings_module = app.settings_module.get_ref();
+    if !is_dotted_python_path(settings_module) {
+        return fail(
+            origin,
+            app.settings_module.span(),
+            "app.settings_module",
+            format!(
+                "`app.settings_module` = {settings_module:?}: expected a dotted Python module path"
+            ),
+            Some("for example \"mysite.settings\"".to_owned()),
+        );
+    }
+
+    let wsgi = app.wsgi.get_ref();
+    if !is_wsgi_reference(wsgi) {
+        return fail(
+            origin,
+            app.wsgi.span(),
+            "app.wsgi",
+            format!("`app.wsgi` = {wsgi:?}: expected `module.path:callable`"),
+            Some("for example \"mysite.wsgi:application\"".to_owned()),
+        );
+    }
+
+    let port = resolve_port(
+        origin,
+        &app.port,
+        &PortUse {
+            key: "app.port",
+            image: "production",
+            example: 8000,
+        },
+    )?;
+
+    let health_path = match &app.health_path {
+        Some(health_path) => {
+            let text = health_path.get_ref();
+            if !text.starts_with('/') {
+                return fail(
+                    origin,
+                    health_path.span(),
+                    "app.health_path",
+                    format!("`app.health_path` = {text:?}: must start with `/`"),
+                    Some(format!("write \"/{text}\"")),
+                );
+            }
+            if text.chars().any(char::is_whitespace) {
+                return fail(
+                    origin,
+                    health_path.span(),
+                    "app.health_path",
+                    format!("`app.health_path` = {text:?}: must not contain whitespace"),
+                    Some("for example \"/health/\"".to_owned()),
+                );
+            }
+            text.clone()
+        }
+        None => DEFAULT_HEALTH_PATH.to_owned(),
+    };
+
+    if app.requirements.get_ref().is_empty() {
+        return fail(
+            origin,
+            app.requirements.span(),
+            "app.requirements",
+            "`app.requirements` is empty".to_owned(),
+            Some(
+                "list at least one pip requirements file, relative to app.path, for example \
+                 [\"requirements.txt\"]"
+                    .to_owned(),
+            ),
+        );
+    }
+    let requirements = resolve_requirement_files(
+        origin,
+        &app_path,
+        app.requirements.get_ref(),
+        "app.requirements",
+    )?;
+    let test_requirements = match &app.test_requirements {
+        Some(files) => {
+            resolve_requirement_files(origin, &app_path, files.get_ref(), "app.test_requirements")?
+        }
+        None => Vec::new(),
+    };
+
+    let test_command = match &app.test_command {
+        Some(command) => {
+            let first_is_empty = command
+                .get_ref()
+                .first()
+                .is_none_or(|program| program.get_ref().trim().is_empty());
+            if first_is_empty {
+                return fail(
+                    origin,
+                    command.span(),
+                    "app.test_command",
+                    "`app.test_command` has no program to run".to_owned(),
+                    Some(format!(
+                        "for example {:?}, or leave it out for that default",
+                        DEFAULT_TEST_COMMAND
+                    )),
+                );
+            }
+            command
+                .get_ref()
+                .iter()
+                .map(|argument| argument.get_ref().clone())
+                .collect()
+        }
+        None => DEFAULT_TEST_COMMAND.map(str::to_owned).to_vec(),
+    };
+
+    let static_root = match &app.static_root {
+        Some(static_root) => resolve_static_root(origin, static_root)?,
+        None => PathBuf::from(DEFAULT_STATIC_ROOT),
+    };
+
+    let env = match &app.env {
+        Some(env) => resolve_environment(origin, env)?,
+        None => BTreeMap::new(),
+    };
+
+    Ok(App {
+        path: app_path,
+        settings_module: settings_module.clone(),
+        wsgi: wsgi.clone(),
+        port,
+        health_path,
+        requirements,
+        test_requirements,
+        test_command,
+        static_root,
+        env,
+    })
+}
+
+fn resolve_requirement_files(
+    origin: Origin<'_>,
+    app_path: &Path,
+    files: &[Spanned<String>],
+    list_key: &str,
+) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut resolved = Vec::with_capacity(files.len());
+    for (index, file) in files.iter().enumerate() {
+        let key = format!("{list_key}[{index}]");
+        let relative = resolve_app_relative_path(origin, file, &key)?;
+        let check = PathCheck {
+            source: origin.source,
+            span: file.span(),
+            key: &key,
+            root: origin.root,
+            note: HINT_APP_RELATIVE,
+        };
+        check_path_exists(&check, &app_path.join(&relative), ExpectedEntry::File)?;
+        resolved.push(relative);
+    }
+    Ok(resolved)
+}
+
+fn resolve_static_root(
+    origin: Origin<'_>,
+    static_root: &Spanned<String>,
+) -> Result<PathBuf, ConfigError> {
+    let relative = resolve_app_relative_path(origin, static_root, "app.static_root")?;
+    if relative.as_os_str().is_empty() {
+        return fail(
+            origin,
+            static_root.span(),
+            "app.static_root",
+            format!(
+                "`app.static_root` = {:?}: must name a folder inside app.path, not app.path itself",
+                static_root.get_ref()
+            ),
+            Some(format!("for example \"{DEFAULT_STATIC_ROOT}\"")),
+        );
+    }
+    Ok(relative)
+}
+
+fn resolve_environment(
+    origin: Origin<'_>,
+    env: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut resolved = BTreeMap::new();
+    // Report problems in the order they are written, not in key order.
+    let mut entries: Vec<_> = env.iter().collect();
+    entries.sort_by_key(|(name, _)| name.span().start);
+    for (name, value) in entries {
+        let key = format!("app.env.{}", render_key(name.get_ref()));
+        if !is_valid_environment_variable_name(name.get_ref()) {
+            return fail(
+                origin,
+                name.span(),
+                &key,
+                format!("`{key}`: not a valid environment variable name"),
+                Some("use letters, digits and `_`, not starting with a digit".to_owned()),
+            );
+        }
+        if looks_like_secret_name(name.get_ref()) {
+            return fail(
+                origin,
+                name.span(),
+                &key,
+                format!("`{key}`: secret-looking key in app.env"),
+                Some(HINT_SECRETS.to_owned()),
+            );
+        }
+        resolved.insert(name.get_ref().clone(), value.get_ref().clone());
+    }
+    Ok(resolved)
+}

@@ -1,0 +1,265 @@
+//! `[base.<name>]` and their `[base.<name>.bootstrap]` recipes.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use super::{fail, Origin};
+use crate::choices::PythonVersion;
+use crate::error::ConfigError;
+use crate::image_reference::{parse_image_reference, ImageRef};
+use crate::model::{BaseImage, Bootstrap};
+use crate::names::{
+    is_http_url, is_valid_base_name, is_valid_debian_package_name, is_valid_debian_suite,
+};
+use crate::raw;
+use crate::source_map::render_key;
+use crate::suggestions::{closest_candidate, render_backticked_list};
+
+const DEFAULT_BOOTSTRAP_VARIANT: &str = "minbase";
+const DEBOOTSTRAP_VARIANTS: [&str; 10] = [
+    "extract",
+    "custom",
+    "essential",
+    "apt",
+    "required",
+    "minbase",
+    "buildd",
+    "important",
+    "debootstrap",
+    "standard",
+];
+
+/// The base the production image starts from when `production.base` is not written.
+pub(super) const DEFAULT_RUNTIME_BASE: &str = "runtime";
+/// The base the builder image starts from when `builder.base` is not written.
+pub(super) const DEFAULT_BUILDER_BASE: &str = "builder";
+/// The base the nginx image starts from when `nginx.base` is not written.
+pub(super) const DEFAULT_NGINX_BASE: &str = "nginx";
+
+/// The built-in bases: Debian's own Python and nginx, bootstrapped from Debian packages, in the
+/// suite of `python`; one per default base name.
+fn built_in_bases(python: PythonVersion) -> BTreeMap<String, BaseImage> {
+    let suite = python.debian_suite();
+    let base = |name: &str, repository: &str, packages: &[&str]| BaseImage {
+        name: name.to_owned(),
+        image: ImageRef {
+            registry: None,
+            repository: repository.to_owned(),
+            tag: Some(suite.to_owned()),
+            digest: None,
+        },
+        pull: true,
+        bootstrap: Some(Bootstrap {
+            suite: suite.to_owned(),
+            variant: DEFAULT_BOOTSTRAP_VARIANT.to_owned(),
+            packages: packages
+                .iter()
+                .map(|package| (*package).to_owned())
+                .collect(),
+            mirror: None,
+        }),
+    };
+    [
+        base(
+            DEFAULT_RUNTIME_BASE,
+            "dockyard/python-runtime",
+            &["python3", "python3-venv", "ca-certificates"],
+        ),
+        base(
+            DEFAULT_BUILDER_BASE,
+            "dockyard/python-builder",
+            &[
+                "python3",
+                "python3-venv",
+                "python3-dev",
+                "gcc",
+                "libc6-dev",
+                "ca-certificates",
+            ],
+        ),
+        base(DEFAULT_NGINX_BASE, "dockyard/nginx", &["nginx-light"]),
+    ]
+    .into_iter()
+    .map(|base| (base.name.clone(), base))
+    .collect()
+}
+
+/// The built-in bases for `python`, each replaced by the written table of the same name, and the
+/// other written tables.
+pub(super) fn resolve_bases(
+    origin: Origin<'_>,
+    bases: Option<&Spanned<BTreeMap<Spanned<String>, raw::Base>>>,
+    python: PythonVersion,
+) -> Result<BTreeMap<String, BaseImage>, ConfigError> {
+    let mut resolved = built_in_bases(python);
+    let Some(bases) = bases else {
+        return Ok(resolved);
+    };
+    if bases.get_ref().is_empty() {
+        return fail(
+            origin,
+            bases.span(),
+            "base",
+            "`base` defines no base image".to_owned(),
+            Some(
+                "leave `base` out for the built-in bases, or add a `[base.<name>]` table, for \
+                 example [base.runtime] with image = \"python:3.12-slim-bookworm\""
+                    .to_owned(),
+            ),
+        );
+    }
+    let mut entries: Vec<_> = bases.get_ref().iter().collect();
+    entries.sort_by_key(|(name, _)| name.span().start);
+    for (name, base) in entries {
+        let base_image = resolve_base(origin, name, base)?;
+        resolved.insert(name.get_ref().clone(), base_image);
+    }
+    Ok(resolved)
+}
+
+fn resolve_base(
+    origin: Origin<'_>,
+    name: &Spanned<String>,
+    base: &raw::Base,
+) -> Result<BaseImage, ConfigError> {
+    let table = format!("base.{}", render_key(name.get_ref()));
+    if !is_valid_base_name(name.get_ref()) {
+        return fail(
+            origin,
+            name.span(),
+            &table,
+            format!(
+                "`[{table}]`: base names use lowercase letters, digits, `_` and `-`, starting \
+                 with a letter or digit"
+            ),
+            Some(match name.get_ref().to_lowercase() {
+                lowercase if is_valid_base_name(&lowercase) => format!(
+                    "the name is used in image tags and file names; for example `[base.{lowercase}]`"
+                ),
+                _ => "the name is used in image tags and file names".to_owned(),
+            }),
+        );
+    }
+
+    let image_key = format!("{table}.image");
+    let image = match parse_image_reference(base.image.get_ref()) {
+        Ok(image) => image,
+        Err(reason) => {
+            return fail(
+                origin,
+                base.image.span(),
+                &image_key,
+                format!("`{image_key}` = {:?}: {reason}", base.image.get_ref()),
+                Some(
+                    "write it like \"python:3.12-slim\", \"localhost:5000/team/app:v1\" or \
+                     \"ghcr.io/owner/app@sha256:<64 hex digits>\""
+                        .to_owned(),
+                ),
+            );
+        }
+    };
+
+    let bootstrap = match &base.bootstrap {
+        Some(bootstrap) => Some(resolve_bootstrap(origin, &table, bootstrap)?),
+        None => None,
+    };
+
+    Ok(BaseImage {
+        name: name.get_ref().clone(),
+        image,
+        pull: base.pull.as_ref().is_none_or(|pull| *pull.get_ref()),
+        bootstrap,
+    })
+}
+
+fn resolve_bootstrap(
+    origin: Origin<'_>,
+    table: &str,
+    bootstrap: &raw::Bootstrap,
+) -> Result<Bootstrap, ConfigError> {
+    let suite = bootstrap.suite.get_ref();
+    if !is_valid_debian_suite(suite) {
+        let key = format!("{table}.bootstrap.suite");
+        return fail(
+            origin,
+            bootstrap.suite.span(),
+            &key,
+            format!("`{key}` = {suite:?}: not a Debian suite name"),
+            Some("for example \"bookworm\" or \"stable\"".to_owned()),
+        );
+    }
+
+    let variant = match &bootstrap.variant {
+        Some(variant) => {
+            let text = variant.get_ref();
+            if !DEBOOTSTRAP_VARIANTS.contains(&text.as_str()) {
+                let key = format!("{table}.bootstrap.variant");
+                let all = render_backticked_list(&DEBOOTSTRAP_VARIANTS);
+                let hint = match closest_candidate(text, DEBOOTSTRAP_VARIANTS) {
+                    Some(suggestion) => {
+                        format!("did you mean `{suggestion}`? the variants are {all}")
+                    }
+                    None => format!("the variants are {all}"),
+                };
+                return fail(
+                    origin,
+                    variant.span(),
+                    &key,
+                    format!("`{key}` = {text:?}: not a debootstrap variant"),
+                    Some(hint),
+                );
+            }
+            text.clone()
+        }
+        None => DEFAULT_BOOTSTRAP_VARIANT.to_owned(),
+    };
+
+    let mut packages = Vec::new();
+    if let Some(listed) = &bootstrap.packages {
+        for (index, package) in listed.get_ref().iter().enumerate() {
+            if !is_valid_debian_package_name(package.get_ref()) {
+                let key = format!("{table}.bootstrap.packages[{index}]");
+                return fail(
+                    origin,
+                    package.span(),
+                    &key,
+                    format!(
+                        "`{key}` = {:?}: not a Debian package name",
+                        package.get_ref()
+                    ),
+                    Some(
+                        "package names use lowercase letters, digits, `+`, `-` and `.`, at least \
+                         two characters, starting with a letter or digit"
+                            .to_owned(),
+                    ),
+                );
+            }
+            packages.push(package.get_ref().clone());
+        }
+    }
+
+    let mirror = match &bootstrap.mirror {
+        Some(mirror) => {
+            if !is_http_url(mirror.get_ref()) {
+                let key = format!("{table}.bootstrap.mirror");
+                return fail(
+                    origin,
+                    mirror.span(),
+                    &key,
+                    format!("`{key}` = {:?}: expected an http(s) URL", mirror.get_ref()),
+                    Some("for example \"http://deb.debian.org/debian\"".to_owned()),
+                );
+            }
+            Some(mirror.get_ref().clone())
+        }
+        None => None,
+    };
+
+    Ok(Bootstrap {
+        suite: suite.clone(),
+        variant,
+        packages,
+        mirror,
+    })
+}

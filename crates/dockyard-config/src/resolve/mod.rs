@@ -1,0 +1,246 @@
+//! The resolving step: from the raw mirror to a checked [`DeployConfig`], section by section.
+//!
+//! Checks run in the file's usual order (project, app, python, bases, builder, production, nginx, smoke,
+//! scan, release, context) and stop at the first problem. The only IO is looking at the files and folders
+//! the config names.
+
+mod app;
+mod base;
+mod builder;
+mod context;
+mod nginx;
+mod numbers;
+mod production;
+mod project;
+mod python;
+mod release;
+mod scan;
+mod smoke;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use crate::error::{invalid_at, ConfigError, SourceText};
+use crate::model::{BaseImage, DeployConfig};
+use crate::paths::{
+    check_path_exists, check_stays_inside_through_links, normalize_relative_path, ExpectedEntry,
+    PathCheck, RelativePathProblem,
+};
+use crate::raw;
+use crate::source_map::render_key;
+use crate::suggestions::{closest_candidate, render_backticked_list};
+use crate::templates::Template;
+
+use self::app::resolve_app;
+use self::base::resolve_bases;
+use self::builder::resolve_builder;
+use self::context::resolve_context_rules;
+use self::nginx::resolve_nginx;
+use self::production::resolve_production;
+use self::project::resolve_project;
+use self::python::resolve_python;
+use self::release::resolve_release;
+use self::scan::resolve_scan;
+use self::smoke::resolve_smoke;
+
+const HINT_PROJECT_RELATIVE: &str = " (paths are relative to the folder holding deploy.toml)";
+const HINT_APP_RELATIVE: &str = " (this path is relative to app.path)";
+
+/// Where the document came from: the text for positions, the folder for paths.
+#[derive(Clone, Copy)]
+struct Origin<'a> {
+    source: SourceText<'a>,
+    root: &'a Path,
+}
+
+/// Checks `document` and resolves it against `root`, the folder holding `file`.
+pub(crate) fn resolve_document(
+    source: SourceText<'_>,
+    file: &Path,
+    root: &Path,
+    document: raw::Document,
+) -> Result<DeployConfig, ConfigError> {
+    let origin = Origin { source, root };
+    let project = resolve_project(origin, &document.project)?;
+    let app = resolve_app(origin, &document.app)?;
+    let python = resolve_python(origin, document.python.as_ref())?;
+    let bases = resolve_bases(origin, document.base.as_ref(), python)?;
+    let builder = resolve_builder(
+        origin,
+        &document.builder.unwrap_or_default(),
+        &project,
+        &bases,
+    )?;
+    let production = resolve_production(origin, &document.production.unwrap_or_default(), &bases)?;
+    let nginx = match &document.nginx {
+        Some(nginx) => Some(resolve_nginx(origin, nginx, &bases)?),
+        None => None,
+    };
+    let mut bases = bases;
+    let written_bases: Vec<&String> = document
+        .base
+        .iter()
+        .flat_map(|written| written.get_ref().keys().map(Spanned::get_ref))
+        .collect();
+    let used_bases = [
+        Some(&builder.base),
+        Some(&production.base),
+        nginx.as_ref().map(|nginx| &nginx.base),
+    ];
+    // A built-in base nothing starts from (nginx's, without [nginx]) is not planned.
+    bases.retain(|name, _| written_bases.contains(&name) || used_bases.contains(&Some(name)));
+    let smoke = resolve_smoke(origin, document.smoke.as_ref(), nginx.is_some())?;
+    let scan = match &document.scan {
+        Some(scan) => Some(resolve_scan(origin, scan, nginx.is_some())?),
+        None => None,
+    };
+    let release = match &document.release {
+        Some(release) => Some(resolve_release(origin, release, &project, nginx.is_some())?),
+        None => None,
+    };
+    let context = resolve_context_rules(origin, document.context.as_ref(), &app)?;
+    Ok(DeployConfig {
+        file: file.to_path_buf(),
+        root: root.to_path_buf(),
+        project,
+        app,
+        python,
+        bases,
+        builder,
+        production,
+        nginx,
+        smoke,
+        scan,
+        release,
+        context,
+    })
+}
+
+fn fail<T>(
+    origin: Origin<'_>,
+    span: Range<usize>,
+    key: &str,
+    message: String,
+    hint: Option<String>,
+) -> Result<T, ConfigError> {
+    Err(invalid_at(origin.source, span, key, message, hint))
+}
+
+/// The base named `written`, else `default` (a built-in base, so always defined).
+fn resolve_base_name(
+    origin: Origin<'_>,
+    written: Option<&Spanned<String>>,
+    key: &str,
+    default: &str,
+    bases: &BTreeMap<String, BaseImage>,
+) -> Result<String, ConfigError> {
+    let Some(written) = written else {
+        return Ok(default.to_owned());
+    };
+    let name = written.get_ref();
+    if bases.contains_key(name) {
+        return Ok(name.clone());
+    }
+    let defined: Vec<&str> = bases.keys().map(String::as_str).collect();
+    let defined_list = render_backticked_list(&defined);
+    let hint = match closest_candidate(name, defined.iter().copied()) {
+        Some(suggestion) => format!("did you mean `{suggestion}`? the bases are {defined_list}"),
+        None => format!("the bases are {defined_list}"),
+    };
+    fail(
+        origin,
+        written.span(),
+        key,
+        format!("`{key}` = {name:?}: no `[base.{}]` table", render_key(name)),
+        Some(hint),
+    )
+}
+
+/// The project's template file `written`, which must exist, else the built-in one.
+fn resolve_template(
+    origin: Origin<'_>,
+    written: Option<&Spanned<String>>,
+    key: &str,
+    built_in: Template,
+) -> Result<Template, ConfigError> {
+    match written {
+        Some(written) => Ok(Template::File(resolve_existing_project_path(
+            origin,
+            written,
+            key,
+            ExpectedEntry::File,
+        )?)),
+        None => Ok(built_in),
+    }
+}
+
+/// A path relative to the deploy file's folder that must stay inside it; exists as `expected`.
+fn resolve_existing_project_path(
+    origin: Origin<'_>,
+    written: &Spanned<String>,
+    key: &str,
+    expected: ExpectedEntry,
+) -> Result<PathBuf, ConfigError> {
+    let relative = resolve_project_relative_path(origin, written, key)?;
+    let absolute = origin.root.join(relative);
+    let check = PathCheck {
+        source: origin.source,
+        span: written.span(),
+        key,
+        root: origin.root,
+        note: HINT_PROJECT_RELATIVE,
+    };
+    check_path_exists(&check, &absolute, expected)?;
+    check_stays_inside_through_links(&check, &absolute)?;
+    Ok(absolute)
+}
+
+fn resolve_project_relative_path(
+    origin: Origin<'_>,
+    written: &Spanned<String>,
+    key: &str,
+) -> Result<PathBuf, ConfigError> {
+    normalize_relative_path(written.get_ref()).or_else(|problem| {
+        let text = written.get_ref();
+        let (message, hint) = match problem {
+            RelativePathProblem::Empty => (format!("`{key}` is empty"), None),
+            RelativePathProblem::Absolute => (
+                format!("`{key}` = {text:?}: must be a relative path"),
+                Some("paths are relative to the folder holding deploy.toml".to_owned()),
+            ),
+            RelativePathProblem::Escapes => (
+                format!("`{key}` = {text:?}: path escapes the project folder"),
+                Some(
+                    "paths are relative to the folder holding deploy.toml and must stay inside it"
+                        .to_owned(),
+                ),
+            ),
+        };
+        fail(origin, written.span(), key, message, hint)
+    })
+}
+
+fn resolve_app_relative_path(
+    origin: Origin<'_>,
+    written: &Spanned<String>,
+    key: &str,
+) -> Result<PathBuf, ConfigError> {
+    normalize_relative_path(written.get_ref()).or_else(|problem| {
+        let text = written.get_ref();
+        let (message, hint) = match problem {
+            RelativePathProblem::Empty => (format!("`{key}` is empty"), None),
+            RelativePathProblem::Absolute => (
+                format!("`{key}` = {text:?}: must be a relative path"),
+                Some("this path is relative to app.path".to_owned()),
+            ),
+            RelativePathProblem::Escapes => (
+                format!("`{key}` = {text:?}: path escapes the app folder"),
+                Some("this path is relative to app.path and must stay inside it".to_owned()),
+            ),
+        };
+        fail(origin, written.span(), key, message, hint)
+    })
+}
