@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use dockyard_config::{SmokeCheck, Via};
-use dockyard_engine::{ContainerSpec, Engine, VolumeMount};
+use dockyard_engine::{ContainerSpec, Engine, HealthStatus, VolumeMount};
 use dockyard_smoke::checks::{self, CheckSpec};
 use dockyard_smoke::http::{self, HttpRequest, HttpResponse};
 pub use dockyard_smoke::load::LoadOptions;
@@ -475,12 +475,12 @@ async fn wait_until_ready(
     let mut app_answered_at: Option<Duration> = None;
     let mut state_read: Option<Instant> = None;
     let mut nginx_state_read: Option<Instant> = None;
-    let mut health = String::new();
+    let mut health = HealthStatus::NoHealthcheck;
     loop {
         if !app_answered && state_read.is_none_or(|read| read.elapsed() >= STATE_POLL_INTERVAL) {
             let state = engine.container_state(&running.app).await?;
             state_read = Some(Instant::now());
-            if state.status == "exited" || state.status == "dead" {
+            if state.status.has_ended() {
                 let tail = log_tail_text(engine, &running.app).await;
                 results.push(result(
                     "lifecycle",
@@ -544,7 +544,7 @@ async fn wait_until_ready(
             if nginx_state_read.is_none_or(|read| read.elapsed() >= STATE_POLL_INTERVAL) {
                 let nginx_state = engine.container_state(nginx).await?;
                 nginx_state_read = Some(Instant::now());
-                if nginx_state.status == "exited" || nginx_state.status == "dead" {
+                if nginx_state.status.has_ended() {
                     let tail = log_tail_text(engine, nginx).await;
                     results.push(result(
                         "lifecycle",
@@ -594,17 +594,17 @@ async fn wait_for_engine_health(
     let name = "app becomes healthy (engine health and HTTP)";
     loop {
         let state = engine.container_state(&running.app).await?;
-        if state.health.is_empty() || state.health == "healthy" {
+        if matches!(
+            state.health,
+            HealthStatus::NoHealthcheck | HealthStatus::Healthy
+        ) {
             progress::detail(&format!(
                 "engine health `healthy` after {} ms",
                 containers_started.elapsed().as_millis()
             ));
             return Ok(result("lifecycle", name, containers_started, None));
         }
-        if state.status == "exited"
-            || state.status == "dead"
-            || containers_started.elapsed() > deadline
-        {
+        if state.status.has_ended() || containers_started.elapsed() > deadline {
             let tail = log_tail_text(engine, &running.app).await;
             return Ok(result(
                 "lifecycle",
