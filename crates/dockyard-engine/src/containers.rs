@@ -511,15 +511,10 @@ impl Engine {
             .health
             .and_then(|health| health.status)
             .map_or(HealthStatus::NoHealthcheck, |status| {
-                HealthStatus::from_engine(&status.to_string())
+                HealthStatus::from_engine(status.as_ref())
             });
         Ok(ContainerState {
-            status: ContainerStatus::from_engine(
-                &state
-                    .status
-                    .map(|status| status.to_string())
-                    .unwrap_or_default(),
-            ),
+            status: ContainerStatus::from_engine(state.status.as_ref().map_or("", AsRef::as_ref)),
             exit_code: state.exit_code.unwrap_or_default(),
             health,
         })
