@@ -10,8 +10,8 @@ use crate::{CheckResult, HttpError};
 /// nginx's `return 444` sends nothing, so a client sees [`HttpError::NoResponse`], never a 444.
 pub const NO_RESPONSE_STATUS: u16 = 444;
 
-/// The group of the results [`http_check_result`] makes.
-pub const HTTP_CHECK_GROUP: &str = "http";
+/// The group of the results [`http_check_result`] makes: the checks deploy.toml declares.
+pub const DECLARED_CHECK_GROUP: &str = "declared";
 
 /// The longest `actual` text a [`Mismatch`] carries, in characters.
 pub const MAX_ACTUAL_CHARS: usize = 200;
@@ -160,7 +160,7 @@ pub fn http_check_result(
         ),
     };
     CheckResult {
-        group: HTTP_CHECK_GROUP.to_string(),
+        group: DECLARED_CHECK_GROUP.to_string(),
         name: spec.name.clone(),
         passed,
         duration_ms,

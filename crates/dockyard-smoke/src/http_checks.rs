@@ -14,8 +14,6 @@ use crate::report::Failure;
 use crate::static_urls::{is_hashed_static_name, static_urls};
 use crate::{CheckResult, HttpError, RunContext, SmokeError, SmokeImage, StaticFiles};
 
-/// The group of the declared checks.
-pub const DECLARED_GROUP: &str = "declared";
 /// How long one check's request may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one of nginx's quick answers may take.
@@ -48,9 +46,8 @@ pub(crate) async fn declared_checks(run: &RunContext<'_>, running: &Running) -> 
         };
         let request = http_request_for_check(check, &host);
         let outcome = http::send(address, &request, CHECK_TIMEOUT).await;
-        let mut result = http_check_result(check, &outcome, started.elapsed().as_millis() as u64);
-        result.group = DECLARED_GROUP.to_owned();
-        results.push(result);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        results.push(http_check_result(check, &outcome, duration_ms));
     }
     results
 }

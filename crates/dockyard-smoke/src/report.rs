@@ -8,7 +8,7 @@ use serde::Serialize;
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
-    /// What kind of check: `http`, `static`, `structure app`, `structure nginx`, `lifecycle`.
+    /// What kind of check: `declared`, `static`, `nginx`, `load`, `structure app`, `structure nginx`, `lifecycle`.
     pub group: String,
     /// A short name, unique within its group.
     pub name: String,
