@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use crate::lifecycle::{self, Running};
 use crate::{http_checks, images, load, readiness};
-use crate::{CheckResult, RunContext, SmokeError, SmokeInputs, SmokeReport};
+use crate::{
+    CheckResult, RunContext, SmokeError, SmokeImage, SmokeInputs, SmokeReport, StaticFiles,
+};
 
 /// What a smoke run produced.
 #[derive(Debug, Clone)]
@@ -95,8 +97,8 @@ pub async fn smoke(inputs: SmokeInputs<'_>) -> Result<SmokeOutcome, SmokeError> 
 /// bounded load, the logs, the graceful stops.
 async fn containers_phase(
     run: &RunContext<'_>,
-    nginx_image: Option<&crate::SmokeImage>,
-    static_files: crate::StaticFiles<'_>,
+    nginx_image: Option<&SmokeImage>,
+    static_files: StaticFiles<'_>,
     load: Option<load::LoadOptions>,
 ) -> Result<ContainersPhase, SmokeError> {
     let mut phase = ContainersPhase::default();
@@ -130,8 +132,8 @@ async fn containers_phase(
 async fn http_phase(
     run: &RunContext<'_>,
     running: &Running,
-    nginx_image: Option<&crate::SmokeImage>,
-    static_files: crate::StaticFiles<'_>,
+    nginx_image: Option<&SmokeImage>,
+    static_files: StaticFiles<'_>,
 ) -> Result<Vec<CheckResult>, SmokeError> {
     let mut results = http_checks::declared_checks(run, running).await;
     results.extend(http_checks::static_checks(run, running, nginx_image, static_files).await?);
