@@ -121,12 +121,103 @@ pub struct VolumeMount {
 /// The state of a container as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerState {
-    /// `created`, `running`, `exited`, ...
-    pub status: String,
+    /// Where the container is in its life.
+    pub status: ContainerStatus,
     /// Exit code, meaningful once exited.
     pub exit_code: i64,
-    /// Health status (`starting`, `healthy`, `unhealthy`), empty without a HEALTHCHECK.
-    pub health: String,
+    /// What its HEALTHCHECK says, if it has one.
+    pub health: HealthStatus,
+}
+
+/// Where a container is in its life, as the engine's `State.Status` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerStatus {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Its process ended.
+    Exited,
+    /// The engine failed to stop or remove it.
+    Dead,
+    /// A status this client does not know (empty when the engine sent none).
+    Unknown(String),
+}
+
+impl ContainerStatus {
+    /// Whether the container's process is gone for good: [`ContainerStatus::Exited`] or [`ContainerStatus::Dead`].
+    pub fn has_ended(&self) -> bool {
+        matches!(self, ContainerStatus::Exited | ContainerStatus::Dead)
+    }
+
+    fn from_engine(name: &str) -> ContainerStatus {
+        match name {
+            "created" => ContainerStatus::Created,
+            "running" => ContainerStatus::Running,
+            "paused" => ContainerStatus::Paused,
+            "restarting" => ContainerStatus::Restarting,
+            "removing" => ContainerStatus::Removing,
+            "exited" => ContainerStatus::Exited,
+            "dead" => ContainerStatus::Dead,
+            other => ContainerStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ContainerStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Paused => "paused",
+            ContainerStatus::Restarting => "restarting",
+            ContainerStatus::Removing => "removing",
+            ContainerStatus::Exited => "exited",
+            ContainerStatus::Dead => "dead",
+            ContainerStatus::Unknown(name) => name,
+        })
+    }
+}
+
+/// A container's health as its HEALTHCHECK reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthStatus {
+    /// The image declares no HEALTHCHECK.
+    NoHealthcheck,
+    /// Not judged yet.
+    Starting,
+    /// The last checks passed.
+    Healthy,
+    /// The checks failed too often.
+    Unhealthy,
+}
+
+impl HealthStatus {
+    fn from_engine(name: &str) -> HealthStatus {
+        match name {
+            "starting" => HealthStatus::Starting,
+            "healthy" => HealthStatus::Healthy,
+            "unhealthy" => HealthStatus::Unhealthy,
+            _ => HealthStatus::NoHealthcheck,
+        }
+    }
+}
+
+impl std::fmt::Display for HealthStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            HealthStatus::NoHealthcheck => "none",
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        })
+    }
 }
 
 /// One line of container output.
@@ -419,13 +510,11 @@ impl Engine {
         let health = state
             .health
             .and_then(|health| health.status)
-            .map(|status| serde_name(&status))
-            .unwrap_or_default();
+            .map_or(HealthStatus::NoHealthcheck, |status| {
+                HealthStatus::from_engine(status.as_ref())
+            });
         Ok(ContainerState {
-            status: state
-                .status
-                .map(|status| serde_name(&status))
-                .unwrap_or_default(),
+            status: ContainerStatus::from_engine(state.status.as_ref().map_or("", AsRef::as_ref)),
             exit_code: state.exit_code.unwrap_or_default(),
             health,
         })
@@ -584,14 +673,44 @@ impl Engine {
     }
 }
 
-/// The wire name of a generated enum (`healthy`, `exited`, ...).
-fn serde_name<T: std::fmt::Debug>(value: &T) -> String {
-    format!("{value:?}").to_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_statuses_read_back_as_the_engine_names_them() {
+        let check = |name: &str, status: ContainerStatus, ended: bool| {
+            let read = ContainerStatus::from_engine(name);
+            assert_eq!(read, status, "{name:?}");
+            assert_eq!(read.has_ended(), ended, "{name:?}");
+            assert_eq!(read.to_string(), name);
+        };
+        check("created", ContainerStatus::Created, false);
+        check("running", ContainerStatus::Running, false);
+        check("paused", ContainerStatus::Paused, false);
+        check("restarting", ContainerStatus::Restarting, false);
+        check("removing", ContainerStatus::Removing, false);
+        check("exited", ContainerStatus::Exited, true);
+        check("dead", ContainerStatus::Dead, true);
+        check(
+            "stopping",
+            ContainerStatus::Unknown("stopping".to_owned()),
+            false,
+        );
+        check("", ContainerStatus::Unknown(String::new()), false);
+    }
+
+    #[test]
+    fn health_statuses_read_back_as_the_engine_names_them() {
+        let check = |name: &str, health: HealthStatus| {
+            assert_eq!(HealthStatus::from_engine(name), health, "{name:?}");
+        };
+        check("starting", HealthStatus::Starting);
+        check("healthy", HealthStatus::Healthy);
+        check("unhealthy", HealthStatus::Unhealthy);
+        check("none", HealthStatus::NoHealthcheck);
+        check("", HealthStatus::NoHealthcheck);
+    }
 
     #[test]
     fn published_ports_reach_follows_the_engine_host() {

@@ -17,8 +17,8 @@ use std::time::Duration;
 use bollard::Docker;
 
 pub use crate::containers::{
-    published_ports_reach, ContainerMount, ContainerSpec, ContainerState, LogLine,
-    PublishedPortsReach, VolumeMount,
+    published_ports_reach, ContainerMount, ContainerSpec, ContainerState, ContainerStatus,
+    HealthStatus, LogLine, PublishedPortsReach, VolumeMount,
 };
 pub use crate::error::EngineError;
 pub use crate::images::{BuildSpec, ImageInfo};

@@ -22,6 +22,9 @@ pub enum PipelineError {
     /// trivy could not run (missing, wrong version, timeout, no vulnerability database), or its report was unreadable.
     #[error(transparent)]
     Scan(#[from] dockyard_scan::ScanError),
+    /// The smoke run could not start or finish (failed checks are [`PipelineError::SmokeFailed`]).
+    #[error(transparent)]
+    Smoke(#[from] dockyard_smoke::SmokeError),
     /// Findings over the policy, or expired ignore entries.
     #[error("the scan gate failed: {n_failing} findings over the policy, {n_expired} expired ignore entries (report: {})", report.display())]
     ScanPolicyViolated {
@@ -176,6 +179,10 @@ impl PipelineError {
             PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. })
             | PipelineError::BaseUnavailable { .. } => exit_code::MISSING_PREREQUISITE,
             PipelineError::Interrupted => exit_code::INTERRUPTED,
+            PipelineError::Smoke(error) if error.is_engine_unreachable() => {
+                exit_code::ENGINE_UNREACHABLE
+            }
+            PipelineError::Smoke(dockyard_smoke::SmokeError::Io { .. }) => exit_code::UNEXPECTED,
             PipelineError::SmokeFailed { .. } => exit_code::SMOKE_FAILED,
             PipelineError::PushFailed { .. } | PipelineError::Credentials(_) => {
                 exit_code::PUSH_FAILED
@@ -192,6 +199,7 @@ impl PipelineError {
             PipelineError::Engine(_)
             | PipelineError::Base(_)
             | PipelineError::Context(_)
+            | PipelineError::Smoke(_)
             | PipelineError::BuilderStepFailed { .. }
             | PipelineError::SourceChanged { .. }
             | PipelineError::ImageBuildFailed { .. }
@@ -206,6 +214,7 @@ impl PipelineError {
             PipelineError::Engine(error) => error.hint(),
             PipelineError::Base(error) => error.hint(),
             PipelineError::Context(error) => error.hint(),
+            PipelineError::Smoke(error) => error.hint(),
             PipelineError::Template { .. } => Some("use one of the known placeholders, or remove the braces".to_owned()),
             PipelineError::BaseUnavailable { name, .. } => Some(format!(
                 "add a [base.{name}.bootstrap] table (suite and packages) so Dockyard can bootstrap it with mmdebstrap, or load the image into the engine"

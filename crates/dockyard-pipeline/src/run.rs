@@ -141,7 +141,7 @@ pub async fn with_cleanup<T>(
     res
 }
 
-fn work_dir(session: &Session) -> PathBuf {
+pub(crate) fn work_dir(session: &Session) -> PathBuf {
     session.prepared.paths.work_dir(&session.run_id)
 }
 

@@ -1,56 +1,22 @@
 //! Declared HTTP checks: what a check expects, and the mismatches between that and a response.
 
-use std::collections::BTreeMap;
-
+use dockyard_config::SmokeCheck;
 use serde::Serialize;
 
-use crate::http::{HttpRequest, HttpResponse};
-use crate::{CheckResult, SmokeError};
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::{CheckResult, HttpError};
 
 /// The status a check declares to mean "the server closes the connection without answering":
-/// nginx's `return 444` sends nothing, so a client sees [`SmokeError::NoResponse`], never a 444.
+/// nginx's `return 444` sends nothing, so a client sees [`HttpError::NoResponse`], never a 444.
 pub const NO_RESPONSE_STATUS: u16 = 444;
 
-/// The group of the results [`http_check_result`] makes.
-pub const HTTP_CHECK_GROUP: &str = "http";
+/// The group of the results [`http_check_result`] makes: the checks deploy.toml declares.
+pub const DECLARED_CHECK_GROUP: &str = "declared";
 
 /// The longest `actual` text a [`Mismatch`] carries, in characters.
 pub const MAX_ACTUAL_CHARS: usize = 200;
 
-/// Which container a check talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    /// Through the nginx container, as a visitor would.
-    Nginx,
-    /// Straight to the app container (gunicorn), bypassing nginx.
-    App,
-}
-
-/// One declared HTTP check: the request to make and what the response must look like.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckSpec {
-    /// A short name shown in the report, e.g. `health through nginx`.
-    pub name: String,
-    /// The request target, starting with `/`.
-    pub path: String,
-    /// Which container to send the request to.
-    pub via: Via,
-    /// The request method, e.g. `GET`.
-    pub method: String,
-    /// The expected status code.
-    pub status: u16,
-    /// The `Host` header to send; `None` means the run's default host.
-    pub host: Option<String>,
-    /// Dotted JSON paths (see [`json_lookup`]) and the string form of the value expected there.
-    pub json: BTreeMap<String, String>,
-    /// Response header names (any case) and a substring their value must contain (case-sensitive).
-    pub headers: BTreeMap<String, String>,
-    /// Substrings the body must contain (case-sensitive).
-    pub body_contains: Vec<String>,
-}
-
-/// One way a response differs from what a [`CheckSpec`] expects.
+/// One way a response differs from what a [`SmokeCheck`] expects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mismatch {
     /// What was compared: `status`, `json`, `json checks.database`, `header content-type`, `body`.
@@ -62,9 +28,9 @@ pub struct Mismatch {
 }
 
 /// The request a check sends: its method, path and host (or `default_host`), no body.
-pub fn http_request_for_check(spec: &CheckSpec, default_host: &str) -> HttpRequest {
+pub fn http_request_for_check(spec: &SmokeCheck, default_host: &str) -> HttpRequest {
     HttpRequest {
-        method: spec.method.clone(),
+        method: method_of(spec),
         path: spec.path.clone(),
         host: spec
             .host
@@ -75,12 +41,22 @@ pub fn http_request_for_check(spec: &CheckSpec, default_host: &str) -> HttpReque
     }
 }
 
+/// The check's method as the client sends it. deploy.toml allows `GET`, `HEAD` and `POST` only.
+// The one place that reads the method's string: it becomes a match on dockyard-config's enum when there is one.
+fn method_of(spec: &SmokeCheck) -> Method {
+    match spec.method {
+        dockyard_config::HttpMethod::Head => Method::HEAD,
+        dockyard_config::HttpMethod::Post => Method::POST,
+        dockyard_config::HttpMethod::Get => Method::GET,
+    }
+}
+
 /// Every difference between `response` and what `spec` expects; empty means the check passed.
 ///
 /// Order: status, then JSON paths, headers (both sorted by name), then body substrings in the
 /// order declared. A body that is not JSON while JSON paths are declared gives one `json`
 /// mismatch instead of one per path.
-pub fn evaluate(spec: &CheckSpec, response: &HttpResponse) -> Vec<Mismatch> {
+pub fn evaluate(spec: &SmokeCheck, response: &HttpResponse) -> Vec<Mismatch> {
     let mut mismatches = Vec::new();
     if response.status != spec.status {
         let expected = if spec.status == NO_RESPONSE_STATUS {
@@ -152,11 +128,11 @@ pub fn evaluate(spec: &CheckSpec, response: &HttpResponse) -> Vec<Mismatch> {
 ///
 /// A response passes when [`evaluate`] finds no mismatch; `actual` then says the status, and on
 /// failure lists each mismatch as `what: value`. An error fails the check with the error as
-/// `actual` and its hint as `detail`, except [`SmokeError::NoResponse`] for a check that
+/// `actual` and its hint as `detail`, except [`HttpError::NoResponse`] for a check that
 /// declares status [`NO_RESPONSE_STATUS`], which passes.
 pub fn http_check_result(
-    spec: &CheckSpec,
-    outcome: &Result<HttpResponse, SmokeError>,
+    spec: &SmokeCheck,
+    outcome: &Result<HttpResponse, HttpError>,
     duration_ms: u64,
 ) -> CheckResult {
     let expected = describe_expectations(spec);
@@ -174,7 +150,7 @@ pub fn http_check_result(
                 (false, actual, String::new())
             }
         }
-        Err(SmokeError::NoResponse { .. }) if spec.status == NO_RESPONSE_STATUS => {
+        Err(HttpError::NoResponse { .. }) if spec.status == NO_RESPONSE_STATUS => {
             (true, "no response".to_string(), String::new())
         }
         Err(error) => (
@@ -184,7 +160,7 @@ pub fn http_check_result(
         ),
     };
     CheckResult {
-        group: HTTP_CHECK_GROUP.to_string(),
+        group: DECLARED_CHECK_GROUP.to_string(),
         name: spec.name.clone(),
         passed,
         duration_ms,
@@ -197,7 +173,7 @@ pub fn http_check_result(
 /// Everything `spec` expects, as `what: value` fragments joined by `; `, e.g.
 /// `status: 200; json status: ok; header cache-control: contains "immutable"`.
 /// Status [`NO_RESPONSE_STATUS`] reads `no response`.
-pub fn describe_expectations(spec: &CheckSpec) -> String {
+pub fn describe_expectations(spec: &SmokeCheck) -> String {
     let mut parts = vec![if spec.status == NO_RESPONSE_STATUS {
         "no response".to_string()
     } else {

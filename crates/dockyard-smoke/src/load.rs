@@ -1,13 +1,18 @@
-//! A bounded load against one address: a fixed number of connections for a fixed time, every answer counted and timed.
+//! A bounded load against one address: a fixed number of connections for a fixed time, every answer counted and
+//! timed; and [`load_check`], the smoke run's check that holds it through nginx after the other checks passed.
 //!
-//! Each connection sends [`crate::http::send`] requests back to back (HTTP/1.0, one TCP connection per request,
-//! so connection setup is part of every latency) until the time is up; requests already sent then finish.
+//! Each client keeps one HTTP/1.1 connection alive and sends requests on it back to back until the time is up
+//! (requests already sent then finish); when the server closes it, or a request fails, the next request opens a
+//! new one, so connection setup is part of that request's latency.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::http::{self, HttpRequest};
+use crate::http::{Connection, HttpRequest, HttpResponse};
+use crate::lifecycle::Running;
+use crate::report::Failure;
+use crate::{CheckResult, HttpError, RunContext};
 
 /// How much load: `connections` clients, each sending requests one after another, for `duration`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,9 +113,10 @@ pub async fn run_load(
             let mut by_status: BTreeMap<u16, u64> = BTreeMap::new();
             let mut n_errors = 0u64;
             let mut first_error = None;
+            let mut connection = None;
             while Instant::now() < stop_at {
                 let sent = Instant::now();
-                match http::send(address, &request, timeout).await {
+                match exchange(&mut connection, address, &request, timeout).await {
                     Ok(response) => {
                         latencies.push(sent.elapsed().as_micros() as u64);
                         *by_status.entry(response.status).or_default() += 1;
@@ -160,4 +166,76 @@ pub async fn run_load(
         p99_ms: percentile_ms(&latencies, 99.0),
         max_ms: percentile_ms(&latencies, 100.0),
     }
+}
+
+/// One request on the client's kept-alive connection, opening a new one when there is none or the server closed
+/// it; a failed request drops the connection. Connecting counts towards `timeout`.
+async fn exchange(
+    connection: &mut Option<Connection>,
+    address: SocketAddr,
+    request: &HttpRequest,
+    timeout: Duration,
+) -> Result<HttpResponse, HttpError> {
+    let deadline = Instant::now() + timeout;
+    if let Some(open) = connection.as_mut() {
+        if !open.is_reusable().await {
+            *connection = None;
+        }
+    }
+    let open = match connection {
+        Some(open) => open,
+        None => {
+            let opened = tokio::time::timeout(timeout, Connection::open(address))
+                .await
+                .unwrap_or_else(|_elapsed| {
+                    Err(HttpError::Timeout {
+                        address,
+                        path: request.path.clone(),
+                        timeout,
+                    })
+                })?;
+            connection.insert(opened)
+        }
+    };
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let outcome = open.send(request, remaining).await;
+    if outcome.is_err() {
+        *connection = None;
+    }
+    outcome
+}
+
+/// Holds a bounded load of `GET /` through nginx (straight to the app without nginx) after the checks passed.
+/// Returns one check, failed on any 5xx answer or any request without an answer, and the report's note.
+pub(crate) async fn load_check(
+    run: &RunContext<'_>,
+    running: &Running,
+    options: LoadOptions,
+) -> (CheckResult, String) {
+    let through = if running.nginx_address.is_some() {
+        "nginx"
+    } else {
+        "the app"
+    };
+    let name = format!(
+        "GET / through {through}, {} connections for {} s: no 5xx, no errors",
+        options.connections,
+        options.duration.as_secs()
+    );
+    run.progress.detail(&format!("load: {name}"));
+    let started = Instant::now();
+    let request = HttpRequest::get("/", &crate::http_checks::default_host(run.config));
+    let measured = run_load(running.front_address(), &request, options).await;
+    let summary = measured.summary();
+    run.progress.detail(&format!("load: {summary}"));
+    let failure = (measured.n_5xx() > 0 || measured.n_errors > 0).then(|| {
+        Failure::new("no 5xx answers and no failed requests", summary.clone())
+            .with_detail(measured.first_error.clone().unwrap_or_default())
+    });
+    let note = format!(
+        "load: GET / through {through}, {} connections, {} s: {summary}",
+        options.connections,
+        options.duration.as_secs()
+    );
+    (CheckResult::timed("load", &name, started, failure), note)
 }

@@ -1,13 +1,14 @@
 //! The smoke report: one result per check, and its renderings as a text table, JSON and JUnit XML.
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use serde::Serialize;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
-    /// What kind of check: `http`, `static`, `structure app`, `structure nginx`, `lifecycle`.
+    /// What kind of check: `declared`, `static`, `nginx`, `load`, `structure app`, `structure nginx`, `lifecycle`.
     pub group: String,
     /// A short name, unique within its group.
     pub name: String,
@@ -21,6 +22,62 @@ pub struct CheckResult {
     pub actual: String,
     /// More context (a hint, the full list behind `actual`); may be empty.
     pub detail: String,
+}
+
+impl CheckResult {
+    /// The result of a check that started at `started` and failed when there is a `failure`.
+    pub fn timed(
+        group: &str,
+        name: &str,
+        started: Instant,
+        failure: Option<Failure>,
+    ) -> CheckResult {
+        let passed = failure.is_none();
+        let Failure {
+            expected,
+            actual,
+            detail,
+        } = failure.unwrap_or_default();
+        CheckResult {
+            group: group.to_owned(),
+            name: name.to_owned(),
+            passed,
+            duration_ms: started.elapsed().as_millis() as u64,
+            expected,
+            actual,
+            detail,
+        }
+    }
+}
+
+/// Why a check failed: what it expected and what it found, with more context when there is some.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failure {
+    /// What the check expected.
+    pub expected: String,
+    /// What it found.
+    pub actual: String,
+    /// More context (a log tail, the first error); may be empty.
+    pub detail: String,
+}
+
+impl Failure {
+    /// Expected against actual, no detail.
+    pub fn new(expected: impl Into<String>, actual: impl Into<String>) -> Failure {
+        Failure {
+            expected: expected.into(),
+            actual: actual.into(),
+            detail: String::new(),
+        }
+    }
+
+    /// The same failure with `detail`.
+    pub fn with_detail(self, detail: impl Into<String>) -> Failure {
+        Failure {
+            detail: detail.into(),
+            ..self
+        }
+    }
 }
 
 /// Everything one smoke run found.

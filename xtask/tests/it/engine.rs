@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use dockyard_engine::{ContainerSpec, Engine, PROJECT_LABEL, RUN_LABEL};
+use dockyard_engine::{ContainerSpec, Engine, HealthStatus, PROJECT_LABEL, RUN_LABEL};
 
 use crate::support::{context_sha256, engine_or_skip, http_get, runtime, stderr, stdout, Project};
 
@@ -212,13 +212,14 @@ fn build_makes_a_runnable_non_root_production_image_and_skips_unchanged_work() {
     assert_eq!(health["checks"]["cache"], "ok");
     let health_status = loop {
         let state = runtime().block_on(engine.container_state(&app)).unwrap();
-        if state.health != "starting" || started.elapsed() > Duration::from_secs(60) {
+        if state.health != HealthStatus::Starting || started.elapsed() > Duration::from_secs(60) {
             break state.health;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(
-        health_status, "healthy",
+        health_status,
+        HealthStatus::Healthy,
         "the image HEALTHCHECK did not pass"
     );
     drop(containers);

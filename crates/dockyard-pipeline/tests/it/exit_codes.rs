@@ -44,3 +44,60 @@ fn readme_holds_the_generated_table() {
         "README.md's exit code table differs from exit_code::ALL; paste this under `## Exit codes`:\n\n{table}"
     );
 }
+
+#[test]
+fn smoke_errors_keep_their_exit_codes() {
+    use dockyard_engine::EngineError;
+    use dockyard_pipeline::PipelineError;
+    use dockyard_smoke::SmokeError;
+
+    let check = |error: SmokeError, code: i32| {
+        let error = PipelineError::from(error);
+        assert_eq!(error.exit_code(), code, "{error}");
+    };
+    let engine = |error: EngineError| SmokeError::Engine(error);
+    check(
+        engine(EngineError::Unreachable {
+            host: "unix:///var/run/docker.sock".to_owned(),
+            reason: "no such file".to_owned(),
+        }),
+        exit_code::ENGINE_UNREACHABLE,
+    );
+    check(
+        engine(EngineError::ConnectionLost {
+            operation: "starting container app".to_owned(),
+            host: "unix:///var/run/docker.sock".to_owned(),
+            reason: "reset".to_owned(),
+        }),
+        exit_code::ENGINE_UNREACHABLE,
+    );
+    check(
+        engine(EngineError::Api {
+            operation: "creating container app".to_owned(),
+            status: 500,
+            message: "no space left".to_owned(),
+        }),
+        exit_code::BUILD_FAILED,
+    );
+    check(
+        SmokeError::MigrationFailed {
+            exit_code: 1,
+            tail: vec!["django.db.utils.OperationalError".to_owned()],
+        },
+        exit_code::BUILD_FAILED,
+    );
+    check(
+        SmokeError::ImageMissing {
+            reference: "notes:dev".to_owned(),
+        },
+        exit_code::BUILD_FAILED,
+    );
+    check(
+        SmokeError::Io {
+            operation: "writing the smoke report",
+            path: "target/dockyard/notes-smoke.json".into(),
+            source: std::io::Error::other("disk full"),
+        },
+        exit_code::UNEXPECTED,
+    );
+}

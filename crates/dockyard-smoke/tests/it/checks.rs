@@ -3,19 +3,20 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use dockyard_config::{SmokeCheck, Via};
 use dockyard_smoke::checks::{
     describe_expectations, evaluate, http_check_result, http_request_for_check, json_lookup,
     json_value_as_text, truncate_for_report, MAX_ACTUAL_CHARS,
 };
-use dockyard_smoke::{CheckSpec, HttpResponse, SmokeError, Via};
+use dockyard_smoke::{HttpError, HttpResponse};
 use serde_json::json;
 
-fn spec(status: u16) -> CheckSpec {
-    CheckSpec {
+fn spec(status: u16) -> SmokeCheck {
+    SmokeCheck {
         name: "health through nginx".to_string(),
         path: "/health/".to_string(),
         via: Via::Nginx,
-        method: "GET".to_string(),
+        method: dockyard_config::HttpMethod::Get,
         status,
         host: None,
         json: BTreeMap::new(),
@@ -24,7 +25,7 @@ fn spec(status: u16) -> CheckSpec {
     }
 }
 
-fn with_json(mut spec: CheckSpec, pairs: &[(&str, &str)]) -> CheckSpec {
+fn with_json(mut spec: SmokeCheck, pairs: &[(&str, &str)]) -> SmokeCheck {
     spec.json = pairs
         .iter()
         .map(|(path, value)| (path.to_string(), value.to_string()))
@@ -32,7 +33,7 @@ fn with_json(mut spec: CheckSpec, pairs: &[(&str, &str)]) -> CheckSpec {
     spec
 }
 
-fn with_headers(mut spec: CheckSpec, pairs: &[(&str, &str)]) -> CheckSpec {
+fn with_headers(mut spec: SmokeCheck, pairs: &[(&str, &str)]) -> SmokeCheck {
     spec.headers = pairs
         .iter()
         .map(|(name, value)| (name.to_string(), value.to_string()))
@@ -40,7 +41,7 @@ fn with_headers(mut spec: CheckSpec, pairs: &[(&str, &str)]) -> CheckSpec {
     spec
 }
 
-fn with_body(mut spec: CheckSpec, substrings: &[&str]) -> CheckSpec {
+fn with_body(mut spec: SmokeCheck, substrings: &[&str]) -> SmokeCheck {
     spec.body_contains = substrings.iter().map(|text| text.to_string()).collect();
     spec
 }
@@ -59,7 +60,7 @@ fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
 const HEALTHY: &str = r#"{"status": "ok", "checks": {"database": "ok", "cache": "ok"}, "workers": 4, "debug": false, "items": [{"name": "first"}]}"#;
 
 /// Renders `name`, then `pass` or one line per mismatch.
-fn check(name: &str, spec: &CheckSpec, response: &HttpResponse) -> String {
+fn check(name: &str, spec: &SmokeCheck, response: &HttpResponse) -> String {
     let mismatches = evaluate(spec, response);
     if mismatches.is_empty() {
         return format!("== {name}\npass\n");
@@ -234,13 +235,13 @@ fn report_lines_for_http_checks() {
         ),
         &["ok"],
     );
-    let dropped = CheckSpec {
+    let dropped = SmokeCheck {
         name: "unknown host dropped".to_string(),
         host: Some("bogus.test".to_string()),
         ..spec(444)
     };
     let plain = spec(200);
-    let outcomes: Vec<(&str, &CheckSpec, Result<HttpResponse, SmokeError>)> = vec![
+    let outcomes: Vec<(&str, &SmokeCheck, Result<HttpResponse, HttpError>)> = vec![
         (
             "passes",
             &full,
@@ -262,12 +263,12 @@ fn report_lines_for_http_checks() {
         (
             "refused",
             &full,
-            Err(SmokeError::ConnectionRefused { address: address() }),
+            Err(HttpError::ConnectionRefused { address: address() }),
         ),
         (
             "444 and no response passes",
             &dropped,
-            Err(SmokeError::NoResponse {
+            Err(HttpError::NoResponse {
                 address: address(),
                 path: "/health/".to_string(),
             }),
@@ -275,7 +276,7 @@ fn report_lines_for_http_checks() {
         (
             "no response when a status was expected",
             &plain,
-            Err(SmokeError::NoResponse {
+            Err(HttpError::NoResponse {
                 address: address(),
                 path: "/health/".to_string(),
             }),
@@ -314,7 +315,7 @@ fn requests_for_checks_use_the_check_host_or_the_default() {
         ),
         ("GET", "/health/", "notes.test")
     );
-    let bogus = CheckSpec {
+    let bogus = SmokeCheck {
         host: Some("bogus.test".to_string()),
         ..spec(444)
     };

@@ -1,9 +1,10 @@
-//! The HTTP/1.0 client against one-connection local servers: parsing, request bytes, and each error.
+//! The HTTP client against one-connection local servers: parsing, what the server receives, keep-alive, no
+//! redirects, and each error.
 
 use std::time::{Duration, Instant};
 
-use dockyard_smoke::http::{encode_request, send, MAX_RESPONSE_BYTES};
-use dockyard_smoke::{HttpRequest, HttpResponse, SmokeError};
+use dockyard_smoke::http::{build, send, Connection, Method, MAX_RESPONSE_BYTES};
+use dockyard_smoke::{HttpError, HttpRequest, HttpResponse};
 
 use crate::support::{refused_address, render_error, serve_once, Behaviour};
 
@@ -42,7 +43,7 @@ async fn canned_responses() {
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}",
         ),
         (
-            "header names lowercased, repeats kept in order",
+            "header names lowercased, repeats grouped by name",
             b"HTTP/1.0 200 OK\r\nSet-Cookie: a=1\r\nX-Thing:  spaced  \r\nset-cookie: b=2\r\n\r\nhi",
         ),
         ("body until close without content-length", b"HTTP/1.0 404 Not Found\r\n\r\nnot here\r\nat all"),
@@ -53,11 +54,11 @@ async fn canned_responses() {
         ("invalid utf-8 body", b"HTTP/1.0 200 OK\r\n\r\nab\xffcd"),
         ("not http", b"SSH-2.0-OpenSSH_9.6\r\n\r\n"),
         ("http/2 status line", b"HTTP/2 200\r\n\r\n"),
-        ("ends inside the head", b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"),
+        ("ends inside the head: an incomplete answer is none", b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"),
         ("header without colon", b"HTTP/1.0 200 OK\r\nnonsense\r\n\r\n"),
         ("short body", b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
         ("bad content-length", b"HTTP/1.0 200 OK\r\nContent-Length: ten\r\n\r\nshort"),
-        ("chunked despite http/1.0", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+        ("chunked", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
     ];
     let mut rendered = String::new();
     for (name, raw) in cases {
@@ -73,7 +74,7 @@ async fn head_responses_have_no_body_despite_content_length() {
     ))
     .await;
     let request = HttpRequest {
-        method: "HEAD".to_string(),
+        method: Method::HEAD,
         ..HttpRequest::get("/", "notes.test")
     };
     let response = send(address, &request, TIMEOUT).await.unwrap();
@@ -97,31 +98,28 @@ async fn header_lookup_is_case_insensitive_and_takes_the_first() {
     assert_eq!(response.header("vary"), None);
 }
 
-#[tokio::test]
-async fn the_server_receives_exactly_the_encoded_request() {
-    let request = HttpRequest {
-        method: "POST".to_string(),
-        path: "/upload/?kind=big".to_string(),
-        host: "notes.test".to_string(),
-        headers: vec![("Accept-Encoding".to_string(), "gzip".to_string())],
-        body: b"hello=world".to_vec(),
-    };
-    let (address, server) =
-        serve_once(Behaviour::Answer(b"HTTP/1.0 201 Created\r\n\r\n".to_vec())).await;
-    let response = send(address, &request, TIMEOUT).await.unwrap();
+/// What a server answering `201` receives for `request`, line by line.
+async fn received(request: &HttpRequest) -> String {
+    let (address, server) = serve_once(Behaviour::Answer(
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n".to_vec(),
+    ))
+    .await;
+    let response = send(address, request, TIMEOUT).await.unwrap();
     let received = server.await.unwrap();
     assert_eq!(response.status, 201);
-    assert_eq!(received, encode_request(&request).unwrap());
+    String::from_utf8(received)
+        .unwrap()
+        .replace("\r\n", "\\r\\n\n")
 }
 
-#[test]
-fn encoded_requests() {
+#[tokio::test]
+async fn the_server_receives_the_request_as_written() {
     let cases = [
         HttpRequest::get("/health/", "notes.test"),
         HttpRequest::get("/", ""),
         HttpRequest {
-            method: "POST".to_string(),
-            path: "/upload/".to_string(),
+            method: Method::POST,
+            path: "/upload/?kind=big".to_string(),
             host: "notes.test:8080".to_string(),
             headers: vec![
                 ("Accept-Encoding".to_string(), "gzip".to_string()),
@@ -130,14 +128,10 @@ fn encoded_requests() {
             body: b"a=1&b=2".to_vec(),
         },
     ];
-    let rendered: Vec<String> = cases
-        .iter()
-        .map(|request| {
-            String::from_utf8(encode_request(request).unwrap())
-                .unwrap()
-                .replace("\r\n", "\\r\\n\n")
-        })
-        .collect();
+    let mut rendered = Vec::new();
+    for request in &cases {
+        rendered.push(received(request).await);
+    }
     insta::assert_snapshot!(rendered.join("\n==\n"));
 }
 
@@ -149,14 +143,6 @@ fn invalid_requests() {
         ..valid.clone()
     };
     let cases = [
-        HttpRequest {
-            method: String::new(),
-            ..valid.clone()
-        },
-        HttpRequest {
-            method: "GET /x".to_string(),
-            ..valid.clone()
-        },
         HttpRequest {
             path: "health/".to_string(),
             ..valid.clone()
@@ -176,19 +162,61 @@ fn invalid_requests() {
         header("Host", "other.test"),
         header("content-length", "5"),
         header("Connection", "keep-alive"),
+        header("Transfer-Encoding", "chunked"),
         header("Bad Name", "x"),
         header("", "x"),
         header("X-Ok", "line\r\nX-Injected: 1"),
     ];
     let rendered: Vec<String> = cases
         .iter()
-        .map(|request| match encode_request(request) {
-            Ok(bytes) => format!("accepted {:?}", String::from_utf8_lossy(&bytes)),
+        .map(|request| match build(request) {
+            Ok(built) => format!("accepted {built:?}"),
             Err(error) => error.to_string(),
         })
         .collect();
     insta::assert_snapshot!(rendered.join("\n"));
-    assert!(encode_request(&header("X-Ok", "tab\tinside")).is_ok());
+    assert!(build(&header("X-Ok", "tab\tinside")).is_ok());
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let (address, server) = serve_once(Behaviour::Answer(
+        b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere.test/\r\nContent-Length: 0\r\n\r\n"
+            .to_vec(),
+    ))
+    .await;
+    let response = send(address, &HttpRequest::get("/", "notes.test"), TIMEOUT)
+        .await
+        .unwrap();
+    server.await.unwrap();
+    assert_eq!(response.status, 302);
+    assert_eq!(response.header("location"), Some("http://elsewhere.test/"));
+}
+
+#[tokio::test]
+async fn one_connection_carries_many_requests() {
+    let (address, server) = serve_once(Behaviour::KeepAlive(3)).await;
+    let mut connection = Connection::open(address).await.unwrap();
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        assert!(connection.is_reusable().await);
+        let response = connection
+            .send(&HttpRequest::get("/", "notes.test"), TIMEOUT)
+            .await
+            .unwrap();
+        bodies.push(response.body_text());
+    }
+    let received = server.await.unwrap();
+    assert_eq!(bodies, ["1", "2", "3"]);
+    assert_eq!(
+        String::from_utf8(received)
+            .unwrap()
+            .matches("GET / HTTP/1.1")
+            .count(),
+        3
+    );
+    // The server has closed its end: the connection says so instead of failing the next request.
+    assert!(!connection.is_reusable().await);
 }
 
 #[tokio::test]
@@ -197,7 +225,7 @@ async fn invalid_requests_are_refused_before_connecting() {
     let request = HttpRequest::get("no-slash", "notes.test");
     let error = send(address, &request, TIMEOUT).await.unwrap_err();
     assert!(
-        matches!(error, SmokeError::InvalidRequest { .. }),
+        matches!(error, HttpError::InvalidRequest { .. }),
         "{error:?}"
     );
 }
@@ -209,7 +237,7 @@ async fn connection_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, SmokeError::ConnectionRefused { address: refused } if refused == address),
+        matches!(error, HttpError::ConnectionRefused { address: refused } if refused == address),
         "{error:?}"
     );
     insta::assert_snapshot!(render_error(&error, address), @"ConnectionRefused: connection to ADDR refused");
@@ -238,7 +266,7 @@ async fn closed_immediately_is_no_response() {
     .unwrap_err();
     server.await.unwrap();
     assert!(
-        matches!(&error, SmokeError::NoResponse { path, .. } if path == "/health/"),
+        matches!(&error, HttpError::NoResponse { path, .. } if path == "/health/"),
         "{error:?}"
     );
 }
@@ -247,13 +275,13 @@ async fn closed_immediately_is_no_response() {
 async fn closed_immediately_while_sending_a_large_body_is_no_response() {
     let (address, server) = serve_once(Behaviour::CloseImmediately).await;
     let request = HttpRequest {
-        method: "POST".to_string(),
+        method: Method::POST,
         body: vec![b'x'; 8 * 1024 * 1024],
         ..HttpRequest::get("/upload/", "notes.test")
     };
     let error = send(address, &request, TIMEOUT).await.unwrap_err();
     server.await.unwrap();
-    assert!(matches!(error, SmokeError::NoResponse { .. }), "{error:?}");
+    assert!(matches!(error, HttpError::NoResponse { .. }), "{error:?}");
 }
 
 #[tokio::test]
@@ -280,7 +308,7 @@ async fn an_early_answer_to_a_large_body_is_heard() {
     ))
     .await;
     let request = HttpRequest {
-        method: "POST".to_string(),
+        method: Method::POST,
         body: vec![b'x'; 8 * 1024 * 1024],
         ..HttpRequest::get("/upload/", "notes.test")
     };

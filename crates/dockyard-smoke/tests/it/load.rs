@@ -1,5 +1,7 @@
 //! The bounded load: percentiles by nearest rank, statuses and errors counted, against a tiny local server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dockyard_smoke::load::{percentile_ms, run_load, LoadOptions};
@@ -28,31 +30,41 @@ fn percentiles_are_nearest_rank_in_milliseconds() {
     }
 }
 
-/// A server answering every connection with `status` until the test ends.
-async fn serve_forever(status: u16) -> std::net::SocketAddr {
+/// A server answering every request with `status` until the test ends: HTTP/1.1 on kept-alive connections, or
+/// HTTP/1.0 closing each connection after its answer. Counts the connections it accepted.
+async fn serve_forever(status: u16, keep_alive: bool) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
+    let n_connections = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&n_connections);
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
+            counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
-                let mut head = Vec::new();
                 let mut buffer = [0u8; 1024];
-                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                loop {
+                    let mut head = Vec::new();
+                    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let version = if keep_alive { "1.1" } else { "1.0" };
+                    let response =
+                        format!("HTTP/{version} {status} X\r\nContent-Length: 2\r\n\r\nok");
+                    if stream.write_all(response.as_bytes()).await.is_err() || !keep_alive {
+                        let _ = stream.shutdown().await;
+                        return;
                     }
                 }
-                let response = format!("HTTP/1.0 {status} X\r\nContent-Length: 2\r\n\r\nok");
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
             });
         }
     });
-    address
+    (address, n_connections)
 }
 
 const OPTIONS: LoadOptions = LoadOptions {
@@ -63,8 +75,12 @@ const OPTIONS: LoadOptions = LoadOptions {
 
 #[tokio::test]
 async fn answers_are_counted_by_status_and_5xx_are_counted() {
-    for (status, expected_5xx) in [(200u16, false), (503, true)] {
-        let address = serve_forever(status).await;
+    for (status, keep_alive, expected_5xx) in [
+        (200u16, true, false),
+        (200, false, false),
+        (503, true, true),
+    ] {
+        let (address, n_connections) = serve_forever(status, keep_alive).await;
         let measured = run_load(address, &HttpRequest::get("/", "localhost"), OPTIONS).await;
         assert!(measured.n_requests > 0, "{measured:?}");
         assert_eq!(measured.n_errors, 0, "{measured:?}");
@@ -79,6 +95,13 @@ async fn answers_are_counted_by_status_and_5xx_are_counted() {
             "{}",
             measured.summary()
         );
+        // Kept-alive connections are reused; closed ones are opened again, one per request.
+        let opened = n_connections.load(Ordering::SeqCst) as u64;
+        if keep_alive {
+            assert_eq!(opened, OPTIONS.connections as u64, "{measured:?}");
+        } else {
+            assert_eq!(opened, measured.n_requests, "{measured:?}");
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dockyard_smoke::SmokeError;
+use dockyard_smoke::HttpError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -21,6 +21,8 @@ pub enum Behaviour {
     CloseImmediately,
     /// Reads the request and holds the connection open without answering.
     NeverAnswer,
+    /// Answers this many requests on the one connection, each `200` with its number as the body.
+    KeepAlive(usize),
 }
 
 /// Starts a server for one connection; the handle yields the request bytes it read.
@@ -46,6 +48,20 @@ pub async fn serve_once(behaviour: Behaviour) -> (SocketAddr, JoinHandle<Vec<u8>
             }
             Behaviour::CloseAfterReading => read_request(&mut stream, true).await,
             Behaviour::CloseImmediately => Vec::new(),
+            Behaviour::KeepAlive(n_requests) => {
+                let mut received = Vec::new();
+                for number in 1..=n_requests {
+                    let request = read_request(&mut stream, true).await;
+                    received.extend_from_slice(&request);
+                    let body = number.to_string();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    stream.write_all(response.as_bytes()).await.unwrap();
+                }
+                received
+            }
             Behaviour::NeverAnswer => {
                 let request = read_request(&mut stream, true).await;
                 tokio::time::sleep(Duration::from_secs(30)).await;
@@ -99,7 +115,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// `VariantName: message`, with the server's address replaced by `ADDR` so snapshots are stable.
-pub fn render_error(error: &SmokeError, address: SocketAddr) -> String {
+pub fn render_error(error: &HttpError, address: SocketAddr) -> String {
     let variant = format!("{error:?}");
     let variant = variant
         .split([' ', '{', '('])
