@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use dockyard_pipeline::release::{self, ReleaseOptions};
+use dockyard_pipeline::release::{self, Mode, Preflight, ReleaseOptions};
 use dockyard_pipeline::run::{self, Session};
 use dockyard_pipeline::{
     exit_code, plan, progress, provenance, smoke, state, Engine, PipelineError,
@@ -105,6 +105,7 @@ fn run_until(config_path: &Path, until: Until, force: bool) -> anyhow::Result<i3
     // A release refuses a dirty tree or a bad version before the engine is involved.
     let release_preflight = match &until {
         Until::Release(options, _) => Some(release::preflight(&prepared, options)?),
+        Until::Check => Some(release::preflight(&prepared, &ReleaseOptions::for_check())?),
         _ => None,
     };
     crate::runtime()?.block_on(async move {
@@ -178,7 +179,7 @@ async fn scan_gate(
 async fn run_steps(
     session: &mut Session,
     until: &Until,
-    release_preflight: Option<(String, bool)>,
+    release_preflight: Option<Preflight>,
 ) -> Result<(Vec<String>, i32), PipelineError> {
     run::ensure_bases(session).await?;
     if matches!(until, Until::Bases) {
@@ -227,38 +228,23 @@ async fn run_steps(
         Until::Check => {
             let (scan, notes) = local_scan(session, &mut summary).await?;
             let smoke = smoke_gate(session, &mut summary, notes, None).await?;
-            let options = ReleaseOptions {
-                version: None,
-                allow_dirty: true,
-                dry_run: false,
+            let Some(preflight) = release_preflight else {
+                unreachable!("run_until runs the preflight of a check");
             };
-            let (version, dirty) = release::preflight(&session.prepared, &options)?;
-            let manifest = release::publish(
-                session,
-                &options,
-                &version,
-                dirty,
-                scan.as_ref(),
-                &smoke,
-                false,
-            )
-            .await?;
+            let manifest =
+                release::publish(session, Mode::Check, preflight, scan.as_ref(), &smoke).await?;
             summary.push(format!(
                 "check passed      {} {} (nothing tagged or pushed)",
                 manifest.project, manifest.version
             ));
         }
         Until::Release(options, allow_missing_database) => {
-            let (version, dirty) = release_preflight.unwrap_or_default();
+            let Some(preflight) = release_preflight else {
+                unreachable!("run_until runs the preflight of a release");
+            };
             let Some(scan) = strict_scan(session, &mut summary, *allow_missing_database).await?
             else {
-                return Err(PipelineError::ReleaseRefused {
-                    reason:
-                        "deploy.toml has no [scan] table: a release never ships unscanned images"
-                            .to_owned(),
-                    hint: "add [scan] with trivy_version (see the repository's deploy.toml)"
-                        .to_owned(),
-                });
+                return Err(release::ReleaseError::Unscanned.into());
             };
             let notes = scan
                 .vulnerability_scan_not_run()
@@ -266,9 +252,8 @@ async fn run_steps(
                 .map(|(image, reason)| format!("vulnerability scan not run for {image}: {reason} (accepted with --allow-missing-vulnerability-db)"))
                 .collect();
             let smoke = smoke_gate(session, &mut summary, notes, None).await?;
-            let manifest =
-                release::publish(session, options, &version, dirty, Some(&scan), &smoke, true)
-                    .await?;
+            let mode = Mode::Release(options.clone());
+            let manifest = release::publish(session, mode, preflight, Some(&scan), &smoke).await?;
             for image in &manifest.images {
                 let target = match (&image.digest, &image.archive) {
                     (Some(digest), _) => format!("{}@{digest}", image.repository),

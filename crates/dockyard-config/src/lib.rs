@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use crate::error::ConfigError;
-pub use crate::image_reference::ImageRef;
+pub use crate::image_reference::{is_valid_tag, ImageRef, MAXIMUM_TAG_LENGTH};
 pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
     Release, Scan, ScanIgnore, Smoke, SmokeCheck, Via,

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use dockyard_release::ReleaseError;
+
 use crate::exit_code;
 
 /// What stopped a pipeline step.
@@ -105,27 +107,9 @@ pub enum PipelineError {
         /// The JSON report.
         report: PathBuf,
     },
-    /// The release refused to start (dirty tree, invalid version, no [release] table).
-    #[error("release refused: {reason}")]
-    ReleaseRefused {
-        /// Why.
-        reason: String,
-        /// What to do.
-        hint: String,
-    },
-    /// A push failed for good (a permanent error, or transient errors past the last attempt).
-    #[error("pushing {reference} failed after {attempts} attempts: {message}")]
-    PushFailed {
-        /// The reference being pushed.
-        reference: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The last error.
-        message: String,
-    },
-    /// Registry credentials could not be read.
+    /// The release refused to start, a push failed, or registry credentials could not be read.
     #[error(transparent)]
-    Credentials(#[from] crate::credentials::CredentialsError),
+    Release(#[from] ReleaseError),
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
@@ -141,10 +125,20 @@ impl PipelineError {
             | PipelineError::BaseUnavailable { .. } => exit_code::MISSING_PREREQUISITE,
             PipelineError::Interrupted => exit_code::INTERRUPTED,
             PipelineError::SmokeFailed { .. } => exit_code::SMOKE_FAILED,
-            PipelineError::PushFailed { .. } | PipelineError::Credentials(_) => {
-                exit_code::PUSH_FAILED
-            }
-            PipelineError::ReleaseRefused { .. } => exit_code::RELEASE_REFUSED,
+            PipelineError::Release(error) => match error {
+                ReleaseError::DirtyTree
+                | ReleaseError::InvalidVersion { .. }
+                | ReleaseError::NoReleaseTable
+                | ReleaseError::Unscanned => exit_code::RELEASE_REFUSED,
+                ReleaseError::PushFailed { .. } | ReleaseError::Credentials(_) => {
+                    exit_code::PUSH_FAILED
+                }
+                ReleaseError::Engine(error) if error.is_unreachable() => {
+                    exit_code::ENGINE_UNREACHABLE
+                }
+                ReleaseError::Io { .. } => exit_code::UNEXPECTED,
+                ReleaseError::Engine(_) | ReleaseError::Context(_) => exit_code::BUILD_FAILED,
+            },
             PipelineError::ScanPolicyViolated { .. } => exit_code::SCAN_POLICY_VIOLATED,
             PipelineError::VulnerabilityScanNotRun { .. } => exit_code::SCAN_INFRASTRUCTURE,
             PipelineError::Scan(error) if error.is_infrastructure() => {
@@ -186,11 +180,7 @@ impl PipelineError {
             PipelineError::VulnerabilityScanNotRun { .. } => Some(
                 "provide the database offline: `trivy image --download-db-only --cache-dir DIR` on a connected machine, copy DIR to [scan] cache_dir (it holds db/trivy.db and db/metadata.json); or set [scan] db_repository to a reachable mirror; `--allow-missing-vulnerability-db` accepts the gap for a local run".to_owned(),
             ),
-            PipelineError::ReleaseRefused { hint, .. } => Some(hint.clone()),
-            PipelineError::PushFailed { .. } => Some(
-                "no moving tag was moved; check the registry and the credentials ([release] username_env / password_env), then run the release again".to_owned(),
-            ),
-            PipelineError::Credentials(error) => error.hint(),
+            PipelineError::Release(error) => error.hint(),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
             PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Interrupted => None,
         }

@@ -4,7 +4,6 @@
 //! wrapped by [`run::with_cleanup`] so that nothing a run creates outlives it.
 #![warn(missing_docs)]
 
-pub mod credentials;
 pub mod digest;
 pub mod doctor;
 mod error;
