@@ -361,7 +361,7 @@ fn run_helper(
 ) -> Result<Option<RegistryCredentials>, CredentialsError> {
     let program = format!("docker-credential-{helper}");
     let executable = (!helper.contains(['/', '\\']))
-        .then(|| find_on_path(&program, env("PATH")))
+        .then(|| which::which_in_global(&program, env("PATH")).ok()?.next())
         .flatten()
         .ok_or_else(|| CredentialsError::HelperNotFound {
             program: program.clone(),
@@ -418,26 +418,6 @@ fn run_helper(
         password: answer.secret,
         server_address: server.to_owned(),
     }))
-}
-
-/// The first executable file named `program` in the folders of `path`.
-fn find_on_path(program: &str, path: Option<OsString>) -> Option<PathBuf> {
-    std::env::split_paths(&path?)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// `https://ghcr.io/v2/` → `ghcr.io`, lowercased; every Docker Hub name → `docker.io`.
