@@ -110,6 +110,9 @@ pub enum PipelineError {
     /// The release refused to start, a push failed, or registry credentials could not be read.
     #[error(transparent)]
     Release(#[from] ReleaseError),
+    /// The operating system gave no random bytes for a throwaway secret key.
+    #[error("cannot read random bytes for the throwaway secret key: {0}")]
+    Randomness(getrandom::Error),
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
@@ -145,7 +148,7 @@ impl PipelineError {
                 exit_code::SCAN_INFRASTRUCTURE
             }
             PipelineError::Scan(_) => exit_code::INVALID_CONFIG,
-            PipelineError::Io { .. } => exit_code::UNEXPECTED,
+            PipelineError::Io { .. } | PipelineError::Randomness(_) => exit_code::UNEXPECTED,
             PipelineError::Engine(_)
             | PipelineError::Base(_)
             | PipelineError::Context(_)
@@ -182,7 +185,7 @@ impl PipelineError {
             ),
             PipelineError::Release(error) => error.hint(),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
-            PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Interrupted => None,
+            PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Randomness(_) | PipelineError::Interrupted => None,
         }
     }
 }

@@ -549,7 +549,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         ),
         format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root.display()),
         format!("DJANGO_SETTINGS_MODULE={}", config.app.settings_module),
-        format!("DJANGO_SECRET_KEY={}", throwaway_secret()),
+        format!("DJANGO_SECRET_KEY={}", throwaway_secret()?),
         format!(
             "SOURCE_DATE_EPOCH={}",
             prepared.provenance.source_date_epoch
@@ -856,17 +856,14 @@ fn join_paths(paths: &[PathBuf]) -> String {
 }
 
 /// A random value for settings that refuse to start without a secret key; lives only in a container's environment.
-pub fn throwaway_secret() -> String {
+/// An operating system that gives no random bytes is an error: a guessable key is worse than none.
+pub fn throwaway_secret() -> Result<String, PipelineError> {
     let mut bytes = [0u8; 32];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes));
-    if filled.is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
-        bytes[..16].copy_from_slice(&nanos.to_le_bytes());
-    }
-    format!("dockyard-throwaway-{}", crate::digest::sha256_hex(&bytes))
+    getrandom::fill(&mut bytes).map_err(PipelineError::Randomness)?;
+    Ok(format!(
+        "dockyard-throwaway-{}",
+        crate::digest::sha256_hex(&bytes)
+    ))
 }
 
 /// Paths of a run's temporary work folders, for `clean`.

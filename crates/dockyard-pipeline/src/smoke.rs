@@ -242,7 +242,7 @@ async fn create_environment(session: &Session) -> Result<SmokeEnvironment, Pipel
             target: DATA_MOUNT.to_owned(),
         }],
         tmpfs: BTreeMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=64m".to_owned())]),
-        secret_key: throwaway_secret(),
+        secret_key: throwaway_secret()?,
     })
 }
 
