@@ -3,6 +3,10 @@
 //! Everything listens on, and talks to, 127.0.0.1 only; every loop is bounded in time and count.
 //!
 //! The self-tests at the end need no engine, only the `docker-registry` binary.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test support starts Debian's `docker-registry` as a child it kills on drop, and polls it from synchronous code"
+)]
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
