@@ -1,9 +1,7 @@
 //! The pipeline's side of `release` and `check`: fills a [`Publication`] from the session and the gates' outcomes
 //! for `dockyard-release`, and prints its progress.
 
-use dockyard_release::manifest::{
-    BaseSummary, ContextSummary, ImageKind, NotScanned, ScanSummaryRecord, SmokeSummaryRecord,
-};
+use dockyard_release::manifest::{BaseSummary, ContextSummary, ImageKind, SmokeSummaryRecord};
 use dockyard_release::{ImageToRelease, Publication};
 pub use dockyard_release::{Mode, Preflight, ReleaseError, ReleaseManifest, ReleaseOptions};
 
@@ -45,26 +43,9 @@ pub async fn publish(
         image_id: nginx.id.clone(),
     }));
     let (config, provenance) = (&session.prepared.config, &session.prepared.provenance);
-    let bases = session.state.bases.iter().map(|(name, record)| {
-        let (image, id, origin) = (
-            record.image.clone(),
-            record.id.clone(),
-            record.origin.clone(),
-        );
+    let bases = session.state.bases.iter().map(|(name, base)| {
+        let (image, id, origin) = (base.image.clone(), base.id.clone(), base.origin.clone());
         (name.clone(), BaseSummary { image, id, origin })
-    });
-    let scan = scan.map(|outcome| ScanSummaryRecord {
-        passed: outcome.summary.evaluation.passed(),
-        findings_over_policy: outcome.summary.evaluation.n_failing(),
-        suppressed: outcome.summary.evaluation.suppressed_counts.values().sum(),
-        not_scanned: (outcome.vulnerability_scan_not_run().into_iter())
-            .map(|(image, reason)| NotScanned {
-                image,
-                scanner: "vuln".to_owned(),
-                reason,
-            })
-            .collect(),
-        report: Some(outcome.json_path.clone()),
     });
     let publication = Publication {
         engine: &session.engine,
@@ -82,7 +63,7 @@ pub async fn publish(
         },
         bases: bases.collect(),
         static_manifest_sha256: export.static_manifest_sha256,
-        scan,
+        scan: scan.map(ScanOutcome::release_record),
         smoke: SmokeSummaryRecord {
             passed: smoke.report.passed(),
             checks: smoke.report.checks.len(),
