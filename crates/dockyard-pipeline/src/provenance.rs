@@ -48,14 +48,16 @@ pub fn detect(root: &Path) -> Provenance {
     }
 }
 
-/// Formats seconds since the epoch as RFC 3339 UTC (`2024-01-31T12:00:00Z`), as OCI labels want; past jiff's last
-/// instant (late on 9999-12-30) it says that instant.
-pub fn rfc3339(epoch: u64) -> String {
+/// Seconds since the epoch as an instant; past jiff's last whole second (late on 9999-12-30), that second.
+pub fn timestamp(epoch: u64) -> jiff::Timestamp {
     let last = jiff::Timestamp::MAX.as_second();
     let second = i64::try_from(epoch).map_or(last, |second| second.min(last));
-    jiff::Timestamp::from_second(second)
-        .unwrap_or_default()
-        .to_string()
+    jiff::Timestamp::from_second(second).unwrap_or_default()
+}
+
+/// Formats seconds since the epoch as RFC 3339 UTC (`2024-01-31T12:00:00Z`), as OCI labels want.
+pub fn rfc3339(epoch: u64) -> String {
+    timestamp(epoch).to_string()
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub async fn publish(
         project: config.project.name.clone(),
         release: config.release.clone(),
         revision: provenance.revision.clone(),
-        created: crate::provenance::rfc3339(provenance.created_epoch),
+        created: crate::provenance::timestamp(provenance.created_epoch),
         images,
         context: ContextSummary {
             path: export.path,

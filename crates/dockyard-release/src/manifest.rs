@@ -26,8 +26,8 @@ pub struct ReleaseManifest {
     pub version: Version,
     /// Git revision and whether the tree was dirty.
     pub git: GitState,
-    /// RFC 3339 creation time (SOURCE_DATE_EPOCH or the commit time).
-    pub created: String,
+    /// Creation time (SOURCE_DATE_EPOCH or the commit time), written as RFC 3339 UTC.
+    pub created: jiff::Timestamp,
     /// The registry, or null when archives were written.
     pub registry: Option<String>,
     /// Every image with its digest and tags.

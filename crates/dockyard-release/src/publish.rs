@@ -93,8 +93,8 @@ pub struct Publication<'a> {
     pub release: Option<dockyard_config::Release>,
     /// `git rev-parse HEAD`, or `unknown`.
     pub revision: String,
-    /// RFC 3339 creation time (SOURCE_DATE_EPOCH or the commit time).
-    pub created: String,
+    /// Creation time (SOURCE_DATE_EPOCH or the commit time).
+    pub created: jiff::Timestamp,
     /// The images: the app image, and the nginx image when there is one (released when `[release]` names its
     /// repository).
     pub images: Vec<ImageToRelease>,

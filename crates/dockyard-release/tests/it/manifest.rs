@@ -65,7 +65,7 @@ fn manifest(
             revision: "0123456789abcdef".to_owned(),
             dirty: false,
         },
-        created: "2026-12-03T08:00:00Z".to_owned(),
+        created: "2026-12-03T08:00:00Z".parse().expect("an RFC 3339 instant"),
         registry: Some("127.0.0.1:5000".to_owned()),
         images,
         context: ContextSummary {
