@@ -88,10 +88,7 @@ pub fn mmdebstrap_args(recipe: &Bootstrap, output: &Path) -> Vec<String> {
 
 /// Where mmdebstrap is, if it is installed.
 pub fn find_mmdebstrap() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("mmdebstrap"))
-        .find(|candidate| candidate.is_file())
+    which::which_global("mmdebstrap").ok()
 }
 
 /// Runs mmdebstrap to write the root filesystem of `recipe` as a tarball at `output`,

@@ -23,7 +23,9 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
-pub(crate) const MAXIMUM_TAG_LENGTH: usize = 128;
+/// The longest tag Docker accepts, in characters: the one limit for tags, versions and rendered
+/// tag templates.
+pub const MAXIMUM_TAG_LENGTH: usize = 128;
 pub(crate) const MAXIMUM_NAME_LENGTH: usize = 255;
 const SHA256_HEX_LENGTH: usize = 64;
 
@@ -362,8 +364,8 @@ fn check_tag(tag: &str) -> Result<String, String> {
     Ok(tag.to_owned())
 }
 
-/// `[\w][\w.-]{0,127}`, Docker's tag grammar.
-pub(crate) fn is_valid_tag(tag: &str) -> bool {
+/// `[\w][\w.-]{0,127}`, Docker's tag grammar (at most [`MAXIMUM_TAG_LENGTH`] characters).
+pub fn is_valid_tag(tag: &str) -> bool {
     let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
     let bytes = tag.as_bytes();
     match bytes.split_first() {

@@ -36,7 +36,7 @@ use serde::Deserialize;
 
 pub use crate::choices::{HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via};
 pub use crate::error::ConfigError;
-pub use crate::image_reference::ImageRef;
+pub use crate::image_reference::{is_valid_tag, ImageRef, MAXIMUM_TAG_LENGTH};
 pub use crate::model::{
     App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
     Release, Scan, ScanIgnore, Smoke, SmokeCheck,

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use dockyard_release::ReleaseError;
+
 use crate::exit_code;
 
 /// What stopped a pipeline step.
@@ -108,27 +110,12 @@ pub enum PipelineError {
         /// The JSON report.
         report: PathBuf,
     },
-    /// The release refused to start (dirty tree, invalid version, no [release] table).
-    #[error("release refused: {reason}")]
-    ReleaseRefused {
-        /// Why.
-        reason: String,
-        /// What to do.
-        hint: String,
-    },
-    /// A push failed for good (a permanent error, or transient errors past the last attempt).
-    #[error("pushing {reference} failed after {attempts} attempts: {message}")]
-    PushFailed {
-        /// The reference being pushed.
-        reference: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The last error.
-        message: String,
-    },
-    /// Registry credentials could not be read.
+    /// The release refused to start, a push failed, or registry credentials could not be read.
     #[error(transparent)]
-    Credentials(#[from] crate::credentials::CredentialsError),
+    Release(#[from] ReleaseError),
+    /// The operating system gave no random bytes for a throwaway secret key.
+    #[error("cannot read random bytes for the throwaway secret key: {0}")]
+    Randomness(getrandom::Error),
     /// `scan` was asked for, but deploy.toml has no [scan] table.
     #[error("no scan configured: deploy.toml has no [scan] table")]
     ScanNotConfigured,
@@ -184,10 +171,20 @@ impl PipelineError {
             }
             PipelineError::Smoke(dockyard_smoke::SmokeError::Io { .. }) => exit_code::UNEXPECTED,
             PipelineError::SmokeFailed { .. } => exit_code::SMOKE_FAILED,
-            PipelineError::PushFailed { .. } | PipelineError::Credentials(_) => {
-                exit_code::PUSH_FAILED
-            }
-            PipelineError::ReleaseRefused { .. } => exit_code::RELEASE_REFUSED,
+            PipelineError::Release(error) => match error {
+                ReleaseError::DirtyTree
+                | ReleaseError::InvalidVersion { .. }
+                | ReleaseError::NoReleaseTable
+                | ReleaseError::Unscanned => exit_code::RELEASE_REFUSED,
+                ReleaseError::PushFailed { .. } | ReleaseError::Credentials(_) => {
+                    exit_code::PUSH_FAILED
+                }
+                ReleaseError::Engine(error) if error.is_unreachable() => {
+                    exit_code::ENGINE_UNREACHABLE
+                }
+                ReleaseError::Io { .. } => exit_code::UNEXPECTED,
+                ReleaseError::Engine(_) | ReleaseError::Context(_) => exit_code::BUILD_FAILED,
+            },
             PipelineError::ScanPolicyViolated { .. } => exit_code::SCAN_POLICY_VIOLATED,
             PipelineError::VulnerabilityScanNotRun { .. } => exit_code::SCAN_INFRASTRUCTURE,
             PipelineError::Scan(error) if error.is_infrastructure() => {
@@ -195,7 +192,9 @@ impl PipelineError {
             }
             PipelineError::Scan(_) => exit_code::INVALID_CONFIG,
             PipelineError::ScanNotConfigured => exit_code::SCAN_INFRASTRUCTURE,
-            PipelineError::Io { .. } | PipelineError::Internal(_) => exit_code::UNEXPECTED,
+            PipelineError::Io { .. }
+            | PipelineError::Internal(_)
+            | PipelineError::Randomness(_) => exit_code::UNEXPECTED,
             PipelineError::Engine(_)
             | PipelineError::Base(_)
             | PipelineError::Context(_)
@@ -233,11 +232,7 @@ impl PipelineError {
             PipelineError::VulnerabilityScanNotRun { .. } => Some(
                 "provide the database offline: `trivy image --download-db-only --cache-dir DIR` on a connected machine, copy DIR to [scan] cache_dir (it holds db/trivy.db and db/metadata.json); or set [scan] db_repository to a reachable mirror; `--allow-missing-vulnerability-db` accepts the gap for a local run".to_owned(),
             ),
-            PipelineError::ReleaseRefused { hint, .. } => Some(hint.clone()),
-            PipelineError::PushFailed { .. } => Some(
-                "no moving tag was moved; check the registry and the credentials ([release] username_env / password_env), then run the release again".to_owned(),
-            ),
-            PipelineError::Credentials(error) => error.hint(),
+            PipelineError::Release(error) => error.hint(),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
             PipelineError::PythonNotOffered { fitting, .. } => Some(match fitting.as_slice() {
                 [] => format!("Dockyard offers Python {}; change the project's request, or build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml)", dockyard_config::PythonVersion::ALL.iter().map(|python| format!("{python} (Debian {})", python.debian_suite())).collect::<Vec<_>>().join(" and ")),
@@ -247,7 +242,7 @@ impl PipelineError {
             PipelineError::ScanNotConfigured => Some("add a [scan] table with trivy_version (see the repository's deploy.toml); `smoke` and `check` run without one, with a warning".to_owned()),
             PipelineError::SourceChanged { .. } => Some("nothing was built from it; run the command again once the files stop changing (an editor or a generator wrote to the app folder)".to_owned()),
             PipelineError::Internal(_) => Some("this is a bug in Dockyard; please report it with the command line".to_owned()),
-            PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Interrupted => None,
+            PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Randomness(_) | PipelineError::Interrupted => None,
         }
     }
 }

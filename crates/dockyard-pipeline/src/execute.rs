@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use dockyard_config::DeployConfig;
 
 use crate::plan::{self, short, Prepared};
-use crate::release::{self, ReleaseOptions};
+use crate::release::{self, Mode, ReleaseOptions};
 use crate::run::{self, Session};
 use crate::scan::ScanOutcome;
 use crate::smoke::{self, LoadOptions, SmokeOutcome};
@@ -110,11 +110,7 @@ impl Goal {
     fn release_options(&self) -> Option<ReleaseOptions> {
         match self {
             Goal::Release { options, .. } => Some(options.clone()),
-            Goal::Check => Some(ReleaseOptions {
-                version: None,
-                allow_dirty: true,
-                dry_run: false,
-            }),
+            Goal::Check => Some(ReleaseOptions::for_check()),
             _ => None,
         }
     }
@@ -316,13 +312,7 @@ impl Walk {
             Ok(Some(outcome)) => outcome,
             Ok(None) => match policy {
                 ScanPolicy::Strict { .. } if matches!(self.goal, Goal::Release { .. }) => {
-                    return Err(PipelineError::ReleaseRefused {
-                        reason:
-                            "deploy.toml has no [scan] table: a release never ships unscanned images"
-                                .to_owned(),
-                        hint: "add [scan] with trivy_version (see the repository's deploy.toml)"
-                            .to_owned(),
-                    })
+                    return Err(release::ReleaseError::Unscanned.into());
                 }
                 ScanPolicy::Strict { .. } => return Err(PipelineError::ScanNotConfigured),
                 ScanPolicy::Local => {
@@ -413,18 +403,19 @@ impl Walk {
                 "the release step runs only after smoke passed".to_owned(),
             ));
         };
-        let (version, dirty) = session.preflight.clone().unwrap_or_default();
+        let Some(preflight) = session.preflight.clone() else {
+            return Err(PipelineError::Internal(
+                "the release step runs only after its preflight".to_owned(),
+            ));
+        };
         let push = matches!(self.goal, Goal::Release { .. });
-        let manifest = release::publish(
-            session,
-            &options,
-            &version,
-            dirty,
-            self.scan.as_ref(),
-            smoke,
-            push,
-        )
-        .await?;
+        let mode = if push {
+            Mode::Release(options)
+        } else {
+            Mode::Check
+        };
+        let manifest =
+            release::publish(session, mode, preflight, self.scan.as_ref(), smoke).await?;
         if !push {
             self.summary.push(format!(
                 "check passed      {} {} (nothing tagged or pushed)",

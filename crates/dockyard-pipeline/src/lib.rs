@@ -7,7 +7,6 @@
 
 pub mod builder_protocol;
 pub mod clean;
-pub mod credentials;
 pub mod decide;
 pub mod digest;
 pub mod doctor;

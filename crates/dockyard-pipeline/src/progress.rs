@@ -370,3 +370,27 @@ pub fn append_step_summary(markdown: &str) {
         ));
     }
 }
+
+/// The printer behind a release's progress (`dockyard-release` prints nothing itself).
+pub struct Printer;
+
+impl dockyard_release::Progress for Printer {
+    fn step(&self, name: &str, message: &str) {
+        step(name, message);
+    }
+    fn detail(&self, message: &str) {
+        detail(message);
+    }
+    fn output(&self, source: &str, line: &str) {
+        output(source, line);
+    }
+    fn warning(&self, message: &str) {
+        warning(message);
+    }
+    fn done(&self, name: &str, started: Instant, message: &str) {
+        done(name, started, message);
+    }
+    fn step_summary(&self, markdown: &str) {
+        append_step_summary(markdown);
+    }
+}

@@ -48,31 +48,16 @@ pub fn detect(root: &Path) -> Provenance {
     }
 }
 
+/// Seconds since the epoch as an instant; past jiff's last whole second (late on 9999-12-30), that second.
+pub fn timestamp(epoch: u64) -> jiff::Timestamp {
+    let last = jiff::Timestamp::MAX.as_second();
+    let second = i64::try_from(epoch).map_or(last, |second| second.min(last));
+    jiff::Timestamp::from_second(second).unwrap_or_default()
+}
+
 /// Formats seconds since the epoch as RFC 3339 UTC (`2024-01-31T12:00:00Z`), as OCI labels want.
 pub fn rfc3339(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
-    let seconds_of_day = epoch % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds_of_day / 3_600,
-        seconds_of_day % 3_600 / 60,
-        seconds_of_day % 60
-    )
+    timestamp(epoch).to_string()
 }
 
 #[cfg(test)]
@@ -85,5 +70,6 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-30T22:00:00Z");
     }
 }

@@ -42,7 +42,7 @@ pub struct Session {
     pub force: bool,
     /// For `check` and `release`: the version and whether the git tree is dirty, worked out before the engine
     /// was involved.
-    pub preflight: Option<(String, bool)>,
+    pub preflight: Option<crate::release::Preflight>,
 }
 
 /// A fresh run id: time and process id, unique enough for concurrent runs on one engine.
@@ -396,15 +396,12 @@ fn make_nginx_context(
 }
 
 /// A random value for settings that refuse to start without a secret key; lives only in a container's environment.
-pub fn throwaway_secret() -> String {
+/// An operating system that gives no random bytes is an error: a guessable key is worse than none.
+pub fn throwaway_secret() -> Result<String, PipelineError> {
     let mut bytes = [0u8; 32];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes));
-    if filled.is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
-        bytes[..16].copy_from_slice(&nanos.to_le_bytes());
-    }
-    format!("dockyard-throwaway-{}", crate::digest::sha256_hex(&bytes))
+    getrandom::fill(&mut bytes).map_err(PipelineError::Randomness)?;
+    Ok(format!(
+        "dockyard-throwaway-{}",
+        crate::digest::sha256_hex(&bytes)
+    ))
 }

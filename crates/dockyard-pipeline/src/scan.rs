@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use dockyard_config::ImageKind;
+use dockyard_release::manifest::{NotScanned, ScanSummaryRecord};
 use dockyard_scan::{
     policy::{self, IgnoreEntry, Policy},
     render::{ImageScan, ScanSummary, VulnScanStatus},
@@ -41,6 +42,24 @@ impl ScanOutcome {
                 VulnScanStatus::Ran => None,
             })
             .collect()
+    }
+
+    /// The scan as release.json records it.
+    pub fn release_record(&self) -> ScanSummaryRecord {
+        let evaluation = &self.summary.evaluation;
+        ScanSummaryRecord {
+            passed: evaluation.passed(),
+            findings_over_policy: evaluation.n_failing(),
+            suppressed: evaluation.suppressed_counts.values().sum(),
+            not_scanned: (self.vulnerability_scan_not_run().into_iter())
+                .map(|(image, reason)| NotScanned {
+                    image,
+                    scanner: "vuln".to_owned(),
+                    reason,
+                })
+                .collect(),
+            report: Some(self.json_path.clone()),
+        }
     }
 }
 

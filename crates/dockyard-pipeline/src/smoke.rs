@@ -62,7 +62,7 @@ fn run_context(session: &Session) -> Result<RunContext<'_>, PipelineError> {
         app_image: image(&session.production_image()?),
         run_id: &session.run_id,
         labels: session.run_labels(),
-        secret_key: throwaway_secret(),
+        secret_key: throwaway_secret()?,
         work_dir: work_dir(session),
         progress: &PipelineProgress,
     })

@@ -1,8 +1,7 @@
-//! [`Date`], the calendar day an ignore entry expires on, and [`today_utc`]: just enough calendar to compare expiry dates, without a date crate.
+//! [`Date`], the calendar day an ignore entry expires on, and [`today_utc`]: the calendar itself is jiff's.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ScanError;
 
@@ -21,52 +20,42 @@ pub struct Date {
 }
 
 impl Date {
-    /// The date `days` days after 1970-01-01 (negative: before it).
-    ///
-    /// Howard Hinnant's `civil_from_days`, valid for every day a build will ever run on.
+    /// The date `days` days after 1970-01-01 (negative: before it), clamped to jiff's years -9999 to 9999.
     pub fn from_days_since_unix_epoch(days: i64) -> Date {
-        let shifted = days + 719_468;
-        let era = shifted.div_euclid(146_097);
-        let day_of_era = shifted.rem_euclid(146_097);
-        let year_of_era =
-            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month_from_march = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-        let month = if month_from_march < 10 {
-            month_from_march + 3
-        } else {
-            month_from_march - 9
-        };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        let epoch = jiff::civil::Date::constant(1970, 1, 1);
+        let date = epoch
+            .checked_add(jiff::Span::new().days(days))
+            .unwrap_or(if days < 0 {
+                jiff::civil::Date::MIN
+            } else {
+                jiff::civil::Date::MAX
+            });
+        Date::from(date)
+    }
+}
+
+impl From<jiff::civil::Date> for Date {
+    fn from(date: jiff::civil::Date) -> Date {
         Date {
-            year: i32::try_from(year).unwrap_or(i32::MAX),
-            month: u8::try_from(month).unwrap_or(1),
-            day: u8::try_from(day).unwrap_or(1),
+            year: i32::from(date.year()),
+            month: u8::try_from(date.month()).unwrap_or(1),
+            day: u8::try_from(date.day()).unwrap_or(1),
         }
     }
 }
 
-/// Today's date in UTC, from the system clock (1970-01-01 if the clock is before it).
+/// Today's date in UTC, from the system clock.
 pub fn today_utc() -> Date {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    Date::from_days_since_unix_epoch(i64::try_from(seconds / 86_400).unwrap_or(0))
+    Date::from(
+        jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date(),
+    )
 }
 
-fn is_leap_year(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+/// The number of days in `month` of `year` (both already checked to be in range).
+fn days_in_month(year: i16, month: i8) -> i8 {
+    jiff::civil::Date::new(year, month, 1).map_or(31, jiff::civil::Date::days_in_month)
 }
 
 impl fmt::Display for Date {
@@ -98,19 +87,21 @@ impl FromStr for Date {
         if !(all_digits(year, 4) && all_digits(month, 2) && all_digits(day, 2)) {
             return Err(invalid("expected YYYY-MM-DD"));
         }
-        let (Ok(year), Ok(month), Ok(day)) = (year.parse(), month.parse(), day.parse()) else {
+        let (Ok(year), Ok(month), Ok(day)) =
+            (year.parse::<i16>(), month.parse::<i8>(), day.parse::<i8>())
+        else {
             return Err(invalid("expected YYYY-MM-DD"));
         };
         if !(1..=12).contains(&month) {
             return Err(invalid("the month must be 01 to 12"));
         }
-        if day == 0 || day > days_in_month(year, month) {
-            return Err(invalid(&format!(
+        match jiff::civil::Date::new(year, month, day) {
+            Ok(date) => Ok(Date::from(date)),
+            Err(_) => Err(invalid(&format!(
                 "{year:04}-{month:02} has no day {day:02} (it has {} days)",
                 days_in_month(year, month)
-            )));
+            ))),
         }
-        Ok(Date { year, month, day })
     }
 }
 

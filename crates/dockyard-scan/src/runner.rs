@@ -56,10 +56,7 @@ pub struct TrivyInvocation {
 
 /// Where `trivy` is on `PATH`, if anywhere.
 pub fn find_trivy() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("trivy"))
-        .find(|candidate| candidate.is_file())
+    which::which_global("trivy").ok()
 }
 
 /// The same invocation without the `vuln` scanner (for a second run when the vulnerability

@@ -1,5 +1,9 @@
 //! The real-world corpus: `cargo xtask init` then `plan` on a copy of each project in `examples/`, with the marks of
 //! `examples/corpus.toml` saying which cannot pass yet and why, and the overlays of `examples/overlays/`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the corpus tests run the xtask binary as a user would"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

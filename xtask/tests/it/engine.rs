@@ -1,5 +1,9 @@
 //! The pipeline on a real engine: build, run the production image, determinism of the export, skipping
 //! unchanged work, a failing app test, and the exit codes of bad input and a missing engine.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the xtask binary and `kill` as a user would; its polling loops are synchronous (no async runtime is waiting)"
+)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

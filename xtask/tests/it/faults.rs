@@ -1,6 +1,10 @@
 //! Faults injected while the pipeline runs: an unreachable engine, a failing builder step, an invalid nginx config,
 //! a registry that goes away during a push, Ctrl-C during each stage. Each asserts its documented exit code, a
 //! message naming the failing thing, that the engine holds nothing of the run, and that `clean` finds nothing.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the xtask binary and sends it signals with `kill`, which needs the child's handle"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;

@@ -1,6 +1,10 @@
 //! The pipeline against a second engine reached over TCP (its own network and mount namespaces, nothing shared with
 //! the host but the API), no bind mount of a host path in any container, and the fault "the engine restarted during
 //! a build".
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the xtask binary against a second engine and interrupts it, which needs the child's handle"
+)]
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,10 @@
 //! `cargo xtask scan` with the real trivy on a real engine: the sample images pass the secret and misconfig
 //! scanners; a missing vulnerability database is its own outcome (exit 8, with a hint); an image with a planted
 //! realistic credential fails the gate (exit 7), naming the file and the rule.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test asks the real trivy whether it is installed"
+)]
 
 use dockyard_engine::Engine;
 

@@ -11,6 +11,10 @@
 //!
 //! A test setup, so it drives `ip`, `iptables`, `unshare`, `nsenter` and `dockerd` directly. It needs root; without
 //! root or dockerd it skips loudly, and under `CI=true` it fails instead.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test support runs dockerd in its own namespaces (unshare, nsenter, ip, iptables, kill) and polls it from synchronous code"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,9 @@
 //! `cargo xtask smoke` on a real engine: the sample passes; broken variants (health 503, a missing static file,
 //! an image running as root, a crash at start) each fail with a precise message and leave nothing behind.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the xtask binary and interrupts it, which needs the child's handle"
+)]
 
 use dockyard_engine::{Engine, PROJECT_LABEL, RUN_LABEL};
 

@@ -1,6 +1,10 @@
 //! container-structure-test as an independent check of both images: Google's tool, driven by
 //! `docker/structure/app.yaml` and `docker/structure/nginx.yaml`, must agree with Dockyard about the user,
 //! the exposed ports, the command, the labels and the files of a freshly built copy of the sample.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs container-structure-test and python3 as a user would"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,4 +1,8 @@
 //! Test support: throwaway copies of the project, running the xtask binary, and the engine gate.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test support runs the xtask binary as a user would"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -256,6 +256,10 @@ fn no_dockerignore_when_none_is_named_or_present() {
 }
 
 #[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the test changes the working directory to show that nothing depends on it"
+)]
 fn paths_resolve_against_the_deploy_file_not_the_working_directory() {
     let project = write_fixture_project(MINIMAL, &[], &[]);
     let root = canonical_root(&project);

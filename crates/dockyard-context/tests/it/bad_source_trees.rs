@@ -1,4 +1,8 @@
 //! Bad source trees, one case per kind: each is built in a temp folder, packed with the real packer, and must end in its defined behaviour (refused naming the path with a hint, kept out by the deny list, or packed as documented) within a time bound.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test makes FIFOs and device nodes with mkfifo and mknod, and reruns its own binary as another user"
+)]
 
 use std::ffi::OsStr;
 use std::io::Write;

@@ -1,4 +1,8 @@
 //! `.dockerignore` semantics: anchoring, `**`, `!` re-includes, comments and cleaning.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test makes a FIFO with mkfifo"
+)]
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,4 +1,8 @@
 //! FIFOs, sockets, unreadable files and bad roots in source trees.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test makes FIFOs with mkfifo"
+)]
 
 use std::path::Path;
 use std::process::Command;

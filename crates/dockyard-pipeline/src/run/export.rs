@@ -119,7 +119,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         ),
         format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root.display()),
         format!("DJANGO_SETTINGS_MODULE={}", config.app.settings_module),
-        format!("DJANGO_SECRET_KEY={}", throwaway_secret()),
+        format!("DJANGO_SECRET_KEY={}", throwaway_secret()?),
         format!(
             "SOURCE_DATE_EPOCH={}",
             prepared.provenance.source_date_epoch

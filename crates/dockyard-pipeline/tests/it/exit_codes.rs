@@ -101,3 +101,49 @@ fn smoke_errors_keep_their_exit_codes() {
         exit_code::UNEXPECTED,
     );
 }
+
+#[test]
+fn release_failures_keep_their_exit_codes() {
+    use dockyard_pipeline::PipelineError;
+    use dockyard_release::{CredentialsError, ReleaseError};
+    let check = |error: ReleaseError, expected: i32| {
+        let message = error.to_string();
+        assert_eq!(
+            PipelineError::from(error).exit_code(),
+            expected,
+            "{message}"
+        );
+    };
+    check(ReleaseError::DirtyTree, exit_code::RELEASE_REFUSED);
+    check(
+        ReleaseError::InvalidVersion {
+            version: "1.0/evil".to_owned(),
+        },
+        exit_code::RELEASE_REFUSED,
+    );
+    check(ReleaseError::NoReleaseTable, exit_code::RELEASE_REFUSED);
+    check(ReleaseError::Unscanned, exit_code::RELEASE_REFUSED);
+    check(
+        ReleaseError::PushFailed {
+            reference: "127.0.0.1:5000/app:1.0".to_owned(),
+            attempts: 4,
+            message: "still failing: 503".to_owned(),
+        },
+        exit_code::PUSH_FAILED,
+    );
+    check(
+        ReleaseError::Credentials(CredentialsError::PartialEnvironment {
+            set: "USER".to_owned(),
+            unset: "PASSWORD".to_owned(),
+        }),
+        exit_code::PUSH_FAILED,
+    );
+    check(
+        ReleaseError::Io {
+            operation: "writing",
+            path: "release.json".into(),
+            source: std::io::Error::other("disk full"),
+        },
+        exit_code::UNEXPECTED,
+    );
+}

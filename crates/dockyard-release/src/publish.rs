@@ -1,0 +1,530 @@
+//! `release` and `check` once every gate passed: tag and push the images (or write image archives when no
+//! registry is configured), verify the pushed digests by reading them back, move the moving tags last, and write
+//! `release.json`.
+//!
+//! Nothing is tagged or pushed before every gate passed; a moving tag moves only after every image pushed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dockyard_engine::{Engine, PushFailureKind, RegistryCredentials};
+
+use crate::manifest::{
+    Archive, BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, ReleaseManifest,
+    ReleasedImage, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
+};
+use crate::{Preflight, Progress, ReleaseError};
+
+/// Environment variable that overrides `[release] registry`.
+pub const REGISTRY_ENV: &str = "DOCKYARD_REGISTRY";
+
+/// How a release runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseOptions {
+    /// The version to release; default: the git tag at HEAD (without a leading `v`), else `project.version`.
+    pub version: Option<String>,
+    /// Release from a git tree with uncommitted changes.
+    pub allow_dirty: bool,
+    /// Show what would be tagged and pushed, and do neither.
+    pub dry_run: bool,
+}
+
+impl ReleaseOptions {
+    /// The options of a check: any tree (a check publishes nothing), the version found at HEAD.
+    pub fn for_check() -> ReleaseOptions {
+        ReleaseOptions {
+            allow_dirty: true,
+            ..ReleaseOptions::default()
+        }
+    }
+}
+
+/// What a publication does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `check`: writes release.json and stops before tagging.
+    Check,
+    /// `release`: tags, pushes or archives (unless a dry run), and writes release.json (unless a dry run).
+    Release(ReleaseOptions),
+}
+
+impl Mode {
+    fn kind(&self) -> ManifestKind {
+        match self {
+            Mode::Check => ManifestKind::Check,
+            Mode::Release(_) => ManifestKind::Release,
+        }
+    }
+
+    /// Whether images are tagged and published (a release that is not a dry run).
+    fn publishes(&self) -> bool {
+        matches!(self, Mode::Release(options) if !options.dry_run)
+    }
+
+    /// Whether release.json is written (everything but a dry run).
+    fn writes_manifest(&self) -> bool {
+        !matches!(self, Mode::Release(options) if options.dry_run)
+    }
+}
+
+/// A built image to release, as the pipeline recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageToRelease {
+    /// Which image.
+    pub kind: ImageKind,
+    /// Its local image id.
+    pub image_id: String,
+}
+
+/// Everything a release or a check needs, filled by the caller after every gate passed.
+pub struct Publication<'a> {
+    /// The engine holding the images.
+    pub engine: &'a Engine,
+    /// Where progress goes.
+    pub progress: &'a dyn Progress,
+    /// Check or release.
+    pub mode: Mode,
+    /// The version and the tree's state, from [`crate::preflight`].
+    pub preflight: Preflight,
+    /// `project.name`.
+    pub project: String,
+    /// `[release]`; a publication without one is refused.
+    pub release: Option<dockyard_config::Release>,
+    /// `git rev-parse HEAD`, or `unknown`.
+    pub revision: String,
+    /// Creation time (SOURCE_DATE_EPOCH or the commit time).
+    pub created: jiff::Timestamp,
+    /// The images: the app image, and the nginx image when there is one (released when `[release]` names its
+    /// repository).
+    pub images: Vec<ImageToRelease>,
+    /// The exported build context.
+    pub context: ContextSummary,
+    /// Base images by name.
+    pub bases: BTreeMap<String, BaseSummary>,
+    /// sha256 of staticfiles.json, as both images carry it.
+    pub static_manifest_sha256: Option<String>,
+    /// The scan gate's outcome; `None` without a `[scan]` table.
+    pub scan: Option<ScanSummaryRecord>,
+    /// The smoke run's outcome.
+    pub smoke: SmokeSummaryRecord,
+    /// `target/dockyard`: release.json goes there, archives under `release/` in it.
+    pub target: PathBuf,
+}
+
+/// How often and how patiently a push is tried again after a transient registry error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles after each failure.
+    pub backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt `attempt` (1-based).
+    pub fn wait_after(&self, attempt: u32) -> Duration {
+        self.backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(10))
+    }
+}
+
+/// Tags and pushes (or archives) the images of `publication`, and writes release.json; a check writes release.json
+/// and stops before tagging, a dry run only says what it would do.
+pub async fn publish(publication: Publication<'_>) -> Result<ReleaseManifest, ReleaseError> {
+    let started = Instant::now();
+    let progress = publication.progress;
+    let release = publication
+        .release
+        .clone()
+        .ok_or(ReleaseError::NoReleaseTable)?;
+    let registry = std::env::var(REGISTRY_ENV)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .or_else(|| release.registry.clone());
+    let mut images = planned_images(&publication, &release, registry.as_deref());
+    let kind = publication.mode.kind();
+    for image in &images {
+        let all_tags: Vec<String> = image
+            .tags
+            .iter()
+            .chain(&image.moving_tags)
+            .map(|tag| format!("{}:{tag}", image.repository))
+            .collect();
+        let action = match (&registry, publication.mode.publishes()) {
+            (_, false) => "would tag",
+            (Some(_), true) => "tagging and pushing",
+            (None, true) => "tagging and archiving",
+        };
+        progress.step(
+            &kind.to_string(),
+            &format!(
+                "{} {}: {action} {}",
+                image.name,
+                short(&image.image_id),
+                all_tags.join(", ")
+            ),
+        );
+    }
+    if publication.mode.publishes() {
+        match &registry {
+            Some(registry) => push_all(&publication, registry, &release, &mut images).await?,
+            None => archive_all(&publication, &mut images).await?,
+        }
+    }
+    let writes_manifest = publication.mode.writes_manifest();
+    let target = publication.target.clone();
+    let manifest = release_manifest(publication, registry, images).await;
+    if writes_manifest {
+        let path = target.join("release.json");
+        let mut text =
+            serde_json::to_string_pretty(&manifest).map_err(|error| ReleaseError::Io {
+                operation: "serialising release.json",
+                path: path.clone(),
+                source: std::io::Error::other(error),
+            })?;
+        text.push('\n');
+        tokio::fs::write(&path, text)
+            .await
+            .map_err(|source| ReleaseError::Io {
+                operation: "writing",
+                path: path.clone(),
+                source,
+            })?;
+        progress.done(
+            &kind.to_string(),
+            started,
+            &format!("wrote {}", path.display()),
+        );
+        progress.step_summary(&manifest.step_summary());
+    }
+    Ok(manifest)
+}
+
+/// `sha256:0123456789abcdef...` → `sha256:0123456789ab`: an image id as the plan shows it.
+fn short(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    format!("sha256:{}", hex.get(..12).unwrap_or(hex))
+}
+
+/// The images to release with their repositories and rendered tags.
+fn planned_images(
+    publication: &Publication<'_>,
+    release: &dockyard_config::Release,
+    registry: Option<&str>,
+) -> Vec<ReleasedImage> {
+    let git_sha: String = publication.revision.chars().take(12).collect();
+    let version = publication.preflight.version.as_str();
+    let render = |templates: &[String]| -> Vec<String> {
+        templates
+            .iter()
+            .map(|template| {
+                dockyard_config::Release::render_tag(
+                    template,
+                    version,
+                    &git_sha,
+                    &publication.project,
+                )
+            })
+            .collect()
+    };
+    publication
+        .images
+        .iter()
+        .filter_map(|image| {
+            let repository = match image.kind {
+                ImageKind::App => release.app_repository.clone(),
+                ImageKind::Nginx => release.nginx_repository.clone()?,
+            };
+            let repository = match registry {
+                Some(registry) => format!("{}/{repository}", registry.trim_end_matches('/')),
+                None => repository,
+            };
+            Some(ReleasedImage {
+                name: image.kind,
+                image_id: image.image_id.clone(),
+                repository,
+                tags: render(&release.tags),
+                moving_tags: render(&release.moving_tags),
+                digest: None,
+                pushed: false,
+                archive: None,
+            })
+        })
+        .collect()
+}
+
+async fn push_all(
+    publication: &Publication<'_>,
+    registry: &str,
+    release: &dockyard_config::Release,
+    images: &mut [ReleasedImage],
+) -> Result<(), ReleaseError> {
+    let engine = publication.engine;
+    let host = registry.split('/').next().unwrap_or(registry).to_owned();
+    let (username_env, password_env) = (release.username_env.clone(), release.password_env.clone());
+    // A credential helper is an external program: it runs off the async threads.
+    let credentials = tokio::task::spawn_blocking(move || {
+        crate::resolve_credentials(&host, &username_env, &password_env)
+    })
+    .await
+    .map_err(|error| ReleaseError::Io {
+        operation: "resolving registry credentials",
+        path: PathBuf::from(registry),
+        source: std::io::Error::other(error),
+    })??;
+    let retry = RetryPolicy {
+        attempts: release.push_attempts.max(1),
+        backoff: Duration::from_millis(release.push_backoff_ms),
+    };
+    let pusher = Pusher {
+        engine,
+        progress: publication.progress,
+        credentials: credentials.as_ref(),
+        retry,
+    };
+    // Immutable tags of every image first; moving tags only after all of them are pushed and verified.
+    for image in images.iter_mut() {
+        for tag in &image.tags {
+            let reference = format!("{}:{tag}", image.repository);
+            engine.tag_image(&image.image_id, &reference).await?;
+            let digest = pusher.push_and_verify(&reference).await?;
+            if let Some(known) = image.digest.as_ref().filter(|known| **known != digest) {
+                return Err(ReleaseError::PushFailed {
+                    reference,
+                    attempts: 1,
+                    message: format!(
+                        "the registry holds {digest}, but another tag of the same image holds {known}"
+                    ),
+                });
+            }
+            image.digest = Some(digest);
+        }
+        image.pushed = true;
+    }
+    for image in images.iter() {
+        for tag in &image.moving_tags {
+            let reference = format!("{}:{tag}", image.repository);
+            engine.tag_image(&image.image_id, &reference).await?;
+            let digest = pusher.push_and_verify(&reference).await?;
+            publication
+                .progress
+                .detail(&format!("moved {reference} to {digest}"));
+        }
+    }
+    Ok(())
+}
+
+/// Pushes one reference at a time with retries, and reads its digest back.
+struct Pusher<'a> {
+    engine: &'a Engine,
+    progress: &'a dyn Progress,
+    credentials: Option<&'a RegistryCredentials>,
+    retry: RetryPolicy,
+}
+
+impl Pusher<'_> {
+    /// Pushes `reference`, retrying transient errors, and checks that the registry answers the pushed digest.
+    async fn push_and_verify(&self, reference: &str) -> Result<String, ReleaseError> {
+        let digest = self.push_with_retries(reference).await?;
+        self.verify_digest(reference, &digest).await?;
+        Ok(digest)
+    }
+
+    async fn push_with_retries(&self, reference: &str) -> Result<String, ReleaseError> {
+        let retry = &self.retry;
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let progress = self.progress;
+            let pushed = self
+                .engine
+                .push_image(reference, self.credentials, &mut |line| {
+                    progress.output("push", line)
+                })
+                .await;
+            let error = match pushed {
+                Ok(digest) => {
+                    progress.done(
+                        "push",
+                        started,
+                        &format!(
+                            "{reference} {digest} (attempt {attempt} of {})",
+                            retry.attempts
+                        ),
+                    );
+                    return Ok(digest);
+                }
+                Err(error) if error.is_unreachable() => return Err(error.into()),
+                Err(error) => error,
+            };
+            let transient = matches!(error.push_failure_kind(), PushFailureKind::Transient);
+            if !transient || attempt >= retry.attempts {
+                let kind = if transient {
+                    "still failing"
+                } else {
+                    "permanent error"
+                };
+                return Err(ReleaseError::PushFailed {
+                    reference: reference.to_owned(),
+                    attempts: attempt,
+                    message: format!("{kind}: {error}"),
+                });
+            }
+            let wait = retry.wait_after(attempt);
+            progress.warning(&format!(
+                "push of {reference} failed (transient, attempt {attempt} of {}): {error}; retrying in {} ms",
+                retry.attempts,
+                wait.as_millis()
+            ));
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn verify_digest(&self, reference: &str, pushed: &str) -> Result<(), ReleaseError> {
+        let read_back = self
+            .engine
+            .registry_digest(reference, self.credentials)
+            .await?;
+        if read_back.as_deref() != Some(pushed) {
+            return Err(ReleaseError::PushFailed {
+                reference: reference.to_owned(),
+                attempts: 1,
+                message: format!(
+                    "the push reported {pushed}, but the registry answers {}",
+                    read_back.unwrap_or_else(|| "no such tag".to_owned())
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Without a registry: tags locally and writes one `docker save` archive per image with a sha256 beside it.
+async fn archive_all(
+    publication: &Publication<'_>,
+    images: &mut [ReleasedImage],
+) -> Result<(), ReleaseError> {
+    let engine = publication.engine;
+    let version = publication.preflight.version.as_str();
+    let folder = publication.target.join("release");
+    tokio::fs::create_dir_all(&folder)
+        .await
+        .map_err(|source| ReleaseError::Io {
+            operation: "creating",
+            path: folder.clone(),
+            source,
+        })?;
+    publication.progress.warning("no registry configured ([release] registry or DOCKYARD_REGISTRY): writing image archives instead of pushing");
+    for image in images.iter_mut() {
+        for tag in image.tags.iter().chain(&image.moving_tags) {
+            engine
+                .tag_image(&image.image_id, &format!("{}:{tag}", image.repository))
+                .await?;
+        }
+        let reference = format!(
+            "{}:{}",
+            image.repository,
+            image.tags.first().map_or(version, String::as_str)
+        );
+        let path = folder.join(format!(
+            "{}-{}-{version}.tar",
+            publication.project, image.name
+        ));
+        let size = engine.export_image_to_file(&reference, &path).await?;
+        let sha256 = hash_file(&path).await?;
+        write_sidecar(&path, &sha256).await?;
+        publication.progress.detail(&format!(
+            "{}: {} ({} MiB, sha256 {})",
+            image.name,
+            path.display(),
+            size / (1024 * 1024),
+            &sha256[..12]
+        ));
+        image.archive = Some(Archive { path, sha256, size });
+    }
+    Ok(())
+}
+
+/// The sha256 of an archive, hashed off the async threads (archives are hundreds of MiB).
+async fn hash_file(path: &Path) -> Result<String, ReleaseError> {
+    let owned = path.to_owned();
+    let hashed = tokio::task::spawn_blocking(move || dockyard_context::sha256_file(&owned))
+        .await
+        .map_err(|error| ReleaseError::Io {
+            operation: "hashing",
+            path: path.to_owned(),
+            source: std::io::Error::other(error),
+        })??;
+    Ok(hashed)
+}
+
+/// `ARCHIVE.sha256` beside the archive, in `sha256sum`'s format.
+async fn write_sidecar(archive: &Path, sha256: &str) -> Result<(), ReleaseError> {
+    let sidecar = PathBuf::from(format!("{}.sha256", archive.display()));
+    let file_name = archive
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tokio::fs::write(&sidecar, format!("{sha256}  {file_name}\n"))
+        .await
+        .map_err(|source| ReleaseError::Io {
+            operation: "writing",
+            path: sidecar,
+            source,
+        })
+}
+
+/// The versions of the tools behind a release: Dockyard, the engine, and trivy when it is on `PATH`.
+async fn tool_versions(engine: &Engine) -> BTreeMap<String, String> {
+    let mut tools = BTreeMap::from([("dockyard".to_owned(), env!("CARGO_PKG_VERSION").to_owned())]);
+    if let Ok(engine) = engine.version().await {
+        tools.insert(
+            "docker engine".to_owned(),
+            format!("{} (API {})", engine.version, engine.api_version),
+        );
+    }
+    // `trivy --version` is an external program: it runs off the async threads.
+    let trivy = tokio::task::spawn_blocking(|| {
+        let program = dockyard_scan::runner::find_trivy()?;
+        dockyard_scan::runner::trivy_version(&program).ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    if let Some(version) = trivy {
+        tools.insert("trivy".to_owned(), version);
+    }
+    tools
+}
+
+async fn release_manifest(
+    publication: Publication<'_>,
+    registry: Option<String>,
+    images: Vec<ReleasedImage>,
+) -> ReleaseManifest {
+    let tools = tool_versions(publication.engine).await;
+    let scan = publication
+        .scan
+        .unwrap_or_else(|| ScanSummaryRecord::unscanned(images.iter().map(|image| image.name)));
+    ReleaseManifest {
+        schema_version: RELEASE_SCHEMA_VERSION,
+        kind: publication.mode.kind(),
+        project: publication.project,
+        version: publication.preflight.version,
+        git: GitState {
+            revision: publication.revision,
+            dirty: publication.preflight.dirty,
+        },
+        created: publication.created,
+        registry,
+        images,
+        context: publication.context,
+        bases: publication.bases,
+        static_manifest_sha256: publication.static_manifest_sha256,
+        scan,
+        smoke: publication.smoke,
+        tools,
+    }
+}

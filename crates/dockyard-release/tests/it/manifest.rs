@@ -1,0 +1,151 @@
+//! release.json's shape and its Markdown summary, and the retry policy's waits: everything of a publication that
+//! needs no engine (the engine tests in xtask/tests/it/release.rs push to a real registry).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dockyard_release::manifest::{
+    Archive, BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, NotScanned,
+    ReleaseManifest, ReleasedImage, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
+};
+use dockyard_release::{RetryPolicy, Version};
+
+#[test]
+fn backoff_doubles_after_each_failure() {
+    let check = |backoff_ms: u64, expected: &[u128]| {
+        let retry = RetryPolicy {
+            attempts: 4,
+            backoff: Duration::from_millis(backoff_ms),
+        };
+        let waits: Vec<u128> = (1..=expected.len() as u32)
+            .map(|attempt| retry.wait_after(attempt).as_millis())
+            .collect();
+        assert_eq!(waits, expected, "backoff {backoff_ms} ms");
+    };
+    check(500, &[500, 1000, 2000]);
+    check(0, &[0, 0, 0]);
+    check(60_000, &[60_000, 120_000, 240_000, 480_000]);
+}
+
+#[test]
+fn the_doubling_stops_after_ten_failures() {
+    let retry = RetryPolicy {
+        attempts: 20,
+        backoff: Duration::from_millis(1),
+    };
+    assert_eq!(retry.wait_after(11), Duration::from_millis(1024));
+    assert_eq!(retry.wait_after(20), Duration::from_millis(1024));
+}
+
+fn image(name: ImageKind, digest: Option<&str>, archive: Option<Archive>) -> ReleasedImage {
+    ReleasedImage {
+        name,
+        image_id: "sha256:1111111111111111".to_owned(),
+        repository: format!("127.0.0.1:5000/demo-{name}"),
+        tags: vec!["1.2.3".to_owned(), "sha-0123456789ab".to_owned()],
+        moving_tags: vec!["latest".to_owned()],
+        digest: digest.map(str::to_owned),
+        pushed: digest.is_some(),
+        archive,
+    }
+}
+
+fn manifest(
+    kind: ManifestKind,
+    images: Vec<ReleasedImage>,
+    scan: ScanSummaryRecord,
+) -> ReleaseManifest {
+    ReleaseManifest {
+        schema_version: RELEASE_SCHEMA_VERSION,
+        kind,
+        project: "demo".to_owned(),
+        version: Version::parse("1.2.3").expect("valid version"),
+        git: GitState {
+            revision: "0123456789abcdef".to_owned(),
+            dirty: false,
+        },
+        created: "2026-12-03T08:00:00Z".parse().expect("an RFC 3339 instant"),
+        registry: Some("127.0.0.1:5000".to_owned()),
+        images,
+        context: ContextSummary {
+            path: PathBuf::from("target/dockyard/context.tar.gz"),
+            sha256: "c0ffee".to_owned(),
+        },
+        bases: BTreeMap::from([(
+            "runtime".to_owned(),
+            BaseSummary {
+                image: "dockyard/runtime:bookworm".to_owned(),
+                id: "sha256:2222".to_owned(),
+                origin: "bootstrapped".to_owned(),
+            },
+        )]),
+        static_manifest_sha256: Some("5eed".to_owned()),
+        scan,
+        smoke: SmokeSummaryRecord {
+            passed: true,
+            checks: 4,
+            failed: 0,
+            start_to_healthy_ms: Some(850),
+            report: PathBuf::from("target/dockyard/smoke.json"),
+        },
+        tools: BTreeMap::from([("dockyard".to_owned(), "0.0.0".to_owned())]),
+    }
+}
+
+fn scanned_with_a_gap() -> ScanSummaryRecord {
+    ScanSummaryRecord {
+        passed: true,
+        findings_over_policy: 0,
+        suppressed: 2,
+        not_scanned: vec![NotScanned {
+            image: "nginx".to_owned(),
+            scanner: "vuln".to_owned(),
+            reason: "the vulnerability database is unavailable".to_owned(),
+        }],
+        report: Some(PathBuf::from("target/dockyard/scan.json")),
+    }
+}
+
+#[test]
+fn the_step_summary_shows_digests_archives_and_scan_gaps() {
+    let pushed = manifest(
+        ManifestKind::Release,
+        vec![
+            image(ImageKind::App, Some("sha256:aaaa"), None),
+            image(ImageKind::Nginx, Some("sha256:bbbb"), None),
+        ],
+        scanned_with_a_gap(),
+    );
+    insta::assert_snapshot!("pushed", pushed.step_summary());
+    let archived = manifest(
+        ManifestKind::Release,
+        vec![image(
+            ImageKind::App,
+            None,
+            Some(Archive {
+                path: PathBuf::from("target/dockyard/release/demo-app-1.2.3.tar"),
+                sha256: "abcdef".to_owned(),
+                size: 1024,
+            }),
+        )],
+        ScanSummaryRecord::unscanned([ImageKind::App]),
+    );
+    insta::assert_snapshot!("archived_unscanned", archived.step_summary());
+    let checked = manifest(
+        ManifestKind::Check,
+        vec![image(ImageKind::App, None, None)],
+        scanned_with_a_gap(),
+    );
+    insta::assert_snapshot!("checked", checked.step_summary());
+}
+
+#[test]
+fn release_json_keeps_its_field_names_and_values() {
+    let manifest = manifest(
+        ManifestKind::Release,
+        vec![image(ImageKind::Nginx, Some("sha256:bbbb"), None)],
+        ScanSummaryRecord::unscanned([ImageKind::Nginx]),
+    );
+    insta::assert_json_snapshot!(manifest);
+}
