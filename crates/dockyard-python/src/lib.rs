@@ -17,5 +17,7 @@ pub use error::PythonError;
 pub use lock::{
     declared_groups, pipenv_requirements, poetry_requirements, DeclaredGroups, LockedRequirements,
 };
-pub use requirements::{Include, IncludeKind, RequirementsFile, RequirementsRole};
+pub use requirements::{
+    requirements_closure, Include, IncludeKind, RequirementsFile, RequirementsRole,
+};
 pub use version::{python_requests, PythonRequest, PythonSource, PythonVersion};

@@ -29,9 +29,10 @@ pub struct LockedRequirements {
 pub struct DeclaredGroups {
     /// `[project.optional-dependencies]` names (uv's `--extra`).
     pub extras: Vec<String>,
-    /// `[dependency-groups]` names (uv's `--group`) and `[tool.poetry.group.<name>]` names (`dev` for the older
-    /// `[tool.poetry.dev-dependencies]`).
+    /// `[dependency-groups]` names (uv's `--group`).
     pub groups: Vec<String>,
+    /// `[tool.poetry.group.<name>]` names (`dev` for the older `[tool.poetry.dev-dependencies]`).
+    pub poetry_groups: Vec<String>,
 }
 
 /// The extras and groups `relative` (a `pyproject.toml` under `root`) declares.
@@ -39,16 +40,16 @@ pub fn declared_groups(root: &Path, relative: &Path) -> Result<DeclaredGroups, P
     let Some(pyproject) = read_toml(root, relative)? else {
         return Ok(DeclaredGroups::default());
     };
-    let mut groups = table_keys(&pyproject, &["dependency-groups"]);
-    groups.extend(table_keys(&pyproject, &["tool", "poetry", "group"]));
+    let mut poetry_groups = table_keys(&pyproject, &["tool", "poetry", "group"]);
     if value_at(&pyproject, &["tool", "poetry", "dev-dependencies"]).is_some()
-        && !groups.iter().any(|group| group == "dev")
+        && !poetry_groups.iter().any(|group| group == "dev")
     {
-        groups.push("dev".to_owned());
+        poetry_groups.push("dev".to_owned());
     }
     Ok(DeclaredGroups {
         extras: table_keys(&pyproject, &["project", "optional-dependencies"]),
-        groups,
+        groups: table_keys(&pyproject, &["dependency-groups"]),
+        poetry_groups,
     })
 }
 

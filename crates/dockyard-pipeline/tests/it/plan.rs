@@ -278,7 +278,18 @@ fn plan_json_has_a_stable_shape() {
         let object = value.as_object().expect("the plan is a JSON object");
         assert_eq!(
             sorted_keys(&value),
-            ["config", "paths", "provenance", "source", "steps"]
+            [
+                "config",
+                "dependencies",
+                "paths",
+                "provenance",
+                "source",
+                "steps"
+            ]
+        );
+        assert_eq!(
+            value["dependencies"]["sha256"],
+            prepared.locked.sha256.as_str()
         );
         assert!(
             object["config"].is_object() && object["paths"].is_object(),
@@ -344,12 +355,12 @@ fn paths_resolve_against_the_deploy_toml_folder() {
         );
     }
     assert_eq!(paths.target, project.path("target/dockyard"));
-    // Requirement files stay relative to the app folder (they are paths inside the builder container).
-    assert!(config
-        .app
-        .requirements
+    // Dependency files travel by their path relative to deploy.toml's folder (their path in the builder's folder).
+    assert!(prepared
+        .locked
+        .files
         .iter()
-        .all(|path| path.is_relative() && config.app.path.join(path).is_file()));
+        .all(|file| !file.path.starts_with('/') && project.root.join(&file.path).is_file()));
 
     // A second copy elsewhere gives the same plan, digests included: nothing depends on where the project is.
     let other = Project::copy_of_repository();

@@ -206,5 +206,6 @@ fn declared_names() {
     .unwrap();
     let declared = declared_groups(folder.path(), Path::new("pyproject.toml")).unwrap();
     assert_eq!(declared.extras, ["test"]);
-    assert_eq!(declared.groups, ["lint", "production", "dev"]);
+    assert_eq!(declared.groups, ["lint"]);
+    assert_eq!(declared.poetry_groups, ["production", "dev"]);
 }
