@@ -267,11 +267,23 @@ fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// The ignore rules for the app source, from deploy.toml's [context] table.
+/// The ignore rules for the app source, from deploy.toml's [context] table, plus the `target/` folder holding
+/// Dockyard's outputs when it lies inside the app folder (`app.path = "."`, as `init` writes for most repositories):
+/// the source tarball written there must never be packed into itself, and the folder appearing during a run must not
+/// change the source the plan hashed.
 pub fn source_rules(config: &DeployConfig) -> SourceRules {
+    let mut extra_deny = config.context.exclude.clone();
+    let outputs = config.root.join(dockyard_config::outputs::TARGET_DIR);
+    if let Some(top) = outputs
+        .strip_prefix(&config.app.path)
+        .ok()
+        .and_then(|inside| inside.components().next())
+    {
+        extra_deny.push(format!("/{}/", top.as_os_str().to_string_lossy()));
+    }
     SourceRules {
         dockerignore: config.context.dockerignore.clone(),
-        extra_deny: config.context.exclude.clone(),
+        extra_deny,
         max_file_bytes: None,
     }
 }

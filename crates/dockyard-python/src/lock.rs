@@ -109,6 +109,9 @@ struct PoetryPackage {
     #[serde(default)]
     files: Vec<PoetryFile>,
     source: Option<PoetrySource>,
+    /// What the package requires: a version string, a table (with `extras`), or a list of tables.
+    #[serde(default)]
+    dependencies: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +150,7 @@ pub fn poetry_requirements(
     })?;
     let select = |wanted: &[&str]| -> Result<Vec<Pin>, PythonError> {
         let mut pins = Vec::new();
+        let extras = requested_extras(&parsed.package, wanted);
         for package in &parsed.package {
             let member_of: Vec<String> = match (&package.groups, &package.category) {
                 (Some(groups), _) => groups.clone(),
@@ -208,7 +212,10 @@ pub fn poetry_requirements(
             };
             pins.push(Pin {
                 name: package.name.clone(),
-                extras: Vec::new(),
+                extras: extras
+                    .get(&normalise(&package.name))
+                    .map(|extras| extras.iter().cloned().collect())
+                    .unwrap_or_default(),
                 version: package.version.clone(),
                 markers,
                 hashes: package.files.iter().map(|file| file.hash.clone()).collect(),
@@ -229,6 +236,67 @@ pub fn poetry_requirements(
         production: render(lock, &select(&production)?),
         test: render(lock, &select(&test)?),
     })
+}
+
+/// Whether `package` belongs to one of the `wanted` groups.
+fn in_groups(package: &PoetryPackage, wanted: &[&str]) -> bool {
+    match (&package.groups, &package.category) {
+        (Some(groups), _) => groups.iter().any(|group| wanted.contains(&group.as_str())),
+        (None, Some(category)) => wanted.contains(&category.as_str()),
+        (None, None) => false,
+    }
+}
+
+/// The extras the packages of the `wanted` groups ask of their dependencies (`Willow = {extras = ["heif"]}`), by
+/// normalised name: pip's `--require-hashes` wants them on the pinned line (`willow[heif]==1.11.0`).
+fn requested_extras(
+    packages: &[PoetryPackage],
+    wanted: &[&str],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut extras: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for package in packages.iter().filter(|package| in_groups(package, wanted)) {
+        for (name, requirement) in &package.dependencies {
+            let constraints = match requirement {
+                toml::Value::Array(constraints) => constraints.iter().collect(),
+                other => vec![other],
+            };
+            for constraint in constraints {
+                let asked = constraint
+                    .get("extras")
+                    .and_then(toml::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(toml::Value::as_str);
+                let optional = constraint
+                    .get("optional")
+                    .and_then(toml::Value::as_bool)
+                    .unwrap_or(false);
+                if !optional {
+                    extras
+                        .entry(normalise(name))
+                        .or_default()
+                        .extend(asked.map(str::to_owned));
+                }
+            }
+        }
+    }
+    extras.retain(|_, asked| !asked.is_empty());
+    extras
+}
+
+/// A package name as PEP 503 compares them: lowercase, runs of `-`, `_` and `.` as one `-`.
+fn normalise(name: &str) -> String {
+    let mut normalised = String::with_capacity(name.len());
+    for character in name.chars() {
+        if matches!(character, '-' | '_' | '.') {
+            if !normalised.ends_with('-') {
+                normalised.push('-');
+            }
+        } else {
+            normalised.push(character.to_ascii_lowercase());
+        }
+    }
+    normalised
 }
 
 /// One `Pipfile.lock` entry.

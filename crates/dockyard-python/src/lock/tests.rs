@@ -111,6 +111,30 @@ fn poetry_groups() {
 }
 
 #[test]
+fn poetry_extras_asked_by_a_dependent_are_pinned() {
+    check(
+        "poetry.lock",
+        "[[package]]\nname = \"wagtail\"\nversion = \"7.2\"\ngroups = [\"main\"]\n\
+         files = [{file = \"w.whl\", hash = \"sha256:aaa\"}]\n\
+         [package.dependencies]\nWillow = {version = \">=1.11\", extras = [\"heif\"]}\n\
+         pillow-heif = [{version = \">=0.10\", optional = true, extras = [\"x\"]}]\n\
+         [[package]]\nname = \"willow\"\nversion = \"1.11.0\"\ngroups = [\"main\"]\n\
+         files = [{file = \"willow.whl\", hash = \"sha256:bbb\"}]\n",
+        poetry_requirements,
+        &[],
+        &[],
+        "## production\n\
+         # Made by Dockyard from poetry.lock: hash-pinned, installed with --require-hashes.\n\
+         wagtail==7.2 \\\n    --hash=sha256:aaa\n\
+         willow[heif]==1.11.0 \\\n    --hash=sha256:bbb\n\
+         ## test\n\
+         # Made by Dockyard from poetry.lock: hash-pinned, installed with --require-hashes.\n\
+         wagtail==7.2 \\\n    --hash=sha256:aaa\n\
+         willow[heif]==1.11.0 \\\n    --hash=sha256:bbb\n",
+    );
+}
+
+#[test]
 fn poetry_refusals() {
     check(
         "poetry.lock",
