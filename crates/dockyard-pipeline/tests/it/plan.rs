@@ -518,3 +518,34 @@ fn a_python_the_base_images_do_not_bring_is_refused_at_plan_time() {
         "dockyard-pipeline::plan::a_python_the_base_images_do_not_bring_is_refused_at_plan_time",
     );
 }
+
+#[test]
+fn the_target_folder_of_an_app_at_the_deploy_toml_folder_stays_out_of_the_source() {
+    // deploy.toml beside manage.py (`path = "."`, as init writes for most repositories): Dockyard's outputs land in
+    // the app folder, and neither they nor the folder appearing may change the source the plan hashed.
+    let project = Project::copy_of_repository();
+    let deploy = project.path("app/deploy.toml");
+    std::fs::write(
+        &deploy,
+        "[project]\nname = \"at-root\"\n[app]\npath = \".\"\nsettings_module = \"sample.settings\"\n\
+         wsgi = \"sample.wsgi:application\"\nport = 8000\nrequirements = [\"requirements.txt\"]\n",
+    )
+    .expect("write deploy.toml");
+    let prepare = || {
+        let config = dockyard_config::load(&deploy).unwrap_or_else(|error| panic!("{error}"));
+        plan::prepare(config, crate::fixture::provenance())
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let before = prepare();
+    std::fs::create_dir_all(project.path("app/target/dockyard/logs")).expect("create target/");
+    std::fs::write(project.path("app/target/dockyard/state.json"), "{}").expect("write state.json");
+    let after = prepare();
+    assert_eq!(before.source.sha256, after.source.sha256);
+    let excluded: Vec<String> = after
+        .source
+        .excluded
+        .iter()
+        .map(|excluded| format!("{} ({})", excluded.path.display(), excluded.pattern))
+        .collect();
+    assert_eq!(excluded, ["target (/target/)"]);
+}
