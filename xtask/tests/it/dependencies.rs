@@ -206,6 +206,26 @@ fn tamper(project: &Project, lock: &str) {
     std::fs::write(&path, text).unwrap();
 }
 
+/// The export holds a wheel for every production package and none for the test-only one, uv, pip or a package
+/// whose markers exclude Linux; the app's test ran. Returns the wheels.
+fn assert_exported(project: &Project, log: &str) -> Vec<String> {
+    let wheels = exported_wheels(project);
+    for package in ["asgiref-", "django-5.2.13-", "filetype-1.2.0-", "sqlparse-"] {
+        assert!(
+            wheels.iter().any(|wheel| wheel.starts_with(package)),
+            "no {package} wheel in {wheels:?}"
+        );
+    }
+    for absent in ["iniconfig", "tzdata", "uv-", "pip-"] {
+        assert!(
+            !wheels.iter().any(|wheel| wheel.starts_with(absent)),
+            "{absent} is in the production wheels: {wheels:?}"
+        );
+    }
+    assert!(log.contains(TEST_RAN), "the app's test did not run:\n{log}");
+    wheels
+}
+
 /// Exports `format`'s project, checks the wheels and the test run, then tampers with the lock and checks the failure.
 fn check(format: &Format, test: &str) {
     let Some((engine, _lock)) = engine_or_skip(test) else {
@@ -214,24 +234,8 @@ fn check(format: &Format, test: &str) {
     let project = write_project(format);
     let export = project.xtask(&["export"]);
     let log = run_output(&project, &stderr(&export));
-    let built = (|| {
-        assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
-        let wheels = exported_wheels(&project);
-        for package in ["asgiref-", "django-5.2.13-", "filetype-1.2.0-", "sqlparse-"] {
-            assert!(
-                wheels.iter().any(|wheel| wheel.starts_with(package)),
-                "no {package} wheel in {wheels:?}"
-            );
-        }
-        for absent in ["iniconfig", "tzdata", "uv-", "pip-"] {
-            assert!(
-                !wheels.iter().any(|wheel| wheel.starts_with(absent)),
-                "{absent} is in the production wheels: {wheels:?}"
-            );
-        }
-        assert!(log.contains(TEST_RAN), "the app's test did not run:\n{log}");
-        wheels
-    })();
+    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
+    let built = assert_exported(&project, &log);
 
     tamper(&project, format.lock);
     let failed = project.xtask(&["export"]);

@@ -2,12 +2,15 @@
 
 use super::*;
 
+/// A lock converter: [`poetry_requirements`] or [`pipenv_requirements`].
+type Convert = fn(&Path, &Path, &[String], &[String]) -> Result<LockedRequirements, PythonError>;
+
 /// Writes `lock` as `name` into a fresh folder, converts it with `convert` for `groups` and `test_groups`, and
 /// compares the production and test files (or the error) with `expected`.
 fn check(
     name: &str,
     lock: &str,
-    convert: fn(&Path, &Path, &[String], &[String]) -> Result<LockedRequirements, PythonError>,
+    convert: Convert,
     groups: &[&str],
     test_groups: &[&str],
     expected: &str,
