@@ -15,7 +15,8 @@ mod version;
 pub use dependencies::{detect_dependencies, DependencyFormat};
 pub use error::PythonError;
 pub use lock::{
-    declared_groups, pipenv_requirements, poetry_requirements, DeclaredGroups, LockedRequirements,
+    declared_groups, pipenv_categories, pipenv_requirements, poetry_requirements, DeclaredGroups,
+    LockedRequirements,
 };
 pub use requirements::{
     requirements_closure, Include, IncludeKind, RequirementsFile, RequirementsRole,

@@ -53,6 +53,21 @@ pub fn declared_groups(root: &Path, relative: &Path) -> Result<DeclaredGroups, P
     })
 }
 
+/// The categories of a `Pipfile.lock` under `root` (`default`, `develop`, and any custom one), sorted.
+pub fn pipenv_categories(root: &Path, lock: &Path) -> Result<Vec<String>, PythonError> {
+    let text = read_optional(root, lock)?.ok_or_else(|| missing(lock))?;
+    let parsed: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&text).map_err(|error| PythonError::Json {
+            path: lock.to_path_buf(),
+            message: error.to_string(),
+        })?;
+    Ok(parsed
+        .into_iter()
+        .filter(|(name, entries)| name != "_meta" && entries.is_object())
+        .map(|(name, _)| name)
+        .collect())
+}
+
 /// One pinned requirement: its name, version, environment markers and hashes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Pin {

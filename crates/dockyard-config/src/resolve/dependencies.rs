@@ -275,7 +275,12 @@ fn resolve_table(
                 "uv lock",
             )?;
             let declared = declared(origin, &files, &pyproject)?;
-            let mut names = GroupNames::new(origin, &declared, "an extra or a dependency group");
+            let mut names = GroupNames::new(
+                origin,
+                &declared,
+                "an extra or a dependency group",
+                "pyproject.toml",
+            );
             let production = names.resolve(written.groups.as_ref(), "dependencies.groups")?;
             let test = names.resolve(written.test_groups.as_ref(), "dependencies.test_groups")?;
             let split = |names: Vec<String>| -> (Vec<String>, Vec<String>) {
@@ -316,7 +321,7 @@ fn resolve_table(
                 groups: declared.poetry_groups,
                 ..Default::default()
             };
-            let mut names = GroupNames::new(origin, &declared, "a Poetry group");
+            let mut names = GroupNames::new(origin, &declared, "a Poetry group", "pyproject.toml");
             let groups = names.resolve(written.groups.as_ref(), "dependencies.groups")?;
             let test_groups =
                 names.resolve(written.test_groups.as_ref(), "dependencies.test_groups")?;
@@ -348,15 +353,35 @@ fn resolve_table(
             let Some(lock) = lock else {
                 return missing_lock(origin, &written.files, "Pipfile.lock", "pipenv lock");
             };
-            let strings = |list: &Option<raw::SpannedStrings>| -> Vec<String> {
-                list.iter()
-                    .flat_map(|list| list.get_ref().iter().map(|name| name.get_ref().clone()))
-                    .collect()
+            let categories =
+                dockyard_python::pipenv_categories(origin.root, &lock).or_else(|error| {
+                    let span = files
+                        .iter()
+                        .find(|(path, _)| *path == lock)
+                        .map_or(0..0, |(_, file)| file.span());
+                    fail(
+                        origin,
+                        span,
+                        "dependencies.files",
+                        format!("cannot read its categories: {error}"),
+                        error.hint(),
+                    )
+                })?;
+            let declared = dockyard_python::DeclaredGroups {
+                groups: categories
+                    .into_iter()
+                    .filter(|category| category != "default")
+                    .collect(),
+                ..Default::default()
             };
+            let mut names = GroupNames::new(origin, &declared, "a category", "Pipfile.lock");
+            let groups = names.resolve(written.groups.as_ref(), "dependencies.groups")?;
+            let test_groups =
+                names.resolve(written.test_groups.as_ref(), "dependencies.test_groups")?;
             Ok(Dependencies::Pipenv {
                 lock: origin.root.join(lock),
-                groups: strings(&written.groups),
-                test_groups: strings(&written.test_groups),
+                groups,
+                test_groups,
             })
         }
     }
@@ -548,11 +573,18 @@ struct GroupNames<'a> {
     origin: Origin<'a>,
     known: Vec<String>,
     noun: &'a str,
+    /// The file declaring the names.
+    file: &'a str,
     seen: Vec<(String, String)>,
 }
 
 impl<'a> GroupNames<'a> {
-    fn new(origin: Origin<'a>, declared: &dockyard_python::DeclaredGroups, noun: &'a str) -> Self {
+    fn new(
+        origin: Origin<'a>,
+        declared: &dockyard_python::DeclaredGroups,
+        noun: &'a str,
+        file: &'a str,
+    ) -> Self {
         let mut known: Vec<String> = declared
             .extras
             .iter()
@@ -565,6 +597,7 @@ impl<'a> GroupNames<'a> {
             origin,
             known,
             noun,
+            file,
             seen: Vec::new(),
         }
     }
@@ -584,16 +617,14 @@ impl<'a> GroupNames<'a> {
             let text = name.get_ref();
             if !self.known.contains(text) {
                 let listed: Vec<&str> = self.known.iter().map(String::as_str).collect();
+                let file = self.file;
                 let all = if listed.is_empty() {
-                    "pyproject.toml declares none".to_owned()
+                    format!("{file} declares none")
                 } else {
-                    format!(
-                        "pyproject.toml declares {}",
-                        render_backticked_list(&listed)
-                    )
+                    format!("{file} declares {}", render_backticked_list(&listed))
                 };
-                let main = if text == "main" {
-                    "the main dependencies are always installed; ".to_owned()
+                let main = if text == "main" || text == "default" {
+                    format!("`{text}` is always installed; ")
                 } else {
                     match closest_candidate(text, listed.iter().copied()) {
                         Some(suggestion) => format!("did you mean `{suggestion}`? "),
@@ -603,7 +634,7 @@ impl<'a> GroupNames<'a> {
                 return self.refuse(
                     name.span(),
                     &key,
-                    format!("`{key}` = {text:?}: not {} of pyproject.toml", self.noun),
+                    format!("`{key}` = {text:?}: not {} of {file}", self.noun),
                     format!("{main}{all}"),
                 );
             }

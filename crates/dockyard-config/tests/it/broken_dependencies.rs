@@ -18,6 +18,8 @@ const PYPROJECT: &str = "[project]\nname = \"shop\"\ndependencies = [\"django\"]
     [project.optional-dependencies]\ntest = [\"pytest\"]\n[dependency-groups]\nlint = [\"ruff\"]\n\
     [tool.poetry.group.production.dependencies]\ngunicorn = \"*\"\n";
 
+const PIPFILE_LOCK: &str = "{\"_meta\": {}, \"default\": {}, \"develop\": {}}";
+
 /// The lock files beside the fixture's files.
 const LOCK_FILES: &[&str] = &[
     "uv.lock",
@@ -35,6 +37,7 @@ const LOCK_FILES: &[&str] = &[
 fn parse(text: &str) -> Result<String, String> {
     let folder = write_fixture_project(text, &[], LOCK_FILES);
     std::fs::write(folder.path().join("pyproject.toml"), PYPROJECT).expect("write pyproject.toml");
+    std::fs::write(folder.path().join("Pipfile.lock"), PIPFILE_LOCK).expect("write Pipfile.lock");
     let root = canonical_root(&folder);
     match dockyard_config::parse(text, &root.join("deploy.toml")) {
         Ok(config) => Ok(redact_root(
@@ -109,6 +112,9 @@ broken_dependencies!(dependencies_unknown_group, "test_groups = [\"test\"]" => "
 broken_dependencies!(dependencies_group_in_both_lists, "test_groups = [\"test\"]" => "test_groups = [\"test\", \"lint\"]");
 broken_dependencies!(dependencies_poetry_main_group, "format = \"uv\"\nfiles = [\"pyproject.toml\", \"uv.lock\"]\ngroups = [\"lint\"]" => "format = \"poetry\"\nfiles = [\"pyproject.toml\", \"poetry.lock\"]\ngroups = [\"main\"]");
 broken_dependencies!(dependencies_poetry_without_that_group, "format = \"uv\"\nfiles = [\"pyproject.toml\", \"uv.lock\"]" => "format = \"poetry\"\nfiles = [\"pyproject.toml\", \"poetry.lock\"]");
+
+broken_dependencies!(dependencies_pipenv_unknown_category, "format = \"uv\"\nfiles = [\"pyproject.toml\", \"uv.lock\"]\ngroups = [\"lint\"]\ntest_groups = [\"test\"]" => "format = \"pipenv\"\nfiles = [\"Pipfile.lock\"]\ntest_groups = [\"devel\"]");
+broken_dependencies!(dependencies_pipenv_default_category, "format = \"uv\"\nfiles = [\"pyproject.toml\", \"uv.lock\"]\ngroups = [\"lint\"]\ntest_groups = [\"test\"]" => "format = \"pipenv\"\nfiles = [\"Pipfile.lock\"]\ngroups = [\"default\"]");
 
 // `[app] requirements` beside, or instead of, the table.
 broken_dependencies!(dependencies_and_app_requirements, "requirements = []" => "requirements = [\"requirements.txt\"]");

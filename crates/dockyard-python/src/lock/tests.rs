@@ -187,7 +187,7 @@ const PIPENV: &str = r#"{
 }"#;
 
 #[test]
-fn pipenv_categories() {
+fn pipenv_default_and_develop() {
     check(
         "Pipfile.lock",
         PIPENV,
@@ -235,4 +235,12 @@ fn declared_names() {
     assert_eq!(declared.extras, ["test"]);
     assert_eq!(declared.groups, ["lint"]);
     assert_eq!(declared.poetry_groups, ["production", "dev"]);
+}
+
+#[test]
+fn pipenv_category_names() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("Pipfile.lock"), PIPENV).unwrap();
+    let categories = pipenv_categories(folder.path(), Path::new("Pipfile.lock")).unwrap();
+    assert_eq!(categories, ["default", "develop"]);
 }
