@@ -10,9 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/builder-venv \
     PATH=/opt/builder-venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-# The builder protocol's folders: the source, the production Dockerfile, what Dockyard exports, the pip cache, the CA.
+# The builder protocol's folders: the source, the locked dependencies, the production Dockerfile, what Dockyard
+# exports, the pip cache (uv's cache lives in it too), the CA.
 RUN python3 -m venv /opt/builder-venv \
- && mkdir -p {{ builder_source_dir }} {{ builder_kit_dir }} {{ builder_out_dir }} {{ builder_pip_cache_dir }} {{ builder_ca_dir }}
+ && mkdir -p {{ builder_source_dir }} {{ builder_deps_dir }} {{ builder_kit_dir }} {{ builder_out_dir }} {{ builder_pip_cache_dir }} {{ builder_ca_dir }}
 
 COPY dockyard-build /usr/local/bin/dockyard-build
 RUN chmod 0755 /usr/local/bin/dockyard-build

@@ -1,4 +1,5 @@
-//! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`], [`Via`] and [`PythonVersion`].
+//! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`], [`Via`],
+//! [`PythonVersion`] and [`DependencyFormat`].
 //!
 //! Each one is the single home of its spellings: resolving turns the written name into the
 //! enum (or refuses it with a did-you-mean hint built from [`ALL`](Severity::ALL)), and the rest of
@@ -188,5 +189,19 @@ impl PythonVersion {
             PythonVersion::Python3_11 => (3, 11, 2),
             PythonVersion::Python3_13 => (3, 13, 5),
         }
+    }
+}
+
+closed_set! {
+    /// `[dependencies] format`: how the app's Python dependencies are written down.
+    DependencyFormat {
+        /// pip requirements files (`-r`/`-c` includes and `--hash` pins honoured).
+        Requirements = "requirements",
+        /// `pyproject.toml` + `uv.lock`.
+        Uv = "uv",
+        /// `pyproject.toml` + `poetry.lock`.
+        Poetry = "poetry",
+        /// `Pipfile.lock` (with its `Pipfile`).
+        Pipenv = "pipenv",
     }
 }

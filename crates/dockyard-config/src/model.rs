@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::choices::{HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via};
+use crate::choices::{
+    DependencyFormat, HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via,
+};
 use crate::image_reference::ImageRef;
 use crate::tag_template::{render_tag_template, TagValues};
 use crate::templates::{Template, TemplateFolder};
@@ -22,6 +24,8 @@ pub struct DeployConfig {
     pub project: Project,
     /// `[app]`.
     pub app: App,
+    /// `[dependencies]`, or `[app] requirements` as the requirements format.
+    pub dependencies: Dependencies,
     /// `[python] version` (default 3.11): the Debian suite of the built-in bases.
     pub python: PythonVersion,
     /// `[base.<name>]`, by name: the written tables, and the built-in `runtime`, `builder` and
@@ -83,16 +87,73 @@ pub struct App {
     pub port: u16,
     /// The HTTP path answering 200 when the app is up; starts with `/`.
     pub health_path: String,
-    /// Pip requirement files, relative to [`App::path`]; never empty; each one exists.
-    pub requirements: Vec<PathBuf>,
-    /// Extra pip requirement files for the test run, relative to [`App::path`]; each one exists.
-    pub test_requirements: Vec<PathBuf>,
     /// The argv that runs the tests; never empty.
     pub test_command: Vec<String>,
     /// Where `collectstatic` writes, relative to [`App::path`] and inside it.
     pub static_root: PathBuf,
     /// The runtime environment of containers run from the production image; holds no secrets.
     pub env: BTreeMap<String, String>,
+}
+
+/// Where the app's Python dependencies come from: `[dependencies]`, or `[app] requirements` (the requirements format
+/// with paths relative to `app.path`). Every path is absolute, inside the deploy file's folder, and exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "format", rename_all = "lowercase")]
+pub enum Dependencies {
+    /// pip requirements files; their `-r`/`-c` includes are followed when the builder's upload is planned.
+    Requirements {
+        /// Installed in the production image; never empty.
+        files: Vec<PathBuf>,
+        /// Installed in the builder only, for the tests.
+        test_files: Vec<PathBuf>,
+    },
+    /// `pyproject.toml` + `uv.lock`, exported by `uv export --frozen` in the builder.
+    Uv {
+        /// `pyproject.toml`.
+        pyproject: PathBuf,
+        /// `uv.lock`, beside it.
+        lock: PathBuf,
+        /// `[project.optional-dependencies]` names for the production image (`--extra`).
+        extras: Vec<String>,
+        /// `[dependency-groups]` names for the production image (`--group`).
+        groups: Vec<String>,
+        /// Extras for the tests only.
+        test_extras: Vec<String>,
+        /// Dependency groups for the tests only.
+        test_groups: Vec<String>,
+    },
+    /// `pyproject.toml` + `poetry.lock`; the `main` group always, the named groups beside it.
+    Poetry {
+        /// `pyproject.toml`.
+        pyproject: PathBuf,
+        /// `poetry.lock`, beside it.
+        lock: PathBuf,
+        /// Groups for the production image.
+        groups: Vec<String>,
+        /// Groups for the tests only.
+        test_groups: Vec<String>,
+    },
+    /// `Pipfile.lock`; the `default` category always, the named categories beside it.
+    Pipenv {
+        /// `Pipfile.lock`.
+        lock: PathBuf,
+        /// Categories for the production image.
+        groups: Vec<String>,
+        /// Categories for the tests only (usually `develop`).
+        test_groups: Vec<String>,
+    },
+}
+
+impl Dependencies {
+    /// The format's name as deploy.toml spells it.
+    pub fn format(&self) -> DependencyFormat {
+        match self {
+            Dependencies::Requirements { .. } => DependencyFormat::Requirements,
+            Dependencies::Uv { .. } => DependencyFormat::Uv,
+            Dependencies::Poetry { .. } => DependencyFormat::Poetry,
+            Dependencies::Pipenv { .. } => DependencyFormat::Pipenv,
+        }
+    }
 }
 
 /// `[base.<name>]`: an image the builder or production stage starts from.

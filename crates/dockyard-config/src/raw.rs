@@ -19,8 +19,10 @@ pub type SpannedStrings = Spanned<Vec<Spanned<String>>>;
 pub struct Document {
     /// `[project]`.
     pub project: Project,
-    /// `[app]`.
-    pub app: App,
+    /// `[app]`, with the span of its header.
+    pub app: Spanned<App>,
+    /// `[dependencies]`, optional, with the span of its header.
+    pub dependencies: Option<Spanned<Dependencies>>,
     /// `[python]`, optional.
     pub python: Option<Python>,
     /// `[base.<name>]`, by name, optional.
@@ -67,8 +69,8 @@ pub struct App {
     pub port: Spanned<i64>,
     /// `health_path`: the HTTP path answering 200 when the app is up.
     pub health_path: Option<Spanned<String>>,
-    /// `requirements`: pip requirement files, relative to `path`.
-    pub requirements: SpannedStrings,
+    /// `requirements`: pip requirement files, relative to `path` (or `[dependencies]` instead).
+    pub requirements: Option<SpannedStrings>,
     /// `test_requirements`: extra pip requirement files for tests, relative to `path`.
     pub test_requirements: Option<SpannedStrings>,
     /// `test_command`: the argv that runs the tests.
@@ -77,6 +79,22 @@ pub struct App {
     pub static_root: Option<Spanned<String>>,
     /// `[app.env]`: the runtime environment.
     pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}
+
+/// `[dependencies]`: the app's Python dependencies in any format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dependencies {
+    /// `format`: `requirements`, `uv`, `poetry` or `pipenv`.
+    pub format: Spanned<String>,
+    /// `files`: the format's files, relative to the deploy file's folder.
+    pub files: SpannedStrings,
+    /// `test_files`: requirements files for the tests only (format `requirements`).
+    pub test_files: Option<SpannedStrings>,
+    /// `groups`: optional groups or extras installed in the production image too.
+    pub groups: Option<SpannedStrings>,
+    /// `test_groups`: optional groups or extras installed in the builder only, for the tests.
+    pub test_groups: Option<SpannedStrings>,
 }
 
 /// `[python]`.

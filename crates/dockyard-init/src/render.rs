@@ -7,6 +7,9 @@ use dockyard_python::{DependencyFormat, RequirementsFile, RequirementsRole};
 
 use crate::{Inspection, PythonChoice, StaticRoot, TestRunner};
 
+/// The Pipfile.lock category pipenv writes for `[dev-packages]`.
+const PIPENV_DEVELOP: &str = "develop";
+
 /// Group and extra names that are for tests and development, not the production image.
 const DEVELOPMENT_GROUPS: &[&str] = &[
     "dev",
@@ -149,14 +152,19 @@ fn render_dependencies(
             "extras and groups",
         ),
         DependencyFormat::Poetry { groups, .. } => (groups.clone(), "groups"),
+        // pipenv always writes the `develop` category beside `default`.
+        DependencyFormat::Pipenv { .. } => (vec![PIPENV_DEVELOP.to_owned()], "categories"),
         _ => (Vec::new(), "groups"),
     };
     let (test, production): (Vec<String>, Vec<String>) = groups
         .into_iter()
         .partition(|group| DEVELOPMENT_GROUPS.contains(&group.as_str()));
     let _ = writeln!(out, "\n# Dependencies: {format}.");
-    let _ = writeln!(out, "# Dockyard installs pip requirements files only today; lock-file formats come with issue 18, so `plan`");
-    let _ = writeln!(out, "# refuses this table until then.");
+    let _ = writeln!(out, "# Dockyard installs what the lock pins, hash-checked: production groups in the production image,");
+    let _ = writeln!(
+        out,
+        "# test groups in the builder only. Files are relative to the folder holding this file."
+    );
     let _ = writeln!(out, "[dependencies]");
     let _ = writeln!(out, "format = {}", quote(format.name()));
     let _ = writeln!(out, "files = [{}]", files.join(", "));
@@ -222,14 +230,6 @@ fn render_app(
                 "# No health endpoint routed in a urls.py (looked for health/, healthz/, up/)."
             );
         }
-    }
-    if inspection
-        .dependencies
-        .as_ref()
-        .is_some_and(|format| !matches!(format, DependencyFormat::Requirements(_)))
-    {
-        let _ = writeln!(out, "# Dockyard reads pip requirements files only; this project's are in [dependencies] above.");
-        let _ = writeln!(out, "requirements = []");
     }
     if let Some((production, test)) = requirements {
         let relative = |files: &[PathBuf]| -> Vec<String> {

@@ -1,5 +1,6 @@
 //! The builder container's protocol: the folders Dockyard uploads to and downloads from, the CA bundle's place,
-//! the environment the builder script reads, and the marker it prints before each step.
+//! the environment the builder script reads, the uv release it installs, and the markers it prints (before each step,
+//! and for each package whose download does not match the lock's hashes).
 //!
 //! This is the one home of these facts: the builder image template creates the folders from
 //! [`template_values`], and `docker/builder/dockyard-build` reads every path and the marker from the
@@ -9,6 +10,8 @@ use std::collections::BTreeMap;
 
 /// Where the app source is uploaded.
 pub const SOURCE_DIR: &str = "/src";
+/// Where the locked set's files are uploaded (see `crate::locked`).
+pub const DEPS_DIR: &str = "/deps";
 /// Where the rendered production Dockerfile is uploaded.
 pub const KIT_DIR: &str = "/kit";
 /// What the builder leaves for Dockyard to download: the production image's build context.
@@ -21,6 +24,11 @@ pub const CA_FILE: &str = "ca.pem";
 pub const PIP_CACHE_DIR: &str = "/cache/pip";
 /// The line prefix the builder script prints before each step (`==> dockyard step: tests`).
 pub const STEP_MARKER: &str = "==> dockyard step: ";
+/// The line prefix the builder script prints before each package whose download did not match the lock's hashes.
+pub const HASH_MISMATCH_MARKER: &str = "==> dockyard hash mismatch: ";
+/// The uv release the builder installs from PyPI at container start (through the pip cache volume and the CA
+/// bundle), to export `uv.lock` and install with `--require-hashes`. Pinned, so a build never picks up a new uv.
+pub const UV_VERSION: &str = "0.13.9";
 
 /// The CA bundle's path in the builder container.
 pub fn ca_path() -> String {
@@ -32,11 +40,17 @@ pub fn announced_step(line: &str) -> Option<&str> {
     line.strip_prefix(STEP_MARKER)
 }
 
+/// The package a log line names as not matching the lock's hashes, if it is a hash mismatch marker.
+pub fn hash_mismatch(line: &str) -> Option<&str> {
+    line.strip_prefix(HASH_MISMATCH_MARKER)
+}
+
 /// Placeholders of the builder image template for the protocol's folders.
 pub fn template_values() -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("builder_source_dir", SOURCE_DIR.to_owned()),
         ("builder_kit_dir", KIT_DIR.to_owned()),
+        ("builder_deps_dir", DEPS_DIR.to_owned()),
         ("builder_out_dir", OUT_DIR.to_owned()),
         ("builder_ca_dir", CA_DIR.to_owned()),
         ("builder_pip_cache_dir", PIP_CACHE_DIR.to_owned()),
@@ -48,8 +62,11 @@ pub fn environment() -> Vec<String> {
     vec![
         format!("DOCKYARD_SOURCE_DIR={SOURCE_DIR}"),
         format!("DOCKYARD_KIT_DIR={KIT_DIR}"),
+        format!("DOCKYARD_DEPS_DIR={DEPS_DIR}"),
         format!("DOCKYARD_OUT_DIR={OUT_DIR}"),
         format!("DOCKYARD_STEP_MARKER={STEP_MARKER}"),
+        format!("DOCKYARD_HASH_MISMATCH_MARKER={HASH_MISMATCH_MARKER}"),
+        format!("DOCKYARD_UV_VERSION={UV_VERSION}"),
     ]
 }
 
@@ -70,7 +87,15 @@ mod tests {
     #[test]
     fn the_builder_script_reads_every_path_from_its_environment() {
         let script = include_str!("../../../docker/builder/dockyard-build");
-        for literal in [SOURCE_DIR, KIT_DIR, OUT_DIR, STEP_MARKER.trim()] {
+        for literal in [
+            SOURCE_DIR,
+            KIT_DIR,
+            DEPS_DIR,
+            OUT_DIR,
+            STEP_MARKER.trim(),
+            HASH_MISMATCH_MARKER.trim(),
+            UV_VERSION,
+        ] {
             let hardcoded = script
                 .lines()
                 .filter(|line| !line.trim_start().starts_with('#'))
@@ -92,5 +117,9 @@ mod tests {
             );
         }
         assert_eq!(announced_step("==> dockyard step: tests"), Some("tests"));
+        assert_eq!(
+            hash_mismatch("==> dockyard hash mismatch: six==1.16.0"),
+            Some("six==1.16.0")
+        );
     }
 }

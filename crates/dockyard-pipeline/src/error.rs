@@ -75,6 +75,14 @@ pub enum PipelineError {
         /// The last lines of its output.
         tail: Vec<String>,
     },
+    /// A download did not match the hashes the lock pins.
+    #[error("the lock's hashes do not match what was downloaded for {}", packages.join(", "))]
+    HashMismatch {
+        /// The packages, as the installer named them (`six==1.16.0`).
+        packages: Vec<String>,
+        /// The last lines of the builder's output.
+        tail: Vec<String>,
+    },
     /// An image build failed.
     #[error("building image {image} failed: {message}")]
     ImageBuildFailed {
@@ -200,6 +208,7 @@ impl PipelineError {
             | PipelineError::Context(_)
             | PipelineError::Smoke(_)
             | PipelineError::BuilderStepFailed { .. }
+            | PipelineError::HashMismatch { .. }
             | PipelineError::SourceChanged { .. }
             | PipelineError::ImageBuildFailed { .. }
             | PipelineError::MissingArtifact { .. } => exit_code::BUILD_FAILED,
@@ -220,10 +229,12 @@ impl PipelineError {
             )),
             PipelineError::BuilderStepFailed { step, .. } => Some(match step.as_str() {
                 "tests" => "the app's own tests failed: run them locally, or change app.test_command in deploy.toml".to_owned(),
-                "wheels" | "install" => "check app.requirements, and that PyPI is reachable from containers (behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE)".to_owned(),
+                "dependencies" => "installing uv from PyPI or exporting uv.lock failed: check that PyPI is reachable from containers (behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE) and that uv.lock is current (`uv lock --check`)".to_owned(),
+                "wheels" | "install" => "check the dependency files ([dependencies] or app.requirements), and that PyPI is reachable from containers (behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE)".to_owned(),
                 "collectstatic" => "run `python manage.py collectstatic` locally; check STATIC_ROOT against app.static_root".to_owned(),
                 _ => "the builder output above shows the failing command".to_owned(),
             }),
+            PipelineError::HashMismatch { .. } => Some("the index served files whose sha256 the lock does not pin: if the lock was edited by hand or the package was re-published, lock again (`uv lock`, `poetry lock`, `pipenv lock`, or `pip-compile --generate-hashes`); otherwise treat it as tampering and do not ship".to_owned()),
             PipelineError::MissingArtifact { .. } => Some("run the earlier step first (`cargo xtask export`), or `cargo xtask build` for everything".to_owned()),
             PipelineError::Scan(error) => error.hint(),
             PipelineError::ScanPolicyViolated { .. } => Some(

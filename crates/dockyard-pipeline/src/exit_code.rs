@@ -69,7 +69,7 @@ pub const ALL: &[ExitCodeDoc] = &[
     doc(
         BUILD_FAILED,
         "a build step failed",
-        "builder step such as the app's tests, image build, export, the source changed while the run used it",
+        "builder step such as the app's tests, a download not matching the lock's hashes (naming the package), image build, export, the source changed while the run used it",
     ),
     doc(
         SCAN_POLICY_VIOLATED,

@@ -13,6 +13,7 @@ pub mod doctor;
 mod error;
 pub mod execute;
 pub mod exit_code;
+pub mod locked;
 pub mod plan;
 pub mod progress;
 pub mod provenance;

@@ -4,7 +4,7 @@
 //! steps would run and which are cached. The run reuses the same [`Prepared`] so the plan and the run cannot disagree.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dockyard_config::{DeployConfig, Template, TemplateFolder};
 use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
@@ -13,6 +13,7 @@ use serde::Serialize;
 pub use crate::decide::Action;
 use crate::decide::{decide, Evidence};
 use crate::digest::Inputs;
+use crate::locked::LockedSet;
 use crate::provenance::{rfc3339, Provenance};
 use crate::state::State;
 pub use crate::step::Step;
@@ -51,6 +52,8 @@ pub struct Prepared {
     pub production_tag: String,
     /// The nginx image, when deploy.toml has an [nginx] table.
     pub nginx: Option<PreparedNginx>,
+    /// What the builder installs: uploaded to its dependencies folder.
+    pub locked: LockedSet,
 }
 
 /// The nginx image's rendered files and tag.
@@ -92,8 +95,19 @@ pub struct Plan {
     pub paths: Paths,
     /// The source context.
     pub source: SourceSummary,
+    /// The locked set the builder installs.
+    pub dependencies: DependencySummary,
     /// Steps in order.
     pub steps: Vec<PlannedStep>,
+}
+
+/// The locked set in a line and a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DependencySummary {
+    /// The format, its files and groups.
+    pub summary: String,
+    /// sha256 of the set: an input of the export.
+    pub sha256: String,
 }
 
 /// The source context in numbers.
@@ -112,6 +126,7 @@ pub struct SourceSummary {
 /// Loads nothing: takes a validated config and computes everything the plan and the run share.
 pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared, PipelineError> {
     check_python_requests(&config)?;
+    let locked = crate::locked::lock(&config)?;
     let name = &config.project.name;
     let paths = Paths::new(&config.root, name);
     let pack_options = PackOptions {
@@ -204,6 +219,7 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
 
     Ok(Prepared {
         nginx,
+        locked,
         builder_tag: format!("{name}-builder:latest"),
         production_tag: format!("{name}:latest"),
         provenance,
@@ -251,11 +267,23 @@ fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// The ignore rules for the app source, from deploy.toml's [context] table.
+/// The ignore rules for the app source, from deploy.toml's [context] table, plus the `target/` folder holding
+/// Dockyard's outputs when it lies inside the app folder (`app.path = "."`, as `init` writes for most repositories):
+/// the source tarball written there must never be packed into itself, and the folder appearing during a run must not
+/// change the source the plan hashed.
 pub fn source_rules(config: &DeployConfig) -> SourceRules {
+    let mut extra_deny = config.context.exclude.clone();
+    let outputs = config.root.join(dockyard_config::outputs::TARGET_DIR);
+    if let Some(top) = outputs
+        .strip_prefix(&config.app.path)
+        .ok()
+        .and_then(|inside| inside.components().next())
+    {
+        extra_deny.push(format!("/{}/", top.as_os_str().to_string_lossy()));
+    }
     SourceRules {
         dockerignore: config.context.dockerignore.clone(),
-        extra_deny: config.context.exclude.clone(),
+        extra_deny,
         max_file_bytes: None,
     }
 }
@@ -288,19 +316,11 @@ impl Prepared {
     /// Inputs of the export, given the digest of the builder image's inputs.
     pub fn export_inputs(&self, builder_inputs_digest: &str) -> Inputs {
         let app = &self.config.app;
-        let listing = |paths: &[PathBuf]| {
-            paths
-                .iter()
-                .map(|path| path.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
         Inputs::default()
             .with("builder image", builder_inputs_digest)
             .with("source", self.source.sha256.clone())
             .with("production Dockerfile", self.kit_sha256.clone())
-            .with("requirements", listing(&app.requirements))
-            .with("test requirements", listing(&app.test_requirements))
+            .with("dependencies", self.locked.sha256.clone())
             // Hashed like the app env: the builder's command line is not kept in clear in state.json.
             .with_bytes(
                 "test command",
@@ -555,6 +575,10 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
         config: config.clone(),
         provenance: prepared.provenance.clone(),
         paths: prepared.paths.clone(),
+        dependencies: DependencySummary {
+            summary: prepared.locked.summary.clone(),
+            sha256: prepared.locked.sha256.clone(),
+        },
         source: SourceSummary {
             sha256: prepared.source.sha256.clone(),
             n_files: prepared.source.n_files,
@@ -677,6 +701,11 @@ impl Plan {
                 "             kept out by the secret deny list: {excluded}"
             ));
         }
+        line(format!(
+            "  deps       {} ({})",
+            self.dependencies.summary,
+            short(&self.dependencies.sha256)
+        ));
         line(format!(
             "  context    {}",
             relative(&self.paths.context_tarball)

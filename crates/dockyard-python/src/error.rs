@@ -42,6 +42,34 @@ pub enum PythonError {
         /// The path as written.
         include: String,
     },
+    /// A JSON file (`Pipfile.lock`) does not parse.
+    #[error("{} is not valid JSON: {message}", path.display())]
+    Json {
+        /// The file, relative to the project folder.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A lock entry that cannot become a hash-pinned requirement.
+    #[error("{}: cannot pin `{package}`: {reason}", lock.display())]
+    LockUnsupported {
+        /// The lock file.
+        lock: PathBuf,
+        /// The package.
+        package: String,
+        /// Why, as a lowercase fragment.
+        reason: String,
+    },
+    /// A group (or Pipfile category) the file does not have.
+    #[error("{} has no group `{group}`; it has {}", file.display(), render_names(known))]
+    UnknownGroup {
+        /// The file that should hold it.
+        file: PathBuf,
+        /// The group asked for.
+        group: String,
+        /// The groups the file has.
+        known: Vec<String>,
+    },
     /// A Python version request that is not a version specifier Dockyard understands.
     #[error("{}: `{written}` is not a Python version request Dockyard understands", file.display())]
     UnrecognisedPythonRequest {
@@ -67,10 +95,32 @@ impl PythonError {
             Self::IncludeOutside { .. } => {
                 Some("keep every requirements file inside the project folder".to_owned())
             }
+            Self::Json { .. } => {
+                Some("fix the JSON syntax, or lock again with the project's own tool".to_owned())
+            }
+            Self::LockUnsupported { .. } => Some(
+                "lock the package from an index (PyPI or a private one) so the lock pins its files' hashes"
+                    .to_owned(),
+            ),
+            Self::UnknownGroup { .. } => Some(
+                "name a group the file declares in [dependencies] groups / test_groups of deploy.toml".to_owned(),
+            ),
             Self::UnrecognisedPythonRequest { .. } => Some(
                 "write a CPython version such as `3.11`, or a PEP 440 specifier such as `>=3.11`"
                     .to_owned(),
             ),
         }
     }
+}
+
+/// `a`, `b` (or `none`).
+fn render_names(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".to_owned();
+    }
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

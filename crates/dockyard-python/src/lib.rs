@@ -1,5 +1,6 @@
 //! Facts about a Python project read from its files alone (nothing is run): which dependency format it uses and
-//! which files hold it ([`detect_dependencies`]), and which Python versions it asks for ([`python_requests`]).
+//! which files hold it ([`detect_dependencies`]), a lock turned into hash-pinned requirements
+//! ([`poetry_requirements`], [`pipenv_requirements`]), and which Python versions it asks for ([`python_requests`]).
 //!
 //! Every path in the returned values is relative to the folder given, with `/` separators, so callers can write
 //! it into `deploy.toml` as it is.
@@ -7,10 +8,17 @@
 mod dependencies;
 mod error;
 mod files;
+mod lock;
 mod requirements;
 mod version;
 
 pub use dependencies::{detect_dependencies, DependencyFormat};
 pub use error::PythonError;
-pub use requirements::{Include, IncludeKind, RequirementsFile, RequirementsRole};
+pub use lock::{
+    declared_groups, pipenv_categories, pipenv_requirements, poetry_requirements, DeclaredGroups,
+    LockedRequirements,
+};
+pub use requirements::{
+    requirements_closure, Include, IncludeKind, RequirementsFile, RequirementsRole,
+};
 pub use version::{python_requests, PythonRequest, PythonSource, PythonVersion};

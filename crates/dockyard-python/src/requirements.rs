@@ -120,6 +120,31 @@ pub(crate) fn find(root: &Path) -> Result<Vec<RequirementsFile>, PythonError> {
     Ok(files)
 }
 
+/// `files` (relative to `root`) and every file they include, transitively, sorted by path: what must travel with them
+/// for pip to read them elsewhere.
+pub fn requirements_closure(
+    root: &Path,
+    files: &[PathBuf],
+) -> Result<Vec<RequirementsFile>, PythonError> {
+    let mut pending: BTreeSet<PathBuf> = files.iter().cloned().collect();
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut closure = Vec::new();
+    while let Some(path) = pending.pop_first() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let text = read_optional(root, &path)?.ok_or_else(|| PythonError::Read {
+            path: path.clone(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })?;
+        let file = parse(root, &path, &text)?;
+        pending.extend(file.includes.iter().map(|include| include.path.clone()));
+        closure.push(file);
+    }
+    closure.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(closure)
+}
+
 /// One requirements file: its includes, resolved against its folder as pip does, and whether it pins hashes.
 pub(crate) fn parse(root: &Path, path: &Path, text: &str) -> Result<RequirementsFile, PythonError> {
     let folder = path.parent().unwrap_or(Path::new(""));
@@ -268,6 +293,44 @@ mod tests {
             Err(error) => format!("error: {error}"),
         };
         assert_eq!(rendered, expected, "files: {files:?}");
+    }
+
+    #[test]
+    fn a_closure_follows_includes_from_the_files_given() {
+        let folder = tempfile::tempdir().unwrap();
+        for (path, text) in [
+            ("app/requirements.txt", "-r ../requirements/base.txt\n"),
+            ("requirements/base.txt", "-c constraints.txt\ndjango\n"),
+            (
+                "requirements/constraints.txt",
+                "django<6 --hash=sha256:abc\n",
+            ),
+            ("requirements/local.txt", "pytest\n"),
+        ] {
+            let path = folder.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let closure =
+            requirements_closure(folder.path(), &[PathBuf::from("app/requirements.txt")]).unwrap();
+        let listed: Vec<String> = closure
+            .iter()
+            .map(|file| {
+                format!(
+                    "{}{}",
+                    file.path.display(),
+                    if file.hashes { " hashes" } else { "" }
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "app/requirements.txt",
+                "requirements/base.txt",
+                "requirements/constraints.txt hashes"
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 )]
 
 mod corpus;
+mod dependencies;
 mod engine;
 mod faults;
 mod hostile_builder;

@@ -1,14 +1,13 @@
-//! `[app]`: the Django project folder, its entry points, requirement files and runtime environment.
+//! `[app]`: the Django project folder, its entry points, test command and runtime environment (its requirement
+//! files are resolved with `[dependencies]`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use toml::Spanned;
 
 use super::numbers::{resolve_port, PortUse};
-use super::{
-    fail, resolve_app_relative_path, resolve_project_relative_path, Origin, HINT_APP_RELATIVE,
-};
+use super::{fail, resolve_app_relative_path, resolve_project_relative_path, Origin};
 use crate::error::ConfigError;
 use crate::model::App;
 use crate::names::{
@@ -117,32 +116,6 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
         None => DEFAULT_HEALTH_PATH.to_owned(),
     };
 
-    if app.requirements.get_ref().is_empty() {
-        return fail(
-            origin,
-            app.requirements.span(),
-            "app.requirements",
-            "`app.requirements` is empty".to_owned(),
-            Some(
-                "list at least one pip requirements file, relative to app.path, for example \
-                 [\"requirements.txt\"]"
-                    .to_owned(),
-            ),
-        );
-    }
-    let requirements = resolve_requirement_files(
-        origin,
-        &app_path,
-        app.requirements.get_ref(),
-        "app.requirements",
-    )?;
-    let test_requirements = match &app.test_requirements {
-        Some(files) => {
-            resolve_requirement_files(origin, &app_path, files.get_ref(), "app.test_requirements")?
-        }
-        None => Vec::new(),
-    };
-
     let test_command = match &app.test_command {
         Some(command) => {
             let first_is_empty = command
@@ -186,35 +159,10 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
         wsgi: wsgi.clone(),
         port,
         health_path,
-        requirements,
-        test_requirements,
         test_command,
         static_root,
         env,
     })
-}
-
-fn resolve_requirement_files(
-    origin: Origin<'_>,
-    app_path: &Path,
-    files: &[Spanned<String>],
-    list_key: &str,
-) -> Result<Vec<PathBuf>, ConfigError> {
-    let mut resolved = Vec::with_capacity(files.len());
-    for (index, file) in files.iter().enumerate() {
-        let key = format!("{list_key}[{index}]");
-        let relative = resolve_app_relative_path(origin, file, &key)?;
-        let check = PathCheck {
-            source: origin.source,
-            span: file.span(),
-            key: &key,
-            root: origin.root,
-            note: HINT_APP_RELATIVE,
-        };
-        check_path_exists(&check, &app_path.join(&relative), ExpectedEntry::File)?;
-        resolved.push(relative);
-    }
-    Ok(resolved)
 }
 
 fn resolve_static_root(

@@ -1,6 +1,6 @@
 //! The resolving step: from the raw mirror to a checked [`DeployConfig`], section by section.
 //!
-//! Checks run in the file's usual order (project, app, python, bases, builder, production, nginx, smoke,
+//! Checks run in the file's usual order (project, app, dependencies, python, bases, builder, production, nginx, smoke,
 //! scan, release, context) and stop at the first problem. The only IO is looking at the files and folders
 //! the config names.
 
@@ -8,6 +8,7 @@ mod app;
 mod base;
 mod builder;
 mod context;
+mod dependencies;
 mod nginx;
 mod numbers;
 mod production;
@@ -38,6 +39,7 @@ use self::app::resolve_app;
 use self::base::resolve_bases;
 use self::builder::resolve_builder;
 use self::context::resolve_context_rules;
+use self::dependencies::resolve_dependencies;
 use self::nginx::resolve_nginx;
 use self::production::resolve_production;
 use self::project::resolve_project;
@@ -65,7 +67,13 @@ pub(crate) fn resolve_document(
 ) -> Result<DeployConfig, ConfigError> {
     let origin = Origin { source, root };
     let project = resolve_project(origin, &document.project)?;
-    let app = resolve_app(origin, &document.app)?;
+    let app = resolve_app(origin, document.app.get_ref())?;
+    let dependencies = resolve_dependencies(
+        origin,
+        &document.app,
+        &app.path,
+        document.dependencies.as_ref(),
+    )?;
     let python = resolve_python(origin, document.python.as_ref())?;
     let bases = resolve_bases(origin, document.base.as_ref(), python)?;
     let builder = resolve_builder(
@@ -107,6 +115,7 @@ pub(crate) fn resolve_document(
         root: root.to_path_buf(),
         project,
         app,
+        dependencies,
         python,
         bases,
         builder,

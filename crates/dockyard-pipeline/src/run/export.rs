@@ -109,14 +109,6 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .map(PathBuf::from)
         .or_else(|| config.builder.ca_bundle.clone());
     let mut env = vec![
-        format!(
-            "DOCKYARD_REQUIREMENTS={}",
-            join_paths(&config.app.requirements)
-        ),
-        format!(
-            "DOCKYARD_TEST_REQUIREMENTS={}",
-            join_paths(&config.app.test_requirements)
-        ),
         format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root.display()),
         format!("DJANGO_SETTINGS_MODULE={}", config.app.settings_module),
         format!("DJANGO_SECRET_KEY={}", throwaway_secret()?),
@@ -126,6 +118,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         ),
     ];
     env.extend(builder_protocol::environment());
+    env.extend(prepared.locked.environment());
     env.extend(
         config
             .app
@@ -165,6 +158,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     engine
         .upload_tar_bytes(&container, builder_protocol::KIT_DIR, kit)
         .await?;
+    upload_locked_set(session, &container, &pack_options).await?;
     if let Some(ca_bundle) = &ca_bundle {
         let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
             operation: "reading the CA bundle",
@@ -189,12 +183,16 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     engine.start_container(&container).await?;
     let mut current_step = String::from("start");
     let mut tail: Vec<String> = Vec::new();
+    let mut mismatched: Vec<String> = Vec::new();
     engine
         .follow_logs(&container, &mut |line: LogLine| {
             let text = line.text();
             if let Some(step) = builder_protocol::announced_step(text) {
                 current_step = step.to_owned();
                 progress::detail(&format!("builder step: {step}"));
+            } else if let Some(package) = builder_protocol::hash_mismatch(text) {
+                mismatched.push(package.to_owned());
+                progress::output("builder", text);
             } else {
                 progress::output("builder", text);
             }
@@ -205,6 +203,12 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         })
         .await?;
     let exit_code = engine.wait_container(&container).await?;
+    if exit_code != 0 && !mismatched.is_empty() {
+        return Err(PipelineError::HashMismatch {
+            packages: mismatched,
+            tail,
+        });
+    }
     if exit_code != 0 {
         return Err(PipelineError::BuilderStepFailed {
             step: current_step,
@@ -293,12 +297,21 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     Ok(record)
 }
 
-fn join_paths(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|path| path.display().to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Uploads the locked set (the dependency files the builder installs from) into the builder's dependencies folder.
+async fn upload_locked_set(
+    session: &Session,
+    container: &str,
+    pack_options: &PackOptions,
+) -> Result<(), PipelineError> {
+    let locked = &session.prepared.locked;
+    let mut tar = Vec::new();
+    dockyard_context::pack_members(&locked.files, pack_options, &mut tar)?;
+    session
+        .engine
+        .upload_tar_bytes(container, builder_protocol::DEPS_DIR, tar)
+        .await?;
+    progress::detail(&format!("dependencies: {}", locked.summary));
+    Ok(())
 }
 
 /// Writes the app source tarball the builder receives, and checks it is the source the plan hashed: a file edited

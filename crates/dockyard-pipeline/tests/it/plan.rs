@@ -278,7 +278,18 @@ fn plan_json_has_a_stable_shape() {
         let object = value.as_object().expect("the plan is a JSON object");
         assert_eq!(
             sorted_keys(&value),
-            ["config", "paths", "provenance", "source", "steps"]
+            [
+                "config",
+                "dependencies",
+                "paths",
+                "provenance",
+                "source",
+                "steps"
+            ]
+        );
+        assert_eq!(
+            value["dependencies"]["sha256"],
+            prepared.locked.sha256.as_str()
         );
         assert!(
             object["config"].is_object() && object["paths"].is_object(),
@@ -344,12 +355,12 @@ fn paths_resolve_against_the_deploy_toml_folder() {
         );
     }
     assert_eq!(paths.target, project.path("target/dockyard"));
-    // Requirement files stay relative to the app folder (they are paths inside the builder container).
-    assert!(config
-        .app
-        .requirements
+    // Dependency files travel by their path relative to deploy.toml's folder (their path in the builder's folder).
+    assert!(prepared
+        .locked
+        .files
         .iter()
-        .all(|path| path.is_relative() && config.app.path.join(path).is_file()));
+        .all(|file| !file.path.starts_with('/') && project.root.join(&file.path).is_file()));
 
     // A second copy elsewhere gives the same plan, digests included: nothing depends on where the project is.
     let other = Project::copy_of_repository();
@@ -506,4 +517,35 @@ fn a_python_the_base_images_do_not_bring_is_refused_at_plan_time() {
         "refused at plan time (exit 3) naming the file, the request and the Python the bases bring; the hint names the fitting [python] version or the versions on offer",
         "dockyard-pipeline::plan::a_python_the_base_images_do_not_bring_is_refused_at_plan_time",
     );
+}
+
+#[test]
+fn the_target_folder_of_an_app_at_the_deploy_toml_folder_stays_out_of_the_source() {
+    // deploy.toml beside manage.py (`path = "."`, as init writes for most repositories): Dockyard's outputs land in
+    // the app folder, and neither they nor the folder appearing may change the source the plan hashed.
+    let project = Project::copy_of_repository();
+    let deploy = project.path("app/deploy.toml");
+    std::fs::write(
+        &deploy,
+        "[project]\nname = \"at-root\"\n[app]\npath = \".\"\nsettings_module = \"sample.settings\"\n\
+         wsgi = \"sample.wsgi:application\"\nport = 8000\nrequirements = [\"requirements.txt\"]\n",
+    )
+    .expect("write deploy.toml");
+    let prepare = || {
+        let config = dockyard_config::load(&deploy).unwrap_or_else(|error| panic!("{error}"));
+        plan::prepare(config, crate::fixture::provenance())
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let before = prepare();
+    std::fs::create_dir_all(project.path("app/target/dockyard/logs")).expect("create target/");
+    std::fs::write(project.path("app/target/dockyard/state.json"), "{}").expect("write state.json");
+    let after = prepare();
+    assert_eq!(before.source.sha256, after.source.sha256);
+    let excluded: Vec<String> = after
+        .source
+        .excluded
+        .iter()
+        .map(|excluded| format!("{} ({})", excluded.path.display(), excluded.pattern))
+        .collect();
+    assert_eq!(excluded, ["target (/target/)"]);
 }
