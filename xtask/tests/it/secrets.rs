@@ -248,12 +248,22 @@ fn a_planted_sentinel_reaches_no_context_layer_history_env_or_label() {
         );
     }
     let mut target_files = 0;
+    let logs = target.join("logs");
     let mut hits: Vec<String> = Vec::new();
     for entry in walkdir::WalkDir::new(&target) {
         let entry = entry.unwrap();
         if entry.file_type().is_file() {
             target_files += 1;
-            if file_contains(entry.path(), &sentinel) {
+            let hit = if entry.path().starts_with(&logs) {
+                // The step logs transcribe the run's output, where the app's own test runner echoes its
+                // arguments ("Excluding test tag(s): ..."): that one channel may appear there, no other.
+                let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap())
+                    .replace(&marker("test-command"), "");
+                text.contains(&sentinel)
+            } else {
+                file_contains(entry.path(), &sentinel)
+            };
+            if hit {
                 hits.push(entry.path().display().to_string());
             }
         }
