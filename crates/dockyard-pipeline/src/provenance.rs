@@ -15,20 +15,7 @@ pub struct Provenance {
     pub explicit_source_date_epoch: Option<u64>,
 }
 
-/// Runs `git ARGS` in `root`; its trimmed stdout when it succeeds, `None` when git is missing or fails.
-pub fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let output = duct::cmd("git", args)
-        .dir(root)
-        .stderr_null()
-        .stdout_capture()
-        .unchecked()
-        .run()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
+pub use dockyard_release::git::git;
 
 /// Reads SOURCE_DATE_EPOCH and asks git about `root`.
 pub fn detect(root: &Path) -> Provenance {

@@ -10,7 +10,7 @@
 
 pub mod credentials;
 mod error;
-mod git;
+pub mod git;
 pub mod manifest;
 mod preflight;
 mod progress;
