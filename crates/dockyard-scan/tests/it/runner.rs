@@ -462,7 +462,7 @@ fn a_failing_trivy_keeps_the_tail_of_its_stderr() {
     else {
         panic!("expected TrivyFailed, got {error:?}");
     };
-    assert_eq!(*exit_code, Some(2));
+    assert_eq!(*exit_code, Some(2), "{error:?}");
     assert_eq!(stderr_tail.lines().count(), 20);
     assert!(stderr_tail.starts_with("log line 11\n"), "{stderr_tail}");
     assert!(
