@@ -34,12 +34,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::choices::{HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via};
+pub use crate::choices::{
+    AssetsRunsIn, HttpMethod, ImageKind, PackageManager, PythonVersion, Scanner, Severity, Via,
+};
 pub use crate::error::ConfigError;
 pub use crate::image_reference::ImageRef;
 pub use crate::model::{
-    App, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx, Production, Project,
-    Release, Scan, ScanIgnore, Smoke, SmokeCheck,
+    App, AssetOutput, Assets, BaseImage, Bootstrap, Builder, ContextRules, DeployConfig, Nginx,
+    Production, Project, Release, Scan, ScanIgnore, Smoke, SmokeCheck,
 };
 pub use crate::outputs::Paths;
 pub use crate::templates::{BuiltInFile, Template, TemplateFolder};

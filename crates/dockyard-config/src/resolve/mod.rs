@@ -1,10 +1,11 @@
 //! The resolving step: from the raw mirror to a checked [`DeployConfig`], section by section.
 //!
-//! Checks run in the file's usual order (project, app, python, bases, builder, production, nginx, smoke,
+//! Checks run in the file's usual order (project, app, python, assets, bases, builder, production, nginx, smoke,
 //! scan, release, context) and stop at the first problem. The only IO is looking at the files and folders
 //! the config names.
 
 mod app;
+mod assets;
 mod base;
 mod builder;
 mod context;
@@ -35,6 +36,7 @@ use crate::suggestions::{closest_candidate, render_backticked_list};
 use crate::templates::Template;
 
 use self::app::resolve_app;
+use self::assets::resolve_assets;
 use self::base::resolve_bases;
 use self::builder::resolve_builder;
 use self::context::resolve_context_rules;
@@ -67,7 +69,14 @@ pub(crate) fn resolve_document(
     let project = resolve_project(origin, &document.project)?;
     let app = resolve_app(origin, &document.app)?;
     let python = resolve_python(origin, document.python.as_ref())?;
-    let bases = resolve_bases(origin, document.base.as_ref(), python)?;
+    let assets = match &document.assets {
+        Some(assets) => Some(resolve_assets(origin, assets, &app)?),
+        None => None,
+    };
+    let node_in_builder = assets
+        .as_ref()
+        .is_some_and(|assets| assets.runs_in == crate::choices::AssetsRunsIn::Builder);
+    let bases = resolve_bases(origin, document.base.as_ref(), python, node_in_builder)?;
     let builder = resolve_builder(
         origin,
         &document.builder.unwrap_or_default(),
@@ -89,6 +98,7 @@ pub(crate) fn resolve_document(
         Some(&builder.base),
         Some(&production.base),
         nginx.as_ref().map(|nginx| &nginx.base),
+        assets.as_ref().and_then(|assets| assets.base.as_ref()),
     ];
     // A built-in base nothing starts from (nginx's, without [nginx]) is not planned.
     bases.retain(|name, _| written_bases.contains(&name) || used_bases.contains(&Some(name)));
@@ -116,6 +126,7 @@ pub(crate) fn resolve_document(
         scan,
         release,
         context,
+        assets,
     })
 }
 
