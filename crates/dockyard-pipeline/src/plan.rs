@@ -51,6 +51,8 @@ pub struct Prepared {
     pub production_tag: String,
     /// The nginx image, when deploy.toml has an [nginx] table.
     pub nginx: Option<PreparedNginx>,
+    /// The lock file and asset sources, when deploy.toml has an [assets] table.
+    pub assets: Option<crate::assets::PreparedAssets>,
 }
 
 /// The nginx image's rendered files and tag.
@@ -202,8 +204,14 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         None => None,
     };
 
+    let assets = match &config.assets {
+        Some(assets) => Some(crate::assets::prepare(&config, assets, &pack_options)?),
+        None => None,
+    };
+
     Ok(Prepared {
         nginx,
+        assets,
         builder_tag: format!("{name}-builder:latest"),
         production_tag: format!("{name}:latest"),
         provenance,
@@ -255,7 +263,13 @@ fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
 pub fn source_rules(config: &DeployConfig) -> SourceRules {
     SourceRules {
         dockerignore: config.context.dockerignore.clone(),
-        extra_deny: config.context.exclude.clone(),
+        extra_deny: config
+            .context
+            .exclude
+            .iter()
+            .cloned()
+            .chain(crate::assets::app_source_excludes(config.assets.as_ref()))
+            .collect(),
         max_file_bytes: None,
     }
 }
@@ -285,8 +299,23 @@ impl Prepared {
             .with("builder context", self.builder_context_sha256.clone())
     }
 
-    /// Inputs of the export, given the digest of the builder image's inputs.
-    pub fn export_inputs(&self, builder_inputs_digest: &str) -> Inputs {
+    /// Inputs of the assets step (`[assets] runs_in = "node"`), given the id of the Node base (unknown before the
+    /// base step ran).
+    pub fn assets_inputs(&self, base_id: Option<&str>) -> Option<Inputs> {
+        let (assets, prepared) = (self.config.assets.as_ref()?, self.assets.as_ref()?);
+        let base_name = assets.base.as_ref()?;
+        let base = self.config.base(base_name);
+        let base = base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned);
+        Some(crate::assets::inputs(assets, prepared, &base))
+    }
+
+    /// Inputs of the export, given the digest of the builder image's inputs and the sha256 of the assets step's
+    /// output (with `[assets] runs_in = "node"`).
+    pub fn export_inputs(
+        &self,
+        builder_inputs_digest: &str,
+        assets_sha256: Option<&str>,
+    ) -> Inputs {
         let app = &self.config.app;
         let listing = |paths: &[PathBuf]| {
             paths
@@ -295,7 +324,7 @@ impl Prepared {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        Inputs::default()
+        let inputs = Inputs::default()
             .with("builder image", builder_inputs_digest)
             .with("source", self.source.sha256.clone())
             .with("production Dockerfile", self.kit_sha256.clone())
@@ -315,7 +344,24 @@ impl Prepared {
                 serde_json::to_string(&app.env)
                     .unwrap_or_default()
                     .as_bytes(),
-            )
+            );
+        self.with_assets_inputs(inputs, assets_sha256)
+    }
+
+    /// The export's `[assets]` parts: the Node build's output, or the builder's asset commands and lock file.
+    fn with_assets_inputs(&self, inputs: Inputs, assets_sha256: Option<&str>) -> Inputs {
+        let (Some(assets), Some(prepared)) = (&self.config.assets, &self.assets) else {
+            return inputs;
+        };
+        match assets.runs_in {
+            dockyard_config::AssetsRunsIn::Node => {
+                inputs.with("assets", assets_sha256.unwrap_or("not built yet"))
+            }
+            dockyard_config::AssetsRunsIn::Builder => inputs.with(
+                "assets",
+                crate::assets::inputs(assets, prepared, "builder").digest(),
+            ),
+        }
     }
 
     /// Labels of the production image (without the inputs label), given the exported context.
@@ -491,18 +537,49 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
         "its base image is resolved first",
     ));
 
-    let export_inputs = prepared.export_inputs(&builder_inputs.digest());
+    // The assets step: its output's sha256 is an input of the export, known when the step is cached.
+    let mut assets_known = true;
+    let mut assets_sha256 = None;
+    if let Some(base) = config
+        .assets
+        .as_ref()
+        .and_then(|assets| assets.base.as_ref())
+    {
+        let base_id = base_ids.get(base.as_str()).cloned().flatten();
+        if let Some(inputs) = prepared.assets_inputs(base_id.as_deref()) {
+            let record = state.assets.as_ref().filter(|record| record.path.is_file());
+            let planned = compare_step(
+                Step::Assets,
+                &inputs,
+                record.map(|record| &record.inputs),
+                base_id.is_some(),
+                "its Node base image is resolved first",
+            );
+            assets_known = planned.action == Action::Cached;
+            assets_sha256 = record
+                .filter(|_| assets_known)
+                .map(|record| record.sha256.clone());
+            steps.push(planned);
+        }
+    }
+
+    let export_inputs = prepared.export_inputs(&builder_inputs.digest(), assets_sha256.as_deref());
     let export_record = state.export.as_ref().filter(|record| record.path.is_file());
     steps.push(compare_step(
         Step::Export,
         &export_inputs,
         export_record.map(|record| &record.inputs),
-        builder_known,
-        "the builder image is resolved first",
+        builder_known && assets_known,
+        if builder_known {
+            "the assets step runs first"
+        } else {
+            "the builder image is resolved first"
+        },
     ));
 
-    let export_cached =
-        builder_known && export_record.is_some_and(|record| record.inputs == export_inputs);
+    let export_cached = builder_known
+        && assets_known
+        && export_record.is_some_and(|record| record.inputs == export_inputs);
     let production_base_id = base_ids
         .get(config.production.base.as_str())
         .cloned()
