@@ -750,8 +750,22 @@ impl Plan {
             short(&self.source.sha256)
         ));
         for excluded in &self.source.excluded {
+            line(format!("             kept out: {excluded}"));
+        }
+        if let Some(assets) = &self.config.assets {
             line(format!(
-                "             kept out by the secret deny list: {excluded}"
+                "  assets     {} in {}: {}, then {} (in {}; outputs {})",
+                assets.package_manager,
+                relative(&self.config.root.join(&assets.path)),
+                assets.install_command.join(" "),
+                assets.build_command.join(" "),
+                assets.runs_in,
+                assets
+                    .outputs
+                    .iter()
+                    .map(|output| output.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ));
         }
         line(format!(
