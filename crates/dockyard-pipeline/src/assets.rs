@@ -119,6 +119,90 @@ pub fn inputs(assets: &Assets, prepared: &PreparedAssets, node_base: &str) -> In
         .with_bytes("build command", commands.as_bytes())
 }
 
+impl crate::plan::Prepared {
+    /// Inputs of the assets step (`[assets] runs_in = "node"`), given the id of the Node base (unknown before the
+    /// base step ran).
+    pub fn assets_inputs(&self, base_id: Option<&str>) -> Option<Inputs> {
+        let (assets, prepared) = (self.config.assets.as_ref()?, self.assets.as_ref()?);
+        let base_name = assets.base.as_ref()?;
+        let base = self.config.base(base_name);
+        let base = base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned);
+        Some(inputs(assets, prepared, &base))
+    }
+
+    /// The export's `[assets]` parts: the Node build's output, or the builder's asset commands and lock file.
+    pub(crate) fn with_assets_inputs(&self, export: Inputs, assets_sha256: Option<&str>) -> Inputs {
+        let (Some(assets), Some(prepared)) = (&self.config.assets, &self.assets) else {
+            return export;
+        };
+        match assets.runs_in {
+            AssetsRunsIn::Node => export.with("assets", assets_sha256.unwrap_or("not built yet")),
+            AssetsRunsIn::Builder => {
+                export.with("assets", inputs(assets, prepared, "builder").digest())
+            }
+        }
+    }
+}
+
+/// The plan's assets step (with `runs_in = "node"`), whether its output is known (it is cached), and that output's
+/// sha256, an input of the export.
+pub(crate) fn plan_step(
+    prepared: &crate::plan::Prepared,
+    state: &crate::state::State,
+    base_ids: &std::collections::BTreeMap<&str, Option<String>>,
+) -> (Option<crate::plan::PlannedStep>, bool, Option<String>) {
+    let Some(base) = prepared
+        .config
+        .assets
+        .as_ref()
+        .and_then(|assets| assets.base.as_ref())
+    else {
+        return (None, true, None);
+    };
+    let base_id = base_ids.get(base.as_str()).cloned().flatten();
+    let Some(inputs) = prepared.assets_inputs(base_id.as_deref()) else {
+        return (None, true, None);
+    };
+    let record = state.assets.as_ref().filter(|record| record.path.is_file());
+    let planned = crate::plan::compare_step(
+        crate::step::Step::Assets,
+        &inputs,
+        record.map(|record| &record.inputs),
+        base_id.is_some(),
+        "its Node base image is resolved first",
+    );
+    let known = planned.action == crate::decide::Action::Cached;
+    let sha256 = record.filter(|_| known).map(|record| record.sha256.clone());
+    (Some(planned), known, sha256)
+}
+
+/// The plan's line for `[assets]`: the folder, the manager, the commands, where they run and the outputs.
+pub fn plan_line(config: &DeployConfig) -> Option<String> {
+    let assets = config.assets.as_ref()?;
+    let folder = if assets.path.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        slashes(&assets.path)
+    };
+    let outputs: Vec<String> = assets
+        .outputs
+        .iter()
+        .map(|output| slashes(&output.path))
+        .collect();
+    let outputs = if outputs.is_empty() {
+        String::new()
+    } else {
+        format!("; outputs {}", outputs.join(" "))
+    };
+    Some(format!(
+        "  assets     {} in {folder}: {}, then {} (in {}{outputs})",
+        assets.package_manager,
+        assets.install_command.join(" "),
+        assets.build_command.join(" "),
+        assets.runs_in,
+    ))
+}
+
 /// The name of the `node_modules` cache volume for this lock file: a new lock gets a fresh volume, so a cached tree
 /// is always exactly what the frozen install of that lock makes.
 pub fn cache_volume(project: &str, lock_sha256: &str) -> String {

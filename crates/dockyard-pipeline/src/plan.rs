@@ -299,16 +299,6 @@ impl Prepared {
             .with("builder context", self.builder_context_sha256.clone())
     }
 
-    /// Inputs of the assets step (`[assets] runs_in = "node"`), given the id of the Node base (unknown before the
-    /// base step ran).
-    pub fn assets_inputs(&self, base_id: Option<&str>) -> Option<Inputs> {
-        let (assets, prepared) = (self.config.assets.as_ref()?, self.assets.as_ref()?);
-        let base_name = assets.base.as_ref()?;
-        let base = self.config.base(base_name);
-        let base = base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned);
-        Some(crate::assets::inputs(assets, prepared, &base))
-    }
-
     /// Inputs of the export, given the digest of the builder image's inputs and the sha256 of the assets step's
     /// output (with `[assets] runs_in = "node"`).
     pub fn export_inputs(
@@ -346,22 +336,6 @@ impl Prepared {
                     .as_bytes(),
             );
         self.with_assets_inputs(inputs, assets_sha256)
-    }
-
-    /// The export's `[assets]` parts: the Node build's output, or the builder's asset commands and lock file.
-    fn with_assets_inputs(&self, inputs: Inputs, assets_sha256: Option<&str>) -> Inputs {
-        let (Some(assets), Some(prepared)) = (&self.config.assets, &self.assets) else {
-            return inputs;
-        };
-        match assets.runs_in {
-            dockyard_config::AssetsRunsIn::Node => {
-                inputs.with("assets", assets_sha256.unwrap_or("not built yet"))
-            }
-            dockyard_config::AssetsRunsIn::Builder => inputs.with(
-                "assets",
-                crate::assets::inputs(assets, prepared, "builder").digest(),
-            ),
-        }
     }
 
     /// Labels of the production image (without the inputs label), given the exported context.
@@ -538,30 +512,9 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     ));
 
     // The assets step: its output's sha256 is an input of the export, known when the step is cached.
-    let mut assets_known = true;
-    let mut assets_sha256 = None;
-    if let Some(base) = config
-        .assets
-        .as_ref()
-        .and_then(|assets| assets.base.as_ref())
-    {
-        let base_id = base_ids.get(base.as_str()).cloned().flatten();
-        if let Some(inputs) = prepared.assets_inputs(base_id.as_deref()) {
-            let record = state.assets.as_ref().filter(|record| record.path.is_file());
-            let planned = compare_step(
-                Step::Assets,
-                &inputs,
-                record.map(|record| &record.inputs),
-                base_id.is_some(),
-                "its Node base image is resolved first",
-            );
-            assets_known = planned.action == Action::Cached;
-            assets_sha256 = record
-                .filter(|_| assets_known)
-                .map(|record| record.sha256.clone());
-            steps.push(planned);
-        }
-    }
+    let (assets_step, assets_known, assets_sha256) =
+        crate::assets::plan_step(prepared, state, &base_ids);
+    steps.extend(assets_step);
 
     let export_inputs = prepared.export_inputs(&builder_inputs.digest(), assets_sha256.as_deref());
     let export_record = state.export.as_ref().filter(|record| record.path.is_file());
@@ -648,7 +601,7 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
 }
 
 /// The plan's side of the cache decision: the state file's record is the evidence.
-fn compare_step(
+pub(crate) fn compare_step(
     step: Step,
     inputs: &Inputs,
     previous: Option<&Inputs>,
@@ -752,21 +705,8 @@ impl Plan {
         for excluded in &self.source.excluded {
             line(format!("             kept out: {excluded}"));
         }
-        if let Some(assets) = &self.config.assets {
-            line(format!(
-                "  assets     {} in {}: {}, then {} (in {}; outputs {})",
-                assets.package_manager,
-                relative(&self.config.root.join(&assets.path)),
-                assets.install_command.join(" "),
-                assets.build_command.join(" "),
-                assets.runs_in,
-                assets
-                    .outputs
-                    .iter()
-                    .map(|output| output.path.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
+        if let Some(text) = crate::assets::plan_line(&self.config) {
+            line(text);
         }
         line(format!(
             "  context    {}",
