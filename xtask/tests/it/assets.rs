@@ -253,3 +253,52 @@ fn a_tampered_or_missing_lock_a_failing_and_a_hanging_build_each_exit_6() {
     );
     cleanup(&engine, &project);
 }
+
+#[test]
+fn a_build_that_runs_in_the_builder_reaches_collectstatic_and_leaves_no_asset_source_behind() {
+    let test =
+        "a_build_that_runs_in_the_builder_reaches_collectstatic_and_leaves_no_asset_source_behind";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = project_with_assets("dockyard-assets-builder", 300);
+    // Tailwind through manage.py needs the Python environment: the same commands, in the builder.
+    crate::smoke::edit(
+        &project,
+        "deploy.toml",
+        "build_script = \"build\"",
+        "build_command = [\"node\", \"build.js\"]\nruns_in = \"builder\"",
+    );
+    crate::smoke::edit(
+        &project,
+        "deploy.toml",
+        &format!("outputs = [\"{OUTPUT}\"]\n"),
+        "",
+    );
+    let plan = project.xtask(&["plan"]);
+    let plan_text = crate::support::stdout(&plan);
+    assert!(
+        plan_text.contains("dockyard/python-node-builder"),
+        "{plan_text}"
+    );
+    assert!(!plan_text.contains("base node"), "{plan_text}");
+    let build = project.xtask(&["build"]);
+    let log = stderr(&build);
+    assert_eq!(build.status.code(), Some(0), "{log}");
+    assert!(log.contains("builder step: assets build"), "{log}");
+    let entries = context_entries(&project);
+    assert!(
+        entries.iter().any(
+            |(name, text)| name.starts_with("staticfiles/notes/dist/app.") && text.contains("navy")
+        ),
+        "no built CSS in staticfiles: {entries:?}"
+    );
+    for (name, _) in &entries {
+        assert!(
+            !name.contains("node_modules") && !name.starts_with("app/frontend"),
+            "{name} reached the production context"
+        );
+    }
+    crate::support::assert_no_leftovers(&engine, &project);
+    cleanup(&engine, &project);
+}

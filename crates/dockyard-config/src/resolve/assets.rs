@@ -248,3 +248,41 @@ fn resolve_outputs(
     }
     Ok(resolved)
 }
+
+/// With `runs_in = "builder"`, the builder base must bring Node: the built-in one does; a written one with a
+/// bootstrap recipe must list `nodejs` (an image pulled as it is cannot be checked here).
+pub(super) fn check_node_in_builder(
+    origin: Origin<'_>,
+    assets: &Spanned<raw::Assets>,
+    resolved: &Assets,
+    builder_base: &crate::model::BaseImage,
+) -> Result<(), ConfigError> {
+    if resolved.runs_in != AssetsRunsIn::Builder {
+        return Ok(());
+    }
+    let Some(bootstrap) = &builder_base.bootstrap else {
+        return Ok(());
+    };
+    if bootstrap.packages.iter().any(|package| package == "nodejs") {
+        return Ok(());
+    }
+    let span = assets
+        .get_ref()
+        .runs_in
+        .as_ref()
+        .map_or(assets.span(), Spanned::span);
+    fail(
+        origin,
+        span,
+        "assets.runs_in",
+        format!(
+            "`assets.runs_in` = \"builder\": the builder base `{}` brings no Node.js",
+            builder_base.name
+        ),
+        Some(format!(
+            "add \"nodejs\" and \"npm\" to [base.{}.bootstrap] packages, leave the table out for the built-in \
+             builder base (which then brings Node), or use runs_in = \"node\"",
+            builder_base.name
+        )),
+    )
+}

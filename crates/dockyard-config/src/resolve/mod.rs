@@ -83,6 +83,9 @@ pub(crate) fn resolve_document(
         &project,
         &bases,
     )?;
+    if let (Some(raw_assets), Some(resolved)) = (&document.assets, &assets) {
+        self::assets::check_node_in_builder(origin, raw_assets, resolved, &bases[&builder.base])?;
+    }
     let production = resolve_production(origin, &document.production.unwrap_or_default(), &bases)?;
     let nginx = match &document.nginx {
         Some(nginx) => Some(resolve_nginx(origin, nginx, &bases)?),

@@ -162,6 +162,7 @@ broken_case!(assets_no_build, "build_script = \"build\"\n" => "");
 broken_case!(assets_build_script_and_command, "build_script = \"build\"" => "build_script = \"build\"\nbuild_command = [\"node\", \"build.mjs\"]");
 broken_case!(assets_empty_build_command, "build_script = \"build\"" => "build_command = []");
 broken_case!(assets_timeout_above_3600, "timeout_seconds = 300" => "timeout_seconds = 7200");
+broken_case!(assets_in_a_builder_base_without_node, "runs_in = \"node\"" => "runs_in = \"builder\"");
 broken_case!(assets_secret_looking_env_key, "NODE_ENV = \"production\"" => "NPM_TOKEN = \"npm_abc\"");
 
 // [scan] and [[scan.ignore]].

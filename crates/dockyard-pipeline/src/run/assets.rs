@@ -109,7 +109,7 @@ pub async fn build_assets(session: &mut Session) -> Result<AssetsRecord, Pipelin
         config.root.join(&config_assets.path),
         assets::sources_rules(config, &config_assets),
         sources_tar.clone(),
-        pack_options.clone(),
+        pack_options,
     );
     let packed = blocking("packing", sources_tar.clone(), move || {
         Ok(dockyard_context::write_tarball_file(&tar_path, |out| {
