@@ -266,13 +266,26 @@ fn a_build_that_runs_in_the_builder_reaches_collectstatic_and_leaves_no_asset_so
     crate::smoke::edit(
         &project,
         "deploy.toml",
-        "build_script = \"build\"",
-        "build_command = [\"node\", \"build.js\"]\nruns_in = \"builder\"",
+        "\nbuild_script = \"build\"\n",
+        "\nbuild_command = [\"node\", \"build.js\"]\nruns_in = \"builder\"\n",
     );
     crate::smoke::edit(
         &project,
         "deploy.toml",
         &format!("outputs = [\"{OUTPUT}\"]\n"),
+        "",
+    );
+    // The sample writes its builder base; left out, the built-in one brings Node with runs_in = "builder".
+    crate::smoke::edit(
+        &project,
+        "deploy.toml",
+        "[base.builder]\nimage = \"dockyard/python-builder:bookworm\"\n",
+        "",
+    );
+    crate::smoke::edit(
+        &project,
+        "deploy.toml",
+        "[base.builder.bootstrap]\nsuite = \"bookworm\"\npackages = [\"python3\", \"python3-venv\", \"python3-dev\", \"gcc\", \"libc6-dev\", \"ca-certificates\"]\n",
         "",
     );
     let plan = project.xtask(&["plan"]);
