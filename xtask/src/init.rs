@@ -41,7 +41,7 @@ impl flags::Init {
         if let Some(assets) = &found.assets {
             println!(
                 "  assets       {} (not supported yet: issue 13)",
-                assets.manager.name()
+                assets.manager.as_str()
             );
         }
         println!("next: cargo xtask plan --config {}", path.display());

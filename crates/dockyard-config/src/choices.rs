@@ -1,5 +1,5 @@
 //! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`], [`Via`],
-//! [`PythonVersion`] and [`DependencyFormat`].
+//! [`PythonVersion`], [`DependencyFormat`], [`PackageManager`] and [`AssetsRunsIn`].
 //!
 //! Each one is the single home of its spellings: resolving turns the written name into the
 //! enum (or refuses it with a did-you-mean hint built from [`ALL`](Severity::ALL)), and the rest of
@@ -203,5 +203,70 @@ closed_set! {
         Poetry = "poetry",
         /// `Pipfile.lock` (with its `Pipfile`).
         Pipenv = "pipenv",
+    }
+}
+
+closed_set! {
+    /// The front-end package manager of `[assets]`, named by the lock file beside `package.json`.
+    PackageManager {
+        /// npm, `package-lock.json`.
+        Npm = "npm",
+        /// yarn v1, `yarn.lock`.
+        Yarn = "yarn",
+        /// pnpm, `pnpm-lock.yaml`.
+        Pnpm = "pnpm",
+    }
+}
+
+impl PackageManager {
+    /// The lock file that names this manager; the install refuses to run without it.
+    pub fn lock_file(self) -> &'static str {
+        match self {
+            PackageManager::Npm => "package-lock.json",
+            PackageManager::Yarn => "yarn.lock",
+            PackageManager::Pnpm => "pnpm-lock.yaml",
+        }
+    }
+
+    /// The command that runs this manager in the Node base: Debian names yarn v1 `yarnpkg`, and ships no pnpm,
+    /// so pnpm comes through `npx`.
+    pub fn program(self) -> &'static [&'static str] {
+        match self {
+            PackageManager::Npm => &["npm"],
+            PackageManager::Yarn => &["yarnpkg"],
+            PackageManager::Pnpm => &["npx", "--yes", "pnpm"],
+        }
+    }
+
+    /// The install that follows the lock exactly and fails when the lock is missing or outdated.
+    pub fn install_command(self) -> Vec<String> {
+        let arguments: &[&str] = match self {
+            PackageManager::Npm => &["ci"],
+            PackageManager::Yarn | PackageManager::Pnpm => &["install", "--frozen-lockfile"],
+        };
+        self.program()
+            .iter()
+            .chain(arguments)
+            .map(|part| (*part).to_owned())
+            .collect()
+    }
+
+    /// The command that runs the `package.json` script `script`.
+    pub fn run_script(self, script: &str) -> Vec<String> {
+        self.program()
+            .iter()
+            .map(|part| (*part).to_owned())
+            .chain(["run".to_owned(), script.to_owned()])
+            .collect()
+    }
+}
+
+closed_set! {
+    /// Where `[assets]` runs its commands.
+    AssetsRunsIn {
+        /// A container of the Node base, before the builder; its output folders are handed to the builder.
+        Node = "node",
+        /// The builder container, after the Python dependencies are installed (Tailwind through `manage.py`).
+        Builder = "builder",
     }
 }

@@ -35,13 +35,14 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use crate::choices::{
-    DependencyFormat, HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via,
+    AssetsRunsIn, DependencyFormat, HttpMethod, ImageKind, PackageManager, PythonVersion, Scanner,
+    Severity, Via,
 };
 pub use crate::error::ConfigError;
 pub use crate::image_reference::{is_valid_tag, ImageRef, MAXIMUM_TAG_LENGTH};
 pub use crate::model::{
-    App, BaseImage, Bootstrap, Builder, ContextRules, Dependencies, DeployConfig, Nginx,
-    Production, Project, Release, Scan, ScanIgnore, Smoke, SmokeCheck,
+    App, AssetOutput, Assets, BaseImage, Bootstrap, Builder, ContextRules, Dependencies,
+    DeployConfig, Nginx, Production, Project, Release, Scan, ScanIgnore, Smoke, SmokeCheck,
 };
 pub use crate::outputs::Paths;
 pub use crate::templates::{BuiltInFile, Template, TemplateFolder};

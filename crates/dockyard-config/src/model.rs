@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::choices::{
-    DependencyFormat, HttpMethod, ImageKind, PythonVersion, Scanner, Severity, Via,
+    AssetsRunsIn, DependencyFormat, HttpMethod, ImageKind, PackageManager, PythonVersion, Scanner,
+    Severity, Via,
 };
 use crate::image_reference::ImageRef;
 use crate::tag_template::{render_tag_template, TagValues};
@@ -45,6 +46,8 @@ pub struct DeployConfig {
     pub release: Option<Release>,
     /// `[context]`, with defaults when the table is absent.
     pub context: ContextRules,
+    /// `[assets]`, when the file has one.
+    pub assets: Option<Assets>,
 }
 
 impl DeployConfig {
@@ -370,4 +373,44 @@ pub struct ContextRules {
     pub dockerignore: Option<PathBuf>,
     /// Extra gitignore-style patterns to leave out.
     pub exclude: Vec<String>,
+}
+
+/// `[assets]`: the front-end build (npm, yarn or pnpm) whose output folders `collectstatic` must see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assets {
+    /// The folder holding `package.json` (it exists), relative to [`DeployConfig::root`] and inside it.
+    pub path: PathBuf,
+    /// From `package_manager`; names the lock file.
+    pub package_manager: PackageManager,
+    /// The install argv (default: the manager's frozen install, such as `npm ci`); never empty.
+    pub install_command: Vec<String>,
+    /// The build argv (`build_command`, else the manager running `build_script`); never empty. Runs in
+    /// [`Assets::path`].
+    pub build_command: Vec<String>,
+    /// The environment of the install and the build; holds no secrets.
+    pub env: BTreeMap<String, String>,
+    /// The folders the build writes, each inside [`App::path`]; never empty with [`AssetsRunsIn::Node`].
+    pub outputs: Vec<AssetOutput>,
+    /// How long the install and the build may take together, 10 to 3600 (default 600).
+    pub timeout_seconds: u64,
+    /// Where the commands run (default [`AssetsRunsIn::Node`]).
+    pub runs_in: AssetsRunsIn,
+    /// The name of the Node base image, a key of [`DeployConfig::bases`], with [`AssetsRunsIn::Node`].
+    pub base: Option<String>,
+}
+
+impl Assets {
+    /// The lock file, relative to [`DeployConfig::root`].
+    pub fn lock_file(&self) -> PathBuf {
+        self.path.join(self.package_manager.lock_file())
+    }
+}
+
+/// One output folder of `[assets]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssetOutput {
+    /// As written, relative to [`DeployConfig::root`].
+    pub path: PathBuf,
+    /// The same folder relative to [`App::path`], where the builder receives it.
+    pub in_app: PathBuf,
 }

@@ -22,6 +22,8 @@ pub struct Paths {
     pub source_tarball: PathBuf,
     /// The exported build context: `target/dockyard/<name>-context.tar.gz`.
     pub context_tarball: PathBuf,
+    /// The output folders of the `[assets]` build: `target/dockyard/<name>-assets.tar.gz`.
+    pub assets_tarball: PathBuf,
     /// The builder image's build context: `target/dockyard/<name>-builder-context.tar.gz`.
     pub builder_context_tarball: PathBuf,
     /// The nginx image's build context: `target/dockyard/<name>-nginx-context.tar.gz`.
@@ -53,6 +55,7 @@ impl Paths {
             state: target.join("state.json"),
             source_tarball: file("source.tar.gz"),
             context_tarball: file("context.tar.gz"),
+            assets_tarball: file("assets.tar.gz"),
             builder_context_tarball: file("builder-context.tar.gz"),
             nginx_context_tarball: file("nginx-context.tar.gz"),
             smoke_json: file("smoke.json"),

@@ -41,6 +41,8 @@ pub struct Document {
     pub release: Option<Spanned<Release>>,
     /// `[context]`, optional.
     pub context: Option<Context>,
+    /// `[assets]`, optional, with the span of its header.
+    pub assets: Option<Spanned<Assets>>,
 }
 
 /// `[project]`.
@@ -296,4 +298,28 @@ pub struct Context {
     pub dockerignore: Option<Spanned<String>>,
     /// `exclude`: extra gitignore-style patterns to leave out of the build context.
     pub exclude: Option<SpannedStrings>,
+}
+
+/// `[assets]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assets {
+    /// `path`: the folder holding `package.json`, relative to the deploy file's folder.
+    pub path: Spanned<String>,
+    /// `package_manager`: `npm`, `yarn` or `pnpm`.
+    pub package_manager: Spanned<String>,
+    /// `install_command`: the argv installing the locked dependencies.
+    pub install_command: Option<SpannedStrings>,
+    /// `build_script`: a `package.json` script run through the package manager.
+    pub build_script: Option<Spanned<String>>,
+    /// `build_command`: the argv of the build, instead of `build_script`.
+    pub build_command: Option<SpannedStrings>,
+    /// `outputs`: the folders the build writes, relative to the deploy file's folder.
+    pub outputs: Option<SpannedStrings>,
+    /// `timeout_seconds`: how long the install and the build may take together.
+    pub timeout_seconds: Option<Spanned<i64>>,
+    /// `runs_in`: `node` or `builder`.
+    pub runs_in: Option<Spanned<String>>,
+    /// `[assets.env]`: the build's environment.
+    pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }

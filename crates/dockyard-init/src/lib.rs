@@ -3,8 +3,9 @@
 //!
 //! [`inspect`] gathers the facts as typed values, [`render`] turns them into the file, [`init`] refuses an existing
 //! `deploy.toml` and writes a new one. Keys Dockyard does not support yet (`[dependencies]` for lock files,
-//! `[services.*]`, `[assets]`) are written anyway: `plan` then refuses the file naming the key, which is the honest
-//! reason such a project cannot pass yet.
+//! `[services.*]`) are written anyway: `plan` then refuses the file naming the key, which is the honest reason such a
+//! project cannot pass yet; `[assets]` is written with `outputs = []`, which plan refuses until the folders the build
+//! writes are named.
 
 mod error;
 mod inspect;
@@ -188,36 +189,8 @@ pub struct Service {
     pub evidence: Evidence,
 }
 
-/// The package managers a lock file tells apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageManager {
-    /// `package-lock.json`.
-    Npm,
-    /// `yarn.lock`.
-    Yarn,
-    /// `pnpm-lock.yaml`.
-    Pnpm,
-}
-
-impl PackageManager {
-    /// `npm`, `yarn` or `pnpm`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Npm => "npm",
-            Self::Yarn => "yarn",
-            Self::Pnpm => "pnpm",
-        }
-    }
-
-    /// The lock file that names this manager.
-    pub fn lock_file(self) -> &'static str {
-        match self {
-            Self::Npm => "package-lock.json",
-            Self::Yarn => "yarn.lock",
-            Self::Pnpm => "pnpm-lock.yaml",
-        }
-    }
-}
+/// The package managers a lock file tells apart: dockyard-config's `[assets] package_manager` is their one home.
+pub use dockyard_config::PackageManager;
 
 /// A front-end build.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -318,18 +318,20 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
     let Some(assets) = &inspection.assets else {
         return;
     };
+    let manager = assets.manager;
     let _ = writeln!(
         out,
-        "\n# Front-end assets: package.json + {} (in path below).",
-        assets.manager.lock_file()
+        "\n# Front-end assets: package.json + {} in `path`, installed with `{}`, built in a Node container",
+        manager.lock_file(),
+        manager.install_command().join(" ")
     );
     let _ = writeln!(
         out,
-        "# Dockyard has no assets step yet (issue 13), so `plan` refuses this table."
+        "# before collectstatic; Node, node_modules and the asset sources never reach the production image."
     );
     let _ = writeln!(out, "[assets]");
     let _ = writeln!(out, "path = {}", quote(&display_folder(&assets.folder)));
-    let _ = writeln!(out, "package_manager = {}", quote(assets.manager.name()));
+    let _ = writeln!(out, "package_manager = {}", quote(manager.as_str()));
     match &assets.build_script {
         Some(script) => {
             let _ = writeln!(out, "build_script = {}", quote(script));
@@ -337,10 +339,18 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
         None => {
             let _ = writeln!(
                 out,
-                "# package.json has no `build` script: name the build command."
+                "# package.json has no `build` script: name the build, for example build_command = [\"node\", \"build.mjs\"]."
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "# The folders the build writes, relative to this file and inside app.path: init cannot know them, and"
+    );
+    let _ = writeln!(out, "# plan refuses [assets] until they are named.");
+    let _ = writeln!(out, "outputs = []");
+    let _ = writeln!(out, "\n[assets.env]");
+    let _ = writeln!(out, "NODE_ENV = \"production\"");
 }
 
 /// A TOML basic string.

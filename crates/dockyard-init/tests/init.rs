@@ -149,7 +149,7 @@ fn check_inspection(files: &[(&str, &str)], expected: &str) {
             if let Some(assets) = &found.assets {
                 lines.push(format!(
                     "assets {} in {:?} build {:?}",
-                    assets.manager.name(),
+                    assets.manager.as_str(),
                     assets.folder,
                     assets.build_script
                 ));

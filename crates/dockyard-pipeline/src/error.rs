@@ -83,6 +83,34 @@ pub enum PipelineError {
         /// The last lines of the builder's output.
         tail: Vec<String>,
     },
+    /// The `[assets]` install or build exited with an error.
+    #[error("assets {phase} failed with exit code {exit_code}\n--- last {} lines of its output ---\n{}", tail.len(), tail.join("\n"))]
+    AssetsFailed {
+        /// `install` or `build`, as the assets script announced it.
+        phase: String,
+        /// Its exit code.
+        exit_code: i64,
+        /// The last lines of its output.
+        tail: Vec<String>,
+    },
+    /// The `[assets]` install or build did not finish in time and was stopped.
+    #[error("assets {phase} did not finish within {seconds} s and was stopped\n--- last {} lines of its output ---\n{}", tail.len(), tail.join("\n"))]
+    AssetsTimedOut {
+        /// `install` or `build`, as the assets script announced it.
+        phase: String,
+        /// `[assets] timeout_seconds`.
+        seconds: u64,
+        /// The last lines of its output.
+        tail: Vec<String>,
+    },
+    /// The lock file the frozen install needs is not there.
+    #[error("assets: no lock file {}: the frozen install refuses to run without it", path.display())]
+    AssetsLockMissing {
+        /// Where it was expected.
+        path: PathBuf,
+        /// The install that needs it.
+        install: String,
+    },
     /// An image build failed.
     #[error("building image {image} failed: {message}")]
     ImageBuildFailed {
@@ -209,6 +237,9 @@ impl PipelineError {
             | PipelineError::Smoke(_)
             | PipelineError::BuilderStepFailed { .. }
             | PipelineError::HashMismatch { .. }
+            | PipelineError::AssetsFailed { .. }
+            | PipelineError::AssetsTimedOut { .. }
+            | PipelineError::AssetsLockMissing { .. }
             | PipelineError::SourceChanged { .. }
             | PipelineError::ImageBuildFailed { .. }
             | PipelineError::MissingArtifact { .. } => exit_code::BUILD_FAILED,
@@ -232,9 +263,16 @@ impl PipelineError {
                 "dependencies" => "installing uv from PyPI or exporting uv.lock failed: check that PyPI is reachable from containers (behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE) and that uv.lock is current (`uv lock --check`)".to_owned(),
                 "wheels" | "install" => "check the dependency files ([dependencies] or app.requirements), and that PyPI is reachable from containers (behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE)".to_owned(),
                 "collectstatic" => "run `python manage.py collectstatic` locally; check STATIC_ROOT against app.static_root".to_owned(),
+                "assets install" | "assets build" => "the [assets] install or build failed in the builder: run it locally after installing the requirements; check [assets] build_command and the lock file".to_owned(),
                 _ => "the builder output above shows the failing command".to_owned(),
             }),
             PipelineError::HashMismatch { .. } => Some("the index served files whose sha256 the lock does not pin: if the lock was edited by hand or the package was re-published, lock again (`uv lock`, `poetry lock`, `pipenv lock`, or `pip-compile --generate-hashes`); otherwise treat it as tampering and do not ship".to_owned()),
+            PipelineError::AssetsFailed { phase, .. } => Some(match phase.as_str() {
+                "install" => "the frozen install refuses a lock file that disagrees with package.json: run the install locally (`npm install`, `yarn install`, `pnpm install`) and commit the updated lock file; behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE".to_owned(),
+                _ => "run the build locally with the same environment ([assets.env]); check [assets] build_script or build_command".to_owned(),
+            }),
+            PipelineError::AssetsTimedOut { .. } => Some("a build that watches for changes never exits: set NODE_ENV=production in [assets.env] or pass the build's no-watch flag; raise [assets] timeout_seconds for a slow build".to_owned()),
+            PipelineError::AssetsLockMissing { install, .. } => Some(format!("run the install once locally to write the lock file and commit it; `{install}` installs exactly what it pins")),
             PipelineError::MissingArtifact { .. } => Some("run the earlier step first (`cargo xtask export`), or `cargo xtask build` for everything".to_owned()),
             PipelineError::Scan(error) => error.hint(),
             PipelineError::ScanPolicyViolated { .. } => Some(

@@ -70,6 +70,14 @@ impl Goal {
             return stages;
         }
         stages.push(vec![Step::BuilderImage]);
+        let node_assets = prepared
+            .config
+            .assets
+            .as_ref()
+            .is_some_and(|assets| assets.runs_in == dockyard_config::AssetsRunsIn::Node);
+        if node_assets {
+            stages.push(vec![Step::Assets]);
+        }
         stages.push(vec![Step::Export]);
         if matches!(self, Goal::Export) {
             return stages;
@@ -261,6 +269,15 @@ impl Walk {
             Step::BuilderImage => {
                 let builder = run::ensure_builder_image(session).await?;
                 self.image_line("builder image", &builder.tag, &builder.id);
+                Ok(())
+            }
+            Step::Assets => {
+                let assets = run::build_assets(session).await?;
+                self.summary.push(format!(
+                    "assets            {} sha256 {}",
+                    assets.path.display(),
+                    assets.sha256
+                ));
                 Ok(())
             }
             Step::Export => {

@@ -54,6 +54,8 @@ pub struct Prepared {
     pub nginx: Option<PreparedNginx>,
     /// What the builder installs: uploaded to its dependencies folder.
     pub locked: LockedSet,
+    /// The lock file and asset sources, when deploy.toml has an [assets] table.
+    pub assets: Option<crate::assets::PreparedAssets>,
 }
 
 /// The nginx image's rendered files and tag.
@@ -217,9 +219,15 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         None => None,
     };
 
+    let assets = match &config.assets {
+        Some(assets) => Some(crate::assets::prepare(&config, assets, &pack_options)?),
+        None => None,
+    };
+
     Ok(Prepared {
         nginx,
         locked,
+        assets,
         builder_tag: format!("{name}-builder:latest"),
         production_tag: format!("{name}:latest"),
         provenance,
@@ -272,7 +280,13 @@ fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
 /// the source tarball written there must never be packed into itself, and the folder appearing during a run must not
 /// change the source the plan hashed.
 pub fn source_rules(config: &DeployConfig) -> SourceRules {
-    let mut extra_deny = config.context.exclude.clone();
+    let mut extra_deny: Vec<String> = config
+        .context
+        .exclude
+        .iter()
+        .cloned()
+        .chain(crate::assets::app_source_excludes(config.assets.as_ref()))
+        .collect();
     let outputs = config.root.join(dockyard_config::outputs::TARGET_DIR);
     if let Some(top) = outputs
         .strip_prefix(&config.app.path)
@@ -313,10 +327,15 @@ impl Prepared {
             .with("builder context", self.builder_context_sha256.clone())
     }
 
-    /// Inputs of the export, given the digest of the builder image's inputs.
-    pub fn export_inputs(&self, builder_inputs_digest: &str) -> Inputs {
+    /// Inputs of the export, given the digest of the builder image's inputs and the sha256 of the assets step's
+    /// output (with `[assets] runs_in = "node"`).
+    pub fn export_inputs(
+        &self,
+        builder_inputs_digest: &str,
+        assets_sha256: Option<&str>,
+    ) -> Inputs {
         let app = &self.config.app;
-        Inputs::default()
+        let inputs = Inputs::default()
             .with("builder image", builder_inputs_digest)
             .with("source", self.source.sha256.clone())
             .with("production Dockerfile", self.kit_sha256.clone())
@@ -335,7 +354,8 @@ impl Prepared {
                 serde_json::to_string(&app.env)
                     .unwrap_or_default()
                     .as_bytes(),
-            )
+            );
+        self.with_assets_inputs(inputs, assets_sha256)
     }
 
     /// Labels of the production image (without the inputs label), given the exported context.
@@ -511,18 +531,28 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
         "its base image is resolved first",
     ));
 
-    let export_inputs = prepared.export_inputs(&builder_inputs.digest());
+    // The assets step: its output's sha256 is an input of the export, known when the step is cached.
+    let (assets_step, assets_known, assets_sha256) =
+        crate::assets::plan_step(prepared, state, &base_ids);
+    steps.extend(assets_step);
+
+    let export_inputs = prepared.export_inputs(&builder_inputs.digest(), assets_sha256.as_deref());
     let export_record = state.export.as_ref().filter(|record| record.path.is_file());
     steps.push(compare_step(
         Step::Export,
         &export_inputs,
         export_record.map(|record| &record.inputs),
-        builder_known,
-        "the builder image is resolved first",
+        builder_known && assets_known,
+        if builder_known {
+            "the assets step runs first"
+        } else {
+            "the builder image is resolved first"
+        },
     ));
 
-    let export_cached =
-        builder_known && export_record.is_some_and(|record| record.inputs == export_inputs);
+    let export_cached = builder_known
+        && assets_known
+        && export_record.is_some_and(|record| record.inputs == export_inputs);
     let production_base_id = base_ids
         .get(config.production.base.as_str())
         .cloned()
@@ -595,7 +625,7 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
 }
 
 /// The plan's side of the cache decision: the state file's record is the evidence.
-fn compare_step(
+pub(crate) fn compare_step(
     step: Step,
     inputs: &Inputs,
     previous: Option<&Inputs>,
@@ -697,9 +727,10 @@ impl Plan {
             short(&self.source.sha256)
         ));
         for excluded in &self.source.excluded {
-            line(format!(
-                "             kept out by the secret deny list: {excluded}"
-            ));
+            line(format!("             kept out: {excluded}"));
+        }
+        if let Some(text) = crate::assets::plan_line(&self.config) {
+            line(text);
         }
         line(format!(
             "  deps       {} ({})",

@@ -14,12 +14,14 @@ use dockyard_engine::{BuildSpec, Engine, PROJECT_LABEL, RUN_LABEL};
 use crate::decide::{decide, Action, Evidence};
 use crate::plan::{short, Prepared, INPUTS_LABEL};
 use crate::progress;
-use crate::state::{ExportRecord, ImageRecord, State};
+use crate::state::{AssetsRecord, ExportRecord, ImageRecord, State};
 use crate::PipelineError;
 
+mod assets;
 mod base;
 mod export;
 
+pub use assets::build_assets;
 pub use base::ensure_base;
 pub use export::{export, write_planned_source};
 
@@ -80,6 +82,33 @@ impl Session {
             return Err(missing(export.path));
         }
         Ok(export)
+    }
+
+    /// With `[assets] runs_in = "node"`, the output the last assets step recorded; an error naming it when there is
+    /// none on disk. `None` without a Node build.
+    pub fn assets_output(&self) -> Result<Option<AssetsRecord>, PipelineError> {
+        let node = self
+            .prepared
+            .config
+            .assets
+            .as_ref()
+            .is_some_and(|assets| assets.runs_in == dockyard_config::AssetsRunsIn::Node);
+        if !node {
+            return Ok(None);
+        }
+        let missing = |path| PipelineError::MissingArtifact {
+            what: "the output of the assets step",
+            path,
+        };
+        let record = self
+            .state
+            .assets
+            .clone()
+            .ok_or_else(|| missing(self.prepared.paths.assets_tarball.clone()))?;
+        if !record.path.is_file() {
+            return Err(missing(record.path));
+        }
+        Ok(Some(record))
     }
 
     /// The production image the last build recorded; an error naming it when there is none.

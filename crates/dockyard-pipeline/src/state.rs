@@ -17,6 +17,9 @@ pub struct State {
     /// Base images by their name in deploy.toml.
     #[serde(default)]
     pub bases: BTreeMap<String, BaseRecord>,
+    /// The output folders of the `[assets]` build.
+    #[serde(default)]
+    pub assets: Option<AssetsRecord>,
     /// The builder image.
     #[serde(default)]
     pub builder: Option<ImageRecord>,
@@ -64,6 +67,17 @@ pub struct ExportRecord {
     pub sha256: String,
     /// sha256 of `staticfiles.json` in it, when there is one.
     pub static_manifest_sha256: Option<String>,
+    /// Its inputs.
+    pub inputs: Inputs,
+}
+
+/// The output folders of an `[assets]` build, as one deterministic tarball (paths relative to the app folder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetsRecord {
+    /// Path of the tarball.
+    pub path: PathBuf,
+    /// Its sha256 (hex).
+    pub sha256: String,
     /// Its inputs.
     pub inputs: Inputs,
 }

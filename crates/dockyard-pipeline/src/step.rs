@@ -10,6 +10,8 @@ use serde::Serialize;
 pub enum Step {
     /// Makes sure one base image of `[base.NAME]` is in the engine: present, pulled or bootstrapped.
     Base(String),
+    /// The front-end build of `[assets]` in a Node container, whose output folders the builder receives.
+    Assets,
     /// The builder image.
     BuilderImage,
     /// The builder container and the deterministic context tarball it exports.
@@ -33,6 +35,7 @@ impl Step {
     pub fn name(&self) -> String {
         match self {
             Step::Base(name) => format!("base {name}"),
+            Step::Assets => "assets".to_owned(),
             Step::BuilderImage => "builder image".to_owned(),
             Step::Export => "export".to_owned(),
             Step::ProductionImage => "production image".to_owned(),

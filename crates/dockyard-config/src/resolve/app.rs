@@ -149,7 +149,7 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
     };
 
     let env = match &app.env {
-        Some(env) => resolve_environment(origin, env)?,
+        Some(env) => resolve_environment(origin, env, "app.env")?,
         None => BTreeMap::new(),
     };
 
@@ -185,16 +185,18 @@ fn resolve_static_root(
     Ok(relative)
 }
 
-fn resolve_environment(
+/// The environment table `table` (`app.env`, `assets.env`): valid names, none secret-looking.
+pub(super) fn resolve_environment(
     origin: Origin<'_>,
     env: &BTreeMap<Spanned<String>, Spanned<String>>,
+    table: &str,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut resolved = BTreeMap::new();
     // Report problems in the order they are written, not in key order.
     let mut entries: Vec<_> = env.iter().collect();
     entries.sort_by_key(|(name, _)| name.span().start);
     for (name, value) in entries {
-        let key = format!("app.env.{}", render_key(name.get_ref()));
+        let key = format!("{table}.{}", render_key(name.get_ref()));
         if !is_valid_environment_variable_name(name.get_ref()) {
             return fail(
                 origin,
@@ -209,7 +211,7 @@ fn resolve_environment(
                 origin,
                 name.span(),
                 &key,
-                format!("`{key}`: secret-looking key in app.env"),
+                format!("`{key}`: secret-looking key in {table}"),
                 Some(HINT_SECRETS.to_owned()),
             );
         }

@@ -36,49 +36,74 @@ pub(super) const DEFAULT_RUNTIME_BASE: &str = "runtime";
 pub(super) const DEFAULT_BUILDER_BASE: &str = "builder";
 /// The base the nginx image starts from when `nginx.base` is not written.
 pub(super) const DEFAULT_NGINX_BASE: &str = "nginx";
+/// The base the `[assets]` container starts from (`runs_in = "node"`).
+pub(super) const DEFAULT_NODE_BASE: &str = "node";
+/// The suite of the Node base whatever `[python] version` says: trixie's nodejs is 20 (bookworm's is 18, which
+/// current Tailwind, cross-env and rimraf refuse); Node never reaches an image that ships, so its suite need not
+/// match the runtime's.
+const NODE_SUITE: &str = "trixie";
+/// Debian's Node.js, npm and yarn v1 (`yarnpkg`): the Node base, and the builder's additions with
+/// `[assets] runs_in = "builder"`.
+const NODE_PACKAGES: [&str; 3] = ["nodejs", "npm", "yarnpkg"];
 
 /// The built-in bases: Debian's own Python and nginx, bootstrapped from Debian packages, in the
-/// suite of `python`; one per default base name.
-fn built_in_bases(python: PythonVersion) -> BTreeMap<String, BaseImage> {
-    let suite = python.debian_suite();
-    let base = |name: &str, repository: &str, packages: &[&str]| BaseImage {
-        name: name.to_owned(),
-        image: ImageRef {
-            registry: None,
-            repository: repository.to_owned(),
-            tag: Some(suite.to_owned()),
-            digest: None,
-        },
-        pull: true,
-        bootstrap: Some(Bootstrap {
-            suite: suite.to_owned(),
-            variant: DEFAULT_BOOTSTRAP_VARIANT.to_owned(),
-            packages: packages
-                .iter()
-                .map(|package| (*package).to_owned())
-                .collect(),
-            mirror: None,
-        }),
+/// suite of `python`, and Node.js in trixie; one per default base name. `node_in_builder` adds Node to the builder
+/// (`[assets] runs_in = "builder"`).
+fn built_in_bases(python: PythonVersion, node_in_builder: bool) -> BTreeMap<String, BaseImage> {
+    let python_suite = python.debian_suite();
+    let base = |name: &str, repository: &str, packages: &[&str]| {
+        let suite = if name == DEFAULT_NODE_BASE {
+            NODE_SUITE
+        } else {
+            python_suite
+        };
+        BaseImage {
+            name: name.to_owned(),
+            image: ImageRef {
+                registry: None,
+                repository: repository.to_owned(),
+                tag: Some(suite.to_owned()),
+                digest: None,
+            },
+            pull: true,
+            bootstrap: Some(Bootstrap {
+                suite: suite.to_owned(),
+                variant: DEFAULT_BOOTSTRAP_VARIANT.to_owned(),
+                packages: packages
+                    .iter()
+                    .map(|package| (*package).to_owned())
+                    .collect(),
+                mirror: None,
+            }),
+        }
     };
+    let mut builder_packages = vec![
+        "python3",
+        "python3-venv",
+        "python3-dev",
+        "gcc",
+        "libc6-dev",
+        "ca-certificates",
+    ];
+    if node_in_builder {
+        builder_packages.extend(NODE_PACKAGES);
+    }
+    let builder_repository = if node_in_builder {
+        "dockyard/python-node-builder"
+    } else {
+        "dockyard/python-builder"
+    };
+    let mut node_packages = NODE_PACKAGES.to_vec();
+    node_packages.push("ca-certificates");
     [
         base(
             DEFAULT_RUNTIME_BASE,
             "dockyard/python-runtime",
             &["python3", "python3-venv", "ca-certificates"],
         ),
-        base(
-            DEFAULT_BUILDER_BASE,
-            "dockyard/python-builder",
-            &[
-                "python3",
-                "python3-venv",
-                "python3-dev",
-                "gcc",
-                "libc6-dev",
-                "ca-certificates",
-            ],
-        ),
+        base(DEFAULT_BUILDER_BASE, builder_repository, &builder_packages),
         base(DEFAULT_NGINX_BASE, "dockyard/nginx", &["nginx-light"]),
+        base(DEFAULT_NODE_BASE, "dockyard/node", &node_packages),
     ]
     .into_iter()
     .map(|base| (base.name.clone(), base))
@@ -91,8 +116,9 @@ pub(super) fn resolve_bases(
     origin: Origin<'_>,
     bases: Option<&Spanned<BTreeMap<Spanned<String>, raw::Base>>>,
     python: PythonVersion,
+    node_in_builder: bool,
 ) -> Result<BTreeMap<String, BaseImage>, ConfigError> {
-    let mut resolved = built_in_bases(python);
+    let mut resolved = built_in_bases(python, node_in_builder);
     let Some(bases) = bases else {
         return Ok(resolved);
     };

@@ -1,10 +1,11 @@
 //! The resolving step: from the raw mirror to a checked [`DeployConfig`], section by section.
 //!
-//! Checks run in the file's usual order (project, app, dependencies, python, bases, builder, production, nginx, smoke,
+//! Checks run in the file's usual order (project, app, dependencies, python, assets, bases, builder, production, nginx, smoke,
 //! scan, release, context) and stop at the first problem. The only IO is looking at the files and folders
 //! the config names.
 
 mod app;
+mod assets;
 mod base;
 mod builder;
 mod context;
@@ -36,6 +37,7 @@ use crate::suggestions::{closest_candidate, render_backticked_list};
 use crate::templates::Template;
 
 use self::app::resolve_app;
+use self::assets::resolve_assets;
 use self::base::resolve_bases;
 use self::builder::resolve_builder;
 use self::context::resolve_context_rules;
@@ -75,13 +77,23 @@ pub(crate) fn resolve_document(
         document.dependencies.as_ref(),
     )?;
     let python = resolve_python(origin, document.python.as_ref())?;
-    let bases = resolve_bases(origin, document.base.as_ref(), python)?;
+    let assets = match &document.assets {
+        Some(assets) => Some(resolve_assets(origin, assets, &app)?),
+        None => None,
+    };
+    let node_in_builder = assets
+        .as_ref()
+        .is_some_and(|assets| assets.runs_in == crate::choices::AssetsRunsIn::Builder);
+    let bases = resolve_bases(origin, document.base.as_ref(), python, node_in_builder)?;
     let builder = resolve_builder(
         origin,
         &document.builder.unwrap_or_default(),
         &project,
         &bases,
     )?;
+    if let (Some(raw_assets), Some(resolved)) = (&document.assets, &assets) {
+        self::assets::check_node_in_builder(origin, raw_assets, resolved, &bases[&builder.base])?;
+    }
     let production = resolve_production(origin, &document.production.unwrap_or_default(), &bases)?;
     let nginx = match &document.nginx {
         Some(nginx) => Some(resolve_nginx(origin, nginx, &bases)?),
@@ -97,6 +109,7 @@ pub(crate) fn resolve_document(
         Some(&builder.base),
         Some(&production.base),
         nginx.as_ref().map(|nginx| &nginx.base),
+        assets.as_ref().and_then(|assets| assets.base.as_ref()),
     ];
     // A built-in base nothing starts from (nginx's, without [nginx]) is not planned.
     bases.retain(|name, _| written_bases.contains(&name) || used_bases.contains(&Some(name)));
@@ -125,6 +138,7 @@ pub(crate) fn resolve_document(
         scan,
         release,
         context,
+        assets,
     })
 }
 

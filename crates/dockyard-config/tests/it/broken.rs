@@ -148,6 +148,23 @@ broken_case!(smoke_check_header_listed_twice, "\"Content-Type\" = \"application/
 broken_case!(smoke_check_bad_host, "host = \"shop.example.com\"" => "host = \"shop example\"");
 broken_case!(smoke_check_empty_body_substring, "body_contains = [\"CSRF\", \"Forbidden\"]" => "body_contains = [\"CSRF\", \"\"]");
 
+// [assets].
+broken_case!(assets_unknown_package_manager, "package_manager = \"npm\"" => "package_manager = \"nmp\"");
+broken_case!(assets_unknown_runs_in, "runs_in = \"node\"" => "runs_in = \"python\"");
+broken_case!(assets_unknown_key, "runs_in = \"node\"" => "run_in = \"node\"");
+broken_case!(assets_missing_folder, "path = \"app/frontend\"" => "path = \"app/front\"");
+broken_case!(assets_without_package_json, "path = \"app/frontend\"" => "path = \"app/frontend\"", removing ["app/frontend/package.json"]);
+broken_case!(assets_output_outside_app, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"public\"]");
+broken_case!(assets_output_escapes_project, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"../dist\"]");
+broken_case!(assets_output_listed_twice, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\", \"app/frontend/dist/\"]");
+broken_case!(assets_no_outputs_in_node, "outputs = [\"app/frontend/dist\"]" => "outputs = []");
+broken_case!(assets_no_build, "build_script = \"build\"\n" => "");
+broken_case!(assets_build_script_and_command, "build_script = \"build\"" => "build_script = \"build\"\nbuild_command = [\"node\", \"build.mjs\"]");
+broken_case!(assets_empty_build_command, "build_script = \"build\"" => "build_command = []");
+broken_case!(assets_timeout_above_3600, "timeout_seconds = 300" => "timeout_seconds = 7200");
+broken_case!(assets_in_a_builder_base_without_node, "runs_in = \"node\"" => "runs_in = \"builder\"");
+broken_case!(assets_secret_looking_env_key, "NODE_ENV = \"production\"" => "NPM_TOKEN = \"npm_abc\"");
+
 // [scan] and [[scan.ignore]].
 broken_case!(scan_missing_trivy_version, "trivy_version = \"0.76.0\"\n" => "");
 broken_case!(scan_bad_trivy_version, "trivy_version = \"0.76.0\"" => "trivy_version = \"latest\"");

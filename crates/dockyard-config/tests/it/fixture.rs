@@ -138,6 +138,17 @@ password_env = "SHOP_REGISTRY_PASSWORD"
 
 [python]
 version = "3.11"
+
+[assets]
+path = "app/frontend"
+package_manager = "npm"
+build_script = "build"
+outputs = ["app/frontend/dist"]
+timeout_seconds = 300
+runs_in = "node"
+
+[assets.env]
+NODE_ENV = "production"
 "#;
 
 /// Only the required keys: everything else takes its default.
@@ -176,6 +187,8 @@ pub const FIXTURE_FILES: &[&str] = &[
     "docker/nginx.Dockerfile",
     "docker/nginx/nginx.conf",
     "certs/ca.pem",
+    "app/frontend/package.json",
+    "app/frontend/package-lock.json",
 ];
 
 /// Writes the fixture files (less `removed`, plus `added`) and `deploy.toml` into a new folder.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use dockyard_config::AssetsRunsIn;
 use dockyard_context::PackOptions;
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
 
@@ -30,7 +31,11 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             what: "the builder image",
             path: PathBuf::from(&session.prepared.builder_tag),
         })?;
-    let inputs = session.prepared.export_inputs(&builder.inputs.digest());
+    let assets = session.assets_output()?;
+    let inputs = session.prepared.export_inputs(
+        &builder.inputs.digest(),
+        assets.as_ref().map(|record| record.sha256.as_str()),
+    );
     let context_path = session.prepared.paths.context_tarball.clone();
     // The evidence is the tarball on disk, trusted only when its bytes still hash to what the record says.
     let record = session.state.export.clone();
@@ -129,6 +134,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     if ca_bundle.is_some() {
         env.extend(builder_protocol::ca_environment());
     }
+    env.extend(assets_environment(prepared));
     let spec = ContainerSpec {
         name: Some(format!(
             "{}-builder-{}",
@@ -153,6 +159,14 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             &prepared.paths.source_tarball,
         )
         .await?;
+    upload_assets(
+        &engine,
+        &container,
+        prepared,
+        assets.as_ref(),
+        &pack_options,
+    )
+    .await?;
     let mut kit = Vec::new();
     dockyard_context::pack_members(&prepared.kit, &pack_options, &mut kit)?;
     engine
@@ -311,6 +325,85 @@ async fn upload_locked_set(
         .upload_tar_bytes(container, builder_protocol::DEPS_DIR, tar)
         .await?;
     progress::detail(&format!("dependencies: {}", locked.summary));
+    Ok(())
+}
+
+/// The builder's `[assets]` environment: the asset sources to leave out of the production image's app copy and,
+/// with `runs_in = "builder"`, the script to run after the dependencies are installed.
+fn assets_environment(prepared: &Prepared) -> Vec<String> {
+    let Some(assets) = &prepared.config.assets else {
+        return Vec::new();
+    };
+    let prune = crate::assets::app_prune_paths(&prepared.config, assets)
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut env = vec![format!("DOCKYARD_ASSETS_PRUNE={prune}")];
+    if assets.runs_in == AssetsRunsIn::Builder {
+        env.push(format!(
+            "DOCKYARD_ASSETS_SCRIPT={}/{}",
+            crate::assets::SCRIPT_DIR,
+            crate::assets::SCRIPT_FILE
+        ));
+    }
+    env
+}
+
+/// Hands `[assets]` to the builder before it starts: the Node build's output folders into the source folder, or
+/// with `runs_in = "builder"` the script the builder runs after installing the dependencies.
+async fn upload_assets(
+    engine: &dockyard_engine::Engine,
+    container: &str,
+    prepared: &Prepared,
+    output: Option<&crate::state::AssetsRecord>,
+    pack_options: &PackOptions,
+) -> Result<(), PipelineError> {
+    let Some(assets) = &prepared.config.assets else {
+        return Ok(());
+    };
+    match assets.runs_in {
+        AssetsRunsIn::Node => {
+            if let Some(output) = output {
+                engine
+                    .upload_tar_file(container, builder_protocol::SOURCE_DIR, &output.path)
+                    .await?;
+                progress::detail(&format!(
+                    "assets output {} uploaded into {}",
+                    output.path.display(),
+                    builder_protocol::SOURCE_DIR
+                ));
+            }
+        }
+        AssetsRunsIn::Builder => {
+            let folder = std::path::Path::new(builder_protocol::SOURCE_DIR).join(
+                assets
+                    .path
+                    .strip_prefix(
+                        prepared
+                            .config
+                            .app
+                            .path
+                            .strip_prefix(&prepared.config.root)
+                            .unwrap_or(std::path::Path::new("")),
+                    )
+                    .unwrap_or(&assets.path),
+            );
+            // Announced as `assets install` and `assets build`, apart from the builder's own pip install.
+            let marker = format!("{}assets ", builder_protocol::STEP_MARKER);
+            let script = crate::assets::script(assets, &folder.to_string_lossy(), &marker, None);
+            let member = dockyard_context::Member {
+                path: crate::assets::SCRIPT_FILE.to_owned(),
+                bytes: script.into_bytes(),
+                executable: true,
+            };
+            let mut tar = Vec::new();
+            dockyard_context::pack_members(&[member], pack_options, &mut tar)?;
+            engine
+                .upload_tar_bytes(container, crate::assets::SCRIPT_DIR, tar)
+                .await?;
+        }
+    }
     Ok(())
 }
 

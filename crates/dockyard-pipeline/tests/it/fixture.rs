@@ -129,7 +129,7 @@ pub fn matching_state(prepared: &Prepared) -> State {
     }
     let base_id = state.bases[&config.builder.base].id.clone();
     let builder_inputs = prepared.builder_inputs(Some(&base_id));
-    let export_inputs = prepared.export_inputs(&builder_inputs.digest());
+    let export_inputs = prepared.export_inputs(&builder_inputs.digest(), None);
     state.builder = Some(ImageRecord {
         tag: prepared.builder_tag.clone(),
         id: fake_id("builder"),

@@ -166,7 +166,7 @@ fn changing_one_byte_of_a_source_file_reruns_the_export() {
     let plan = plan::plan(&after, &state);
     let base_id = &state.bases[&after.config.builder.base].id;
     let expected_inputs = after
-        .export_inputs(&after.builder_inputs(Some(base_id)).digest())
+        .export_inputs(&after.builder_inputs(Some(base_id)).digest(), None)
         .digest();
     assert_eq!(
         step(&plan, "export"),
