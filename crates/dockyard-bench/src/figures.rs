@@ -325,14 +325,11 @@ fn figure_noop_build(
     let config = path_str(&options.workspace.join("deploy.toml"));
     progress("figure 3: making sure the sample is built (cargo xtask build)");
     xtask(options, &["--config", &config, "build"])?;
-    let target = options.workspace.join("target/dockyard");
+    let paths = dockyard_config::Paths::new(&options.workspace, "dockyard-sample");
     let contexts = [
-        (
-            "builder",
-            target.join("dockyard-sample-builder-context.tar.gz"),
-        ),
-        ("production", target.join("dockyard-sample-context.tar.gz")),
-        ("nginx", target.join("dockyard-sample-nginx-context.tar.gz")),
+        ("builder", paths.builder_context_tarball.clone()),
+        ("production", paths.context_tarball.clone()),
+        ("nginx", paths.nginx_context_tarball.clone()),
     ];
     // The builder context is written only when the builder image is built; when another checkout built it,
     // the baseline builds the same rendered Dockerfile from a folder instead, as a person would.
@@ -594,17 +591,13 @@ fn empty_caches(project: &Path) -> Result<(), BenchError> {
 /// the kit's production Dockerfile, the nginx Dockerfile and config, the CA bundle).
 fn baseline_inputs(project: &Path, inputs: &Path) -> Result<(), BenchError> {
     let _ = std::fs::remove_dir_all(inputs);
-    let target = project.join("target/dockyard");
+    let paths = dockyard_config::Paths::new(project, BENCH_PROJECT);
     std::fs::create_dir_all(inputs.join("kit")).map_err(io("creating", inputs))?;
     for (from, to) in [
-        (
-            format!("{BENCH_PROJECT}-builder-context.tar.gz"),
-            "builder-context.tar.gz",
-        ),
-        (format!("{BENCH_PROJECT}-source.tar.gz"), "source.tar.gz"),
+        (&paths.builder_context_tarball, "builder-context.tar.gz"),
+        (&paths.source_tarball, "source.tar.gz"),
     ] {
-        std::fs::copy(target.join(&from), inputs.join(to))
-            .map_err(io("copying", &target.join(&from)))?;
+        std::fs::copy(from, inputs.join(to)).map_err(io("copying", from))?;
     }
     let unpack = |tarball: PathBuf, into: PathBuf| -> Result<(), BenchError> {
         let file = std::fs::File::open(&tarball).map_err(io("opening", &tarball))?;
@@ -615,20 +608,14 @@ fn baseline_inputs(project: &Path, inputs: &Path) -> Result<(), BenchError> {
         )?;
         Ok(())
     };
-    unpack(
-        target.join(format!("{BENCH_PROJECT}-context.tar.gz")),
-        inputs.join("context"),
-    )?;
+    unpack(paths.context_tarball.clone(), inputs.join("context"))?;
     std::fs::copy(
         inputs.join("context/Dockerfile"),
         inputs.join("kit/Dockerfile"),
     )
     .map_err(io("copying", inputs))?;
     let _ = std::fs::remove_dir_all(inputs.join("context"));
-    unpack(
-        target.join(format!("{BENCH_PROJECT}-nginx-context.tar.gz")),
-        inputs.join("nginx"),
-    )?;
+    unpack(paths.nginx_context_tarball.clone(), inputs.join("nginx"))?;
     let ca = std::env::var("DOCKYARD_CA_BUNDLE")
         .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_owned());
     std::fs::copy(&ca, inputs.join("ca.pem")).map_err(io("copying", Path::new(&ca)))?;
@@ -681,8 +668,7 @@ fn figure_cold_pipeline(
                 ));
                 let (seconds, stdout, stderr) = xtask(options, &["--config", &config, "smoke"])?;
                 dockyard.push(seconds);
-                let report_path =
-                    project.join(format!("target/dockyard/{BENCH_PROJECT}-smoke.json"));
+                let report_path = dockyard_config::Paths::new(&project, BENCH_PROJECT).smoke_json;
                 let report: serde_json::Value = std::fs::read_to_string(&report_path)
                     .ok()
                     .and_then(|text| serde_json::from_str(&text).ok())

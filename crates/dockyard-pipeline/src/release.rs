@@ -71,7 +71,7 @@ pub async fn publish(
             start_to_healthy_ms: smoke.report.start_to_healthy_ms,
             report: smoke.json_path.clone(),
         },
-        target: session.prepared.paths.target.clone(),
+        paths: session.prepared.paths.clone(),
     };
     Ok(dockyard_release::publish(publication).await?)
 }

@@ -108,8 +108,8 @@ pub struct Publication<'a> {
     pub scan: Option<ScanSummaryRecord>,
     /// The smoke run's outcome.
     pub smoke: SmokeSummaryRecord,
-    /// `target/dockyard`: release.json goes there, archives under `release/` in it.
-    pub target: PathBuf,
+    /// The project's output paths: `release.json` and the archives' folder are there.
+    pub paths: dockyard_config::Paths,
 }
 
 /// How often and how patiently a push is tried again after a transient registry error.
@@ -173,10 +173,9 @@ pub async fn publish(publication: Publication<'_>) -> Result<ReleaseManifest, Re
         }
     }
     let writes_manifest = publication.mode.writes_manifest();
-    let target = publication.target.clone();
+    let path = publication.paths.release_json.clone();
     let manifest = release_manifest(publication, registry, images).await;
     if writes_manifest {
-        let path = target.join("release.json");
         let mut text =
             serde_json::to_string_pretty(&manifest).map_err(|error| ReleaseError::Io {
                 operation: "serialising release.json",
@@ -408,7 +407,7 @@ async fn archive_all(
 ) -> Result<(), ReleaseError> {
     let engine = publication.engine;
     let version = publication.preflight.version.as_str();
-    let folder = publication.target.join("release");
+    let folder = publication.paths.release_archives.clone();
     tokio::fs::create_dir_all(&folder)
         .await
         .map_err(|source| ReleaseError::Io {
