@@ -174,6 +174,18 @@ pub(crate) fn work_dir(session: &Session) -> PathBuf {
     session.prepared.paths.work_dir(&session.run_id)
 }
 
+/// The run's work folder, created: the steps that need scratch space (a bootstrapped root filesystem, the builder's
+/// download, the assets' output) share it, and `with_cleanup` removes it.
+fn created_work_dir(session: &Session) -> Result<PathBuf, PipelineError> {
+    let folder = work_dir(session);
+    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: folder.clone(),
+        source,
+    })?;
+    Ok(folder)
+}
+
 /// Builds the builder image unless an image with the same inputs exists.
 pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, PipelineError> {
     let prepared = &session.prepared;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use dockyard_context::{Member, PackOptions};
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
 
-use super::{blocking, work_dir, Session, CACHE_LABEL, CA_BUNDLE_ENV};
+use super::{blocking, created_work_dir, Session, CACHE_LABEL, CA_BUNDLE_ENV};
 use crate::assets::{self, NODE_CACHE_DIR, NODE_WORK_DIR};
 use crate::builder_protocol::{self, STEP_MARKER};
 use crate::decide::{decide, Action, Evidence};
@@ -93,12 +93,7 @@ pub async fn build_assets(session: &mut Session) -> Result<AssetsRecord, Pipelin
             decision.reason
         ),
     );
-    let folder = work_dir(session);
-    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
-        operation: "creating",
-        path: folder.clone(),
-        source,
-    })?;
+    let folder = created_work_dir(session)?;
     let pack_options = PackOptions {
         mtime: session.prepared.provenance.source_date_epoch,
     };

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{work_dir, Session};
+use super::{created_work_dir, Session};
 use crate::plan::short;
 use crate::progress;
 use crate::state::BaseRecord;
@@ -134,12 +134,7 @@ async fn bootstrap_base(
     bootstrap: &dockyard_config::Bootstrap,
     recipe_digest: &str,
 ) -> Result<String, PipelineError> {
-    let folder = work_dir(session);
-    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
-        operation: "creating",
-        path: folder.clone(),
-        source,
-    })?;
+    let folder = created_work_dir(session)?;
     let rootfs = folder.join(format!(
         "base-{}.tar",
         recipe_digest

@@ -10,7 +10,7 @@ use dockyard_config::AssetsRunsIn;
 use dockyard_context::PackOptions;
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
 
-use super::{blocking, throwaway_secret, work_dir, Session, CACHE_LABEL, CA_BUNDLE_ENV};
+use super::{blocking, created_work_dir, throwaway_secret, Session, CACHE_LABEL, CA_BUNDLE_ENV};
 use crate::builder_protocol;
 use crate::decide::{decide, Action, Evidence};
 use crate::plan::Prepared;
@@ -79,12 +79,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
 
     let prepared = &session.prepared;
     let config = &prepared.config;
-    let folder = work_dir(session);
-    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
-        operation: "creating",
-        path: folder.clone(),
-        source,
-    })?;
+    let folder = created_work_dir(session)?;
     let pack_options = PackOptions {
         mtime: prepared.provenance.source_date_epoch,
     };
