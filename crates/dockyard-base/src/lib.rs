@@ -46,13 +46,19 @@ impl BaseError {
     }
 }
 
-/// The digest of a bootstrap recipe: suite, variant, sorted packages, mirror and the SOURCE_DATE_EPOCH it runs with.
+/// The digest of a bootstrap recipe: suite, variant, sorted packages, mirror, the files it writes, the image
+/// configuration it applies and the SOURCE_DATE_EPOCH it runs with.
 /// Two recipes with the same digest make the same root filesystem (for a fixed mirror state).
 pub fn recipe_digest(recipe: &Bootstrap, source_date_epoch: Option<u64>) -> String {
     let mut packages = recipe.packages.clone();
     packages.sort();
     packages.dedup();
     let mut hasher = Sha256::new();
+    let files: Vec<String> = recipe
+        .files
+        .iter()
+        .map(|file| format!("{}\0{}", file.path, file.content))
+        .collect();
     for part in [
         "dockyard-base-recipe-v1",
         &recipe.suite,
@@ -66,17 +72,42 @@ pub fn recipe_digest(recipe: &Bootstrap, source_date_epoch: Option<u64>) -> Stri
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
+    // Only recipes that write files or configure the image hash these parts, so the digests of plain recipes (and
+    // the images bootstrapped from them) stay what they were.
+    if !files.is_empty() || !recipe.changes.is_empty() {
+        for part in [files.join("\0"), recipe.changes.join("\0")] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+    }
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
-/// The mmdebstrap command line for a recipe (without the program name).
-pub fn mmdebstrap_args(recipe: &Bootstrap, output: &Path) -> Vec<String> {
+/// Where the recipe's `index`-th file is staged on the host before mmdebstrap uploads it into the root filesystem.
+fn staged_file(files_dir: &Path, index: usize) -> PathBuf {
+    files_dir.join(format!("file-{index}"))
+}
+
+/// The mmdebstrap command line for a recipe (without the program name). The recipe's files, staged in
+/// `files_dir`, are uploaded into the root filesystem and made executable by customize hooks.
+pub fn mmdebstrap_args(recipe: &Bootstrap, output: &Path, files_dir: &Path) -> Vec<String> {
     let mut args = vec![format!("--variant={}", recipe.variant)];
     if !recipe.packages.is_empty() {
         let mut packages = recipe.packages.clone();
         packages.sort();
         packages.dedup();
         args.push(format!("--include={}", packages.join(",")));
+    }
+    for (index, file) in recipe.files.iter().enumerate() {
+        args.push(format!(
+            "--customize-hook=upload {} {}",
+            staged_file(files_dir, index).display(),
+            file.path
+        ));
+        args.push(format!(
+            "--customize-hook=chroot \"$1\" chmod 0755 {}",
+            file.path
+        ));
     }
     args.push(recipe.suite.clone());
     args.push(output.display().to_string());
@@ -103,7 +134,41 @@ pub fn bootstrap_rootfs(
     let program = find_mmdebstrap().ok_or_else(|| BaseError::MmdebstrapMissing {
         image: image.to_owned(),
     })?;
-    let mut command = duct::cmd(program, mmdebstrap_args(recipe, output))
+    let failed = |reason: String| BaseError::MmdebstrapFailed {
+        image: image.to_owned(),
+        suite: recipe.suite.clone(),
+        reason,
+    };
+    let files_dir = output.with_extension("files");
+    if !recipe.files.is_empty() {
+        std::fs::create_dir_all(&files_dir)
+            .map_err(|error| failed(format!("staging the recipe's files: {error}")))?;
+        for (index, file) in recipe.files.iter().enumerate() {
+            std::fs::write(staged_file(&files_dir, index), &file.content)
+                .map_err(|error| failed(format!("staging {}: {error}", file.path)))?;
+        }
+    }
+    let result = run_mmdebstrap(
+        (program, image),
+        recipe,
+        source_date_epoch,
+        (output, &files_dir),
+        on_line,
+    );
+    if !recipe.files.is_empty() {
+        let _ = std::fs::remove_dir_all(&files_dir);
+    }
+    result
+}
+
+fn run_mmdebstrap(
+    (program, image): (PathBuf, &str),
+    recipe: &Bootstrap,
+    source_date_epoch: Option<u64>,
+    (output, files_dir): (&Path, &Path),
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), BaseError> {
+    let mut command = duct::cmd(program, mmdebstrap_args(recipe, output, files_dir))
         .stderr_to_stdout()
         .unchecked();
     if let Some(epoch) = source_date_epoch {
@@ -159,6 +224,8 @@ mod tests {
             variant: "minbase".to_owned(),
             packages: packages.iter().map(|name| (*name).to_owned()).collect(),
             mirror: None,
+            files: Vec::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -183,6 +250,7 @@ mod tests {
         let args = mmdebstrap_args(
             &recipe(&["python3", "ca-certificates"]),
             Path::new("/tmp/out.tar"),
+            Path::new("/tmp/out.files"),
         );
         assert_eq!(
             args,
@@ -193,5 +261,29 @@ mod tests {
                 "/tmp/out.tar"
             ]
         );
+    }
+
+    #[test]
+    fn a_recipe_s_files_are_uploaded_and_made_executable_and_change_its_digest() {
+        let mut with_file = recipe(&["redis-server"]);
+        with_file.files.push(dockyard_config::BootstrapFile {
+            path: "/usr/local/bin/entrypoint".to_owned(),
+            content: "#!/bin/sh\n".to_owned(),
+        });
+        let args = mmdebstrap_args(&with_file, Path::new("/tmp/out.tar"), Path::new("/tmp/f"));
+        assert_eq!(
+            &args[2..4],
+            [
+                "--customize-hook=upload /tmp/f/file-0 /usr/local/bin/entrypoint",
+                "--customize-hook=chroot \"$1\" chmod 0755 /usr/local/bin/entrypoint",
+            ]
+        );
+        let plain = recipe_digest(&recipe(&["redis-server"]), None);
+        assert_ne!(plain, recipe_digest(&with_file, None));
+        let mut with_change = recipe(&["redis-server"]);
+        with_change
+            .changes
+            .push("CMD [\"redis-server\"]".to_owned());
+        assert_ne!(plain, recipe_digest(&with_change, None));
     }
 }

@@ -1,5 +1,5 @@
 //! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`], [`Via`],
-//! [`PythonVersion`], [`DependencyFormat`], [`PackageManager`] and [`AssetsRunsIn`].
+//! [`PythonVersion`], [`DependencyFormat`], [`PackageManager`], [`AssetsRunsIn`], [`ServiceKind`] and [`ServiceValue`].
 //!
 //! Each one is the single home of its spellings: resolving turns the written name into the
 //! enum (or refuses it with a did-you-mean hint built from [`ALL`](Severity::ALL)), and the rest of
@@ -268,5 +268,64 @@ closed_set! {
         Node = "node",
         /// The builder container, after the Python dependencies are installed (Tailwind through `manage.py`).
         Builder = "builder",
+    }
+}
+
+closed_set! {
+    /// `[services.<name>] kind`: a backing service the app reaches over the run's private network.
+    ServiceKind {
+        /// PostgreSQL.
+        Postgres = "postgres",
+        /// Redis.
+        Redis = "redis",
+        /// RabbitMQ (AMQP 0-9-1).
+        Rabbitmq = "rabbitmq",
+    }
+}
+
+impl ServiceKind {
+    /// The TCP port the service listens on inside its container.
+    pub fn port(self) -> u16 {
+        match self {
+            ServiceKind::Postgres => 5432,
+            ServiceKind::Redis => 6379,
+            ServiceKind::Rabbitmq => 5672,
+        }
+    }
+
+    /// The URL scheme of a connection URL (`postgres://`, `redis://`, `amqp://`).
+    pub fn url_scheme(self) -> &'static str {
+        match self {
+            ServiceKind::Postgres => "postgres",
+            ServiceKind::Redis => "redis",
+            ServiceKind::Rabbitmq => "amqp",
+        }
+    }
+
+    /// Where the service keeps its data inside the container (a volume labelled with the run is mounted there).
+    pub fn data_dir(self) -> &'static str {
+        match self {
+            ServiceKind::Postgres => "/var/lib/postgresql/data",
+            ServiceKind::Redis => "/data",
+            ServiceKind::Rabbitmq => "/var/lib/rabbitmq",
+        }
+    }
+}
+
+closed_set! {
+    /// `[services.<name>.env]` values: which part of the service's connection an environment variable receives.
+    ServiceValue {
+        /// The whole connection URL with the run's credentials (`postgres://user:password@db:5432/name`).
+        Url = "url",
+        /// The host name on the run's network (the service's table name).
+        Host = "host",
+        /// The port.
+        Port = "port",
+        /// The user name.
+        User = "user",
+        /// The password, generated for each run.
+        Password = "password",
+        /// The database (PostgreSQL), the database number (Redis) or the virtual host (RabbitMQ).
+        Database = "database",
     }
 }

@@ -24,6 +24,7 @@ pub mod outputs;
 mod paths;
 pub mod raw;
 mod resolve;
+pub mod service_images;
 mod source_map;
 mod suggestions;
 mod tag_template;
@@ -36,13 +37,14 @@ use serde::Deserialize;
 
 pub use crate::choices::{
     AssetsRunsIn, DependencyFormat, HttpMethod, ImageKind, PackageManager, PythonVersion, Scanner,
-    Severity, Via,
+    ServiceKind, ServiceValue, Severity, Via,
 };
 pub use crate::error::ConfigError;
 pub use crate::image_reference::{is_valid_tag, ImageRef, MAXIMUM_TAG_LENGTH};
 pub use crate::model::{
-    App, AssetOutput, Assets, BaseImage, Bootstrap, Builder, ContextRules, Dependencies,
-    DeployConfig, Nginx, Production, Project, Release, Scan, ScanIgnore, Smoke, SmokeCheck,
+    App, AssetOutput, Assets, BaseImage, Bootstrap, BootstrapFile, Builder, ContextRules,
+    Dependencies, DeployConfig, Nginx, Process, ProcessReady, Production, Project, Release, Scan,
+    ScanIgnore, Service, Smoke, SmokeCheck,
 };
 pub use crate::outputs::Paths;
 pub use crate::templates::{BuiltInFile, Template, TemplateFolder};

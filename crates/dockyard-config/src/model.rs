@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::choices::{
     AssetsRunsIn, DependencyFormat, HttpMethod, ImageKind, PackageManager, PythonVersion, Scanner,
-    Severity, Via,
+    ServiceKind, ServiceValue, Severity, Via,
 };
 use crate::image_reference::ImageRef;
 use crate::tag_template::{render_tag_template, TagValues};
@@ -48,6 +48,9 @@ pub struct DeployConfig {
     pub context: ContextRules,
     /// `[assets]`, when the file has one.
     pub assets: Option<Assets>,
+    /// `[services.<name>]`, by name: the backing services started on the run's private network for the builder's
+    /// tests, smoke and `cargo xtask run`.
+    pub services: BTreeMap<String, Service>,
 }
 
 impl DeployConfig {
@@ -96,6 +99,61 @@ pub struct App {
     pub static_root: PathBuf,
     /// The runtime environment of containers run from the production image; holds no secrets.
     pub env: BTreeMap<String, String>,
+    /// `[[app.process]]`: the other processes of the production image (a Celery worker, beat), started in smoke
+    /// beside the app, each with its own readiness check.
+    pub processes: Vec<Process>,
+}
+
+/// `[[app.process]]`: a process of the production image other than the web server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Process {
+    /// `name`: unique among the processes, lowercase letters, digits and `-`; names its container.
+    pub name: String,
+    /// `command`: the argv, run in the production image with the app's environment; never empty.
+    pub command: Vec<String>,
+    /// How smoke knows the process is ready.
+    pub ready: ProcessReady,
+}
+
+/// How smoke knows an `[[app.process]]` is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProcessReady {
+    /// `ready_command`: an argv run inside the process's container (`celery -A proj inspect ping`) until it exits
+    /// 0, within `ready_timeout_seconds`.
+    Command {
+        /// The argv.
+        command: Vec<String>,
+        /// How long to keep trying.
+        timeout_seconds: u64,
+    },
+    /// No `ready_command`: the process is ready when it is still running after `stay_up_seconds` (default 5).
+    StaysUp {
+        /// How long it must stay up.
+        seconds: u64,
+    },
+}
+
+/// `[services.<name>]`: a backing service (PostgreSQL, Redis, RabbitMQ) from a real image, reached by the app on the
+/// run's private network at the host name `<name>`, with credentials generated for each run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    /// The `<name>` of the table: the service's host name on the run's network; lowercase letters, digits and `-`.
+    pub name: String,
+    /// `kind`.
+    pub kind: ServiceKind,
+    /// `version` as written (`"15"`, `"7.0"`, `"3.10"`): the running server's version must start with it, component
+    /// by component.
+    pub version: String,
+    /// The `[base]` entry holding the service's image (`service-<name>`): `image` when written, else Dockyard's
+    /// image bootstrapped from Debian's packages for that version; used if present, pulled, or bootstrapped.
+    pub base: String,
+    /// `ready_timeout_seconds`: how long the service may take to answer its readiness check (default 60, 120 for
+    /// RabbitMQ).
+    pub ready_timeout_seconds: u64,
+    /// `[services.<name>.env]`: the app's environment variables and the part of the connection each receives. A
+    /// list (`env = ["DATABASE_URL"]`) gives each the URL.
+    pub env: BTreeMap<String, ServiceValue>,
 }
 
 /// Where the app's Python dependencies come from: `[dependencies]`, or `[app] requirements` (the requirements format
@@ -183,6 +241,21 @@ pub struct Bootstrap {
     pub packages: Vec<String>,
     /// The Debian mirror, when not the default one.
     pub mirror: Option<String>,
+    /// Files written into the root filesystem after the packages are installed (the built-in service images'
+    /// entrypoints); empty for a written `[base.<name>.bootstrap]`.
+    pub files: Vec<BootstrapFile>,
+    /// Dockerfile instructions applied when the root filesystem is imported (`ENTRYPOINT`, `CMD`, `ENV`,
+    /// `STOPSIGNAL`, `EXPOSE`), after the default `ENV PATH` and `CMD ["/bin/bash"]`; empty for a written table.
+    pub changes: Vec<String>,
+}
+
+/// A file a bootstrap recipe writes into the root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BootstrapFile {
+    /// Absolute path inside the image.
+    pub path: String,
+    /// The content; written with mode 0755.
+    pub content: String,
 }
 
 /// `[builder]`: the image that installs the requirements and runs the tests.

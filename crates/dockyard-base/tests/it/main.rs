@@ -38,6 +38,8 @@ fn bootstrapping_twice_with_source_date_epoch_gives_the_same_root_filesystem() {
         variant: "minbase".to_owned(),
         packages: vec!["ca-certificates".to_owned()],
         mirror: None,
+        files: Vec::new(),
+        changes: Vec::new(),
     };
     let mut digests = Vec::new();
     for attempt in ["first", "second"] {
@@ -77,6 +79,8 @@ fn a_failing_bootstrap_names_the_image_and_shows_the_output() {
         variant: "minbase".to_owned(),
         packages: vec!["no-such-package-dockyard-test".to_owned()],
         mirror: None,
+        files: Vec::new(),
+        changes: Vec::new(),
     };
     let error = dockyard_base::bootstrap_rootfs(
         "test/rootfs:broken",

@@ -162,6 +162,7 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
         test_command,
         static_root,
         env,
+        processes: Vec::new(),
     })
 }
 

@@ -74,6 +74,8 @@ fn built_in_bases(python: PythonVersion, node_in_builder: bool) -> BTreeMap<Stri
                     .map(|package| (*package).to_owned())
                     .collect(),
                 mirror: None,
+                files: Vec::new(),
+                changes: Vec::new(),
             }),
         }
     };
@@ -287,5 +289,7 @@ fn resolve_bootstrap(
         variant,
         packages,
         mirror,
+        files: Vec::new(),
+        changes: Vec::new(),
     })
 }

@@ -139,6 +139,7 @@ pub(crate) fn resolve_document(
         release,
         context,
         assets,
+        services: BTreeMap::new(),
     })
 }
 

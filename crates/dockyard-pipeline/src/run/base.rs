@@ -169,11 +169,13 @@ async fn bootstrap_base(
         "importing {} MiB root filesystem as {reference}",
         size / (1024 * 1024)
     ));
-    let changes = vec![
+    let mut changes = vec![
         format!("LABEL {}={recipe_digest}", dockyard_base::RECIPE_LABEL),
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
         "CMD [\"/bin/bash\"]".to_owned(),
     ];
+    // The recipe's own configuration comes last, so its ENV PATH and CMD win.
+    changes.extend(bootstrap.changes.iter().cloned());
     let id = session
         .engine
         .import_rootfs(&rootfs, reference, &changes)
