@@ -1,9 +1,14 @@
 import json
 from unittest import mock
 
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import caches
 from django.db import OperationalError, connections
 from django.test import TestCase
+
+
+def cache_class():
+    """The configured cache's backend class (LocMemCache by default, RedisCache with CACHE_URL=redis://...)."""
+    return type(caches["default"])
 
 
 class HealthTests(TestCase):
@@ -49,7 +54,7 @@ class HealthTests(TestCase):
 
     def test_health_503_when_cache_set_raises(self):
         with mock.patch.object(
-            LocMemCache, "set", side_effect=ConnectionError("simulated cache outage")
+            cache_class(), "set", side_effect=ConnectionError("simulated cache outage")
         ), self.assertLogs(level="ERROR"):
             response = self.client.get("/health/")
         self.assertEqual(response.status_code, 503)
@@ -59,7 +64,7 @@ class HealthTests(TestCase):
         self.assertIn("simulated cache outage", body["checks"]["cache"])
 
     def test_health_503_when_cache_loses_value(self):
-        with mock.patch.object(LocMemCache, "get", return_value=None), self.assertLogs(
+        with mock.patch.object(cache_class(), "get", return_value=None), self.assertLogs(
             level="ERROR"
         ):
             response = self.client.get("/health/")

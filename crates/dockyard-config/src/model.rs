@@ -151,8 +151,7 @@ pub struct Service {
     /// `ready_timeout_seconds`: how long the service may take to answer its readiness check (default 60, 120 for
     /// RabbitMQ).
     pub ready_timeout_seconds: u64,
-    /// `[services.<name>.env]`: the app's environment variables and the part of the connection each receives. A
-    /// list (`env = ["DATABASE_URL"]`) gives each the URL.
+    /// `env`: the app's environment variables and the part of the connection each receives.
     pub env: BTreeMap<String, ServiceValue>,
 }
 
@@ -243,9 +242,11 @@ pub struct Bootstrap {
     pub mirror: Option<String>,
     /// Files written into the root filesystem after the packages are installed (the built-in service images'
     /// entrypoints); empty for a written `[base.<name>.bootstrap]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<BootstrapFile>,
     /// Dockerfile instructions applied when the root filesystem is imported (`ENTRYPOINT`, `CMD`, `ENV`,
     /// `STOPSIGNAL`, `EXPOSE`), after the default `ENV PATH` and `CMD ["/bin/bash"]`; empty for a written table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
 }
 
@@ -254,7 +255,8 @@ pub struct Bootstrap {
 pub struct BootstrapFile {
     /// Absolute path inside the image.
     pub path: String,
-    /// The content; written with mode 0755.
+    /// The content; written with mode 0755. Serialized as its size, so plans and snapshots stay readable.
+    #[serde(serialize_with = "serialize_size")]
     pub content: String,
 }
 
@@ -486,4 +488,8 @@ pub struct AssetOutput {
     pub path: PathBuf,
     /// The same folder relative to [`App::path`], where the builder receives it.
     pub in_app: PathBuf,
+}
+
+fn serialize_size<S: serde::Serializer>(content: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{} bytes", content.len()))
 }

@@ -43,6 +43,42 @@ pub struct Document {
     pub context: Option<Context>,
     /// `[assets]`, optional, with the span of its header.
     pub assets: Option<Spanned<Assets>>,
+    /// `[services.<name>]`, by name, optional.
+    pub services: Option<BTreeMap<Spanned<String>, Spanned<Service>>>,
+}
+
+/// `[services.<name>]`: a backing service for the builder's tests, smoke and `run`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// `kind`: `postgres`, `redis` or `rabbitmq`.
+    pub kind: Spanned<String>,
+    /// `version`: dot-separated numbers; required (checked when resolving, to point at the table).
+    pub version: Option<Spanned<String>>,
+    /// `image`: an image to use instead of Dockyard's own.
+    pub image: Option<Spanned<String>>,
+    /// `pull`: pull `image` when the engine lacks it (default true).
+    pub pull: Option<Spanned<bool>>,
+    /// `ready_timeout_seconds`.
+    pub ready_timeout_seconds: Option<Spanned<i64>>,
+    /// `env`: the app's variable names and the part of the connection each receives.
+    pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}
+
+/// `[[app.process]]`: another process of the production image.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    /// `name`.
+    pub name: Spanned<String>,
+    /// `command`: the argv.
+    pub command: SpannedStrings,
+    /// `ready_command`: an argv that exits 0 once the process is ready.
+    pub ready_command: Option<SpannedStrings>,
+    /// `ready_timeout_seconds`: only with `ready_command`.
+    pub ready_timeout_seconds: Option<Spanned<i64>>,
+    /// `stay_up_seconds`: only without `ready_command`.
+    pub stay_up_seconds: Option<Spanned<i64>>,
 }
 
 /// `[project]`.
@@ -81,6 +117,8 @@ pub struct App {
     pub static_root: Option<Spanned<String>>,
     /// `[app.env]`: the runtime environment.
     pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// `[[app.process]]`: the other processes of the production image.
+    pub process: Option<Spanned<Vec<Process>>>,
 }
 
 /// `[dependencies]`: the app's Python dependencies in any format.

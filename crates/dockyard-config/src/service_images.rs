@@ -27,13 +27,13 @@ pub const DEBIAN_SERVICES: &[DebianService] = &[
         kind: ServiceKind::Postgres,
         series: "15",
         suite: "bookworm",
-        packages: &["postgresql-15"],
+        packages: &["postgresql-15", "openssl"],
     },
     DebianService {
         kind: ServiceKind::Postgres,
         series: "17",
         suite: "trixie",
-        packages: &["postgresql-17"],
+        packages: &["postgresql-17", "openssl"],
     },
     DebianService {
         kind: ServiceKind::Redis,
@@ -127,8 +127,6 @@ impl DebianService {
                     self.series
                 ),
                 format!("ENV PGDATA={}", self.kind.data_dir()),
-                // SIGINT is PostgreSQL's fast shutdown: sessions are ended, the data folder is left consistent.
-                "STOPSIGNAL SIGINT".to_owned(),
                 "CMD [\"postgres\", \"-c\", \"listen_addresses=*\"]".to_owned(),
             ]),
             ServiceKind::Redis => changes.push(

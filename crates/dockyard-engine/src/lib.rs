@@ -8,6 +8,7 @@
 
 mod containers;
 mod error;
+mod exec;
 mod images;
 mod registry;
 mod resources;
@@ -21,6 +22,7 @@ pub use crate::containers::{
     HealthStatus, LogLine, PublishedPortsReach, VolumeMount,
 };
 pub use crate::error::EngineError;
+pub use crate::exec::ExecOutput;
 pub use crate::images::{BuildSpec, ImageInfo};
 pub use crate::registry::{PushFailureKind, RegistryCredentials};
 pub use crate::resources::{Leftovers, PROJECT_LABEL, RUN_LABEL};

@@ -83,6 +83,10 @@ pub enum PipelineError {
         /// The last lines of the builder's output.
         tail: Vec<String>,
     },
+    /// A backing service the builder's tests run against did not start, never became ready, or runs the wrong
+    /// version or password.
+    #[error("builder {0}")]
+    BuilderServices(dockyard_services::ServiceError),
     /// The `[assets]` install or build exited with an error.
     #[error("assets {phase} failed with exit code {exit_code}\n--- last {} lines of its output ---\n{}", tail.len(), tail.join("\n"))]
     AssetsFailed {
@@ -206,6 +210,13 @@ impl PipelineError {
                 exit_code::ENGINE_UNREACHABLE
             }
             PipelineError::Smoke(dockyard_smoke::SmokeError::Io { .. }) => exit_code::UNEXPECTED,
+            // A service that fails in smoke is a failed smoke run; in the builder, a failed build.
+            PipelineError::Smoke(dockyard_smoke::SmokeError::Service(_)) => exit_code::SMOKE_FAILED,
+            PipelineError::BuilderServices(dockyard_services::ServiceError::Engine(error))
+                if error.is_unreachable() =>
+            {
+                exit_code::ENGINE_UNREACHABLE
+            }
             PipelineError::SmokeFailed { .. } => exit_code::SMOKE_FAILED,
             PipelineError::Release(error) => match error {
                 ReleaseError::DirtyTree
@@ -237,6 +248,7 @@ impl PipelineError {
             | PipelineError::Smoke(_)
             | PipelineError::BuilderStepFailed { .. }
             | PipelineError::HashMismatch { .. }
+            | PipelineError::BuilderServices(_)
             | PipelineError::AssetsFailed { .. }
             | PipelineError::AssetsTimedOut { .. }
             | PipelineError::AssetsLockMissing { .. }
@@ -267,6 +279,7 @@ impl PipelineError {
                 _ => "the builder output above shows the failing command".to_owned(),
             }),
             PipelineError::HashMismatch { .. } => Some("the index served files whose sha256 the lock does not pin: if the lock was edited by hand or the package was re-published, lock again (`uv lock`, `poetry lock`, `pipenv lock`, or `pip-compile --generate-hashes`); otherwise treat it as tampering and do not ship".to_owned()),
+            PipelineError::BuilderServices(error) => error.hint(),
             PipelineError::AssetsFailed { phase, .. } => Some(match phase.as_str() {
                 "install" => "the frozen install refuses a lock file that disagrees with package.json: run the install locally (`npm install`, `yarn install`, `pnpm install`) and commit the updated lock file; behind a TLS-intercepting proxy set builder.ca_bundle or DOCKYARD_CA_BUNDLE".to_owned(),
                 _ => "run the build locally with the same environment ([assets.env]); check [assets] build_script or build_command".to_owned(),

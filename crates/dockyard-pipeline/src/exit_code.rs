@@ -69,7 +69,7 @@ pub const ALL: &[ExitCodeDoc] = &[
     doc(
         BUILD_FAILED,
         "a build step failed",
-        "builder step such as the app's tests, a download not matching the lock's hashes (naming the package), image build, export, the source changed while the run used it",
+        "builder step such as the app's tests, a service the tests need, a download not matching the lock's hashes (naming the package), image build, export, the source changed while the run used it",
     ),
     doc(
         SCAN_POLICY_VIOLATED,
@@ -81,7 +81,11 @@ pub const ALL: &[ExitCodeDoc] = &[
         "the scanner could not run",
         "no `[scan]` table, trivy missing or of another version, a timeout, or no vulnerability database",
     ),
-    doc(SMOKE_FAILED, "a smoke check failed", ""),
+    doc(
+        SMOKE_FAILED,
+        "a smoke check failed",
+        "or a `[services]` service did not start, never became ready, or runs another version or password",
+    ),
     doc(
         PUSH_FAILED,
         "a push failed for good",

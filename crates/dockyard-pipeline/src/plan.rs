@@ -355,6 +355,18 @@ impl Prepared {
                     .unwrap_or_default()
                     .as_bytes(),
             );
+        // The tests run against the services: another kind, version, image or variable is another run. Only a
+        // config with services hashes them, so the inputs of one without stay what they were.
+        let inputs = if self.config.services.is_empty() {
+            inputs
+        } else {
+            inputs.with_bytes(
+                "services",
+                serde_json::to_string(&self.config.services)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )
+        };
         self.with_assets_inputs(inputs, assets_sha256)
     }
 
@@ -731,6 +743,33 @@ impl Plan {
         }
         if let Some(text) = crate::assets::plan_line(&self.config) {
             line(text);
+        }
+        for service in config.services.values() {
+            let env: Vec<String> = service
+                .env
+                .iter()
+                .map(|(name, part)| format!("{name}={part}"))
+                .collect();
+            line(format!(
+                "  service    {} = {} {} from base {} (ready within {} s; {})",
+                service.name,
+                service.kind,
+                service.version,
+                service.base,
+                service.ready_timeout_seconds,
+                if env.is_empty() {
+                    "no variables".to_owned()
+                } else {
+                    env.join(" ")
+                }
+            ));
+        }
+        for process in &config.app.processes {
+            line(format!(
+                "  process    {}: {}",
+                process.name,
+                process.command.join(" ")
+            ));
         }
         line(format!(
             "  deps       {} ({})",

@@ -122,6 +122,24 @@ impl Session {
             })
     }
 
+    /// The image of each `[services.<name>]` by service name, as the base step recorded its `service-<name>` base.
+    pub fn service_images(&self) -> Result<BTreeMap<String, String>, PipelineError> {
+        let config = &self.prepared.config;
+        config
+            .services
+            .values()
+            .map(|service| {
+                let id =
+                    self.base_id(&service.base)
+                        .ok_or_else(|| PipelineError::MissingArtifact {
+                            what: "the service's image (run `cargo xtask base`)",
+                            path: PathBuf::from(config.base(&service.base).image.to_string()),
+                        })?;
+                Ok((service.name.clone(), id))
+            })
+            .collect()
+    }
+
     /// The id of a base image as the base step recorded it.
     pub fn base_id(&self, name: &str) -> Option<String> {
         self.state.bases.get(name).map(|record| record.id.clone())

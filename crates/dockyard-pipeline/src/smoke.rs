@@ -60,6 +60,7 @@ fn run_context(session: &Session) -> Result<RunContext<'_>, PipelineError> {
         engine: &session.engine,
         config: &session.prepared.config,
         app_image: image(&session.production_image()?),
+        service_images: session.service_images()?,
         run_id: &session.run_id,
         labels: session.run_labels(),
         secret_key: throwaway_secret()?,

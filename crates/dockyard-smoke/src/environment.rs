@@ -1,10 +1,11 @@
-//! The run's environment: its private network and data volume (both labelled with the run), the app's
-//! environment variables, one-off containers of the production image in it (the migration, `cargo xtask run`'s
-//! command), and [`run_command`].
+//! The run's environment: its private network and data volume (both labelled with the run), the backing services of
+//! `[services.<name>]` started on that network, the app's environment variables, one-off containers of the production
+//! image in it (the migration, `cargo xtask run`'s command), and [`run_command`].
 
 use std::collections::BTreeMap;
 
 use dockyard_engine::{ContainerSpec, VolumeMount};
+use dockyard_services::{ServiceImage, ServicesContext, Started};
 
 use crate::{RunContext, SmokeError};
 
@@ -15,17 +16,24 @@ pub const DATA_MOUNT: &str = "/data";
 /// How many lines of a one-off container's output are kept for an error message.
 const ONE_OFF_TAIL_LINES: usize = 30;
 
-/// The private network, the data volume and the scratch space of one run's app containers.
-#[derive(Clone)]
+/// The private network, the data volume, the scratch space and the backing services of one run's app containers.
 pub(crate) struct SmokeEnvironment {
     pub(crate) network: String,
     pub(crate) data: Vec<VolumeMount>,
     pub(crate) tmpfs: BTreeMap<String, String>,
+    /// The app's environment: `[app.env]`, the services' variables, the run's throwaway secret key.
+    pub(crate) env: Vec<String>,
+    /// The backing services, started and ready; `None` without `[services]`.
+    pub(crate) services: Option<Started>,
 }
 
 impl SmokeEnvironment {
-    /// Creates the run's network and data volume, both labelled with the run.
-    pub(crate) async fn create(run: &RunContext<'_>) -> Result<SmokeEnvironment, SmokeError> {
+    /// Creates the run's network and data volume, both labelled with the run, then starts the backing services on
+    /// that network and waits until each is ready (its version and the run's password checked).
+    pub(crate) async fn create(
+        run: &RunContext<'_>,
+        purpose: &str,
+    ) -> Result<SmokeEnvironment, SmokeError> {
         let project = &run.config.project.name;
         let network = format!("{project}-smoke-{}", run.run_id);
         run.engine.create_network(&network, &run.labels).await?;
@@ -35,6 +43,11 @@ impl SmokeEnvironment {
             "smoke",
             &format!("network {network}, data volume {data_volume}"),
         );
+        let services = start_services(run, purpose, &network).await?;
+        let mut env = app_env(run);
+        if let Some(services) = &services {
+            env.extend(services.env());
+        }
         Ok(SmokeEnvironment {
             network,
             data: vec![VolumeMount {
@@ -42,12 +55,58 @@ impl SmokeEnvironment {
                 target: DATA_MOUNT.to_owned(),
             }],
             tmpfs: BTreeMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=64m".to_owned())]),
+            env,
+            services,
         })
     }
 }
 
+/// Starts `[services.<name>]` on the run's network from the images the caller made sure of, and waits until each
+/// is ready. `None` when the config has no services.
+async fn start_services(
+    run: &RunContext<'_>,
+    purpose: &str,
+    network: &str,
+) -> Result<Option<Started>, SmokeError> {
+    let config = run.config;
+    if config.services.is_empty() {
+        return Ok(None);
+    }
+    let mut images = Vec::new();
+    for service in config.services.values() {
+        let image =
+            run.service_images
+                .get(&service.name)
+                .ok_or_else(|| SmokeError::ImageMissing {
+                    reference: config.base(&service.base).image.to_string(),
+                })?;
+        images.push(ServiceImage {
+            service,
+            image: image.clone(),
+        });
+    }
+    let progress = |line: &str| run.progress.detail(line);
+    let context = ServicesContext {
+        engine: run.engine,
+        project: &config.project.name,
+        run_id: run.run_id,
+        purpose,
+        network,
+        labels: &run.labels,
+        on_progress: &progress,
+    };
+    let started = dockyard_services::start(&context, &images).await?;
+    for (service, ready) in started.ready_times() {
+        run.progress.detail(&format!(
+            "service {service} ready in {} ms",
+            ready.as_millis()
+        ));
+    }
+    Ok(Some(started))
+}
+
 /// `[app.env]` and the run's throwaway `DJANGO_SECRET_KEY`, as `KEY=value` lines.
-pub(crate) fn app_env(run: &RunContext<'_>) -> Vec<String> {
+fn app_env(run: &RunContext<'_>) -> Vec<String> {
     let mut env: Vec<String> = run
         .config
         .app
@@ -76,7 +135,7 @@ async fn run_one_off(
         )),
         image: run.app_image.id.clone(),
         cmd,
-        env: app_env(run),
+        env: environment.env.clone(),
         labels: run.labels.clone(),
         volumes: environment.data.clone(),
         tmpfs: environment.tmpfs.clone(),
@@ -124,11 +183,15 @@ pub async fn run_command(
     cmd: Vec<String>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<i64, SmokeError> {
-    let environment = SmokeEnvironment::create(run).await?;
+    let environment = SmokeEnvironment::create(run, "run").await?;
     let (exit_code, tail) = migrate(run, &environment).await?;
     if exit_code != 0 {
         return Err(SmokeError::MigrationFailed { exit_code, tail });
     }
     run.progress.step("run", &cmd.join(" "));
-    Ok(run_one_off(run, &environment, "run", cmd, on_line).await?.0)
+    let exit_code = run_one_off(run, &environment, "run", cmd, on_line).await?.0;
+    if let Some(services) = environment.services {
+        services.stop(run.engine).await?;
+    }
+    Ok(exit_code)
 }

@@ -15,6 +15,10 @@ pub enum SmokeError {
     /// The engine failed or could not be reached.
     #[error(transparent)]
     Engine(#[from] dockyard_engine::EngineError),
+    /// A backing service of `[services.<name>]` did not start, never became ready, or runs the wrong version or
+    /// password.
+    #[error(transparent)]
+    Service(#[from] dockyard_services::ServiceError),
     /// A file the run reads or writes (reports, a file downloaded from a container).
     #[error("{operation} {}: {source}", path.display())]
     Io {
@@ -47,6 +51,7 @@ impl SmokeError {
     pub fn hint(&self) -> Option<String> {
         match self {
             SmokeError::Engine(error) => error.hint(),
+            SmokeError::Service(error) => error.hint(),
             SmokeError::ImageMissing { .. } => {
                 Some("run `cargo xtask build` to build the images again".to_owned())
             }
@@ -59,7 +64,13 @@ impl SmokeError {
 
     /// Whether the engine could not be reached (or the connection to it dropped).
     pub fn is_engine_unreachable(&self) -> bool {
-        matches!(self, SmokeError::Engine(error) if error.is_unreachable())
+        match self {
+            SmokeError::Engine(error) => error.is_unreachable(),
+            SmokeError::Service(dockyard_services::ServiceError::Engine(error)) => {
+                error.is_unreachable()
+            }
+            _ => false,
+        }
     }
 }
 

@@ -39,6 +39,8 @@ pub struct RunContext<'a> {
     pub config: &'a DeployConfig,
     /// The production image.
     pub app_image: SmokeImage,
+    /// The image of each `[services.<name>]`, by service name: an id the engine has (the base step made sure of it).
+    pub service_images: BTreeMap<String, String>,
     /// The run id: part of every name the run creates.
     pub run_id: &'a str,
     /// Labels for every container, network and volume the run creates (the caller removes what carries them).

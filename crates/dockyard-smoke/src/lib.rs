@@ -22,6 +22,7 @@ mod images;
 mod inputs;
 mod lifecycle;
 pub mod load;
+mod processes;
 pub mod readiness;
 pub mod report;
 mod run;

@@ -1,13 +1,17 @@
-//! The containers' lifecycle: the migration, starting the app and nginx in the run's environment, their logs,
-//! and the graceful stops (nginx with SIGQUIT, the app with SIGTERM, each well within the stop timeout).
+//! The containers' lifecycle: the backing services, the migration (and the check that it reached the service's
+//! database), starting the app, its other processes and nginx in the run's environment, their logs, and the graceful
+//! stops (nginx with SIGQUIT, the app with SIGTERM, each well within the stop timeout; then the processes and the
+//! services).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dockyard_engine::{ContainerSpec, Engine};
+use dockyard_services::Started;
 
 use crate::environment::{self, SmokeEnvironment};
+use crate::processes::{self, RunningProcess};
 use crate::report::Failure;
 use crate::{CheckResult, RunContext, SmokeError, SmokeImage};
 
@@ -28,6 +32,10 @@ pub(crate) struct Running {
     pub(crate) nginx_address: Option<SocketAddr>,
     /// When the app container was started: readiness and engine health count from here.
     pub(crate) started: Instant,
+    /// The `[[app.process]]` containers.
+    pub(crate) processes: Vec<RunningProcess>,
+    /// The backing services; stopped after the app.
+    pub(crate) services: Option<Started>,
 }
 
 impl Running {
@@ -47,7 +55,7 @@ pub(crate) async fn start_containers(
     let engine = run.engine;
     let config = run.config;
     let project = &config.project.name;
-    let environment = SmokeEnvironment::create(run).await?;
+    let environment = SmokeEnvironment::create(run, "smoke").await?;
 
     let check_started = Instant::now();
     let name = "migrations run in a one-off container";
@@ -64,22 +72,33 @@ pub(crate) async fn start_containers(
         return Ok(None);
     }
     results.push(CheckResult::timed(GROUP, name, check_started, None));
+    if let Some(services) = &environment.services {
+        for check in services.database_check(engine).await {
+            let failure = (!check.passed).then(|| {
+                Failure::new(
+                    "the migrations in the service's database",
+                    check.detail.clone(),
+                )
+            });
+            results.push(CheckResult::timed(
+                GROUP,
+                &format!("the app's database is service `{}`", check.service),
+                check_started,
+                failure,
+            ));
+        }
+    }
 
     let started = Instant::now();
-    let SmokeEnvironment {
-        network,
-        data,
-        tmpfs,
-    } = environment;
     let app_spec = ContainerSpec {
         name: Some(format!("{project}-app-{}", run.run_id)),
         image: run.app_image.id.clone(),
-        env: environment::app_env(run),
+        env: environment.env.clone(),
         labels: run.labels.clone(),
-        volumes: data,
-        tmpfs: tmpfs.clone(),
+        volumes: environment.data.clone(),
+        tmpfs: environment.tmpfs.clone(),
         read_only_root: true,
-        network: Some(network.clone()),
+        network: Some(environment.network.clone()),
         network_aliases: vec!["app".to_owned()],
         publish: vec![config.app.port],
         health_interval: Some(HEALTH_INTERVAL),
@@ -92,6 +111,7 @@ pub(crate) async fn start_containers(
         "app container started, port {} on {app_address}",
         config.app.port
     ));
+    let processes = processes::start(run, &environment).await?;
 
     let (nginx, nginx_address) = match (nginx_image, &config.nginx) {
         (Some(image), Some(nginx_config)) => {
@@ -99,9 +119,9 @@ pub(crate) async fn start_containers(
                 name: Some(format!("{project}-nginx-{}", run.run_id)),
                 image: image.id.clone(),
                 labels: run.labels.clone(),
-                tmpfs,
+                tmpfs: environment.tmpfs.clone(),
                 read_only_root: true,
-                network: Some(network),
+                network: Some(environment.network.clone()),
                 network_aliases: vec!["nginx".to_owned()],
                 publish: vec![nginx_config.port],
                 health_interval: Some(HEALTH_INTERVAL),
@@ -138,10 +158,13 @@ pub(crate) async fn start_containers(
         app_address,
         nginx_address,
         started,
+        processes,
+        services: environment.services,
     }))
 }
 
-/// The last lines each container printed, by name (`app`, `nginx`), for the report of a failed run.
+/// The last lines each container printed, by name (`app`, `nginx`, each process and service), for the report of a
+/// failed run.
 pub(crate) async fn container_logs(
     engine: &Engine,
     running: &Running,
@@ -163,6 +186,18 @@ pub(crate) async fn container_logs(
                 .unwrap_or_default(),
         );
     }
+    for process in &running.processes {
+        logs.insert(
+            process.name.clone(),
+            engine
+                .logs_tail(&process.container, REPORT_LOG_LINES)
+                .await
+                .unwrap_or_default(),
+        );
+    }
+    if let Some(services) = &running.services {
+        logs.extend(services.log_tails(engine, REPORT_LOG_LINES).await);
+    }
     logs
 }
 
@@ -175,10 +210,11 @@ pub(crate) async fn log_tail_text(engine: &Engine, container: &str) -> String {
         .join("\n")
 }
 
-/// `stop` returns well within the timeout and the process exits 0: nginx (SIGQUIT) and the app (SIGTERM).
+/// `stop` returns well within the timeout and the process exits 0: nginx (SIGQUIT) and the app (SIGTERM); then the
+/// app's other processes are stopped and the services after them.
 pub(crate) async fn stop_checks(
     run: &RunContext<'_>,
-    running: &Running,
+    running: Running,
     results: &mut Vec<CheckResult>,
 ) -> Result<(), SmokeError> {
     // Both stop at once, as `docker stop nginx app` does; each is timed on its own.
@@ -190,6 +226,12 @@ pub(crate) async fn stop_checks(
             results.push(app?);
         }
         None => results.push(app.await?),
+    }
+    for process in &running.processes {
+        results.push(stop_gracefully(run, &process.name, &process.container).await?);
+    }
+    if let Some(services) = running.services {
+        services.stop(run.engine).await?;
     }
     Ok(())
 }

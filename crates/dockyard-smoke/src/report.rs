@@ -1,5 +1,6 @@
 //! The smoke report: one result per check, and its renderings as a text table, JSON and JUnit XML.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -93,6 +94,9 @@ pub struct SmokeReport {
     pub start_to_healthy_ms: Option<u64>,
     /// The whole run.
     pub total_ms: u64,
+    /// From starting each `[services.<name>]` container to its readiness check passing, by service.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_ready_ms: BTreeMap<String, u64>,
     /// Remarks that are not checks, e.g. `vulnerability scan not run`.
     pub notes: Vec<String>,
 }
@@ -180,6 +184,9 @@ impl SmokeReport {
             None => {
                 let _ = writeln!(table, "start to healthy: not measured");
             }
+        }
+        for (service, milliseconds) in &self.service_ready_ms {
+            let _ = writeln!(table, "service {service} ready: {milliseconds} ms");
         }
         let _ = writeln!(table, "total: {} ms", self.total_ms);
         for note in &self.notes {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::lifecycle::{self, Running};
-use crate::{http_checks, images, load, readiness};
+use crate::{http_checks, images, load, processes, readiness};
 use crate::{
     CheckResult, RunContext, SmokeError, SmokeImage, SmokeInputs, SmokeReport, StaticFiles,
 };
@@ -28,6 +28,7 @@ pub struct SmokeOutcome {
 struct ContainersPhase {
     results: Vec<CheckResult>,
     start_to_healthy_ms: Option<u64>,
+    service_ready_ms: BTreeMap<String, u64>,
     logs: BTreeMap<String, Vec<String>>,
     load_note: Option<String>,
 }
@@ -54,6 +55,7 @@ pub async fn smoke(inputs: SmokeInputs<'_>) -> Result<SmokeOutcome, SmokeError> 
     let ContainersPhase {
         mut results,
         start_to_healthy_ms,
+        service_ready_ms,
         logs,
         load_note,
     } = containers?;
@@ -66,6 +68,7 @@ pub async fn smoke(inputs: SmokeInputs<'_>) -> Result<SmokeOutcome, SmokeError> 
         checks: results,
         start_to_healthy_ms,
         total_ms: started.elapsed().as_millis() as u64,
+        service_ready_ms,
         notes,
     };
     if !report.passed() {
@@ -106,6 +109,13 @@ async fn containers_phase(
     else {
         return Ok(phase);
     };
+    if let Some(services) = &running.services {
+        phase.service_ready_ms = services
+            .ready_times()
+            .into_iter()
+            .map(|(service, ready)| (service, ready.as_millis() as u64))
+            .collect();
+    }
     if let Some(ready) = readiness::wait_until_ready(run, &running, &mut phase.results).await? {
         phase.start_to_healthy_ms = Some(ready.as_millis() as u64);
         // The engine's health status is awaited alongside the HTTP checks, not before them.
@@ -115,6 +125,9 @@ async fn containers_phase(
         );
         phase.results.push(engine_health?);
         phase.results.extend(checked?);
+        phase
+            .results
+            .extend(processes::readiness_checks(run, &running.processes).await?);
         if let Some(options) = load {
             if phase.results.iter().all(|check| check.passed) {
                 let (result, note) = load::load_check(run, &running, options).await;
@@ -124,7 +137,7 @@ async fn containers_phase(
         }
     }
     phase.logs = lifecycle::container_logs(run.engine, &running).await;
-    lifecycle::stop_checks(run, &running, &mut phase.results).await?;
+    lifecycle::stop_checks(run, running, &mut phase.results).await?;
     Ok(phase)
 }
 

@@ -304,19 +304,23 @@ fn a_registry_that_goes_away_during_the_push_exits_10_and_moves_no_moving_tag() 
 
 /// One stage of the pipeline to interrupt: the command, the stderr line that says the stage is running, and how
 /// long to wait after it before Ctrl-C (so the stage's work is really under way).
-struct Stage {
-    case: &'static str,
-    args: &'static [&'static str],
-    marker: &'static str,
-    settle: Duration,
+pub(crate) struct Stage {
+    pub(crate) case: &'static str,
+    pub(crate) args: &'static [&'static str],
+    pub(crate) marker: &'static str,
+    pub(crate) settle: Duration,
     /// The line that must not have appeared before Ctrl-C: the stage had not finished.
-    finished: &'static str,
+    pub(crate) finished: &'static str,
 }
 
 /// Runs the xtask in its own process group, presses Ctrl-C (SIGINT to the whole group, as a terminal does) once
 /// `stage.marker` appeared and `stage.settle` passed; returns the exit code, the seconds from Ctrl-C to exit, and
 /// stderr.
-fn interrupt(project: &Project, stage: &Stage, env: &[(&str, &str)]) -> (Option<i32>, f64, String) {
+pub(crate) fn interrupt(
+    project: &Project,
+    stage: &Stage,
+    env: &[(&str, &str)],
+) -> (Option<i32>, f64, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--config")
         .arg(project.path("deploy.toml"))
@@ -389,7 +393,7 @@ fn interrupt(project: &Project, stage: &Stage, env: &[(&str, &str)]) -> (Option<
     (exit.code(), seconds, seen.join("\n"))
 }
 
-fn assert_interrupted(
+pub(crate) fn assert_interrupted(
     engine: &Engine,
     project: &Project,
     stage: &Stage,

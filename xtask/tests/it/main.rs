@@ -18,6 +18,7 @@ mod remote;
 mod scan;
 mod second_engine;
 mod secrets;
+mod services;
 mod smoke;
 mod structure;
 mod support;

@@ -84,7 +84,18 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         return;
     };
     let remote = second.connect();
-    let project = Project::copy("dockyard-it-remote");
+    // The sample app on PostgreSQL (its Redis left out to keep the empty engine's bootstraps to four).
+    let project = Project::copy_with("dockyard-it-remote", "deploy.services.toml");
+    let deploy = std::fs::read_to_string(project.path("deploy.toml")).unwrap();
+    let without_redis = deploy.replace(
+        "[services.cache]\nkind = \"redis\"\nversion = \"7.0\"\nenv = { CACHE_URL = \"url\" }\n",
+        "",
+    );
+    assert_ne!(
+        deploy, without_redis,
+        "deploy.services.toml no longer has the cache service this test removes"
+    );
+    std::fs::write(project.path("deploy.toml"), without_redis).unwrap();
     let host = second.host.clone();
     let env = [("DOCKER_HOST", host.as_str())];
 
@@ -105,6 +116,7 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         "dockyard/python-runtime:bookworm",
         "dockyard/python-builder:bookworm",
         "dockyard/nginx:bookworm",
+        "dockyard/postgres:15-bookworm",
     ] {
         assert!(
             smoke_stderr.contains(&format!("bootstrapped {base}")),
@@ -143,6 +155,12 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         .filter(|check| check["passed"] != true)
         .collect();
     assert!(failed.is_empty(), "failed smoke checks: {failed:?}");
+    assert!(
+        checks
+            .iter()
+            .any(|check| check["name"] == "the app's database is service `db`"),
+        "smoke did not check the app's database is the PostgreSQL service: {checks:?}"
+    );
     let through_nginx = checks
         .iter()
         .filter(|check| {
@@ -192,10 +210,11 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
     dockyard_reliability::record(
         Category::RemoteEngine,
         "the full pipeline against an engine reached over TCP",
-        "`cargo xtask smoke` with DOCKER_HOST=tcp://10.211.N.2:2375, an empty second dockerd in its own network \
+        "`cargo xtask smoke` of the sample app with [services.db] PostgreSQL, DOCKER_HOST=tcp://10.211.N.2:2375, an empty second dockerd in its own network \
          and mount namespaces (the host's /tmp, where the project lives, hidden from it)",
         &format!(
-            "exit 0; 3 bases bootstrapped and imported over TCP; {} images in the remote \
+            "exit 0; 3 bases and PostgreSQL 15 bootstrapped and imported over TCP; the builder's tests and smoke \
+             against PostgreSQL on the remote engine's networks; {} images in the remote \
              engine, none in the main one; {} smoke checks passed, {through_nginx} of them through nginx at \
              the engine's address, not 127.0.0.1; 0 containers, networks or volumes of the run left in either engine; `clean` finds nothing",
             images.len(),

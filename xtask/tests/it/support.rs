@@ -28,7 +28,13 @@ pub struct Project {
 }
 
 impl Project {
+    /// A copy of the sample app with deploy.toml.
     pub fn copy(name: &str) -> Project {
+        Project::copy_with(name, "deploy.toml")
+    }
+
+    /// A copy of the sample app whose deploy.toml is the workspace's `deploy_file` (`deploy.services.toml`).
+    pub fn copy_with(name: &str, deploy_file: &str) -> Project {
         let dir = tempfile::Builder::new()
             .prefix("dockyard-it-")
             .tempdir()
@@ -52,8 +58,13 @@ impl Project {
                 }
             }
         }
-        let deploy = std::fs::read_to_string(root.join("deploy.toml")).unwrap();
-        let deploy = deploy.replace("name = \"dockyard-sample\"", &format!("name = \"{name}\""));
+        let deploy = std::fs::read_to_string(root.join(deploy_file)).unwrap();
+        let deploy = deploy
+            .replace("name = \"dockyard-sample\"", &format!("name = \"{name}\""))
+            .replace(
+                "name = \"dockyard-sample-services\"",
+                &format!("name = \"{name}\""),
+            );
         std::fs::write(dir.path().join("deploy.toml"), deploy).unwrap();
         Project {
             dir,

@@ -162,7 +162,7 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
         test_command,
         static_root,
         env,
-        processes: Vec::new(),
+        processes: super::services::resolve_processes(origin, app.process.as_ref())?,
     })
 }
 

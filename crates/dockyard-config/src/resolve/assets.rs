@@ -153,7 +153,7 @@ pub(super) fn resolve_assets(
     })
 }
 
-fn resolve_choice<T: ClosedSet>(
+pub(super) fn resolve_choice<T: ClosedSet>(
     origin: Origin<'_>,
     written: &Spanned<String>,
     key: &str,
@@ -177,7 +177,7 @@ fn resolve_choice<T: ClosedSet>(
     )
 }
 
-fn resolve_argv(
+pub(super) fn resolve_argv(
     origin: Origin<'_>,
     command: &raw::SpannedStrings,
     key: &str,

@@ -17,6 +17,7 @@ mod project;
 mod python;
 mod release;
 mod scan;
+mod services;
 mod smoke;
 
 use std::collections::BTreeMap;
@@ -123,6 +124,8 @@ pub(crate) fn resolve_document(
         None => None,
     };
     let context = resolve_context_rules(origin, document.context.as_ref(), &app)?;
+    let services =
+        self::services::resolve_services(origin, document.services.as_ref(), &app, &mut bases)?;
     Ok(DeployConfig {
         file: file.to_path_buf(),
         root: root.to_path_buf(),
@@ -139,7 +142,7 @@ pub(crate) fn resolve_document(
         release,
         context,
         assets,
-        services: BTreeMap::new(),
+        services,
     })
 }
 

@@ -69,6 +69,33 @@ broken_case!(missing_key, "wsgi = \"shop.wsgi:application\"\n" => "");
 broken_case!(missing_key_in_base, "image = \"dockyard/python-runtime:bookworm\"\n" => "");
 broken_case!(missing_bootstrap_suite, "suite = \"bookworm\"\nvariant" => "variant");
 
+// Services and processes.
+broken_case!(service_unknown_kind, "kind = \"postgres\"" => "kind = \"postgresql\"");
+broken_case!(service_missing_version, "version = \"15\"\n" => "");
+broken_case!(service_version_not_a_version, "version = \"15\"" => "version = \"fifteen\"");
+broken_case!(service_version_as_a_number, "version = \"15\"" => "version = 15");
+broken_case!(service_version_debian_does_not_package, "version = \"15\"" => "version = \"16\"");
+broken_case!(service_bad_name, "[services.db]" => "[services.Db]");
+broken_case!(service_reserved_name, "[services.db]" => "[services.nginx]");
+broken_case!(service_unknown_key, "image = \"redis:7.4-bookworm\"" => "images = \"redis:7.4-bookworm\"");
+broken_case!(service_bad_image, "image = \"redis:7.4-bookworm\"" => "image = \"Redis:7\"");
+broken_case!(service_pull_without_image, "ready_timeout_seconds = 90" => "ready_timeout_seconds = 90\npull = true");
+broken_case!(service_ready_timeout_out_of_range, "ready_timeout_seconds = 90" => "ready_timeout_seconds = 0");
+broken_case!(service_env_unknown_part, "PGHOST = \"host\"" => "PGHOST = \"hostname\"");
+broken_case!(service_env_bad_name, "REDIS_URL = \"url\"" => "\"REDIS-URL\" = \"url\"");
+broken_case!(service_env_set_by_dockyard, "REDIS_URL = \"url\"" => "DJANGO_SECRET_KEY = \"url\"");
+broken_case!(service_env_also_in_app_env, "REDIS_URL = \"url\"" => "DATABASE_URL = \"url\"");
+broken_case!(service_env_given_by_two_services, "REDIS_URL = \"url\"" => "POSTGRES_URL = \"url\"");
+broken_case!(process_duplicate_name, "name = \"beat\"" => "name = \"worker\"");
+broken_case!(process_bad_name, "name = \"beat\"" => "name = \"Beat\"");
+broken_case!(process_name_taken_by_a_service, "name = \"beat\"" => "name = \"db\"");
+broken_case!(process_empty_command, "command = [\"celery\", \"-A\", \"shop\", \"beat\"]" => "command = []");
+broken_case!(process_unknown_key, "stay_up_seconds = 3" => "stay_up = 3");
+broken_case!(process_stay_up_with_ready_command, "ready_timeout_seconds = 30" => "stay_up_seconds = 30");
+broken_case!(process_ready_timeout_without_ready_command, "stay_up_seconds = 3" => "ready_timeout_seconds = 3");
+broken_case!(process_stay_up_out_of_range, "stay_up_seconds = 3" => "stay_up_seconds = 500");
+broken_case!(process_written_as_a_table, "[[app.process]]\nname = \"beat\"" => "[app.processes]\nname = \"beat\"");
+
 // Files and folders.
 broken_case!(missing_dockerfile, "dockerfile = \"docker/builder.Dockerfile\"" => "dockerfile = \"docker/nope.Dockerfile\"");
 broken_case!(dockerfile_is_a_folder, "dockerfile = \"docker/production.Dockerfile\"" => "dockerfile = \"docker/builder\"");

@@ -149,6 +149,30 @@ runs_in = "node"
 
 [assets.env]
 NODE_ENV = "production"
+
+[services.db]
+kind = "postgres"
+version = "15"
+ready_timeout_seconds = 90
+env = { POSTGRES_URL = "url", PGHOST = "host", PGPASSWORD = "password" }
+
+[services.cache]
+kind = "redis"
+version = "7"
+image = "redis:7.4-bookworm"
+pull = true
+env = { REDIS_URL = "url" }
+
+[[app.process]]
+name = "worker"
+command = ["celery", "-A", "shop", "worker"]
+ready_command = ["celery", "-A", "shop", "inspect", "ping"]
+ready_timeout_seconds = 30
+
+[[app.process]]
+name = "beat"
+command = ["celery", "-A", "shop", "beat"]
+stay_up_seconds = 3
 "#;
 
 /// Only the required keys: everything else takes its default.

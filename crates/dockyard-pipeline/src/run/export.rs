@@ -130,6 +130,12 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         env.extend(builder_protocol::ca_environment());
     }
     env.extend(assets_environment(prepared));
+    // The tests run against the services on a private network of their own (which still reaches the package index).
+    let services = start_services(session).await?;
+    let network = services.as_ref().map(|(network, started)| {
+        env.extend(started.env());
+        network.clone()
+    });
     let spec = ContainerSpec {
         name: Some(format!(
             "{}-builder-{}",
@@ -143,6 +149,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             volume: config.builder.pip_cache_volume.clone(),
             target: builder_protocol::PIP_CACHE_DIR.to_owned(),
         }],
+        network,
         ..ContainerSpec::default()
     };
     let engine = session.engine.clone();
@@ -212,6 +219,12 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         })
         .await?;
     let exit_code = engine.wait_container(&container).await?;
+    if let Some((_, started)) = services {
+        started
+            .stop(&engine)
+            .await
+            .map_err(PipelineError::BuilderServices)?;
+    }
     if exit_code != 0 && !mismatched.is_empty() {
         return Err(PipelineError::HashMismatch {
             packages: mismatched,
@@ -433,4 +446,56 @@ pub fn write_planned_source(
         });
     }
     Ok(source)
+}
+
+/// Starts `[services.<name>]` on a network of the run's own for the builder's tests; `None` without services. What
+/// it creates carries the run's labels, so the run's cleanup removes it whatever happens.
+async fn start_services(
+    session: &Session,
+) -> Result<Option<(String, dockyard_services::Started)>, PipelineError> {
+    let config = &session.prepared.config;
+    if config.services.is_empty() {
+        return Ok(None);
+    }
+    let labels = session.run_labels();
+    let network = format!("{}-build-{}", config.project.name, session.run_id);
+    session.engine.create_network(&network, &labels).await?;
+    let images = session.service_images()?;
+    let services: Vec<dockyard_services::ServiceImage<'_>> = config
+        .services
+        .values()
+        .map(|service| dockyard_services::ServiceImage {
+            service,
+            image: images[&service.name].clone(),
+        })
+        .collect();
+    progress::detail(&format!(
+        "starting {} for the tests on network {network}",
+        config
+            .services
+            .values()
+            .map(|service| format!("{} ({} {})", service.name, service.kind, service.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let on_progress = |line: &str| progress::detail(line);
+    let context = dockyard_services::ServicesContext {
+        engine: &session.engine,
+        project: &config.project.name,
+        run_id: &session.run_id,
+        purpose: "build",
+        network: &network,
+        labels: &labels,
+        on_progress: &on_progress,
+    };
+    let started = dockyard_services::start(&context, &services)
+        .await
+        .map_err(PipelineError::BuilderServices)?;
+    for (service, ready) in started.ready_times() {
+        progress::detail(&format!(
+            "service {service} ready in {} ms",
+            ready.as_millis()
+        ));
+    }
+    Ok(Some((network, started)))
 }

@@ -84,6 +84,7 @@ fn fixed_report() -> SmokeReport {
         ],
         start_to_healthy_ms: Some(4213),
         total_ms: 19876,
+        service_ready_ms: std::collections::BTreeMap::new(),
         notes: vec!["vulnerability scan not run".to_string()],
     }
 }
@@ -133,6 +134,7 @@ fn table_without_checks_or_timings() {
         checks: Vec::new(),
         start_to_healthy_ms: None,
         total_ms: 0,
+        service_ready_ms: std::collections::BTreeMap::new(),
         notes: Vec::new(),
     };
     insta::assert_snapshot!(report.render_table(), @r"
@@ -188,6 +190,7 @@ fn junit_xml_escapes_everything() {
         ],
         start_to_healthy_ms: None,
         total_ms: 1006,
+        service_ready_ms: std::collections::BTreeMap::new(),
         notes: vec!["<note> & more".to_string()],
     };
     insta::assert_snapshot!(report.to_junit_xml());
