@@ -33,16 +33,23 @@ impl flags::Init {
             println!("  static root  {}", root.display());
         }
         for service in &found.services {
+            let env: Vec<&str> = service
+                .env
+                .iter()
+                .map(|(name, _, _)| name.as_str())
+                .collect();
             println!(
-                "  service      {} (not supported yet: issue 12)",
-                service.kind.name()
+                "  service      {} ({})",
+                service.kind.as_str(),
+                if env.is_empty() {
+                    "no variable found".to_owned()
+                } else {
+                    env.join(", ")
+                }
             );
         }
         if let Some(assets) = &found.assets {
-            println!(
-                "  assets       {} (not supported yet: issue 13)",
-                assets.manager.as_str()
-            );
+            println!("  assets       {}", assets.manager.as_str());
         }
         println!("next: cargo xtask plan --config {}", path.display());
         Ok(exit_code::OK)

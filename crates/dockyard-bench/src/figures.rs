@@ -55,7 +55,7 @@ pub const BASELINE_PREFIX: &str = "dockyard-bench-baseline";
 pub const NAIVE_TAG: &str = "dockyard-bench-naive:latest";
 
 /// Runs `xtask ARGS...`; returns its wall time, stdout and stderr; fails on a non-zero exit.
-fn xtask(options: &Options, args: &[&str]) -> Result<(f64, String, String), BenchError> {
+pub(crate) fn xtask(options: &Options, args: &[&str]) -> Result<(f64, String, String), BenchError> {
     let started = Instant::now();
     let output = duct::cmd(&options.xtask, args)
         .env_remove("SOURCE_DATE_EPOCH")
@@ -138,6 +138,10 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Outcome,
     if options.wants(4) || options.wants(6) {
         let res = figure_cold_pipeline(options, &mut outcome, progress);
         attempt("figures 4 and 6", res, &mut outcome);
+    }
+    if options.wants(8) {
+        let res = crate::services::figure_services(options, &mut outcome, progress);
+        attempt("figure 8", res, &mut outcome);
     }
     outcome.rows.sort_by_key(|row| row.figure);
     outcome.commands.sort_by_key(|(figure, _)| *figure);
@@ -506,16 +510,26 @@ fn figure_image_size(
     Ok(())
 }
 
-/// Copies the sample into `work/project` as the bench project: its own name and pip cache, no [scan] table.
-fn bench_project(options: &Options) -> Result<PathBuf, BenchError> {
-    let project = options.work.join("project");
-    let _ = std::fs::remove_dir_all(&project);
+/// Copies the sample's `app/` and `docker/` into `project` (emptied first) and writes `deploy` as its deploy.toml.
+pub(crate) fn copy_sample(
+    options: &Options,
+    project: &Path,
+    deploy: &str,
+) -> Result<(), BenchError> {
+    let _ = std::fs::remove_dir_all(project);
     for folder in ["app/", "docker/"] {
         copy_tree(
             &options.workspace.join(folder),
             &project.join(folder.trim_end_matches('/')),
         )?;
     }
+    let written = project.join("deploy.toml");
+    std::fs::write(&written, deploy).map_err(io("writing", &written))
+}
+
+/// Copies the sample into `work/project` as the bench project: its own name and pip cache, no [scan] table.
+fn bench_project(options: &Options) -> Result<PathBuf, BenchError> {
+    let project = options.work.join("project");
     let deploy_path = options.workspace.join("deploy.toml");
     let deploy = std::fs::read_to_string(&deploy_path).map_err(io("reading", &deploy_path))?;
     let deploy = deploy
@@ -534,8 +548,7 @@ fn bench_project(options: &Options) -> Result<PathBuf, BenchError> {
         }
         _ => deploy,
     };
-    let written = project.join("deploy.toml");
-    std::fs::write(&written, deploy).map_err(io("writing", &written))?;
+    copy_sample(options, &project, &deploy)?;
     Ok(project)
 }
 

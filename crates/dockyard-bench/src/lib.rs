@@ -11,6 +11,7 @@ pub mod fixture;
 pub mod machine;
 pub mod probe;
 pub mod render;
+mod services;
 pub mod stats;
 pub mod verdict;
 

@@ -56,6 +56,17 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         python_requests,
         services: services(root, &app_path, &settings_files)?,
         celery: settings_files.iter().find_map(|file| file.find(&CELERY)),
+        celery_app: crate::services::celery_module(
+            root,
+            &app_path,
+            &files_named(&root.join(&app_path), "celery.py", SEARCH_DEPTH)
+                .into_iter()
+                .chain(files_named(&root.join(&app_path), "tasks.py", SEARCH_DEPTH))
+                .collect::<Vec<_>>(),
+        ),
+        celery_beat: settings_files
+            .iter()
+            .find_map(|file| file.find(&CELERY_BEAT)),
         assets: assets(root)?,
         health_path: health_path(root, &app_path)?,
         settings: settings_choice,
@@ -330,7 +341,12 @@ fn choose_python(requests: &[PythonRequest]) -> PythonChoice {
 static CELERY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^CELERY_BROKER_URL\b|Celery\(").expect("a valid regex"));
 
-/// The services the settings (or, for PostgreSQL-only fields, the models) name.
+static CELERY_BEAT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"CELERY_BEAT_SCHEDULE|beat_schedule|django_celery_beat").expect("a valid regex")
+});
+
+/// The services the settings (or, for PostgreSQL-only fields, the models) name, each with the variables the settings
+/// read to reach it.
 fn services(
     root: &Path,
     app: &Path,
@@ -366,7 +382,24 @@ fn services(
             found.push(Service {
                 kind: *kind,
                 evidence,
+                env: Vec::new(),
             });
+        }
+    }
+    let broker = if found
+        .iter()
+        .any(|service| service.kind == ServiceKind::Rabbitmq)
+    {
+        ServiceKind::Rabbitmq
+    } else {
+        ServiceKind::Redis
+    };
+    for read in crate::services::variables_read(settings_files) {
+        let Some((kind, part)) = crate::services::part_of(&read.name, broker) else {
+            continue;
+        };
+        if let Some(service) = found.iter_mut().find(|service| service.kind == kind) {
+            service.env.push((read.name, part, read.evidence));
         }
     }
     Ok(found)

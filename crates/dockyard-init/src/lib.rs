@@ -10,6 +10,7 @@
 mod error;
 mod inspect;
 mod render;
+mod services;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -103,6 +104,10 @@ pub struct Inspection {
     pub services: Vec<Service>,
     /// Where the settings configure Celery, when they do.
     pub celery: Option<Evidence>,
+    /// The module defining the Celery app (`celery -A` takes it), when one does.
+    pub celery_app: Option<(String, Evidence)>,
+    /// Where the settings schedule Celery beat, when they do.
+    pub celery_beat: Option<Evidence>,
     /// A front-end build, when a `package.json` with a lock file exists.
     pub assets: Option<Assets>,
     /// A health endpoint the URLs route, and where.
@@ -158,27 +163,8 @@ pub enum TestRunner {
     Pytest(Evidence),
 }
 
-/// The kinds of service the settings can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ServiceKind {
-    /// PostgreSQL.
-    Postgres,
-    /// Redis.
-    Redis,
-    /// RabbitMQ.
-    Rabbitmq,
-}
-
-impl ServiceKind {
-    /// The `kind` value and table name: `postgres`, `redis`, `rabbitmq`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Postgres => "postgres",
-            Self::Redis => "redis",
-            Self::Rabbitmq => "rabbitmq",
-        }
-    }
-}
+/// The kinds of service the settings can name: dockyard-config's `[services.*] kind` is their one home.
+pub use dockyard_config::{ServiceKind, ServiceValue};
 
 /// A service the settings name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +173,8 @@ pub struct Service {
     pub kind: ServiceKind,
     /// Where it is named.
     pub evidence: Evidence,
+    /// The variables the settings read to reach it, the part of the connection each takes, and where each is read.
+    pub env: Vec<(String, ServiceValue, Evidence)>,
 }
 
 /// The package managers a lock file tells apart: dockyard-config's `[assets] package_manager` is their one home.

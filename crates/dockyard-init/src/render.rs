@@ -299,18 +299,90 @@ fn render_services(out: &mut String, inspection: &Inspection) {
     if inspection.services.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\n# Services the settings name. Dockyard cannot start services yet (issue 12), so `plan` refuses");
-    let _ = writeln!(out, "# these tables.");
-    if let Some(evidence) = &inspection.celery {
+    let suite = match inspection.python {
+        PythonChoice::Offered(chosen) => chosen.suite,
+        PythonChoice::NotAsked | PythonChoice::NoneFits => {
+            dockyard_config::PythonVersion::DEFAULT.debian_suite()
+        }
+    };
+    let _ = writeln!(out, "\n# Services the settings name. Dockyard starts each for the builder's tests, smoke and `cargo xtask run`");
+    let _ = writeln!(out, "# on the run's private network (its host name is the table's name), with credentials generated for each");
+    let _ = writeln!(
+        out,
+        "# run; each variable in `env` receives the service's URL or one part of it."
+    );
+    for service in &inspection.services {
+        let kind = service.kind;
+        let _ = writeln!(out, "[services.{kind}]");
+        let _ = writeln!(out, "# Named in {}.", service.evidence);
+        let _ = writeln!(out, "kind = {}", quote(kind.as_str()));
+        match dockyard_config::service_images::DEBIAN_SERVICES
+            .iter()
+            .find(|offer| offer.kind == kind && offer.suite == suite)
+        {
+            Some(offer) => {
+                let _ = writeln!(out, "# Debian {suite}'s {kind}, the suite of the Python above; another version needs `image = \"{kind}:<version>\"`.");
+                let _ = writeln!(out, "version = {}", quote(offer.series));
+            }
+            None => {
+                let _ = writeln!(out, "# Debian {suite} packages no {kind}: name the version and an image the engine has or can pull.");
+            }
+        }
+        if service.env.is_empty() {
+            let _ = writeln!(out, "# No variable the settings read names this service: name the ones the app reads, for example");
+            let _ = writeln!(out, "# env = {{ DATABASE_URL = \"url\" }} (parts: url, host, port, user, password, database).");
+            let _ = writeln!(out, "env = {{}}");
+            continue;
+        }
+        for (name, _, evidence) in &service.env {
+            let _ = writeln!(out, "# {name}: read in {evidence}.");
+        }
+        let entries: Vec<String> = service
+            .env
+            .iter()
+            .map(|(name, part, _)| format!("{name} = {}", quote(part.as_str())))
+            .collect();
+        let _ = writeln!(out, "env = {{ {} }}", entries.join(", "));
+    }
+    render_processes(out, inspection);
+}
+
+/// The Celery worker (and beat) as `[[app.process]]` entries, when the settings configure Celery.
+fn render_processes(out: &mut String, inspection: &Inspection) {
+    let Some(evidence) = &inspection.celery else {
+        return;
+    };
+    let Some((module, app_evidence)) = &inspection.celery_app else {
+        let _ = writeln!(out, "\n# Celery is configured in {evidence}, but no module defines its app (`Celery(`): add its worker as");
         let _ = writeln!(
             out,
-            "# Celery is configured in {evidence}: its worker needs the broker below."
+            "# [[app.process]] with name, command and ready_command."
         );
-    }
-    for service in &inspection.services {
-        let _ = writeln!(out, "[services.{}]", service.kind.name());
-        let _ = writeln!(out, "# Named in {}.", service.evidence);
-        let _ = writeln!(out, "kind = {}", quote(service.kind.name()));
+        return;
+    };
+    let _ = writeln!(out, "\n# Celery is configured in {evidence} and its app defined in {app_evidence}: smoke starts its worker beside");
+    let _ = writeln!(
+        out,
+        "# the app, ready when it answers `celery inspect ping` through the broker."
+    );
+    let _ = writeln!(out, "[[app.process]]");
+    let _ = writeln!(out, "name = \"worker\"");
+    let _ = writeln!(
+        out,
+        "command = [\"celery\", \"-A\", {}, \"worker\", \"--loglevel\", \"info\"]",
+        quote(module)
+    );
+    let _ = writeln!(
+        out,
+        "ready_command = [\"celery\", \"-A\", {}, \"inspect\", \"ping\"]",
+        quote(module)
+    );
+    if let Some(beat) = &inspection.celery_beat {
+        let _ = writeln!(out, "\n# A beat schedule is configured in {beat}: beat must stay up; its schedule file goes to /tmp (the root");
+        let _ = writeln!(out, "# filesystem is read-only).");
+        let _ = writeln!(out, "[[app.process]]");
+        let _ = writeln!(out, "name = \"beat\"");
+        let _ = writeln!(out, "command = [\"celery\", \"-A\", {}, \"beat\", \"--loglevel\", \"info\", \"--schedule\", \"/tmp/celerybeat-schedule\"]", quote(module));
     }
 }
 

@@ -139,7 +139,7 @@ fn check_inspection(files: &[(&str, &str)], expected: &str) {
             for service in &found.services {
                 lines.push(format!(
                     "service {} ({})",
-                    service.kind.name(),
+                    service.kind.as_str(),
                     service.evidence
                 ));
             }

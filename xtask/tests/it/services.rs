@@ -68,8 +68,9 @@ fn check_passes_on_the_sample_app_with_postgres_and_redis() {
         "{checks:?}"
     );
     // `run` gets the services too: the app's database is PostgreSQL and its cache Redis.
-    let script = "from django.db import connection; from django.core.cache import cache; \
-                  cache.set('k', 'v'); print(connection.vendor, type(cache).__name__, cache.get('k'))";
+    let script = "from django.db import connection; from django.core.cache import caches; \
+                  cache = caches['default']; cache.set('k', 'v'); \
+                  print(connection.vendor, type(cache).__name__, cache.get('k'))";
     let run = project.xtask(&["run", "--", "python", "-c", script]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     assert_eq!(stdout(&run).trim(), "postgresql RedisCache v");
@@ -159,7 +160,8 @@ fn a_service_that_never_becomes_ready_in_smoke_exits_9_with_its_log_and_leaves_n
     build_test_image(
         &engine,
         tag,
-        "FROM dockyard/redis:7.0-bookworm\nCMD [\"sh\", \"-c\", \"echo redis is not starting today; sleep 3600\"]\n",
+        // Dockyard passes Redis its command line, so the server is kept from starting through the entrypoint.
+        "FROM dockyard/redis:7.0-bookworm\nENTRYPOINT [\"sh\", \"-c\", \"echo redis is not starting today; sleep 3600\"]\n",
     );
     let smoke = project.xtask(&["smoke"]);
     assert_eq!(smoke.status.code(), Some(9), "{}", stderr(&smoke));
@@ -197,7 +199,7 @@ fn ctrl_c_while_the_builder_s_services_start_exits_130_and_leaves_nothing() {
     build_test_image(
         &engine,
         tag,
-        "FROM dockyard/redis:7.0-bookworm\nCMD [\"sleep\", \"3600\"]\n",
+        "FROM dockyard/redis:7.0-bookworm\nENTRYPOINT [\"sh\", \"-c\", \"sleep 3600\"]\n",
     );
     edit(
         &project,

@@ -195,8 +195,8 @@ fn resolve_version(
     Ok(text.clone())
 }
 
-/// The service's base: `image` when written (with the Debian recipe when Debian has that version), else Dockyard's
-/// image bootstrapped from Debian's packages.
+/// The service's base: `image` when written (used if present, else pulled; bootstrapped only when it names Dockyard's
+/// own image of that version), else Dockyard's image bootstrapped from Debian's packages.
 fn resolve_image(
     origin: Origin<'_>,
     service: &raw::Service,
@@ -249,11 +249,16 @@ fn resolve_image(
             Some(format!("write it like \"{}:{version}\"", kind.as_str())),
         )
     })?;
+    // Only Dockyard's own image of that version may be bootstrapped under the written name: a recipe for another
+    // name would rebuild (and replace) whatever image the engine holds under it.
+    let bootstrap = offer
+        .filter(|offer| offer.image() == reference)
+        .map(|offer| offer.bootstrap());
     Ok(BaseImage {
         name: base_name.to_owned(),
         image: reference,
         pull: service.pull.as_ref().is_none_or(|pull| *pull.get_ref()),
-        bootstrap: offer.map(|offer| offer.bootstrap()),
+        bootstrap,
     })
 }
 
