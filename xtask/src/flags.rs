@@ -48,7 +48,7 @@ pub enum Command {
     Clean(Clean),
     /// Write RELIABILITY.md from the records the test suite left in target/reliability/
     Reliability(Reliability),
-    /// Measure Dockyard against the hand-scripted baselines and write BENCHMARKS.md (issue #6's six figures)
+    /// Measure Dockyard against the hand-scripted baselines and write BENCHMARKS.md (issue #6's six figures, and the services' figure 8)
     Bench(Bench),
     /// One measured phase of the benchmark, in a child process (used by `bench`)
     #[command(hide = true)]
@@ -173,8 +173,8 @@ pub struct Bench {
     /// Runs per figure [default: 3, quick: 2]
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
-    /// Only this figure (1 to 6)
-    #[arg(long, value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=6))]
+    /// Only this figure (1 to 6, or 8: the services)
+    #[arg(long, value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=8))]
     pub only: Option<u8>,
 }
 

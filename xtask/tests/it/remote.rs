@@ -84,12 +84,26 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         return;
     };
     let remote = second.connect();
-    // The sample app on PostgreSQL (its Redis left out to keep the empty engine's bootstraps to four).
+    // The sample app on PostgreSQL (its Redis and worker left out to keep the empty engine's bootstraps to four).
     let project = Project::copy_with("dockyard-it-remote", "deploy.services.toml");
     let deploy = std::fs::read_to_string(project.path("deploy.toml")).unwrap();
-    let without_redis = deploy.replace(
+    // The worker's readiness needs the shared cache: it goes with Redis.
+    let worker = deploy.find("[[app.process]]").and_then(|start| {
+        deploy[start..]
+            .find("\n\n")
+            .map(|end| start..start + end + 2)
+    });
+    let without_redis = match worker {
+        Some(range) => format!("{}{}", &deploy[..range.start], &deploy[range.end..]),
+        None => deploy.clone(),
+    }
+    .replace(
         "[services.cache]\nkind = \"redis\"\nversion = \"7.0\"\nenv = { CACHE_URL = \"url\" }\n",
         "",
+    );
+    assert!(
+        !without_redis.contains("[[app.process]]"),
+        "{without_redis}"
     );
     assert_ne!(
         deploy, without_redis,

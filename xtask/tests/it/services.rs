@@ -67,6 +67,13 @@ fn check_passes_on_the_sample_app_with_postgres_and_redis() {
         checks.iter().all(|check| check["passed"] == true),
         "{checks:?}"
     );
+    // The worker process ran beside the app, its heartbeat reached Redis (its ready command saw it), and it stopped.
+    for name in ["process `worker` is ready", "worker stops gracefully"] {
+        assert!(
+            checks.iter().any(|check| check["name"] == name),
+            "no `{name}` check in {checks:?}"
+        );
+    }
     // `run` gets the services too: the app's database is PostgreSQL and its cache Redis.
     let script = "from django.db import connection; from django.core.cache import caches; \
                   cache = caches['default']; cache.set('k', 'v'); \
@@ -94,8 +101,9 @@ fn check_passes_on_the_sample_app_with_postgres_and_redis() {
         "the app needs PostgreSQL and Redis",
         "`cargo xtask check` on the sample app with [services.db] postgres 15 and [services.cache] redis 7.0",
         "exit 0; the builder's tests and smoke ran against services started on the run's network with per-run \
-         credentials; smoke found the migrations in the service's database; `run` saw postgresql and RedisCache; \
-         no URL in state.json or the image; nothing left behind",
+         credentials; smoke found the migrations in the service's database, held the worker process ready once its \
+         heartbeat reached Redis and saw it stop gracefully; `run` saw postgresql and RedisCache; no URL in \
+         state.json or the image; nothing left behind",
         test,
     );
     cleanup_images(&engine, &project);

@@ -96,3 +96,43 @@ fn the_repository_deploy_toml_parses() {
     assert_eq!(release.username_env, "DOCKYARD_REGISTRY_USERNAME");
     assert_eq!(release.password_env, "DOCKYARD_REGISTRY_PASSWORD");
 }
+
+#[test]
+fn the_repository_deploy_services_toml_resolves_its_services_and_worker() {
+    use dockyard_config::{ProcessReady, ServiceKind, ServiceValue};
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy.services.toml");
+    let config = match dockyard_config::load(&file) {
+        Ok(config) => config,
+        Err(error) => panic!("the repository's deploy.services.toml does not resolve:\n{error}"),
+    };
+    let db = &config.services["db"];
+    assert_eq!(
+        (db.kind, db.version.as_str()),
+        (ServiceKind::Postgres, "15")
+    );
+    assert_eq!(db.env["DATABASE_URL"], ServiceValue::Url);
+    assert_eq!(
+        config.base(&db.base).image.to_string(),
+        "dockyard/postgres:15-bookworm"
+    );
+    assert!(config.base(&db.base).bootstrap.is_some());
+    let cache = &config.services["cache"];
+    assert_eq!(
+        (cache.kind, cache.version.as_str()),
+        (ServiceKind::Redis, "7.0")
+    );
+    assert_eq!(cache.env["CACHE_URL"], ServiceValue::Url);
+    // The sample's own [app.env] names neither variable: the services give them per run.
+    assert!(!config.app.env.contains_key("DATABASE_URL"));
+    let [worker] = config.app.processes.as_slice() else {
+        panic!("one [[app.process]] expected: {:?}", config.app.processes);
+    };
+    assert_eq!(worker.name, "worker");
+    assert!(matches!(
+        &worker.ready,
+        ProcessReady::Command {
+            timeout_seconds: 30,
+            ..
+        }
+    ));
+}
