@@ -58,12 +58,16 @@ cold-pipeline) # PREFIX INPUTS WORK: figure 4's baseline, build + nginx + smoke 
     docker build -q --label "$label" -t "$prefix-builder:latest" - <"$inputs/builder-context.tar.gz" >/dev/null
     docker volume create --label "$label" "$prefix-pip-cache" >/dev/null
     docker create --name "$prefix-builder-$run" --label "$label" -v "$prefix-pip-cache:/cache/pip" \
-        -e DOCKYARD_REQUIREMENTS=requirements.txt -e DOCKYARD_TEST_REQUIREMENTS= -e DOCKYARD_STATIC_ROOT=staticfiles \
+        -e DOCKYARD_SOURCE_DIR=/src -e DOCKYARD_KIT_DIR=/kit -e DOCKYARD_DEPS_DIR=/deps -e DOCKYARD_OUT_DIR=/out \
+        -e "DOCKYARD_STEP_MARKER===> dockyard step: " -e "DOCKYARD_HASH_MISMATCH_MARKER===> dockyard hash mismatch: " \
+        -e "DOCKYARD_UV_VERSION=$(cat "$inputs/uv-version")" -e DOCKYARD_REQUIRE_HASHES=0 \
+        -e DOCKYARD_REQUIREMENTS=app/requirements.txt -e DOCKYARD_TEST_REQUIREMENTS= -e DOCKYARD_STATIC_ROOT=staticfiles \
         -e DJANGO_SETTINGS_MODULE=sample.settings -e SOURCE_DATE_EPOCH=0 "${app_env[@]}" \
         -e PIP_CERT=/etc/dockyard/ca.pem -e SSL_CERT_FILE=/etc/dockyard/ca.pem -e REQUESTS_CA_BUNDLE=/etc/dockyard/ca.pem \
         "$prefix-builder:latest" python manage.py test --noinput -v 2 >/dev/null
     docker cp - "$prefix-builder-$run:/src" <"$inputs/source.tar.gz"
     docker cp "$inputs/kit/." "$prefix-builder-$run:/kit"
+    docker cp "$inputs/deps/." "$prefix-builder-$run:/deps"
     docker cp "$inputs/ca.pem" "$prefix-builder-$run:/etc/dockyard/ca.pem"
     docker start -a "$prefix-builder-$run" >"$work/builder.log" 2>&1 || { tail -n 30 "$work/builder.log" >&2; exit 1; }
     docker cp "$prefix-builder-$run:/out/." - | tar -xf - -C "$work/out"

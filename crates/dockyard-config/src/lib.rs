@@ -46,6 +46,7 @@ pub use crate::model::{
     Dependencies, DeployConfig, Nginx, Process, ProcessReady, Production, Project, Release, Scan,
     ScanIgnore, Service, Smoke, SmokeCheck,
 };
+pub use crate::names::looks_like_secret_name;
 pub use crate::outputs::Paths;
 pub use crate::templates::{BuiltInFile, Template, TemplateFolder};
 

@@ -99,6 +99,10 @@ pub struct App {
     pub static_root: PathBuf,
     /// The runtime environment of containers run from the production image; holds no secrets.
     pub env: BTreeMap<String, String>,
+    /// `secrets`: the variables the app reads its secrets from in production (`SECRET_KEY`, an API key); each gets
+    /// a throwaway value generated for the run in the builder (tests, collectstatic), smoke and `cargo xtask run`,
+    /// never written to an image. `DJANGO_SECRET_KEY` always does.
+    pub secrets: Vec<String>,
     /// `[[app.process]]`: the other processes of the production image (a Celery worker, beat), started in smoke
     /// beside the app, each with its own readiness check.
     pub processes: Vec<Process>,

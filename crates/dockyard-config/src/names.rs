@@ -98,7 +98,7 @@ pub(crate) fn is_valid_environment_variable_name(name: &str) -> bool {
 }
 
 /// Whether an environment variable name looks like it holds a secret.
-pub(crate) fn looks_like_secret_name(name: &str) -> bool {
+pub fn looks_like_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     ["SECRET", "PASSWORD", "TOKEN"]
         .iter()

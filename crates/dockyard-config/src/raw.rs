@@ -117,6 +117,8 @@ pub struct App {
     pub static_root: Option<Spanned<String>>,
     /// `[app.env]`: the runtime environment.
     pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// `secrets`: the variables that hold secrets in production, each given a throwaway value in every run.
+    pub secrets: Option<SpannedStrings>,
     /// `[[app.process]]`: the other processes of the production image.
     pub process: Option<Spanned<Vec<Process>>>,
 }

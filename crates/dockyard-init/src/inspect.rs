@@ -55,6 +55,7 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         python: choose_python(&python_requests),
         python_requests,
         services: services(root, &app_path, &settings_files)?,
+        secrets: secrets(&settings_files),
         celery: settings_files.iter().find_map(|file| file.find(&CELERY)),
         celery_app: crate::services::celery_module(
             root,
@@ -340,6 +341,21 @@ fn choose_python(requests: &[PythonRequest]) -> PythonChoice {
 
 static CELERY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^CELERY_BROKER_URL\b|Celery\(").expect("a valid regex"));
+
+/// Secret-looking variables the settings read without a default, other than the services' and the secret key
+/// Dockyard always sets.
+fn secrets(settings_files: &[SourceFile]) -> Vec<(String, Evidence)> {
+    crate::services::variables_read(settings_files)
+        .into_iter()
+        .filter(|read| {
+            read.required
+                && read.name != "DJANGO_SECRET_KEY"
+                && dockyard_config::looks_like_secret_name(&read.name)
+                && crate::services::part_of(&read.name, ServiceKind::Redis).is_none()
+        })
+        .map(|read| (read.name, read.evidence))
+        .collect()
+}
 
 static CELERY_BEAT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"CELERY_BEAT_SCHEDULE|beat_schedule|django_celery_beat").expect("a valid regex")

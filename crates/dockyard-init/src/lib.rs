@@ -102,6 +102,9 @@ pub struct Inspection {
     pub test_runner: TestRunner,
     /// Services the settings name.
     pub services: Vec<Service>,
+    /// Secret-looking variables the settings read without a default (they fail at import without one), with where:
+    /// `[app] secrets`.
+    pub secrets: Vec<(String, Evidence)>,
     /// Where the settings configure Celery, when they do.
     pub celery: Option<Evidence>,
     /// The module defining the Celery app (`celery -A` takes it), when one does.

@@ -293,6 +293,18 @@ fn render_app(
             let _ = writeln!(out, "# The settings do not set STATIC_ROOT.");
         }
     }
+    if !inspection.secrets.is_empty() {
+        for (name, evidence) in &inspection.secrets {
+            let _ = writeln!(out, "# {name} is read without a default in {evidence}.");
+        }
+        let _ = writeln!(out, "# Each secret gets a throwaway value in every run (builder, smoke, `run`), never in an image.");
+        let names: Vec<&str> = inspection
+            .secrets
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let _ = writeln!(out, "secrets = {}", array(&names));
+    }
 }
 
 fn render_services(out: &mut String, inspection: &Inspection) {

@@ -1,5 +1,5 @@
-//! What init reads about services beyond their kind: the environment variables the settings read to reach each one
-//! (the whole URL or its parts), and the Celery app a worker process runs.
+//! What init reads in the settings about the environment: the variables they read (to reach each service: the whole
+//! URL or its parts; and the secrets they require at import), and the Celery app a worker process runs.
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -15,6 +15,8 @@ use crate::Evidence;
 pub(crate) struct Read {
     pub(crate) name: String,
     pub(crate) evidence: Evidence,
+    /// Read without a default (`os.environ["X"]`, django-environ's `env("X")`): the settings fail without it.
+    pub(crate) required: bool,
 }
 
 /// Every environment variable the settings files read, once each, in the order first read.
@@ -34,16 +36,25 @@ pub(crate) fn variables_read(files: &[SourceFile]) -> Vec<Read> {
     static DJ_DATABASE_ENV: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"env\s*=\s*["']([A-Z][A-Z0-9_]*)["']"#).expect("a valid regex")
     });
+    // The spellings that fail without the variable: `os.environ["X"]`, `env["X"]` (a copy of os.environ), and
+    // django-environ's `env("X")` / `env.str("X")` with no default.
+    static REQUIRED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?:os\.environ|\benv)\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]|\benv(?:\.str)?\(\s*["']([A-Z][A-Z0-9_]*)["']\s*\)"#)
+            .expect("a valid regex")
+    });
     static DEFAULT_CACHE: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"env\.cache(?:_url)?\(\s*\)").expect("a valid regex"));
     let mut found: Vec<Read> = Vec::new();
-    let mut add = |name: &str, file: &SourceFile, line: usize| {
-        if !found.iter().any(|read| read.name == name) {
-            found.push(Read {
-                name: name.to_owned(),
-                evidence: Evidence::new(&file.path, line),
-            });
-        }
+    let mut add = |name: &str, file: &SourceFile, line: usize, required: bool| match found
+        .iter_mut()
+        .find(|read| read.name == name)
+    {
+        Some(read) => read.required |= required,
+        None => found.push(Read {
+            name: name.to_owned(),
+            evidence: Evidence::new(&file.path, line),
+            required,
+        }),
     };
     for file in files {
         for call in DEFAULT_DATABASE.find_iter(&file.text) {
@@ -54,8 +65,8 @@ pub(crate) fn variables_read(files: &[SourceFile]) -> Vec<Read> {
                 .is_some_and(|start| start.trim_start().starts_with('#'));
             if !commented {
                 match DJ_DATABASE_ENV.captures(call.as_str()) {
-                    Some(captures) => add(&captures[1], file, line),
-                    None => add("DATABASE_URL", file, line),
+                    Some(captures) => add(&captures[1], file, line, false),
+                    None => add("DATABASE_URL", file, line, false),
                 }
             }
         }
@@ -63,11 +74,19 @@ pub(crate) fn variables_read(files: &[SourceFile]) -> Vec<Read> {
             if line.trim_start().starts_with('#') {
                 continue;
             }
+            // Only a read at the top level fails the import: an indented one sits under a condition (`if "X" in
+            // env:`), and giving it a value would turn that branch on.
+            let top_level = !line.starts_with(char::is_whitespace);
+            for captures in REQUIRED.captures_iter(line) {
+                if let Some(name) = captures.get(1).or_else(|| captures.get(2)) {
+                    add(name.as_str(), file, index + 1, top_level);
+                }
+            }
             for captures in NAMED.captures_iter(line) {
-                add(&captures[1], file, index + 1);
+                add(&captures[1], file, index + 1, false);
             }
             if DEFAULT_CACHE.is_match(line) {
-                add("CACHE_URL", file, index + 1);
+                add("CACHE_URL", file, index + 1, false);
             }
         }
     }
@@ -180,6 +199,27 @@ mod tests {
             &["REDIS_TLS_URL", "REDIS_URL"],
         );
         check("DATABASES = {\n    \"default\": dj_database_url.config(\n        conn_max_age=600,\n    )\n}", &["DATABASE_URL"]);
+    }
+
+    #[test]
+    fn variables_read_without_a_default_are_required() {
+        #[track_caller]
+        fn check(line: &str, required: bool) {
+            let file = SourceFile {
+                path: "settings.py".into(),
+                text: line.to_owned(),
+            };
+            let reads = variables_read(&[file]);
+            assert_eq!(reads.len(), 1, "{line}");
+            assert_eq!(reads[0].required, required, "{line}");
+        }
+        check(r#"SECRET_KEY = os.environ["SECRET_KEY"]"#, true);
+        check(r#"SECRET_KEY = env["SECRET_KEY"]"#, true);
+        check(r#"SECRET_KEY = env("DJANGO_SECRET")"#, true);
+        check(r#"SECRET_KEY = env("DJANGO_SECRET", default="x")"#, false);
+        check(r#"KEY = os.environ.get("ZOOM_CLIENT_SECRET")"#, false);
+        check(r#"KEY = os.getenv("API_KEY", "")"#, false);
+        check(r#"    TOKEN = env["CLOUDFLARE_TOKEN"]"#, false);
     }
 
     #[test]

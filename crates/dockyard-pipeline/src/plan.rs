@@ -359,6 +359,12 @@ impl Prepared {
             );
         // The tests run against the services: another kind, version, image or variable is another run. Only a
         // config with services hashes them, so the inputs of one without stay what they were.
+        // The variables given throwaway secrets change what the tests see; hashed only when named, like services.
+        let inputs = if app.secrets.is_empty() {
+            inputs
+        } else {
+            inputs.with("secret variables", app.secrets.join(","))
+        };
         let inputs = if self.config.services.is_empty() {
             inputs
         } else {

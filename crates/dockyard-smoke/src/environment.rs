@@ -105,7 +105,8 @@ async fn start_services(
     Ok(Some(started))
 }
 
-/// `[app.env]` and the run's throwaway `DJANGO_SECRET_KEY`, as `KEY=value` lines.
+/// `[app.env]`, and the run's throwaway secret key as `DJANGO_SECRET_KEY` and each variable of `[app] secrets`, as
+/// `KEY=value` lines.
 fn app_env(run: &RunContext<'_>) -> Vec<String> {
     let mut env: Vec<String> = run
         .config
@@ -115,6 +116,9 @@ fn app_env(run: &RunContext<'_>) -> Vec<String> {
         .map(|(key, value)| format!("{key}={value}"))
         .collect();
     env.push(format!("DJANGO_SECRET_KEY={}", run.secret_key));
+    for name in &run.config.app.secrets {
+        env.push(format!("{name}={}", run.secret_key));
+    }
     env
 }
 

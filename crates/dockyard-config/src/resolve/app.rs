@@ -24,7 +24,9 @@ const DEFAULT_HEALTH_PATH: &str = "/health/";
 const DEFAULT_STATIC_ROOT: &str = "staticfiles";
 const DEFAULT_TEST_COMMAND: [&str; 4] = ["python", "manage.py", "test", "--noinput"];
 const HINT_SECRETS: &str =
-    "deploy.toml is committed; pass secrets at run time (DJANGO_SECRET_KEY is generated per run)";
+    "deploy.toml is committed: name the variable in `[app] secrets` instead, and Dockyard gives it a throwaway value in each run (DJANGO_SECRET_KEY always gets one)";
+/// The variable every run gives a throwaway secret key, whatever `secrets` says.
+const DJANGO_SECRET_KEY: &str = "DJANGO_SECRET_KEY";
 
 pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, ConfigError> {
     let relative_app = resolve_project_relative_path(origin, &app.path, "app.path")?;
@@ -153,6 +155,11 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
         None => BTreeMap::new(),
     };
 
+    let secrets = match &app.secrets {
+        Some(secrets) => resolve_secrets(origin, secrets, &env)?,
+        None => Vec::new(),
+    };
+
     Ok(App {
         path: app_path,
         settings_module: settings_module.clone(),
@@ -162,8 +169,52 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
         test_command,
         static_root,
         env,
+        secrets,
         processes: super::services::resolve_processes(origin, app.process.as_ref())?,
     })
+}
+
+/// `[app] secrets`: valid variable names, each once, none also in `[app.env]`, not `DJANGO_SECRET_KEY`.
+fn resolve_secrets(
+    origin: Origin<'_>,
+    secrets: &raw::SpannedStrings,
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut resolved: Vec<String> = Vec::new();
+    for (index, name) in secrets.get_ref().iter().enumerate() {
+        let key = format!("app.secrets[{index}]");
+        let text = name.get_ref();
+        let problem = if !is_valid_environment_variable_name(text) {
+            Some((
+                format!("`{key}` = {text:?}: not a valid environment variable name"),
+                "use letters, digits and `_`, not starting with a digit".to_owned(),
+            ))
+        } else if text == DJANGO_SECRET_KEY {
+            Some((
+                format!(
+                    "`{key}` = {text:?}: Dockyard gives it a throwaway value in every run already"
+                ),
+                "remove it from `secrets`".to_owned(),
+            ))
+        } else if env.contains_key(text) {
+            Some((
+                format!("`{key}` = {text:?}: also written in [app.env]"),
+                "a secret gets a throwaway value in each run: remove it from [app.env]".to_owned(),
+            ))
+        } else if resolved.contains(text) {
+            Some((
+                format!("`{key}` = {text:?}: named twice"),
+                "name each variable once".to_owned(),
+            ))
+        } else {
+            None
+        };
+        if let Some((message, hint)) = problem {
+            return fail(origin, name.span(), &key, message, Some(hint));
+        }
+        resolved.push(text.clone());
+    }
+    Ok(resolved)
 }
 
 fn resolve_static_root(

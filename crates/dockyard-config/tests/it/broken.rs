@@ -69,6 +69,13 @@ broken_case!(missing_key, "wsgi = \"shop.wsgi:application\"\n" => "");
 broken_case!(missing_key_in_base, "image = \"dockyard/python-runtime:bookworm\"\n" => "");
 broken_case!(missing_bootstrap_suite, "suite = \"bookworm\"\nvariant" => "variant");
 
+// Secrets given a throwaway value per run.
+broken_case!(secret_bad_name, "secrets = [\"SHOP_API_TOKEN\"]" => "secrets = [\"SHOP-API-TOKEN\"]");
+broken_case!(secret_django_secret_key, "secrets = [\"SHOP_API_TOKEN\"]" => "secrets = [\"DJANGO_SECRET_KEY\"]");
+broken_case!(secret_also_in_app_env, "secrets = [\"SHOP_API_TOKEN\"]" => "secrets = [\"DATABASE_URL\"]");
+broken_case!(secret_named_twice, "secrets = [\"SHOP_API_TOKEN\"]" => "secrets = [\"SHOP_API_TOKEN\", \"SHOP_API_TOKEN\"]");
+broken_case!(secret_written_in_app_env, "DJANGO_ALLOWED_HOSTS = \"localhost,127.0.0.1\"" => "SHOP_API_TOKEN = \"abc\"");
+
 // Services and processes.
 broken_case!(service_unknown_kind, "kind = \"postgres\"" => "kind = \"postgresql\"");
 broken_case!(service_missing_version, "version = \"15\"\n" => "");

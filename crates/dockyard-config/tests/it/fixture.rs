@@ -16,6 +16,7 @@ settings_module = "shop.settings"
 wsgi = "shop.wsgi:application"
 port = 8000
 health_path = "/healthz/"
+secrets = ["SHOP_API_TOKEN"]
 requirements = ["requirements.txt"]
 test_requirements = ["requirements-test.txt"]
 test_command = ["python", "manage.py", "test", "--noinput", "-v", "2"]

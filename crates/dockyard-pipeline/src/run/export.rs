@@ -117,6 +117,9 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             prepared.provenance.source_date_epoch
         ),
     ];
+    for name in &config.app.secrets {
+        env.push(format!("{name}={}", throwaway_secret()?));
+    }
     env.extend(builder_protocol::environment());
     env.extend(prepared.locked.environment());
     env.extend(
