@@ -646,18 +646,6 @@ fn baseline_inputs(project: &Path, inputs: &Path) -> Result<(), BenchError> {
         dockyard_pipeline::builder_protocol::UV_VERSION,
     )
     .map_err(io("writing", inputs))?;
-    // The builder's dependencies folder as the locked set lays it out for the sample (requirements by their path
-    // relative to deploy.toml), and the uv release the builder script installs.
-    let deps = inputs.join("deps/app");
-    std::fs::create_dir_all(&deps).map_err(io("creating", &deps))?;
-    let requirements = project.join("app/requirements.txt");
-    std::fs::copy(&requirements, deps.join("requirements.txt"))
-        .map_err(io("copying", &requirements))?;
-    std::fs::write(
-        inputs.join("uv-version"),
-        dockyard_pipeline::builder_protocol::UV_VERSION,
-    )
-    .map_err(io("writing", inputs))?;
     let ca = std::env::var("DOCKYARD_CA_BUNDLE")
         .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_owned());
     std::fs::copy(&ca, inputs.join("ca.pem")).map_err(io("copying", Path::new(&ca)))?;

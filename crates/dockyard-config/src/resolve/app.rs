@@ -237,6 +237,24 @@ fn resolve_static_root(
     Ok(relative)
 }
 
+/// Fails unless `name` (written at `key`) is a valid environment variable name.
+pub(super) fn check_variable_name(
+    origin: Origin<'_>,
+    name: &Spanned<String>,
+    key: &str,
+) -> Result<(), ConfigError> {
+    if is_valid_environment_variable_name(name.get_ref()) {
+        return Ok(());
+    }
+    fail(
+        origin,
+        name.span(),
+        key,
+        format!("`{key}`: not a valid environment variable name"),
+        Some("use letters, digits and `_`, not starting with a digit".to_owned()),
+    )
+}
+
 /// The environment table `table` (`app.env`, `assets.env`): valid names, none secret-looking.
 pub(super) fn resolve_environment(
     origin: Origin<'_>,
@@ -249,15 +267,7 @@ pub(super) fn resolve_environment(
     entries.sort_by_key(|(name, _)| name.span().start);
     for (name, value) in entries {
         let key = format!("{table}.{}", render_key(name.get_ref()));
-        if !is_valid_environment_variable_name(name.get_ref()) {
-            return fail(
-                origin,
-                name.span(),
-                &key,
-                format!("`{key}`: not a valid environment variable name"),
-                Some("use letters, digits and `_`, not starting with a digit".to_owned()),
-            );
-        }
+        check_variable_name(origin, name, &key)?;
         if looks_like_secret_name(name.get_ref()) {
             return fail(
                 origin,

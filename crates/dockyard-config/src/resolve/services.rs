@@ -12,7 +12,6 @@ use crate::choices::{ServiceKind, ServiceValue};
 use crate::error::ConfigError;
 use crate::image_reference::parse_image_reference;
 use crate::model::{App, BaseImage, Process, ProcessReady, Service};
-use crate::names::is_valid_environment_variable_name;
 use crate::raw;
 use crate::service_images::{debian_service, offered_series};
 use crate::source_map::render_key;
@@ -276,43 +275,37 @@ fn resolve_service_env(
     for (name, part) in entries {
         let variable = name.get_ref();
         let key = format!("{table}.env.{}", render_key(variable));
-        if !is_valid_environment_variable_name(variable) {
-            return fail(
-                origin,
-                name.span(),
-                &key,
-                format!("`{key}`: not a valid environment variable name"),
-                Some("use letters, digits and `_`, not starting with a digit".to_owned()),
-            );
-        }
-        if DOCKYARD_VARIABLES.contains(&variable.as_str()) {
-            return fail(
-                origin,
-                name.span(),
-                &key,
+        super::app::check_variable_name(origin, name, &key)?;
+        let problem = if DOCKYARD_VARIABLES.contains(&variable.as_str()) {
+            Some((
                 format!("`{key}`: Dockyard sets {variable} itself"),
-                Some("choose the variable the app reads to reach the service, for example DATABASE_URL".to_owned()),
-            );
-        }
-        if app.env.contains_key(variable) {
-            return fail(
-                origin,
-                name.span(),
-                &key,
+                "choose the variable the app reads to reach the service, for example DATABASE_URL"
+                    .to_owned(),
+            ))
+        } else if app.env.contains_key(variable) {
+            Some((
                 format!("`{key}`: {variable} is also written in [app.env]"),
-                Some(format!(
+                format!(
                     "the service gives {variable} its value for each run: remove it from [app.env]"
-                )),
-            );
-        }
-        if let Some(other) = taken.get(variable) {
-            return fail(
-                origin,
-                name.span(),
-                &key,
-                format!("`{key}`: {variable} is already given by [{other}]"),
-                Some("each variable gets its value from one service".to_owned()),
-            );
+                ),
+            ))
+        } else if app.secrets.contains(variable) {
+            Some((
+                format!("`{key}`: {variable} is also named in [app] secrets"),
+                format!(
+                    "the service gives {variable} its value for each run: remove it from secrets"
+                ),
+            ))
+        } else {
+            taken.get(variable).map(|other| {
+                (
+                    format!("`{key}`: {variable} is already given by [{other}]"),
+                    "each variable gets its value from one service".to_owned(),
+                )
+            })
+        };
+        if let Some((message, hint)) = problem {
+            return fail(origin, name.span(), &key, message, Some(hint));
         }
         let value = resolve_choice::<ServiceValue>(
             origin,

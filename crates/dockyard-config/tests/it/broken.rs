@@ -92,6 +92,7 @@ broken_case!(service_env_unknown_part, "PGHOST = \"host\"" => "PGHOST = \"hostna
 broken_case!(service_env_bad_name, "REDIS_URL = \"url\"" => "\"REDIS-URL\" = \"url\"");
 broken_case!(service_env_set_by_dockyard, "REDIS_URL = \"url\"" => "DJANGO_SECRET_KEY = \"url\"");
 broken_case!(service_env_also_in_app_env, "REDIS_URL = \"url\"" => "DATABASE_URL = \"url\"");
+broken_case!(service_env_also_a_secret, "REDIS_URL = \"url\"" => "SHOP_API_TOKEN = \"url\"");
 broken_case!(service_env_given_by_two_services, "REDIS_URL = \"url\"" => "POSTGRES_URL = \"url\"");
 broken_case!(process_duplicate_name, "name = \"beat\"" => "name = \"worker\"");
 broken_case!(process_bad_name, "name = \"beat\"" => "name = \"Beat\"");
