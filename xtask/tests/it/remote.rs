@@ -292,10 +292,11 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         line.contains("builder step: wheels")
     });
     let during = leftovers_of_runs(&remote, &project);
+    // The builder container and the PostgreSQL service its tests run against.
     assert_eq!(
         during.containers.len(),
-        1,
-        "the builder container should be running: {during:?}"
+        2,
+        "the builder container and its database should be running: {during:?}"
     );
     second.kill_daemon();
     let restart_started = Instant::now();
