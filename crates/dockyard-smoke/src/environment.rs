@@ -61,6 +61,31 @@ impl SmokeEnvironment {
     }
 }
 
+impl SmokeEnvironment {
+    /// A container of the production image in this environment, as every app container runs: named
+    /// `<project>-<role>-<run>`, read-only with the scratch space and the data volume, on the run's network, with the
+    /// app's environment and the run's labels; `cmd` empty for the image's own command.
+    pub(crate) fn app_container(
+        &self,
+        run: &RunContext<'_>,
+        role: &str,
+        cmd: Vec<String>,
+    ) -> ContainerSpec {
+        ContainerSpec {
+            name: Some(format!("{}-{role}-{}", run.config.project.name, run.run_id)),
+            image: run.app_image.id.clone(),
+            cmd,
+            env: self.env.clone(),
+            labels: run.labels.clone(),
+            volumes: self.data.clone(),
+            tmpfs: self.tmpfs.clone(),
+            read_only_root: true,
+            network: Some(self.network.clone()),
+            ..ContainerSpec::default()
+        }
+    }
+}
+
 /// Starts `[services.<name>]` on the run's network from the images the caller made sure of, and waits until each
 /// is ready. `None` when the config has no services.
 async fn start_services(
@@ -132,21 +157,7 @@ async fn run_one_off(
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, Vec<String>), SmokeError> {
     let engine = run.engine;
-    let spec = ContainerSpec {
-        name: Some(format!(
-            "{}-{purpose}-{}",
-            run.config.project.name, run.run_id
-        )),
-        image: run.app_image.id.clone(),
-        cmd,
-        env: environment.env.clone(),
-        labels: run.labels.clone(),
-        volumes: environment.data.clone(),
-        tmpfs: environment.tmpfs.clone(),
-        read_only_root: true,
-        network: Some(environment.network.clone()),
-        ..ContainerSpec::default()
-    };
+    let spec = environment.app_container(run, purpose, cmd);
     let container = engine.create_container(&spec).await?;
     engine.start_container(&container).await?;
     let mut tail: Vec<String> = Vec::new();

@@ -91,18 +91,10 @@ pub(crate) async fn start_containers(
 
     let started = Instant::now();
     let app_spec = ContainerSpec {
-        name: Some(format!("{project}-app-{}", run.run_id)),
-        image: run.app_image.id.clone(),
-        env: environment.env.clone(),
-        labels: run.labels.clone(),
-        volumes: environment.data.clone(),
-        tmpfs: environment.tmpfs.clone(),
-        read_only_root: true,
-        network: Some(environment.network.clone()),
         network_aliases: vec!["app".to_owned()],
         publish: vec![config.app.port],
         health_interval: Some(HEALTH_INTERVAL),
-        ..ContainerSpec::default()
+        ..environment.app_container(run, "app", Vec::new())
     };
     let app = engine.create_container(&app_spec).await?;
     engine.start_container(&app).await?;

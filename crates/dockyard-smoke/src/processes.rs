@@ -32,20 +32,8 @@ pub(crate) async fn start(
     let mut running = Vec::new();
     for process in &run.config.app.processes {
         let spec = ContainerSpec {
-            name: Some(format!(
-                "{}-{}-{}",
-                run.config.project.name, process.name, run.run_id
-            )),
-            image: run.app_image.id.clone(),
-            cmd: process.command.clone(),
-            env: environment.env.clone(),
-            labels: run.labels.clone(),
-            volumes: environment.data.clone(),
-            tmpfs: environment.tmpfs.clone(),
-            read_only_root: true,
-            network: Some(environment.network.clone()),
             network_aliases: vec![process.name.clone()],
-            ..ContainerSpec::default()
+            ..environment.app_container(run, &process.name, process.command.clone())
         };
         let container = run.engine.create_container(&spec).await?;
         run.engine.start_container(&container).await?;

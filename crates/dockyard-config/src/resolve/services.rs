@@ -62,6 +62,30 @@ fn check_name(origin: Origin<'_>, name: &Spanned<String>, key: &str) -> Result<(
     Ok(())
 }
 
+/// A number of seconds from 1 to `maximum` at `key`, or `default` when not written.
+fn seconds(
+    origin: Origin<'_>,
+    written: Option<&Spanned<i64>>,
+    key: &str,
+    maximum: u64,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match written {
+        Some(number) => resolve_in_range(
+            origin,
+            number,
+            &RangeUse {
+                key,
+                unit: "seconds",
+                minimum: 1,
+                maximum,
+                default,
+            },
+        ),
+        None => Ok(default),
+    }
+}
+
 /// Resolves `[services.*]`, adding each service's `service-<name>` base to `bases`.
 pub(super) fn resolve_services(
     origin: Origin<'_>,
@@ -123,20 +147,13 @@ pub(super) fn resolve_services(
             ServiceKind::Rabbitmq => DEFAULT_RABBITMQ_READY_TIMEOUT_SECONDS,
             ServiceKind::Postgres | ServiceKind::Redis => DEFAULT_READY_TIMEOUT_SECONDS,
         };
-        let ready_timeout_seconds = match &service.ready_timeout_seconds {
-            Some(seconds) => resolve_in_range(
-                origin,
-                seconds,
-                &RangeUse {
-                    key: &format!("{table}.ready_timeout_seconds"),
-                    unit: "seconds",
-                    minimum: 1,
-                    maximum: 600,
-                    default: default_timeout,
-                },
-            )?,
-            None => default_timeout,
-        };
+        let ready_timeout_seconds = seconds(
+            origin,
+            service.ready_timeout_seconds.as_ref(),
+            &format!("{table}.ready_timeout_seconds"),
+            600,
+            default_timeout,
+        )?;
         let env = resolve_service_env(origin, service.env.as_ref(), &table, app, &mut variables)?;
         resolved.insert(
             name_text.clone(),
@@ -347,20 +364,13 @@ pub(super) fn resolve_processes(
         let ready = match (&process.ready_command, &process.stay_up_seconds) {
             (Some(ready_command), None) => ProcessReady::Command {
                 command: resolve_argv(origin, ready_command, &format!("{table}.ready_command"))?,
-                timeout_seconds: match &process.ready_timeout_seconds {
-                    Some(seconds) => resolve_in_range(
-                        origin,
-                        seconds,
-                        &RangeUse {
-                            key: &format!("{table}.ready_timeout_seconds"),
-                            unit: "seconds",
-                            minimum: 1,
-                            maximum: 600,
-                            default: DEFAULT_PROCESS_READY_TIMEOUT_SECONDS,
-                        },
-                    )?,
-                    None => DEFAULT_PROCESS_READY_TIMEOUT_SECONDS,
-                },
+                timeout_seconds: seconds(
+                    origin,
+                    process.ready_timeout_seconds.as_ref(),
+                    &format!("{table}.ready_timeout_seconds"),
+                    600,
+                    DEFAULT_PROCESS_READY_TIMEOUT_SECONDS,
+                )?,
             },
             (Some(_), Some(stay_up)) => {
                 return fail(
@@ -382,20 +392,13 @@ pub(super) fn resolve_processes(
                     );
                 }
                 ProcessReady::StaysUp {
-                    seconds: match stay_up {
-                        Some(seconds) => resolve_in_range(
-                            origin,
-                            seconds,
-                            &RangeUse {
-                                key: &format!("{table}.stay_up_seconds"),
-                                unit: "seconds",
-                                minimum: 1,
-                                maximum: 120,
-                                default: DEFAULT_STAY_UP_SECONDS,
-                            },
-                        )?,
-                        None => DEFAULT_STAY_UP_SECONDS,
-                    },
+                    seconds: seconds(
+                        origin,
+                        stay_up.as_ref(),
+                        &format!("{table}.stay_up_seconds"),
+                        120,
+                        DEFAULT_STAY_UP_SECONDS,
+                    )?,
                 }
             }
         };
