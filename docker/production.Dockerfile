@@ -28,8 +28,10 @@ COPY staticfiles/staticfiles.json /app/{{ static_root }}/staticfiles.json
 WORKDIR /app
 USER {{ user }}:{{ user }}
 EXPOSE {{ port }}
+# The probe asks as smoke does: with `[smoke] host` (a name ALLOWED_HOSTS accepts) and the TLS terminator's
+# X-Forwarded-Proto, so an app with SECURE_SSL_REDIRECT answers instead of redirecting.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["/opt/venv/bin/python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{{ port }}{{ health_path }}', timeout=4).status == 200 else 1)"]
+    CMD ["/opt/venv/bin/python", "-c", "import sys, urllib.request as u; r = u.Request('http://127.0.0.1:{{ port }}{{ health_path }}', headers={'Host': '{{ health_host }}', 'X-Forwarded-Proto': '{{ health_scheme }}'}); sys.exit(0 if u.urlopen(r, timeout=4).status == 200 else 1)"]
 STOPSIGNAL SIGTERM
 # gunicorn reads ./gunicorn.conf.py from the working directory when the project has one.
 CMD ["/opt/venv/bin/gunicorn", "{{ wsgi }}"]

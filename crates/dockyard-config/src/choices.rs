@@ -317,6 +317,9 @@ closed_set! {
     ServiceValue {
         /// The whole connection URL with the run's credentials (`postgres://user:password@db:5432/name`).
         Url = "url",
+        /// The URL without the database part (`redis://:password@cache:6379`), for settings that append it
+        /// themselves (`REDIS_URL + "/0"`).
+        ServerUrl = "server_url",
         /// The host name on the run's network (the service's table name).
         Host = "host",
         /// The port.

@@ -321,6 +321,15 @@ pub struct Smoke {
     pub app_size_budget_mb: Option<u64>,
     /// The largest acceptable nginx image, in megabytes; above 0.
     pub nginx_size_budget_mb: Option<u64>,
+    /// The `Host` header of every smoke request (readiness, the built-in and declared checks): `host`, else
+    /// nginx's first `server_name`, else `localhost`. The app's `ALLOWED_HOSTS` must accept it.
+    pub host: String,
+    /// The page the static check renders and reads `/static/` URLs from, following redirects (default `/`);
+    /// starts with `/`.
+    pub page: String,
+    /// Whether smoke's requests carry `X-Forwarded-Proto: https`, as from the TLS terminator in front of nginx
+    /// (default `true`, so an app with `SECURE_SSL_REDIRECT` answers instead of redirecting); `false` sends `http`.
+    pub https: bool,
     /// The extra checks, in the file's order; the built-in ones are not listed here.
     pub checks: Vec<SmokeCheck>,
 }

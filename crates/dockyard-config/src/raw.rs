@@ -187,6 +187,8 @@ pub struct Builder {
     pub ca_bundle: Option<Spanned<String>>,
     /// `pip_cache_volume`: the Docker volume holding pip's cache.
     pub pip_cache_volume: Option<Spanned<String>>,
+    /// `packages`: Debian packages the built-in builder base adds (headers to compile against: `libpq-dev`).
+    pub packages: Option<SpannedStrings>,
 }
 
 /// `[production]`.
@@ -199,6 +201,8 @@ pub struct Production {
     pub base: Option<Spanned<String>>,
     /// `user`: the numeric uid the app runs as.
     pub user: Option<Spanned<i64>>,
+    /// `packages`: Debian packages the built-in runtime base adds (shared libraries the app loads: `libpq5`).
+    pub packages: Option<SpannedStrings>,
 }
 
 /// `[nginx]`.
@@ -233,6 +237,12 @@ pub struct Smoke {
     pub app_size_budget_mb: Option<Spanned<i64>>,
     /// `nginx_size_budget_mb`: the largest acceptable nginx image, in megabytes.
     pub nginx_size_budget_mb: Option<Spanned<i64>>,
+    /// `host`: the `Host` header of smoke's requests.
+    pub host: Option<Spanned<String>>,
+    /// `page`: the page the static check renders.
+    pub page: Option<Spanned<String>>,
+    /// `https`: whether requests arrive as from a TLS terminator (`X-Forwarded-Proto: https`).
+    pub https: Option<bool>,
     /// `[[smoke.check]]`: extra HTTP checks, each with the span of its table.
     pub check: Option<Vec<Spanned<SmokeCheck>>>,
 }

@@ -16,6 +16,19 @@ pub const NODE_WORK_DIR: &str = "/work";
 /// Where the `node_modules` cache volume is mounted; the tree lives in its `node_modules` folder, so Node's module
 /// lookup from a cached package finds its siblings.
 pub const NODE_CACHE_DIR: &str = "/cache";
+/// The asset folder inside the Node container: [`NODE_WORK_DIR`] joined with `path` (relative to the project root),
+/// without empty or `.` components, so `path = "."` is the work folder itself.
+pub fn node_work_folder(path: &Path) -> String {
+    let mut folder = NODE_WORK_DIR.to_owned();
+    for component in path.components() {
+        if let std::path::Component::Normal(part) = component {
+            folder.push('/');
+            folder.push_str(&part.to_string_lossy());
+        }
+    }
+    folder
+}
+
 /// The folder the assets script is uploaded into, in the Node container and the builder alike.
 pub const SCRIPT_DIR: &str = "/tmp";
 /// The assets script's file name in [`SCRIPT_DIR`].
@@ -59,10 +72,15 @@ pub fn prepare(
 }
 
 /// The ignore rules of the asset folder: the project's `[context]` excludes, `node_modules` (the cache volume holds
-/// it) and the output folders inside the asset folder (the build makes them).
+/// it), the output folders inside the asset folder (the build makes them) and Dockyard's own outputs when they lie
+/// inside it (`assets.path = "."`).
 pub fn sources_rules(config: &DeployConfig, assets: &Assets) -> SourceRules {
     let mut extra_deny = config.context.exclude.clone();
     extra_deny.push("node_modules/".to_owned());
+    extra_deny.extend(crate::plan::outputs_exclude(
+        config,
+        &config.root.join(&assets.path),
+    ));
     extra_deny.extend(
         assets
             .outputs
@@ -357,6 +375,18 @@ mod tests {
             runs_in,
             base: None,
         }
+    }
+
+    #[test]
+    fn the_node_work_folder_joins_only_normal_components() {
+        let check = |path: &str, expected: &str| {
+            assert_eq!(node_work_folder(Path::new(path)), expected, "{path:?}")
+        };
+        // `path = "."` is the work folder itself: `/work/.` or `/work/` would make `work//script` member paths.
+        check(".", NODE_WORK_DIR);
+        check("", NODE_WORK_DIR);
+        check("theme/static_src", "/work/theme/static_src");
+        check("./assets/", "/work/assets");
     }
 
     fn check_prune(path: &str, outputs: &[&str], expected: &[&str]) {

@@ -289,19 +289,20 @@ pub fn source_rules(config: &DeployConfig) -> SourceRules {
         .cloned()
         .chain(crate::assets::app_source_excludes(config.assets.as_ref()))
         .collect();
-    let outputs = config.root.join(dockyard_config::outputs::TARGET_DIR);
-    if let Some(top) = outputs
-        .strip_prefix(&config.app.path)
-        .ok()
-        .and_then(|inside| inside.components().next())
-    {
-        extra_deny.push(format!("/{}/", top.as_os_str().to_string_lossy()));
-    }
+    extra_deny.extend(outputs_exclude(config, &config.app.path));
     SourceRules {
         dockerignore: config.context.dockerignore.clone(),
         extra_deny,
         max_file_bytes: None,
     }
+}
+
+/// The exclude rule for the folder holding Dockyard's outputs when it lies inside `folder` (an absolute path), so a
+/// tree packed from `folder` never holds a run's own work files.
+pub fn outputs_exclude(config: &DeployConfig, folder: &std::path::Path) -> Option<String> {
+    let outputs = config.root.join(dockyard_config::outputs::TARGET_DIR);
+    let top = outputs.strip_prefix(folder).ok()?.components().next()?;
+    Some(format!("/{}/", top.as_os_str().to_string_lossy()))
 }
 
 /// The placeholders Dockerfile templates may use.
@@ -312,6 +313,11 @@ pub fn template_values(config: &DeployConfig) -> BTreeMap<&'static str, String> 
         ("wsgi", config.app.wsgi.clone()),
         ("port", config.app.port.to_string()),
         ("health_path", config.app.health_path.clone()),
+        ("health_host", config.smoke.host.clone()),
+        (
+            "health_scheme",
+            if config.smoke.https { "https" } else { "http" }.to_owned(),
+        ),
         ("static_root", config.app.static_root.display().to_string()),
         ("user", config.production.user.to_string()),
     ])

@@ -59,10 +59,18 @@ pub fn url(kind: ServiceKind, credentials: &Credentials) -> String {
     }
 }
 
+/// [`url`] without its database part: `redis://:PW@cache:6379`, for settings that append `/0` themselves.
+pub fn server_url(kind: ServiceKind, credentials: &Credentials) -> String {
+    let full = url(kind, credentials);
+    let suffix = format!("/{}", credentials.database);
+    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+}
+
 /// The value an app variable receives for `part` of the service's connection.
 pub fn value(kind: ServiceKind, credentials: &Credentials, part: ServiceValue) -> String {
     match part {
         ServiceValue::Url => url(kind, credentials),
+        ServiceValue::ServerUrl => server_url(kind, credentials),
         ServiceValue::Host => credentials.host.clone(),
         ServiceValue::Port => kind.port().to_string(),
         ServiceValue::User => credentials.user.clone(),

@@ -1,6 +1,6 @@
 //! Declared HTTP checks: what a check expects, and the mismatches between that and a response.
 
-use dockyard_config::SmokeCheck;
+use dockyard_config::{Smoke, SmokeCheck};
 use serde::Serialize;
 
 use crate::http::{HttpRequest, HttpResponse, Method};
@@ -27,18 +27,30 @@ pub struct Mismatch {
     pub actual: String,
 }
 
-/// The request a check sends: its method, path and host (or `default_host`), no body.
-pub fn http_request_for_check(spec: &SmokeCheck, default_host: &str) -> HttpRequest {
+/// The request a check sends: its method, path and host (or `[smoke] host`), the headers of every smoke request
+/// ([`smoke_headers`]), no body.
+pub fn http_request_for_check(spec: &SmokeCheck, smoke: &Smoke) -> HttpRequest {
     HttpRequest {
         method: method_of(spec),
         path: spec.path.clone(),
-        host: spec
-            .host
-            .clone()
-            .unwrap_or_else(|| default_host.to_string()),
-        headers: Vec::new(),
+        host: spec.host.clone().unwrap_or_else(|| smoke.host.clone()),
+        headers: smoke_headers(smoke),
         body: Vec::new(),
     }
+}
+
+/// A `GET` of `path` as smoke sends every request to the app: `Host: [smoke] host` and [`smoke_headers`].
+pub fn smoke_get(smoke: &Smoke, path: &str) -> HttpRequest {
+    let mut request = HttpRequest::get(path, &smoke.host);
+    request.headers = smoke_headers(smoke);
+    request
+}
+
+/// The headers of every smoke request to the app: `X-Forwarded-Proto` as the TLS terminator in front of nginx sets
+/// it (`https` unless `[smoke] https = false`), so an app with `SECURE_SSL_REDIRECT` answers instead of redirecting.
+pub fn smoke_headers(smoke: &Smoke) -> Vec<(String, String)> {
+    let scheme = if smoke.https { "https" } else { "http" };
+    vec![("X-Forwarded-Proto".to_owned(), scheme.to_owned())]
 }
 
 /// The check's method as the client sends it. deploy.toml allows `GET`, `HEAD` and `POST` only.

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dockyard_config::{DeployConfig, Via};
+use dockyard_config::Via;
 
 use crate::checks::{http_check_result, http_request_for_check};
 use crate::http::{self, HttpRequest, HttpResponse, Method};
@@ -25,18 +25,11 @@ const NGINX_STATIC_ROOT: &str = "/srv/static";
 /// Where the production image keeps the app.
 const APP_ROOT: &str = "/app";
 
-/// The `Host` the checks send: nginx's first `server_name`, or `localhost`.
-pub(crate) fn default_host(config: &DeployConfig) -> String {
-    config
-        .nginx
-        .as_ref()
-        .and_then(|nginx| nginx.server_names.first().cloned())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
+/// How many redirects the static check follows from `[smoke] page`.
+const MAX_REDIRECTS: usize = 5;
 
 /// The checks deploy.toml declares, in its order, each through nginx or straight to the app.
 pub(crate) async fn declared_checks(run: &RunContext<'_>, running: &Running) -> Vec<CheckResult> {
-    let host = default_host(run.config);
     let mut results = Vec::new();
     for check in &run.config.smoke.checks {
         let started = Instant::now();
@@ -44,12 +37,69 @@ pub(crate) async fn declared_checks(run: &RunContext<'_>, running: &Running) -> 
             Via::Nginx => running.front_address(),
             Via::App => running.app_address,
         };
-        let request = http_request_for_check(check, &host);
+        let request = http_request_for_check(check, &run.config.smoke);
         let outcome = http::send(address, &request, CHECK_TIMEOUT).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         results.push(http_check_result(check, &outcome, duration_ms));
     }
     results
+}
+
+/// Whether `status` is a redirect the static check follows.
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// `[smoke] page` through nginx, following up to [`MAX_REDIRECTS`] redirects that stay on smoke's host (a browser
+/// on the site would follow them too); returns the path last asked for and its answer. A redirect elsewhere (another
+/// host, `https://` when the page was asked for with `[smoke] https`) is the answer.
+async fn fetch_page(
+    address: std::net::SocketAddr,
+    smoke: &dockyard_config::Smoke,
+) -> (String, Result<HttpResponse, HttpError>) {
+    let mut path = smoke.page.clone();
+    for _ in 0..=MAX_REDIRECTS {
+        let answer = http::send(
+            address,
+            &crate::checks::smoke_get(smoke, &path),
+            CHECK_TIMEOUT,
+        )
+        .await;
+        let next = match &answer {
+            Ok(response) if is_redirect(response.status) => response
+                .header("location")
+                .and_then(|location| same_site_path(smoke, &path, location)),
+            _ => None,
+        };
+        match next {
+            Some(next) => path = next,
+            None => return (path, answer),
+        }
+    }
+    let answer = http::send(
+        address,
+        &crate::checks::smoke_get(smoke, &path),
+        CHECK_TIMEOUT,
+    )
+    .await;
+    (path, answer)
+}
+
+/// The path (with its query) `location` points to when it stays on smoke's host and scheme, resolved against
+/// `from` as a browser resolves it.
+fn same_site_path(smoke: &dockyard_config::Smoke, from: &str, location: &str) -> Option<String> {
+    let scheme = if smoke.https { "https" } else { "http" };
+    let base = url::Url::parse(&format!("{scheme}://{}{from}", smoke.host)).ok()?;
+    let target = base.join(location).ok()?;
+    if target.scheme() != base.scheme() || target.host_str() != base.host_str() {
+        return None;
+    }
+    let mut path = target.path().to_owned();
+    if let Some(query) = target.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
 }
 
 /// Every static URL on the rendered page resolves through nginx with immutable caching for hashed names, and both
@@ -66,9 +116,9 @@ pub(crate) async fn static_checks(
     else {
         return Ok(results);
     };
-    let host = default_host(run.config);
+    let smoke = &run.config.smoke;
     let started = Instant::now();
-    let page = http::send(nginx_address, &HttpRequest::get("/", &host), CHECK_TIMEOUT).await;
+    let (page_path, page) = fetch_page(nginx_address, smoke).await;
     let urls = match &page {
         Ok(response) if response.status == 200 => {
             static_urls(&response.body_text(), static_files.url)
@@ -76,9 +126,17 @@ pub(crate) async fn static_checks(
         _ => Vec::new(),
     };
     let page_problem = match &page {
-        Ok(response) if response.status != 200 => Some(format!("HTTP {}", response.status)),
+        Ok(response) if response.status != 200 => Some(match response.header("location") {
+            Some(location) if is_redirect(response.status) => {
+                format!("HTTP {} to {location} at {page_path}", response.status)
+            }
+            _ => format!("HTTP {} at {page_path}", response.status),
+        }),
         Err(error) => Some(error.to_string()),
-        Ok(_) if urls.is_empty() => Some(format!("a page with no {} URL", static_files.url)),
+        Ok(_) if urls.is_empty() => Some(format!(
+            "{page_path}: a page with no {} URL",
+            static_files.url
+        )),
         Ok(_) => None,
     };
     results.push(CheckResult::timed(
@@ -87,14 +145,18 @@ pub(crate) async fn static_checks(
         started,
         page_problem.map(|actual| {
             Failure::new(
-                format!("GET / answers 200 and references {} URLs", static_files.url),
+                format!(
+                    "GET {} answers 200 (redirects followed) and references {} URLs",
+                    smoke.page, static_files.url
+                ),
                 actual,
             )
+            .with_detail("hint: `[smoke] page` names the page to read, `[smoke] host` the Host it is asked for")
         }),
     ));
     for url in &urls {
         let started = Instant::now();
-        let mut request = HttpRequest::get(url, &host);
+        let mut request = crate::checks::smoke_get(smoke, url);
         request
             .headers
             .push(("Accept-Encoding".to_owned(), "gzip".to_owned()));
@@ -257,7 +319,6 @@ pub(crate) async fn nginx_checks(run: &RunContext<'_>, running: &Running) -> Vec
     let (Some(address), Some(nginx)) = (running.nginx_address, &run.config.nginx) else {
         return results;
     };
-    let host = default_host(run.config);
     let started = Instant::now();
     let dropped = "the connection closed without a response";
     let failure = match http::send(
@@ -283,7 +344,7 @@ pub(crate) async fn nginx_checks(run: &RunContext<'_>, running: &Running) -> Vec
     let request = HttpRequest {
         method: Method::POST,
         body: vec![b'x'; (limit + 1) as usize],
-        ..HttpRequest::get("/", &host)
+        ..crate::checks::smoke_get(&run.config.smoke, "/")
     };
     let failure = match http::send(address, &request, UPLOAD_TIMEOUT).await {
         Ok(response) if response.status == 413 => None,
@@ -301,7 +362,7 @@ pub(crate) async fn nginx_checks(run: &RunContext<'_>, running: &Running) -> Vec
     ));
 
     let started = Instant::now();
-    let request = HttpRequest::get(&run.config.app.health_path, &host);
+    let request = crate::checks::smoke_get(&run.config.smoke, &run.config.app.health_path);
     let failure = match http::send(address, &request, NGINX_TIMEOUT).await {
         Ok(response) => {
             let server = response.header("server").unwrap_or("").to_owned();
@@ -349,5 +410,31 @@ mod tests {
         check("10M", 10 * 1024 * 1024);
         check("1g", 1024 * 1024 * 1024);
         check("", 0);
+    }
+
+    #[test]
+    fn redirects_are_followed_only_on_smoke_host_and_scheme() {
+        let smoke = dockyard_config::Smoke {
+            startup_timeout_seconds: 60,
+            stop_timeout_seconds: 10,
+            app_size_budget_mb: None,
+            nginx_size_budget_mb: None,
+            host: "localhost".to_owned(),
+            page: "/".to_owned(),
+            https: true,
+            checks: Vec::new(),
+        };
+        let check = |from: &str, location: &str, expected: Option<&str>| {
+            assert_eq!(
+                same_site_path(&smoke, from, location).as_deref(),
+                expected,
+                "{from} -> {location}"
+            );
+        };
+        check("/", "/catalog/", Some("/catalog/"));
+        check("/", "https://localhost/en/?a=1", Some("/en/?a=1"));
+        check("/en/", "guide/", Some("/en/guide/"));
+        check("/", "http://localhost/", None);
+        check("/", "https://example.org/", None);
     }
 }

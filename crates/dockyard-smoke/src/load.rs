@@ -217,14 +217,15 @@ pub(crate) async fn load_check(
     } else {
         "the app"
     };
+    let page = &run.config.smoke.page;
     let name = format!(
-        "GET / through {through}, {} connections for {} s: no 5xx, no errors",
+        "GET {page} through {through}, {} connections for {} s: no 5xx, no errors",
         options.connections,
         options.duration.as_secs()
     );
     run.progress.detail(&format!("load: {name}"));
     let started = Instant::now();
-    let request = HttpRequest::get("/", &crate::http_checks::default_host(run.config));
+    let request = crate::checks::smoke_get(&run.config.smoke, page);
     let measured = run_load(running.front_address(), &request, options).await;
     let summary = measured.summary();
     run.progress.detail(&format!("load: {summary}"));
@@ -233,7 +234,7 @@ pub(crate) async fn load_check(
             .with_detail(measured.first_error.clone().unwrap_or_default())
     });
     let note = format!(
-        "load: GET / through {through}, {} connections, {} s: {summary}",
+        "load: GET {page} through {through}, {} connections, {} s: {summary}",
         options.connections,
         options.duration.as_secs()
     );

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dockyard_engine::{ContainerState, HealthStatus};
 
-use crate::http::{self, HttpRequest};
+use crate::http;
 use crate::lifecycle::{self, Running};
 use crate::report::Failure;
 use crate::{CheckResult, RunContext, SmokeError};
@@ -57,6 +57,16 @@ pub enum Readiness {
     NginxExited {
         /// Its exit code.
         exit_code: i64,
+    },
+    /// A probe was refused with a 4xx other than 404: the app is up but will never accept the request as smoke
+    /// sends it (`ALLOWED_HOSTS` without smoke's host answers 400), so the wait gives up at once.
+    Refused {
+        /// Where the probe went.
+        target: Target,
+        /// The status.
+        status: u16,
+        /// The body's first lines.
+        body: String,
     },
     /// The startup timeout passed.
     TimedOut {
@@ -137,8 +147,24 @@ pub enum Event {
 pub enum Probe {
     /// The health endpoint answered 200.
     Healthy,
+    /// A 4xx other than 404 (see [`is_refusal`]), with the body's first lines.
+    Refused {
+        /// The status.
+        status: u16,
+        /// The body's first lines.
+        body: String,
+    },
     /// Anything else: another status, or no answer (the text says which).
     NotReady(String),
+}
+
+/// How many lines of a refusal's body the failure shows.
+const REFUSAL_BODY_LINES: usize = 5;
+
+/// Whether `status` says the app is up and refuses the request itself: a 4xx other than 404 (a health route not
+/// loaded yet) and 408/429 (transient). 5xx and nginx's 502/504 mean not up yet.
+pub fn is_refusal(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 404 | 408 | 429)
 }
 
 impl Readiness {
@@ -216,6 +242,13 @@ pub fn step(state: Readiness, event: Event) -> Readiness {
                         waiting.held_app_answer = Some(answered);
                     }
                 }
+                Probe::Refused { status, body } => {
+                    return Readiness::Refused {
+                        target: waiting.target,
+                        status,
+                        body,
+                    };
+                }
                 Probe::NotReady(answer) => {
                     waiting.last_answer = answer;
                     if waiting.target == Target::App {
@@ -246,10 +279,7 @@ pub(crate) async fn wait_until_ready(
     let engine = run.engine;
     let config = run.config;
     let deadline = Duration::from_secs(config.smoke.startup_timeout_seconds);
-    let request = HttpRequest::get(
-        &config.app.health_path,
-        &crate::http_checks::default_host(config),
-    );
+    let request = crate::checks::smoke_get(&config.smoke, &config.app.health_path);
     let elapsed = || running.started.elapsed();
     let mut state = Readiness::start(running.nginx.is_some(), deadline);
     while let Some(waiting) = state.waiting() {
@@ -271,6 +301,16 @@ pub(crate) async fn wait_until_ready(
         let sent = elapsed();
         let outcome = match http::send(address, &request, PROBE_TIMEOUT).await {
             Ok(response) if response.status == 200 => Probe::Healthy,
+            Ok(response) if is_refusal(response.status) => Probe::Refused {
+                status: response.status,
+                body: response
+                    .body_text()
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .take(REFUSAL_BODY_LINES)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            },
             Ok(response) => Probe::NotReady(format!("HTTP {}", response.status)),
             Err(error) => Probe::NotReady(error.to_string()),
         };
@@ -333,6 +373,30 @@ pub(crate) async fn wait_until_ready(
                 format!("nginx exited with code {exit_code}"),
             ),
         ),
+        Readiness::Refused {
+            target,
+            status,
+            body,
+        } => (
+            HEALTHY_CHECK,
+            &running.app,
+            Failure::new(
+                format!("{} answering 200", config.app.health_path),
+                format!(
+                    "HTTP {status} {} for Host `{}`: refused, not starting; gave up at once",
+                    match target {
+                        Target::App => "straight from the app",
+                        Target::Nginx => "through nginx",
+                    },
+                    config.smoke.host
+                ),
+            )
+            .with_detail(format!(
+                "{body}\nhint: a 400 is Django refusing the Host (ALLOWED_HOSTS must accept `[smoke] host`, through \
+                 `[app.env]`); a 403 or 401 means the health path needs no login and no CSRF; `[app] health_path` \
+                 names another page"
+            )),
+        ),
         Readiness::TimedOut {
             health,
             last_answer,
@@ -351,11 +415,17 @@ pub(crate) async fn wait_until_ready(
         Readiness::Waiting(_) => unreachable!("the loop ends only on a decided state"),
     };
     let tail = lifecycle::log_tail_text(engine, container).await;
+    // A refusal's detail (the body and a hint) comes before the log tail.
+    let detail = if failure.detail.is_empty() {
+        tail
+    } else {
+        format!("{}\n{tail}", failure.detail)
+    };
     results.push(CheckResult::timed(
         lifecycle::GROUP,
         name,
         running.started,
-        Some(failure.with_detail(tail)),
+        Some(failure.with_detail(detail)),
     ));
     Ok(None)
 }
@@ -616,5 +686,36 @@ mod tests {
             .waiting()
             .unwrap()
             .nginx_state_due(at(0)));
+    }
+
+    #[test]
+    fn a_refusal_gives_up_at_once_and_404_or_5xx_keep_waiting() {
+        assert!(is_refusal(400) && is_refusal(403) && is_refusal(401));
+        assert!(!is_refusal(404) && !is_refusal(429) && !is_refusal(503) && !is_refusal(502));
+        let probed = |outcome: Probe| Event::Probed {
+            sent: at(10),
+            answered: at(20),
+            outcome,
+        };
+        let state = step(
+            Readiness::start(true, at(60_000)),
+            probed(Probe::NotReady("HTTP 404".to_owned())),
+        );
+        assert!(state.waiting().is_some());
+        let state = step(
+            state,
+            probed(Probe::Refused {
+                status: 400,
+                body: "Bad Request (400)".to_owned(),
+            }),
+        );
+        assert_eq!(
+            state,
+            Readiness::Refused {
+                target: Target::App,
+                status: 400,
+                body: "Bad Request (400)".to_owned(),
+            }
+        );
     }
 }

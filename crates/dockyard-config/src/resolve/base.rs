@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use sha2::Digest as _;
 use toml::Spanned;
 
 use super::{fail, Origin};
@@ -110,6 +111,63 @@ fn built_in_bases(python: PythonVersion, node_in_builder: bool) -> BTreeMap<Stri
     .into_iter()
     .map(|base| (base.name.clone(), base))
     .collect()
+}
+
+/// Adds `packages` (`production.packages` or `builder.packages`, named by `key`) to the recipe of the built-in base
+/// `name`, and a digest of its whole package list to its tag, so bases extended differently never share an image.
+pub(super) fn add_packages(
+    origin: Origin<'_>,
+    bases: &mut BTreeMap<String, BaseImage>,
+    name: &str,
+    built_in: bool,
+    key: &str,
+    packages: &raw::SpannedStrings,
+) -> Result<(), ConfigError> {
+    let base = bases.get_mut(name).expect("a base resolved by name");
+    let bootstrap = match (&mut base.bootstrap, built_in) {
+        (Some(bootstrap), true) => bootstrap,
+        _ => {
+            return fail(
+                origin,
+                packages.span(),
+                key,
+                format!("`{key}` adds packages to the base `{name}`, which deploy.toml defines itself"),
+                Some(format!(
+                    "list them in `[base.{name}.bootstrap] packages`, or leave `[base.{name}]` out to extend \
+                     Dockyard's built-in base"
+                )),
+            )
+        }
+    };
+    for (index, package) in packages.get_ref().iter().enumerate() {
+        let text = package.get_ref();
+        if !is_valid_debian_package_name(text) {
+            let key = format!("{key}[{index}]");
+            return fail(
+                origin,
+                package.span(),
+                &key,
+                format!("`{key}` = {text:?}: not a Debian package name"),
+                Some(
+                    "package names use lowercase letters, digits, `+`, `-` and `.`, at least two characters, \
+                     starting with a letter or digit, for example \"libpq5\""
+                        .to_owned(),
+                ),
+            );
+        }
+        if !bootstrap.packages.contains(text) {
+            bootstrap.packages.push(text.clone());
+        }
+    }
+    let mut all: Vec<&str> = bootstrap.packages.iter().map(String::as_str).collect();
+    all.sort_unstable();
+    let digest = sha2::Sha256::digest(all.join(" ").as_bytes());
+    base.image.tag = Some(format!(
+        "{}-{}",
+        bootstrap.suite,
+        &hex::encode(digest)[..12]
+    ));
+    Ok(())
 }
 
 /// The built-in bases for `python`, each replaced by the written table of the same name, and the

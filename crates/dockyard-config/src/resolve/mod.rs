@@ -88,14 +88,18 @@ pub(crate) fn resolve_document(
     let bases = resolve_bases(origin, document.base.as_ref(), python, node_in_builder)?;
     let builder = resolve_builder(
         origin,
-        &document.builder.unwrap_or_default(),
+        &document.builder.clone().unwrap_or_default(),
         &project,
         &bases,
     )?;
     if let (Some(raw_assets), Some(resolved)) = (&document.assets, &assets) {
         self::assets::check_node_in_builder(origin, raw_assets, resolved, &bases[&builder.base])?;
     }
-    let production = resolve_production(origin, &document.production.unwrap_or_default(), &bases)?;
+    let production = resolve_production(
+        origin,
+        &document.production.clone().unwrap_or_default(),
+        &bases,
+    )?;
     let nginx = match &document.nginx {
         Some(nginx) => Some(resolve_nginx(origin, nginx, &bases)?),
         None => None,
@@ -106,6 +110,23 @@ pub(crate) fn resolve_document(
         .iter()
         .flat_map(|written| written.get_ref().keys().map(Spanned::get_ref))
         .collect();
+    // The runtime's packages reach the builder too: the tests and collectstatic load the same libraries.
+    let production_packages = document
+        .production
+        .as_ref()
+        .and_then(|p| p.packages.as_ref());
+    let builder_packages = document.builder.as_ref().and_then(|b| b.packages.as_ref());
+    let additions = [
+        (&production.base, "production.packages", production_packages),
+        (&builder.base, "production.packages", production_packages),
+        (&builder.base, "builder.packages", builder_packages),
+    ];
+    for (base, key, packages) in additions {
+        if let Some(packages) = packages {
+            let built_in = !written_bases.contains(&base);
+            self::base::add_packages(origin, &mut bases, base, built_in, key, packages)?;
+        }
+    }
     let used_bases = [
         Some(&builder.base),
         Some(&production.base),
@@ -114,7 +135,11 @@ pub(crate) fn resolve_document(
     ];
     // A built-in base nothing starts from (nginx's, without [nginx]) is not planned.
     bases.retain(|name, _| written_bases.contains(&name) || used_bases.contains(&Some(name)));
-    let smoke = resolve_smoke(origin, document.smoke.as_ref(), nginx.is_some())?;
+    let smoke = resolve_smoke(
+        origin,
+        document.smoke.as_ref(),
+        nginx.as_ref().map(|nginx| nginx.server_names.as_slice()),
+    )?;
     let scan = match &document.scan {
         Some(scan) => Some(resolve_scan(origin, scan, nginx.is_some())?),
         None => None,

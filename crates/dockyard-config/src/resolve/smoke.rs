@@ -20,20 +20,55 @@ const DEFAULT_STOP_TIMEOUT_SECONDS: u64 = 10;
 const MAXIMUM_STOP_TIMEOUT_SECONDS: u64 = 120;
 const DEFAULT_CHECK_STATUS: u16 = 200;
 const DEFAULT_CHECK_METHOD: HttpMethod = HttpMethod::Get;
+/// The `Host` of smoke's requests without `smoke.host` and without `[nginx]`.
+const DEFAULT_HOST: &str = "localhost";
+/// The page the static check renders without `smoke.page`.
+const DEFAULT_PAGE: &str = "/";
 
 pub(super) fn resolve_smoke(
     origin: Origin<'_>,
     smoke: Option<&raw::Smoke>,
-    has_nginx: bool,
+    server_names: Option<&[String]>,
 ) -> Result<Smoke, ConfigError> {
+    let has_nginx = server_names.is_some();
+    let default_host = server_names
+        .and_then(|names| names.first().cloned())
+        .unwrap_or_else(|| DEFAULT_HOST.to_owned());
     let Some(smoke) = smoke else {
         return Ok(Smoke {
             startup_timeout_seconds: DEFAULT_STARTUP_TIMEOUT_SECONDS,
             stop_timeout_seconds: DEFAULT_STOP_TIMEOUT_SECONDS,
             app_size_budget_mb: None,
             nginx_size_budget_mb: None,
+            host: default_host,
+            page: DEFAULT_PAGE.to_owned(),
+            https: true,
             checks: Vec::new(),
         });
+    };
+    let host = match &smoke.host {
+        Some(host) => {
+            let text = host.get_ref();
+            if !is_valid_host_header(text) {
+                return fail(
+                    origin,
+                    host.span(),
+                    "smoke.host",
+                    format!("`smoke.host` = {text:?}: not a Host header value"),
+                    Some(
+                        "write a host name the app's ALLOWED_HOSTS accepts, optionally with a port, for \
+                         example \"localhost\" or \"example.com\""
+                            .to_owned(),
+                    ),
+                );
+            }
+            text.clone()
+        }
+        None => default_host,
+    };
+    let page = match &smoke.page {
+        Some(page) => resolve_path(origin, page, "smoke.page")?,
+        None => DEFAULT_PAGE.to_owned(),
     };
     let startup_timeout_seconds = match &smoke.startup_timeout_seconds {
         Some(seconds) => resolve_in_range(
@@ -111,8 +146,39 @@ pub(super) fn resolve_smoke(
         stop_timeout_seconds,
         app_size_budget_mb,
         nginx_size_budget_mb,
+        host,
+        page,
+        https: smoke.https.unwrap_or(true),
         checks,
     })
+}
+
+/// An HTTP path: starts with `/`, no whitespace.
+fn resolve_path(
+    origin: Origin<'_>,
+    path: &Spanned<String>,
+    key: &str,
+) -> Result<String, ConfigError> {
+    let text = path.get_ref();
+    if !text.starts_with('/') {
+        return fail(
+            origin,
+            path.span(),
+            key,
+            format!("`{key}` = {text:?}: must start with `/`"),
+            Some(format!("write \"/{text}\"")),
+        );
+    }
+    if text.chars().any(char::is_whitespace) {
+        return fail(
+            origin,
+            path.span(),
+            key,
+            format!("`{key}` = {text:?}: must not contain whitespace"),
+            Some("percent-encode it, for example \"/search/?q=a%20b\"".to_owned()),
+        );
+    }
+    Ok(text.clone())
 }
 
 fn resolve_size_budget(
@@ -153,27 +219,7 @@ fn resolve_smoke_check(
         );
     }
 
-    let path = written.path.get_ref();
-    if !path.starts_with('/') {
-        let key = format!("{table}.path");
-        return fail(
-            origin,
-            written.path.span(),
-            &key,
-            format!("`{key}` = {path:?}: must start with `/`"),
-            Some(format!("write \"/{path}\"")),
-        );
-    }
-    if path.chars().any(char::is_whitespace) {
-        let key = format!("{table}.path");
-        return fail(
-            origin,
-            written.path.span(),
-            &key,
-            format!("`{key}` = {path:?}: must not contain whitespace"),
-            Some("percent-encode it, for example \"/search/?q=a%20b\"".to_owned()),
-        );
-    }
+    let path = &resolve_path(origin, &written.path, &format!("{table}.path"))?;
 
     let via = resolve_via(origin, table, check, has_nginx)?;
 

@@ -165,6 +165,13 @@ broken_case!(smoke_startup_timeout_zero, "startup_timeout_seconds = 90" => "star
 broken_case!(smoke_startup_timeout_above_600, "startup_timeout_seconds = 90" => "startup_timeout_seconds = 601");
 broken_case!(smoke_stop_timeout_above_120, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 121");
 broken_case!(smoke_size_budget_zero, "nginx_size_budget_mb = 250" => "nginx_size_budget_mb = 0");
+broken_case!(smoke_host_with_a_space, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 15\nhost = \"my shop\"");
+broken_case!(smoke_page_without_slash, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 15\npage = \"en/\"");
+broken_case!(smoke_page_with_whitespace, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 15\npage = \"/en/ home/\"");
+broken_case!(smoke_https_as_a_string, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 15\nhttps = \"yes\"");
+broken_case!(production_packages_on_a_written_base, "user = 20001" => "user = 20001\npackages = [\"libpq5\"]");
+broken_case!(builder_packages_on_a_written_base, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\npackages = [\"libpq-dev\"]");
+broken_case!(production_packages_as_a_string, "user = 20001" => "user = 20001\npackages = \"libpq5\"");
 broken_case!(smoke_unknown_key, "stop_timeout_seconds = 15" => "stop_timeout = 15");
 broken_case!(smoke_check_duplicate_name, "name = \"sign-in form\"" => "name = \"health through nginx\"");
 broken_case!(smoke_check_empty_name, "name = \"sign-in form\"" => "name = \"\"");
@@ -313,6 +320,25 @@ fn empty_base_table() {
     let rendered = check(&format!("base = {{}}\n{without_bases}"));
     insta::assert_snapshot!(rendered);
     record_broken_file("empty_base_table", "empty base table", &rendered);
+}
+
+#[test]
+fn packages_with_a_bad_name_on_a_built_in_base() {
+    let text = MINIMAL
+        .replace("[base.runtime]\nimage = \"python:3.12-slim\"\n", "")
+        .replace("base = \"runtime\"\n", "");
+    let text = text.replace(
+        "[production]\n",
+        "[production]\npackages = [\"libpq5\", \"LibPQ-Dev\"]\n",
+    );
+    assert!(text.contains("LibPQ"), "the edit applies");
+    let rendered = check(&text);
+    insta::assert_snapshot!(rendered);
+    record_broken_file(
+        "packages_with_a_bad_name_on_a_built_in_base",
+        "[production] packages = [\"libpq5\", \"LibPQ-Dev\"] on the built-in runtime base",
+        &rendered,
+    );
 }
 
 #[test]

@@ -35,9 +35,74 @@ fn smoke_takes_its_defaults_when_the_table_is_absent() {
             stop_timeout_seconds: 10,
             app_size_budget_mb: None,
             nginx_size_budget_mb: None,
+            host: "localhost".to_owned(),
+            page: "/".to_owned(),
+            https: true,
             checks: Vec::new(),
         }
     );
+}
+
+/// MINIMAL on Dockyard's built-in bases (no `[base.runtime]`), with `extra` appended.
+fn minimal_on_built_in_bases(extra: &str) -> String {
+    let text = MINIMAL
+        .replace("[base.runtime]\nimage = \"python:3.12-slim\"\n", "")
+        .replace("base = \"runtime\"\n", "");
+    assert_ne!(text, MINIMAL, "the edit applies");
+    format!("{text}{extra}")
+}
+
+#[test]
+fn packages_extend_the_built_in_bases_under_their_own_tags() {
+    let resolve = |text: &str| {
+        let folder = write_fixture_project(text, &[], &[]);
+        let root = canonical_root(&folder);
+        dockyard_config::parse(text, &root.join("deploy.toml")).expect("valid")
+    };
+    let plain = resolve(&minimal_on_built_in_bases(""));
+    let text = minimal_on_built_in_bases("packages = [\"libpq5\"]\n[builder.packages]\n")
+        .replace("[builder.packages]\n", "");
+    let text = text.replace("[builder]\n", "[builder]\npackages = [\"libpq-dev\"]\n");
+    let extended = resolve(&text);
+    let packages = |config: &dockyard_config::DeployConfig, base: &str| {
+        config.bases[base]
+            .bootstrap
+            .as_ref()
+            .unwrap()
+            .packages
+            .clone()
+    };
+    let tag = |config: &dockyard_config::DeployConfig, base: &str| {
+        config.bases[base].image.tag.clone().unwrap()
+    };
+    // The runtime's libraries reach the builder (tests load them); the builder's headers stay in the builder.
+    assert!(packages(&extended, "runtime").ends_with(&["libpq5".to_owned()]));
+    assert!(!packages(&extended, "runtime").contains(&"libpq-dev".to_owned()));
+    assert!(
+        packages(&extended, "builder").ends_with(&["libpq5".to_owned(), "libpq-dev".to_owned()])
+    );
+    // Extended bases never share a tag with the plain ones, nor with each other.
+    assert_eq!(tag(&plain, "runtime"), "bookworm");
+    assert!(tag(&extended, "runtime").starts_with("bookworm-"));
+    assert_ne!(tag(&extended, "runtime"), tag(&extended, "builder"));
+    assert_eq!(tag(&extended, "runtime").len(), "bookworm-".len() + 12);
+}
+
+#[test]
+fn smoke_host_page_and_https_resolve() {
+    let folder = write_fixture_project(MINIMAL, &[], &[]);
+    let root = canonical_root(&folder);
+    let text = format!(
+        "{MINIMAL}\n[smoke]\nhost = \"guide.example.org\"\npage = \"/en/\"\nhttps = false\n"
+    );
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.smoke.host, "guide.example.org");
+    assert_eq!(config.smoke.page, "/en/");
+    assert!(!config.smoke.https);
+    // Without `host`, nginx's first server_name.
+    let text = format!("{MINIMAL}\n[nginx]\nserver_names = [\"shop.test\", \"localhost\"]\n");
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.smoke.host, "shop.test");
 }
 
 #[test]

@@ -129,8 +129,7 @@ pub async fn build_assets(session: &mut Session) -> Result<AssetsRecord, Pipelin
     let ca_bundle = std::env::var_os(CA_BUNDLE_ENV)
         .map(PathBuf::from)
         .or_else(|| config.builder.ca_bundle.clone());
-    let work_folder = Path::new(NODE_WORK_DIR).join(&config_assets.path);
-    let work_folder = work_folder.to_string_lossy().into_owned();
+    let work_folder = assets::node_work_folder(&config_assets.path);
     let mut env = Vec::new();
     if ca_bundle.is_some() {
         env.extend(node_ca_environment());

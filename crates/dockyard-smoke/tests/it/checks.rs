@@ -305,8 +305,18 @@ fn expectations_read_as_fragments() {
 }
 
 #[test]
-fn requests_for_checks_use_the_check_host_or_the_default() {
-    let request = http_request_for_check(&spec(200), "notes.test");
+fn requests_for_checks_use_the_check_host_or_smoke_host_and_the_forwarded_scheme() {
+    let smoke = dockyard_config::Smoke {
+        startup_timeout_seconds: 60,
+        stop_timeout_seconds: 10,
+        app_size_budget_mb: None,
+        nginx_size_budget_mb: None,
+        host: "notes.test".to_owned(),
+        page: "/".to_owned(),
+        https: true,
+        checks: Vec::new(),
+    };
+    let request = http_request_for_check(&spec(200), &smoke);
     assert_eq!(
         (
             request.method.as_str(),
@@ -315,12 +325,22 @@ fn requests_for_checks_use_the_check_host_or_the_default() {
         ),
         ("GET", "/health/", "notes.test")
     );
+    // As the TLS terminator in front of nginx sends it: SECURE_SSL_REDIRECT apps answer instead of redirecting.
+    assert_eq!(
+        request.headers,
+        [("X-Forwarded-Proto".to_owned(), "https".to_owned())]
+    );
     let bogus = SmokeCheck {
         host: Some("bogus.test".to_string()),
         ..spec(444)
     };
+    assert_eq!(http_request_for_check(&bogus, &smoke).host, "bogus.test");
+    let plain = dockyard_config::Smoke {
+        https: false,
+        ..smoke
+    };
     assert_eq!(
-        http_request_for_check(&bogus, "notes.test").host,
-        "bogus.test"
+        http_request_for_check(&bogus, &plain).headers,
+        [("X-Forwarded-Proto".to_owned(), "http".to_owned())]
     );
 }
