@@ -47,6 +47,15 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
     let settings_files = settings::load(root, &app_path, &settings_choice.module)?;
     let (dependency_root, dependencies) = find_dependencies(root, &app_path)?;
     let python_requests = python_requests(&root.join(&dependency_root))?;
+    let postgres_driver = match &dependencies {
+        Some(format) => crate::system::postgres_driver(&root.join(&dependency_root), format)?.map(
+            |(driver, evidence)| {
+                let file = dependency_root.join(&evidence.file);
+                (driver, Evidence::new(&file, evidence.line))
+            },
+        ),
+        None => None,
+    };
     Ok(Inspection {
         project_name: project_name(root),
         wsgi: wsgi(root, &app_path, &settings_files),
@@ -54,7 +63,12 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         test_runner: test_runner(root, &app_path, &settings_choice)?,
         python: choose_python(&python_requests),
         python_requests,
-        services: services(root, &app_path, &settings_files)?,
+        services: services(root, &app_path, &settings_files, postgres_driver.as_ref())?,
+        allowed_hosts: allowed_hosts(&settings_files),
+        allowed_hosts_env: crate::services::variables_read(&settings_files)
+            .into_iter()
+            .find(|read| read.name.ends_with("ALLOWED_HOSTS"))
+            .map(|read| (read.name, read.evidence)),
         secrets: secrets(&settings_files),
         celery: settings_files.iter().find_map(|file| file.find(&CELERY)),
         celery_app: crate::services::celery_module(
@@ -70,6 +84,8 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
             .find_map(|file| file.find(&CELERY_BEAT)),
         assets: assets(root)?,
         health_path: health_path(root, &app_path)?,
+        admin_login: admin_login(root, &app_path)?,
+        postgres_driver,
         settings: settings_choice,
         dependencies,
         dependency_root,
@@ -362,11 +378,13 @@ static CELERY_BEAT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The services the settings (or, for PostgreSQL-only fields, the models) name, each with the variables the settings
-/// read to reach it.
+/// read to reach it. PostgreSQL also when the settings read a database URL (dj-database-url, django-environ) whose
+/// default is another engine while the dependencies install a PostgreSQL driver: production runs on PostgreSQL.
 fn services(
     root: &Path,
     app: &Path,
     settings_files: &[SourceFile],
+    postgres_driver: Option<&(crate::PostgresDriver, Evidence)>,
 ) -> Result<Vec<Service>, InitError> {
     static PATTERNS: LazyLock<Vec<(ServiceKind, Regex)>> = LazyLock::new(|| {
         [
@@ -402,6 +420,27 @@ fn services(
             });
         }
     }
+    let reads = crate::services::variables_read(settings_files);
+    if let Some((_, evidence)) = postgres_driver {
+        let reads_database_url = reads.iter().any(|read| {
+            crate::services::part_of(&read.name, ServiceKind::Redis)
+                == Some((ServiceKind::Postgres, dockyard_config::ServiceValue::Url))
+        });
+        if reads_database_url
+            && !found
+                .iter()
+                .any(|service| service.kind == ServiceKind::Postgres)
+        {
+            found.insert(
+                0,
+                Service {
+                    kind: ServiceKind::Postgres,
+                    evidence: evidence.clone(),
+                    env: Vec::new(),
+                },
+            );
+        }
+    }
     let broker = if found
         .iter()
         .any(|service| service.kind == ServiceKind::Rabbitmq)
@@ -410,11 +449,18 @@ fn services(
     } else {
         ServiceKind::Redis
     };
-    for read in crate::services::variables_read(settings_files) {
+    for read in reads {
         let Some((kind, part)) = crate::services::part_of(&read.name, broker) else {
             continue;
         };
         if let Some(service) = found.iter_mut().find(|service| service.kind == kind) {
+            let part = if part == dockyard_config::ServiceValue::Url
+                && crate::services::appends_database(settings_files, &read.name)
+            {
+                dockyard_config::ServiceValue::ServerUrl
+            } else {
+                part
+            };
             service.env.push((read.name, part, read.evidence));
         }
     }
@@ -459,6 +505,74 @@ static HEALTH_ROUTE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:re_)?path\(\s*r?["']\^?(health|healthz|up)/?(?:\$)?["']"#)
         .expect("a valid regex")
 });
+
+/// The host names of the first literal `ALLOWED_HOSTS = ["...", ...]` at the top level of the settings (the module
+/// itself first, so its own list wins over the one it imports); `None` when the list allows any host (`"*"`) or no
+/// file writes one.
+fn allowed_hosts(settings_files: &[SourceFile]) -> Option<(Vec<String>, Evidence)> {
+    static LIST: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?m)^ALLOWED_HOSTS\s*=\s*\[([^\]]*)\]"#).expect("a valid regex")
+    });
+    static ITEM: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"^\s*["']([^"']+)["']\s*$"#).expect("a valid regex"));
+    for file in settings_files {
+        let Some(captures) = LIST.captures(&file.text) else {
+            continue;
+        };
+        let inside = captures.get(1).expect("group 1").as_str();
+        let items: Option<Vec<String>> = inside
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .split(',')
+            .filter(|item| !item.trim().is_empty())
+            .map(|item| ITEM.captures(item).map(|item| item[1].to_owned()))
+            .collect();
+        let items = items?;
+        if items.is_empty() || items.iter().any(|item| item == "*") {
+            return None;
+        }
+        let line = file.text[..captures.get(0).expect("match").start()]
+            .lines()
+            .count()
+            + 1;
+        return Some((items, Evidence::new(&file.path, line)));
+    }
+    None
+}
+
+static ADMIN_ROUTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?:re_)?path\(\s*r?["']\^?([A-Za-z0-9_/-]*?)/?\$?["']\s*,\s*(?:admin\.site\.urls|include\(\s*wagtailadmin_urls)"#,
+    )
+    .expect("a valid regex")
+});
+
+/// The login page of the first admin a `urls.py` routes (Django's `admin.site.urls`, Wagtail's admin): a page that
+/// renders, static files and all, on the empty database of a smoke run.
+fn admin_login(root: &Path, app: &Path) -> Result<Option<(String, Evidence)>, InitError> {
+    for urls in files_named(&root.join(app), "urls.py", SEARCH_DEPTH) {
+        let Some(file) = settings::read(root, &app.join(urls))? else {
+            continue;
+        };
+        for (index, line) in file.text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            if let Some(captures) = ADMIN_ROUTE.captures(line) {
+                let prefix = captures[1].trim_matches('/');
+                let path = if prefix.is_empty() {
+                    "/login/".to_owned()
+                } else {
+                    format!("/{prefix}/login/")
+                };
+                return Ok(Some((path, Evidence::new(&file.path, index + 1))));
+            }
+        }
+    }
+    Ok(None)
+}
 
 /// `/health/`, `/healthz/` or `/up/` when a `urls.py` routes it.
 fn health_path(root: &Path, app: &Path) -> Result<Option<(String, Evidence)>, InitError> {

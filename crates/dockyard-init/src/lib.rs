@@ -12,6 +12,7 @@ mod inspect;
 mod render;
 mod services;
 mod settings;
+mod system;
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ use dockyard_python::{DependencyFormat, PythonRequest, PythonVersion};
 pub use error::InitError;
 pub use inspect::inspect;
 pub use render::render;
+pub use system::PostgresDriver;
 
 /// The file `init` writes, in the folder it inspects.
 pub const DEPLOY_FILE: &str = "deploy.toml";
@@ -115,6 +117,14 @@ pub struct Inspection {
     pub assets: Option<Assets>,
     /// A health endpoint the URLs route, and where.
     pub health_path: Option<(String, Evidence)>,
+    /// The login page of an admin the URLs route, and where: the page smoke reads without a health endpoint.
+    pub admin_login: Option<(String, Evidence)>,
+    /// The PostgreSQL driver the dependency files install, and where: the Debian packages it needs.
+    pub postgres_driver: Option<(PostgresDriver, Evidence)>,
+    /// The host names a literal `ALLOWED_HOSTS` list allows, and where: nginx's `server_names`, smoke asks for the first.
+    pub allowed_hosts: Option<(Vec<String>, Evidence)>,
+    /// The variable the settings read `ALLOWED_HOSTS` from, and where: smoke's host goes in `[app.env]`.
+    pub allowed_hosts_env: Option<(String, Evidence)>,
 }
 
 /// The settings module and how it was chosen.

@@ -23,6 +23,8 @@ const DEVELOPMENT_GROUPS: &[&str] = &[
     "ci",
 ];
 
+/// The host smoke asks for: nginx's first default `server_name`.
+const SMOKE_HOST: &str = "localhost";
 /// The port `[app] port` gets: gunicorn's default.
 const DEFAULT_PORT: u16 = 8000;
 
@@ -56,6 +58,10 @@ pub fn render(inspection: &Inspection) -> String {
     render_python(&mut out, inspection);
     let requirements = render_dependencies(&mut out, inspection);
     render_app(&mut out, inspection, requirements);
+    render_packages(&mut out, inspection);
+    render_nginx(&mut out, inspection);
+    render_smoke(&mut out, inspection);
+    render_release(&mut out, inspection);
     render_services(&mut out, inspection);
     render_assets(&mut out, inspection);
     out
@@ -229,6 +235,16 @@ fn render_app(
                 out,
                 "# No health endpoint routed in a urls.py (looked for health/, healthz/, up/)."
             );
+            match &inspection.admin_login {
+                Some((path, evidence)) => {
+                    let _ = writeln!(out, "# The admin routed in {evidence} stands in: its login page renders on an empty database.");
+                    let _ = writeln!(out, "health_path = {}", quote(path));
+                }
+                None => {
+                    let _ = writeln!(out, "# The home page stands in.");
+                    let _ = writeln!(out, "health_path = \"/\"");
+                }
+            }
         }
     }
     if let Some((production, test)) = requirements {
@@ -304,6 +320,75 @@ fn render_app(
             .map(|(name, _)| name.as_str())
             .collect();
         let _ = writeln!(out, "secrets = {}", array(&names));
+    }
+    if let Some((name, evidence)) = &inspection.allowed_hosts_env {
+        let _ = writeln!(out, "\n# The runtime environment smoke and `cargo xtask run` give the app (never written to the image).");
+        let _ = writeln!(out, "[app.env]");
+        let _ = writeln!(out, "# ALLOWED_HOSTS is read from {name} in {evidence}: smoke asks for `{SMOKE_HOST}` (the first nginx server_name).");
+        let _ = writeln!(out, "{name} = {}", quote(SMOKE_HOST));
+    }
+}
+
+/// `[production]` and `[builder]` packages: the Debian libraries the PostgreSQL driver needs.
+fn render_packages(out: &mut String, inspection: &Inspection) {
+    let Some((driver, evidence)) = &inspection.postgres_driver else {
+        return;
+    };
+    let runtime = driver.runtime_packages();
+    let builder = driver.builder_packages();
+    if !runtime.is_empty() {
+        let _ = writeln!(out, "\n# {} is installed ({evidence}) and loads the system's libpq: Debian packages added to the", driver.name());
+        let _ = writeln!(out, "# built-in runtime base (and so to the builder's).");
+        let _ = writeln!(out, "[production]");
+        let _ = writeln!(out, "packages = {}", array(runtime));
+    }
+    if !builder.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n# {} is built from source in the builder: libpq's headers.",
+            driver.name()
+        );
+        let _ = writeln!(out, "[builder]");
+        let _ = writeln!(out, "packages = {}", array(builder));
+    }
+}
+
+/// `[smoke] page`: without a health endpoint, the admin's login page, which renders on the empty database of a smoke
+/// run (a content site's home page needs content).
+fn render_smoke(out: &mut String, inspection: &Inspection) {
+    let (None, Some((path, evidence))) = (&inspection.health_path, &inspection.admin_login) else {
+        return;
+    };
+    let _ = writeln!(out, "\n# The page smoke renders to check its static files through nginx: the admin's login page ({evidence}),");
+    let _ = writeln!(out, "# which renders on the empty database of a smoke run; name a page of the app's own once one does.");
+    let _ = writeln!(out, "[smoke]");
+    let _ = writeln!(out, "page = {}", quote(path));
+}
+
+/// `[release]` with its defaults, so `check` writes `release.json` and `release` has tags to push.
+fn render_release(out: &mut String, inspection: &Inspection) {
+    let _ = writeln!(out, "\n# Release (`cargo xtask release`, and `release.json` from `check`): images `{0}` and `{0}-nginx` tagged", inspection.project_name);
+    let _ = writeln!(out, "# `{{version}}` and `sha-{{git_sha}}`, `latest` moved last; pushed to `registry` (for example \"ghcr.io/OWNER\") or,");
+    let _ = writeln!(
+        out,
+        "# without one, written as image archives under target/dockyard/release/."
+    );
+    let _ = writeln!(out, "[release]");
+}
+
+/// `[nginx]`: its defaults, or the host names a literal `ALLOWED_HOSTS` allows (smoke asks for the first).
+fn render_nginx(out: &mut String, inspection: &Inspection) {
+    let _ = writeln!(out, "\n# nginx serves the collected static files with immutable caching and proxies the rest to the app.");
+    match &inspection.allowed_hosts {
+        Some((hosts, evidence)) if inspection.allowed_hosts_env.is_none() => {
+            let _ = writeln!(out, "# ALLOWED_HOSTS lists these names ({evidence}): nginx answers for them and smoke asks for the first.");
+            let _ = writeln!(out, "[nginx]");
+            let _ = writeln!(out, "server_names = {}", array(hosts));
+        }
+        _ => {
+            let _ = writeln!(out, "# server_names defaults to [\"{SMOKE_HOST}\", \"127.0.0.1\"]: add the site's own names.");
+            let _ = writeln!(out, "[nginx]");
+        }
     }
 }
 

@@ -93,6 +93,20 @@ pub(crate) fn variables_read(files: &[SourceFile]) -> Vec<Read> {
     found
 }
 
+/// Whether the settings append a path to the URL read from `name` (`REDIS_URL + "/0"`, `f"{REDIS_URL}/1"`): the
+/// variable must then hold the URL without its database part.
+pub(crate) fn appends_database(files: &[SourceFile], name: &str) -> bool {
+    let name = regex::escape(name);
+    let Ok(pattern) = Regex::new(&format!(r#"\b{name}\s*\+\s*["']/|\{{{name}\}}/"#)) else {
+        return false;
+    };
+    files.iter().any(|file| {
+        file.text
+            .lines()
+            .any(|line| !line.trim_start().starts_with('#') && pattern.is_match(line))
+    })
+}
+
 /// The service kind and part a variable reaches, judged by its name; `broker` is the kind Celery's broker is
 /// (RabbitMQ when the settings name one, else Redis).
 pub(crate) fn part_of(name: &str, broker: ServiceKind) -> Option<(ServiceKind, ServiceValue)> {
@@ -232,6 +246,26 @@ mod tests {
         check("DATABASE_URL", Some((Postgres, ServiceValue::Url)));
         check("POSTGRES_HOST", Some((Postgres, ServiceValue::Host)));
         check("POSTGRES_DB", Some((Postgres, ServiceValue::Database)));
+        let file = |text: &str| SourceFile {
+            path: "settings.py".into(),
+            text: text.to_owned(),
+        };
+        assert!(appends_database(
+            &[file("    \"LOCATION\": REDIS_URL + \"/0\",")],
+            "REDIS_URL"
+        ));
+        assert!(appends_database(
+            &[file("LOCATION = f\"{REDIS_URL}/1\"")],
+            "REDIS_URL"
+        ));
+        assert!(!appends_database(
+            &[file("LOCATION = REDIS_URL")],
+            "REDIS_URL"
+        ));
+        assert!(!appends_database(
+            &[file("# REDIS_URL + \"/0\"")],
+            "REDIS_URL"
+        ));
         check("DB_PASSWORD", Some((Postgres, ServiceValue::Password)));
         check("PGUSER", Some((Postgres, ServiceValue::User)));
         check("REDIS_URL", Some((Redis, ServiceValue::Url)));
