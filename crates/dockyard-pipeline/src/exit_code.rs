@@ -28,7 +28,7 @@ pub const PUSH_FAILED: i32 = 10;
 pub const RELEASE_REFUSED: i32 = 11;
 /// `cargo xtask bench --quick`: a figure regressed past its target by more than the noise measured in the run.
 pub const BENCH_REGRESSED: i32 = 12;
-/// Interrupted by Ctrl-C (after cleaning up).
+/// Interrupted by Ctrl-C or SIGTERM (after cleaning up).
 pub const INTERRUPTED: i32 = 130;
 
 /// One documented exit code.
@@ -101,7 +101,7 @@ pub const ALL: &[ExitCodeDoc] = &[
         "a benchmark regressed",
         "`bench --quick`: a row `BENCHMARKS.md` marks met went past its target by more than the margin CI allows",
     ),
-    doc(INTERRUPTED, "interrupted with Ctrl-C", "after cleanup"),
+    doc(INTERRUPTED, "interrupted with Ctrl-C or SIGTERM", "after cleanup"),
 ];
 
 /// The `Exit codes:` block of `cargo xtask --help`.

@@ -2,7 +2,7 @@
 //! production and nginx images; the base and export steps have their own modules.
 //!
 //! Every container, network and volume a run creates carries the run label; [`with_cleanup`] removes them all
-//! whether the run succeeds, fails or is interrupted with Ctrl-C.
+//! whether the run succeeds, fails or is interrupted with Ctrl-C or SIGTERM.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -150,7 +150,24 @@ impl Session {
     }
 }
 
-/// Runs `work`, then removes everything labelled with the session's run id, also when `work` fails or Ctrl-C arrives.
+/// Resolves when the process is asked to stop: Ctrl-C (SIGINT) or SIGTERM (a CI runner cancelling the job, `timeout`,
+/// `kill`); either way the run cleans up and exits as interrupted.
+async fn stop_requested() {
+    #[cfg(unix)]
+    if let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs `work`, then removes everything labelled with the session's run id, also when `work` fails or Ctrl-C (or
+/// SIGTERM) arrives.
 pub async fn with_cleanup<T>(
     session: &mut Session,
     work: impl AsyncFnOnce(&mut Session) -> Result<T, PipelineError>,
@@ -160,7 +177,7 @@ pub async fn with_cleanup<T>(
     let work_dir = work_dir(session);
     let res = tokio::select! {
         res = work(session) => res,
-        _ = tokio::signal::ctrl_c() => {
+        () = stop_requested() => {
             progress::warning("interrupted: cleaning up");
             Err(PipelineError::Interrupted)
         }

@@ -321,6 +321,16 @@ pub(crate) fn interrupt(
     stage: &Stage,
     env: &[(&str, &str)],
 ) -> (Option<i32>, f64, String) {
+    signal_at_stage(project, stage, env, "-INT")
+}
+
+/// [`interrupt`] with another signal (`-TERM`: a CI runner cancelling the job), to the whole process group.
+pub(crate) fn signal_at_stage(
+    project: &Project,
+    stage: &Stage,
+    env: &[(&str, &str)],
+    signal: &str,
+) -> (Option<i32>, f64, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--config")
         .arg(project.path("deploy.toml"))
@@ -382,7 +392,7 @@ pub(crate) fn interrupt(
     );
     let pressed = Instant::now();
     let status = Command::new("kill")
-        .args(["-INT", "--", &format!("-{}", child.id())])
+        .args([signal, "--", &format!("-{}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
@@ -553,6 +563,35 @@ fn ctrl_c_during_each_stage_exits_130_and_leaves_nothing_behind() {
             }
         }
     });
+    cleanup_images(&engine, &project);
+}
+
+#[test]
+fn sigterm_during_smoke_cleans_up_like_ctrl_c() {
+    let test = "sigterm_during_smoke_cleans_up_like_ctrl_c";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-fault-sigterm");
+    without_app_tests(&project);
+    let build = project.xtask(&["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    let stage = Stage {
+        case: "sigterm_smoke",
+        args: &["smoke"],
+        marker: "app container started",
+        settle: Duration::from_millis(0),
+        finished: "stopped in",
+    };
+    let outcome = signal_at_stage(&project, &stage, &[], "-TERM");
+    let outcome = assert_interrupted(&engine, &project, &stage, outcome);
+    record(
+        Category::Fault,
+        stage.case,
+        "SIGTERM (as a CI runner cancelling the job sends) to the process group of `cargo xtask smoke` once the app container started",
+        &outcome.replace("after Ctrl-C", "after SIGTERM"),
+        &format!("xtask::faults::{test}"),
+    );
     cleanup_images(&engine, &project);
 }
 
