@@ -25,7 +25,7 @@ impl flags::Init {
         };
         println!("  python       {python}");
         let tests = match &found.test_runner {
-            TestRunner::Pytest(_) => "pytest",
+            TestRunner::Pytest(..) => "pytest",
             TestRunner::Django { .. } => "manage.py test",
         };
         println!("  tests        {tests}");

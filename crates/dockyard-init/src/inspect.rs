@@ -312,8 +312,10 @@ fn test_runner(
     static PYTEST_SECTION: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^\[(pytest|tool:pytest|tool\.pytest\.ini_options)\]").expect("a valid regex")
     });
-    static NAMES_SETTINGS: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"DJANGO_SETTINGS_MODULE|--ds[= ]").expect("a valid regex"));
+    static NAMES_SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?:DJANGO_SETTINGS_MODULE\s*=\s*|--ds[= ])["']?([A-Za-z_][\w.]*)"#)
+            .expect("a valid regex")
+    });
     let mut folders = vec![PathBuf::new()];
     if !app.as_os_str().is_empty() {
         folders.push(app.to_path_buf());
@@ -325,7 +327,10 @@ fn test_runner(
             };
             let configures = file.text.lines().any(|line| PYTEST_SECTION.is_match(line));
             if let Some(evidence) = file.find(&NAMES_SETTINGS).filter(|_| configures) {
-                return Ok(TestRunner::Pytest(evidence));
+                let module = NAMES_SETTINGS
+                    .captures(&file.text)
+                    .map(|captures| captures[1].to_owned());
+                return Ok(TestRunner::Pytest(evidence, module));
             }
         }
     }

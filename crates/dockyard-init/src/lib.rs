@@ -172,8 +172,9 @@ pub enum TestRunner {
         /// `--settings` for the tests.
         settings: Option<String>,
     },
-    /// pytest with pytest-django, configured where the evidence points.
-    Pytest(Evidence),
+    /// pytest with pytest-django, configured where the evidence points, with the settings module that configuration
+    /// names (passed as `--ds`: the builder's `DJANGO_SETTINGS_MODULE` would otherwise win over the ini file).
+    Pytest(Evidence, Option<String>),
 }
 
 /// The kinds of service the settings can name: dockyard-config's `[services.*] kind` is their one home.

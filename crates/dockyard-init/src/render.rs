@@ -261,9 +261,21 @@ fn render_app(
         }
     }
     match &inspection.test_runner {
-        TestRunner::Pytest(evidence) => {
+        TestRunner::Pytest(evidence, module) => {
             let _ = writeln!(out, "# pytest-django is configured in {evidence}.");
-            let _ = writeln!(out, "test_command = {}", array(&["python", "-m", "pytest"]));
+            match module {
+                Some(module) => {
+                    let _ = writeln!(out, "# `--ds`: the builder sets DJANGO_SETTINGS_MODULE to the production settings, which would win over that file.");
+                    let _ = writeln!(
+                        out,
+                        "test_command = {}",
+                        array(&["python", "-m", "pytest", "--ds", module])
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "test_command = {}", array(&["python", "-m", "pytest"]));
+                }
+            }
         }
         TestRunner::Django {
             settings: Some(test_settings),

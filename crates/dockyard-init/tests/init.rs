@@ -183,7 +183,7 @@ fn inspections() {
         "app \"\"\n\
          settings site.settings.prod (default site.settings from site/asgi.py)\n\
          static Relative(\"public/static\", Evidence { file: \"site/settings/base.py\", line: 3 })\n\
-         tests Pytest(Evidence { file: \"setup.cfg\", line: 2 })\n\
+         tests Pytest(Evidence { file: \"setup.cfg\", line: 2 }, Some(\"site.settings.test\"))\n\
          service redis (site/settings/prod.py:2)\n\
          assets pnpm in \"frontend\" build Some(\"build\")\n\
          health /health/ (site/urls.py:1)",
