@@ -1,5 +1,6 @@
-//! The real-world corpus: `cargo xtask init` then `plan` on a copy of each project in `examples/`, with the marks of
-//! `examples/corpus.toml` saying which cannot pass yet and why, and the overlays of `examples/overlays/`.
+//! The real-world corpus: `cargo xtask init` then `plan`, and with an engine `check`, on a copy of each project in
+//! `examples/`, with the marks of `examples/corpus.toml` saying which cannot pass yet and why, and the overlays of
+//! `examples/overlays/`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the corpus tests run the xtask binary as a user would"
@@ -15,8 +16,10 @@ use crate::support::{stderr, stdout, workspace_root};
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Mark {
-    /// Why the project cannot pass yet, when it cannot.
+    /// Why the project cannot pass `plan` yet, when it cannot.
     blocked: Option<Blocked>,
+    /// Why the project, passing `plan`, cannot pass `check` yet, when it cannot.
+    check_blocked: Option<Blocked>,
 }
 
 /// A project that cannot pass yet.
@@ -25,7 +28,7 @@ struct Mark {
 struct Blocked {
     /// Why, in words.
     reason: String,
-    /// A fragment of the error plan must still refuse the project with.
+    /// A fragment of the error the command must still refuse the project with.
     message: String,
 }
 
@@ -123,13 +126,9 @@ fn apply_overlay(generated: &str, overlay: &str, source: &str) -> String {
     lines.join("\n") + "\n"
 }
 
-/// Runs init and plan on a copy of `examples/<name>` and holds the result to its mark in `examples/corpus.toml`.
-fn check(name: &str) {
-    let marks = marks();
-    let mark = marks
-        .get(name)
-        .unwrap_or_else(|| panic!("examples/corpus.toml has no [{name}] table"));
-    let (_temp, project) = copy_project(name);
+/// A copy of `examples/<name>` with the deploy.toml `init` writes and the overlay's edits, and that file's text.
+fn prepare(name: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let (temp, project) = copy_project(name);
     let init = xtask(&["init".as_ref(), project.as_os_str()]);
     assert_eq!(
         init.status.code(),
@@ -147,6 +146,20 @@ fn check(name: &str) {
         std::fs::write(&deploy, apply_overlay(&generated, &overlay, &source)).unwrap();
     }
     let written = std::fs::read_to_string(&deploy).unwrap();
+    (temp, project, written)
+}
+
+fn mark(name: &str) -> Mark {
+    marks()
+        .remove(name)
+        .unwrap_or_else(|| panic!("examples/corpus.toml has no [{name}] table"))
+}
+
+/// Runs init and plan on a copy of `examples/<name>` and holds the result to its mark in `examples/corpus.toml`.
+fn check(name: &str) {
+    let mark = mark(name);
+    let (_temp, project, written) = prepare(name);
+    let deploy = project.join("deploy.toml");
     let plan = xtask(&["--config".as_ref(), deploy.as_os_str(), "plan".as_ref()]);
     let Some(blocked) = &mark.blocked else {
         assert_eq!(
@@ -172,9 +185,110 @@ fn check(name: &str) {
     );
 }
 
+/// The CA bundle the builder and the Node container trust: the host's, so PyPI and npm are reached through the
+/// TLS proxy of the machine running the tests (a team's deploy.toml would name its own `[builder] ca_bundle`).
+const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// With an engine, runs `cargo xtask check` (build, smoke through nginx with its services) on the prepared copy of
+/// `examples/<name>`, once, and holds the result to its mark; a project blocked at plan is left to [`check`].
+fn check_builds(name: &str) {
+    let mark = mark(name);
+    if let Some(blocked) = &mark.blocked {
+        // Refused at plan, so check stops there too, before any engine work: the same exit code and message.
+        let (_temp, project, _) = prepare(name);
+        let deploy = project.join("deploy.toml");
+        let check = xtask(&["--config".as_ref(), deploy.as_os_str(), "check".as_ref()]);
+        let error = stderr(&check);
+        assert!(
+            check.status.code() == Some(3) && error.contains(&blocked.message),
+            "{name} is blocked at plan ({}): check must refuse it the same way (exit 3, `{}`):\n{error}",
+            blocked.reason,
+            blocked.message
+        );
+        return;
+    }
+    let Some((engine, _guard)) = crate::support::engine_or_skip(&format!("corpus {name} check"))
+    else {
+        return;
+    };
+    let (_temp, project, written) = prepare(name);
+    let deploy = project.join("deploy.toml");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .arg("--config")
+        .arg(&deploy)
+        .arg("check")
+        .env_remove("SOURCE_DATE_EPOCH");
+    if Path::new(HOST_CA_BUNDLE).is_file() {
+        command.env("DOCKYARD_CA_BUNDLE", HOST_CA_BUNDLE);
+    }
+    let started = std::time::Instant::now();
+    let output = command.output().unwrap();
+    let error = stderr(&output);
+    eprintln!(
+        "--- xtask check {name} (exit {:?}, {:.0} s)\n{}{}",
+        output.status.code(),
+        started.elapsed().as_secs_f64(),
+        stdout(&output),
+        crate::support::tail(&error, 120)
+    );
+    let leftovers = crate::support::runtime()
+        .block_on(engine.find_labelled(&[
+            dockyard_engine::RUN_LABEL,
+            &format!("{}={name}", dockyard_engine::PROJECT_LABEL),
+        ]))
+        .unwrap();
+    assert!(
+        leftovers.is_empty(),
+        "{name}: check left {leftovers:?} behind"
+    );
+    match &mark.check_blocked {
+        None => {
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{name} must pass check (examples/corpus.toml does not mark it check_blocked):\n{}\n{written}",
+                crate::support::tail(&error, 40)
+            );
+            let report = project.join(format!("target/dockyard/{name}-smoke.json"));
+            let report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+            let checks = report["checks"].as_array().expect("smoke checks");
+            let through_nginx = checks
+                .iter()
+                .filter(|check| check["group"] == "static")
+                .count();
+            assert!(
+                through_nginx >= 2,
+                "{name}: smoke read the page and its static files through nginx: {checks:?}"
+            );
+        }
+        Some(blocked) => {
+            assert_ne!(
+                output.status.code(),
+                Some(0),
+                "{name} passes check now: remove its `check_blocked` mark from examples/corpus.toml ({})",
+                blocked.reason
+            );
+            assert!(
+                error.contains(&blocked.message),
+                "{name} should fail check with `{}` ({}); it fails otherwise:\n{}",
+                blocked.message,
+                blocked.reason,
+                crate::support::tail(&error, 40)
+            );
+        }
+    }
+}
+
 #[test]
 fn wagtail_guide() {
     check("wagtail-guide");
+}
+
+#[test]
+fn wagtail_guide_check() {
+    check_builds("wagtail-guide");
 }
 
 #[test]
@@ -183,13 +297,28 @@ fn docker_django_example() {
 }
 
 #[test]
+fn docker_django_example_check() {
+    check_builds("docker-django-example");
+}
+
+#[test]
 fn djangonaut_space() {
     check("djangonaut-space");
 }
 
 #[test]
+fn djangonaut_space_check() {
+    check_builds("djangonaut-space");
+}
+
+#[test]
 fn styleguide_example() {
     check("styleguide-example");
+}
+
+#[test]
+fn styleguide_example_check() {
+    check_builds("styleguide-example");
 }
 
 #[test]

@@ -260,6 +260,62 @@ fn smoke_fails_precisely_when_a_static_file_is_missing() {
 }
 
 #[test]
+fn smoke_gives_up_at_once_when_the_app_refuses_the_host() {
+    let Some((engine, _lock)) =
+        engine_or_skip("smoke_gives_up_at_once_when_the_app_refuses_the_host")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-smoke-host");
+    without_app_tests(&project);
+    // A Host the app's ALLOWED_HOSTS (DJANGO_ALLOWED_HOSTS plus localhost) does not list: Django answers 400 to every
+    // request, which no amount of waiting changes.
+    edit(
+        &project,
+        "deploy.toml",
+        "host = \"localhost\"",
+        "host = \"shop.invalid\"",
+    );
+    let (check, actual) = assert_smoke_fails(&engine, &project, "app becomes healthy", "HTTP 400");
+    assert!(
+        actual.contains("shop.invalid") && actual.contains("gave up at once"),
+        "{actual}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project.path(&format!("target/dockyard/{}-smoke.json", project.name)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let waited_ms = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| {
+            check["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("app becomes healthy")
+        })
+        .unwrap()["duration_ms"]
+        .as_u64()
+        .unwrap();
+    // Far inside the 90 s startup timeout: the first answer decides.
+    assert!(
+        waited_ms < 30_000,
+        "the refusal should end the wait at once: waited {waited_ms} ms"
+    );
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "app_refuses_smoke_host",
+        "[smoke] host = \"shop.invalid\", a name the app's ALLOWED_HOSTS does not list: Django answers 400",
+        &format!("exit 9, `{}`, `{actual}`, after {waited_ms} ms (startup timeout 90 s), with the body and a hint on ALLOWED_HOSTS; nothing left, clean: nothing to clean", check.split("  (").next().unwrap().trim()),
+        "xtask::smoke::smoke_gives_up_at_once_when_the_app_refuses_the_host",
+    );
+}
+
+#[test]
 fn smoke_fails_precisely_when_the_image_runs_as_root() {
     let Some((engine, _lock)) = engine_or_skip("smoke_fails_precisely_when_the_image_runs_as_root")
     else {
