@@ -83,10 +83,22 @@ struct Edit {
     why: String,
 }
 
+/// One `[[append]]` of an overlay: TOML added at the end of the file (an array-of-tables entry such as a
+/// `[[smoke.check]]`, which `[[edit]]` cannot express).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Append {
+    text: String,
+    why: String,
+}
+
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Overlay {
+    #[serde(default)]
     edit: Vec<Edit>,
+    #[serde(default)]
+    append: Vec<Append>,
 }
 
 /// `generated` with each edit of `overlay` applied: the key's line replaced, or added at the end of its table (the
@@ -122,6 +134,11 @@ fn apply_overlay(generated: &str, overlay: &str, source: &str) -> String {
                 lines.splice(last + 1..last + 1, [comment, assignment])
             }
         };
+    }
+    for append in overlay.append {
+        lines.push(String::new());
+        lines.push(format!("# {source}: {}", append.why));
+        lines.extend(append.text.lines().map(str::to_owned));
     }
     lines.join("\n") + "\n"
 }
@@ -377,6 +394,10 @@ fn overlays_replace_or_add_keys_with_their_reason() {
     check(
         "[[edit]]\ntable = \"smoke\"\nkey = \"startup_timeout_seconds\"\nvalue = 30\nwhy = \"starts fast\"\n",
         "[project]\nname = \"x\"\n\n[app]\npath = \".\"\nport = 8000\n\n[assets]\npath = \".\"\n\n[smoke]\n# o.toml: starts fast\nstartup_timeout_seconds = 30\n",
+    );
+    check(
+        "[[append]]\ntext = \"[[smoke.check]]\\nname = \\\"up\\\"\\npath = \\\"/up/\\\"\"\nwhy = \"routed\"\n",
+        "[project]\nname = \"x\"\n\n[app]\npath = \".\"\nport = 8000\n\n[assets]\npath = \".\"\n\n# o.toml: routed\n[[smoke.check]]\nname = \"up\"\npath = \"/up/\"\n",
     );
 }
 
