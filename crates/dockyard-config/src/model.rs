@@ -277,6 +277,15 @@ pub struct Builder {
     pub ca_bundle: Option<PathBuf>,
     /// The Docker volume holding pip's cache (default `<project.name>-pip-cache`).
     pub pip_cache_volume: String,
+    /// `settings_module`: the settings the builder runs the tests, the asset build and collectstatic with, when not
+    /// `[app] settings_module` (production settings that need cloud credentials at import).
+    pub settings_module: Option<String>,
+    /// `collectstatic_before_tests` (default `false`): collectstatic runs first, for tests that render templates
+    /// through a manifest storage.
+    pub collectstatic_before_tests: bool,
+    /// `[builder.env]`: non-secret variables for the builder only (tests, asset build, collectstatic), over
+    /// `[app.env]`; never in an image.
+    pub env: BTreeMap<String, String>,
 }
 
 /// `[production]`: the image that ships.

@@ -189,6 +189,12 @@ pub struct Builder {
     pub pip_cache_volume: Option<Spanned<String>>,
     /// `packages`: Debian packages the built-in builder base adds (headers to compile against: `libpq-dev`).
     pub packages: Option<SpannedStrings>,
+    /// `settings_module`: the settings the builder's tests and collectstatic run with.
+    pub settings_module: Option<Spanned<String>>,
+    /// `collectstatic_before_tests`: whether collectstatic runs before the tests.
+    pub collectstatic_before_tests: Option<bool>,
+    /// `[builder.env]`: the builder's non-secret environment.
+    pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 /// `[production]`.

@@ -45,6 +45,15 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         .unwrap_or_default();
     let settings_choice = choose_settings(root, &app_path, &manage_py)?;
     let settings_files = settings::load(root, &app_path, &settings_choice.module)?;
+    let test_runner = test_runner(root, &app_path, &settings_choice)?;
+    let test_module = match &test_runner {
+        TestRunner::Django {
+            settings: Some(module),
+        }
+        | TestRunner::Pytest(_, Some(module)) => module.clone(),
+        _ => settings_choice.module.clone(),
+    };
+    let tests_need_manifest = manifest_storage(&settings::load(root, &app_path, &test_module)?);
     let (dependency_root, dependencies) = find_dependencies(root, &app_path)?;
     let python_requests = python_requests(&root.join(&dependency_root))?;
     let postgres_driver = match &dependencies {
@@ -60,7 +69,8 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         project_name: project_name(root),
         wsgi: wsgi(root, &app_path, &settings_files),
         static_root: static_root(&settings_files, &app_path),
-        test_runner: test_runner(root, &app_path, &settings_choice)?,
+        test_runner,
+        tests_need_manifest,
         python: choose_python(&python_requests),
         python_requests,
         services: services(root, &app_path, &settings_files, postgres_driver.as_ref())?,
@@ -543,6 +553,28 @@ fn allowed_hosts(settings_files: &[SourceFile]) -> Option<(Vec<String>, Evidence
             .count()
             + 1;
         return Some((items, Evidence::new(&file.path, line)));
+    }
+    None
+}
+
+/// Where `files` (a settings module first, then what it imports) choose a manifest static files storage: the last
+/// storage class named in the first file naming one decides (a test module overriding the production storage wins).
+fn manifest_storage(files: &[SourceFile]) -> Option<Evidence> {
+    static STORAGE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[\w.]*StaticFilesStorage\b").expect("a valid regex"));
+    for file in files {
+        let mut last = None;
+        for (index, line) in file.text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            if let Some(found) = STORAGE.find_iter(line).last() {
+                last = Some((found.as_str().contains("Manifest"), index + 1));
+            }
+        }
+        if let Some((manifest, line)) = last {
+            return manifest.then(|| Evidence::new(&file.path, line));
+        }
     }
     None
 }

@@ -119,6 +119,9 @@ pub struct Inspection {
     pub health_path: Option<(String, Evidence)>,
     /// The login page of an admin the URLs route, and where: the page smoke reads without a health endpoint.
     pub admin_login: Option<(String, Evidence)>,
+    /// Where the settings the tests run with name a manifest static files storage (the last one named, the test module
+    /// first): collectstatic must run before the tests.
+    pub tests_need_manifest: Option<Evidence>,
     /// The PostgreSQL driver the dependency files install, and where: the Debian packages it needs.
     pub postgres_driver: Option<(PostgresDriver, Evidence)>,
     /// The host names a literal `ALLOWED_HOSTS` list allows, and where: nginx's `server_names`, smoke asks for the first.

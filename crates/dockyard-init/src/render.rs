@@ -341,27 +341,43 @@ fn render_app(
     }
 }
 
-/// `[production]` and `[builder]` packages: the Debian libraries the PostgreSQL driver needs.
+/// `[production]` and `[builder]`: the Debian libraries the PostgreSQL driver needs, and collectstatic before the
+/// tests when the tests' settings store static files through a manifest.
 fn render_packages(out: &mut String, inspection: &Inspection) {
-    let Some((driver, evidence)) = &inspection.postgres_driver else {
-        return;
+    let (runtime, builder) = match &inspection.postgres_driver {
+        Some((driver, _)) => (driver.runtime_packages(), driver.builder_packages()),
+        None => (&[][..], &[][..]),
     };
-    let runtime = driver.runtime_packages();
-    let builder = driver.builder_packages();
-    if !runtime.is_empty() {
+    if let (Some((driver, evidence)), false) = (&inspection.postgres_driver, runtime.is_empty()) {
         let _ = writeln!(out, "\n# {} is installed ({evidence}) and loads the system's libpq: Debian packages added to the", driver.name());
         let _ = writeln!(out, "# built-in runtime base (and so to the builder's).");
         let _ = writeln!(out, "[production]");
         let _ = writeln!(out, "packages = {}", array(runtime));
     }
-    if !builder.is_empty() {
+    if builder.is_empty() && inspection.tests_need_manifest.is_none() {
+        return;
+    }
+    let _ = writeln!(out);
+    if let (Some((driver, _)), false) = (&inspection.postgres_driver, builder.is_empty()) {
         let _ = writeln!(
             out,
-            "\n# {} is built from source in the builder: libpq's headers.",
+            "# {} is built from source in the builder: libpq's headers.",
             driver.name()
         );
-        let _ = writeln!(out, "[builder]");
+    }
+    if let Some(evidence) = &inspection.tests_need_manifest {
+        let _ = writeln!(out, "# The tests' settings store static files through a manifest ({evidence}): templates rendered in the tests");
+        let _ = writeln!(
+            out,
+            "# need collectstatic's staticfiles.json, so collectstatic runs first."
+        );
+    }
+    let _ = writeln!(out, "[builder]");
+    if !builder.is_empty() {
         let _ = writeln!(out, "packages = {}", array(builder));
+    }
+    if inspection.tests_need_manifest.is_some() {
+        let _ = writeln!(out, "collectstatic_before_tests = true");
     }
 }
 

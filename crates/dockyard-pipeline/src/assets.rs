@@ -72,12 +72,12 @@ pub fn prepare(
 }
 
 /// The ignore rules of the asset folder: the project's `[context]` excludes, `node_modules` (the cache volume holds
-/// it), the output folders inside the asset folder (the build makes them) and Dockyard's own outputs when they lie
+/// it), the output folders inside the asset folder (the build makes them) and Dockyard's own files when they lie
 /// inside it (`assets.path = "."`).
 pub fn sources_rules(config: &DeployConfig, assets: &Assets) -> SourceRules {
     let mut extra_deny = config.context.exclude.clone();
     extra_deny.push("node_modules/".to_owned());
-    extra_deny.extend(crate::plan::outputs_exclude(
+    extra_deny.extend(crate::plan::dockyard_excludes(
         config,
         &config.root.join(&assets.path),
     ));

@@ -289,7 +289,7 @@ pub fn source_rules(config: &DeployConfig) -> SourceRules {
         .cloned()
         .chain(crate::assets::app_source_excludes(config.assets.as_ref()))
         .collect();
-    extra_deny.extend(outputs_exclude(config, &config.app.path));
+    extra_deny.extend(dockyard_excludes(config, &config.app.path));
     SourceRules {
         dockerignore: config.context.dockerignore.clone(),
         extra_deny,
@@ -297,12 +297,25 @@ pub fn source_rules(config: &DeployConfig) -> SourceRules {
     }
 }
 
-/// The exclude rule for the folder holding Dockyard's outputs when it lies inside `folder` (an absolute path), so a
-/// tree packed from `folder` never holds a run's own work files.
-pub fn outputs_exclude(config: &DeployConfig, folder: &std::path::Path) -> Option<String> {
+/// The exclude rules for Dockyard's own files when they lie inside `folder` (an absolute path): the folder holding
+/// its outputs, so a tree packed from `folder` never holds a run's work files, and the deploy file itself, so an edit
+/// to deploy.toml (a smoke check, a tag) never rebuilds the images or reruns the asset build.
+pub fn dockyard_excludes(config: &DeployConfig, folder: &std::path::Path) -> Vec<String> {
+    let mut rules = Vec::new();
     let outputs = config.root.join(dockyard_config::outputs::TARGET_DIR);
-    let top = outputs.strip_prefix(folder).ok()?.components().next()?;
-    Some(format!("/{}/", top.as_os_str().to_string_lossy()))
+    if let Some(top) = outputs
+        .strip_prefix(folder)
+        .ok()
+        .and_then(|inside| inside.components().next())
+    {
+        rules.push(format!("/{}/", top.as_os_str().to_string_lossy()));
+    }
+    if let Some(name) = config.file.file_name() {
+        if let Ok(inside) = config.root.join(name).strip_prefix(folder) {
+            rules.push(format!("/{}", inside.to_string_lossy().replace('\\', "/")));
+        }
+    }
+    rules
 }
 
 /// The placeholders Dockerfile templates may use.
@@ -370,6 +383,27 @@ impl Prepared {
             inputs
         } else {
             inputs.with("secret variables", app.secrets.join(","))
+        };
+        // The builder's own settings, environment and step order: hashed only when written, like services.
+        let builder = &self.config.builder;
+        let inputs = match &builder.settings_module {
+            Some(module) => inputs.with("builder settings module", module.clone()),
+            None => inputs,
+        };
+        let inputs = if builder.env.is_empty() {
+            inputs
+        } else {
+            inputs.with_bytes(
+                "builder env",
+                serde_json::to_string(&builder.env)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )
+        };
+        let inputs = if builder.collectstatic_before_tests {
+            inputs.with("collectstatic", "before the tests".to_owned())
+        } else {
+            inputs
         };
         let inputs = if self.config.services.is_empty() {
             inputs

@@ -339,6 +339,13 @@ fn a_failing_app_test_stops_the_pipeline_and_shows_the_test_output() {
     let mut text = std::fs::read_to_string(&tests).unwrap();
     text.push_str("\n\nclass PlantedFailureTests(TestCase):\n    def test_planted_failure(self):\n        self.assertEqual(1, 2, \"planted by the dockyard test suite\")\n");
     std::fs::write(&tests, text).unwrap();
+    // collectstatic first, as for tests that render through a manifest storage: it runs, then the tests fail.
+    crate::smoke::edit(
+        &project,
+        "deploy.toml",
+        "collectstatic_before_tests = false",
+        "collectstatic_before_tests = true",
+    );
 
     let output = project.xtask(&["build"]);
     assert_eq!(
@@ -347,6 +354,14 @@ fn a_failing_app_test_stops_the_pipeline_and_shows_the_test_output() {
         "a failing test must exit with BUILD_FAILED (6)"
     );
     let log = stderr(&output);
+    let position = |step: &str| {
+        log.find(&format!("builder step: {step}"))
+            .unwrap_or_else(|| panic!("no `builder step: {step}` in:\n{log}"))
+    };
+    assert!(
+        position("collectstatic") < position("tests"),
+        "collectstatic_before_tests: collectstatic must run before the tests:\n{log}"
+    );
     for expected in [
         "builder step `tests` failed",
         "test_planted_failure",

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::error::ConfigError;
 use crate::model::{BaseImage, Builder, Project};
-use crate::names::is_valid_volume_name;
+use crate::names::{is_dotted_python_path, is_valid_volume_name};
 use crate::paths::{check_path_exists, normalize_lexically, ExpectedEntry, PathCheck};
 use crate::raw;
 use crate::templates::{self, TemplateFolder};
@@ -92,11 +92,38 @@ pub(super) fn resolve_builder(
         None => format!("{}-pip-cache", project.name),
     };
 
+    let settings_module = match &builder.settings_module {
+        Some(module) => {
+            let text = module.get_ref();
+            if !is_dotted_python_path(text) {
+                return fail(
+                    origin,
+                    module.span(),
+                    "builder.settings_module",
+                    format!("`builder.settings_module` = {text:?}: expected a dotted Python module path"),
+                    Some(
+                        "name the settings the tests and collectstatic run with, for example \"mysite.settings.build\""
+                            .to_owned(),
+                    ),
+                );
+            }
+            Some(text.clone())
+        }
+        None => None,
+    };
+    let env = match &builder.env {
+        Some(env) => super::app::resolve_environment(origin, env, "builder.env")?,
+        None => BTreeMap::new(),
+    };
+
     Ok(Builder {
         dockerfile,
         context,
         base,
         ca_bundle,
         pip_cache_volume,
+        settings_module,
+        collectstatic_before_tests: builder.collectstatic_before_tests.unwrap_or(false),
+        env,
     })
 }

@@ -172,6 +172,10 @@ broken_case!(smoke_https_as_a_string, "stop_timeout_seconds = 15" => "stop_timeo
 broken_case!(production_packages_on_a_written_base, "user = 20001" => "user = 20001\npackages = [\"libpq5\"]");
 broken_case!(builder_packages_on_a_written_base, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\npackages = [\"libpq-dev\"]");
 broken_case!(production_packages_as_a_string, "user = 20001" => "user = 20001\npackages = \"libpq5\"");
+broken_case!(builder_env_secret_looking, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\nenv = { AWS_SECRET_ACCESS_KEY = \"x\" }");
+broken_case!(builder_env_bad_name, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\nenv = { \"9LIVES\" = \"x\" }");
+broken_case!(builder_settings_module_with_slashes, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\nsettings_module = \"shop/settings/build.py\"");
+broken_case!(builder_collectstatic_before_tests_as_a_string, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\ncollectstatic_before_tests = \"yes\"");
 broken_case!(smoke_unknown_key, "stop_timeout_seconds = 15" => "stop_timeout = 15");
 broken_case!(smoke_check_duplicate_name, "name = \"sign-in form\"" => "name = \"health through nginx\"");
 broken_case!(smoke_check_empty_name, "name = \"sign-in form\"" => "name = \"\"");

@@ -89,6 +89,30 @@ fn packages_extend_the_built_in_bases_under_their_own_tags() {
 }
 
 #[test]
+fn builder_settings_env_and_collectstatic_order_resolve() {
+    let folder = write_fixture_project(MINIMAL, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(MINIMAL, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.builder.settings_module, None);
+    assert!(config.builder.env.is_empty());
+    assert!(!config.builder.collectstatic_before_tests);
+    let text = MINIMAL.replace(
+        "[builder]\n",
+        "[builder]\nsettings_module = \"shop.settings.build\"\ncollectstatic_before_tests = true\nenv = { USE_S3 = \"false\" }\n",
+    );
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(
+        config.builder.settings_module.as_deref(),
+        Some("shop.settings.build")
+    );
+    assert!(config.builder.collectstatic_before_tests);
+    assert_eq!(
+        config.builder.env,
+        [("USE_S3".to_owned(), "false".to_owned())].into()
+    );
+}
+
+#[test]
 fn smoke_host_page_and_https_resolve() {
     let folder = write_fixture_project(MINIMAL, &[], &[]);
     let root = canonical_root(&folder);

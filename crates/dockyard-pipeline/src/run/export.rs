@@ -110,7 +110,14 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .or_else(|| config.builder.ca_bundle.clone());
     let mut env = vec![
         format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root.display()),
-        format!("DJANGO_SETTINGS_MODULE={}", config.app.settings_module),
+        format!(
+            "DJANGO_SETTINGS_MODULE={}",
+            config
+                .builder
+                .settings_module
+                .as_ref()
+                .unwrap_or(&config.app.settings_module)
+        ),
         format!("DJANGO_SECRET_KEY={}", throwaway_secret()?),
         format!(
             "SOURCE_DATE_EPOCH={}",
@@ -122,13 +129,18 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     }
     env.extend(builder_protocol::environment());
     env.extend(prepared.locked.environment());
+    // [builder.env] after [app.env]: the engine keeps the last value of a name, so the builder's wins.
     env.extend(
         config
             .app
             .env
             .iter()
+            .chain(&config.builder.env)
             .map(|(key, value)| format!("{key}={value}")),
     );
+    if config.builder.collectstatic_before_tests {
+        env.push("DOCKYARD_COLLECTSTATIC_FIRST=1".to_owned());
+    }
     if ca_bundle.is_some() {
         env.extend(builder_protocol::ca_environment());
     }

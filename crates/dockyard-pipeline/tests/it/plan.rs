@@ -520,7 +520,7 @@ fn a_python_the_base_images_do_not_bring_is_refused_at_plan_time() {
 }
 
 #[test]
-fn the_target_folder_of_an_app_at_the_deploy_toml_folder_stays_out_of_the_source() {
+fn the_target_folder_and_deploy_toml_of_an_app_at_the_deploy_toml_folder_stay_out_of_the_source() {
     // deploy.toml beside manage.py (`path = "."`, as init writes for most repositories): Dockyard's outputs land in
     // the app folder, and neither they nor the folder appearing may change the source the plan hashed.
     let project = Project::copy_of_repository();
@@ -539,6 +539,9 @@ fn the_target_folder_of_an_app_at_the_deploy_toml_folder_stays_out_of_the_source
     let before = prepare();
     std::fs::create_dir_all(project.path("app/target/dockyard/logs")).expect("create target/");
     std::fs::write(project.path("app/target/dockyard/state.json"), "{}").expect("write state.json");
+    // deploy.toml is Dockyard's, not the app's: an edit to it (a smoke check) leaves the source as it was.
+    let text = std::fs::read_to_string(&deploy).expect("read deploy.toml");
+    std::fs::write(&deploy, format!("{text}[smoke]\npage = \"/\"\n")).expect("edit deploy.toml");
     let after = prepare();
     assert_eq!(before.source.sha256, after.source.sha256);
     let excluded: Vec<String> = after
@@ -547,5 +550,8 @@ fn the_target_folder_of_an_app_at_the_deploy_toml_folder_stays_out_of_the_source
         .iter()
         .map(|excluded| format!("{} ({})", excluded.path.display(), excluded.pattern))
         .collect();
-    assert_eq!(excluded, ["target (/target/)"]);
+    assert_eq!(
+        excluded,
+        ["deploy.toml (/deploy.toml)", "target (/target/)"]
+    );
 }
