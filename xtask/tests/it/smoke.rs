@@ -100,6 +100,25 @@ fn assert_smoke_fails(
     (out.lines().nth(failure).unwrap().to_owned(), actual_line)
 }
 
+/// How long the check whose name starts with `name` took, from the project's smoke report.
+fn check_duration_ms(project: &Project, name: &str) -> u64 {
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project.path(&format!("target/dockyard/{}-smoke.json", project.name)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"].as_str().unwrap().starts_with(name))
+        .unwrap_or_else(|| panic!("no check `{name}` in {report}"))["duration_ms"]
+        .as_u64()
+        .unwrap()
+}
+
 #[test]
 fn smoke_passes_on_the_sample_app_and_writes_reports() {
     let Some((engine, _lock)) = engine_or_skip("smoke_passes_on_the_sample_app_and_writes_reports")
@@ -207,26 +226,7 @@ fn smoke_fails_precisely_when_health_answers_503() {
         "startup_timeout_seconds = 15",
     );
     let (check, actual) = assert_smoke_fails(&engine, &project, "app becomes healthy", "HTTP 503");
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            project.path(&format!("target/dockyard/{}-smoke.json", project.name)),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let waited_ms = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|check| {
-            check["name"]
-                .as_str()
-                .unwrap()
-                .starts_with("app becomes healthy")
-        })
-        .unwrap()["duration_ms"]
-        .as_u64()
-        .unwrap();
+    let waited_ms = check_duration_ms(&project, "app becomes healthy");
     // One probe may start just before the deadline and take its own 5 s timeout.
     assert!(
         (15_000..=15_000 + 7_000).contains(&waited_ms),
@@ -281,26 +281,7 @@ fn smoke_gives_up_at_once_when_the_app_refuses_the_host() {
         actual.contains("shop.invalid") && actual.contains("gave up at once"),
         "{actual}"
     );
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            project.path(&format!("target/dockyard/{}-smoke.json", project.name)),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let waited_ms = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|check| {
-            check["name"]
-                .as_str()
-                .unwrap()
-                .starts_with("app becomes healthy")
-        })
-        .unwrap()["duration_ms"]
-        .as_u64()
-        .unwrap();
+    let waited_ms = check_duration_ms(&project, "app becomes healthy");
     // Far inside the 90 s startup timeout: the first answer decides.
     assert!(
         waited_ms < 30_000,

@@ -93,28 +93,7 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
     )?;
 
     let health_path = match &app.health_path {
-        Some(health_path) => {
-            let text = health_path.get_ref();
-            if !text.starts_with('/') {
-                return fail(
-                    origin,
-                    health_path.span(),
-                    "app.health_path",
-                    format!("`app.health_path` = {text:?}: must start with `/`"),
-                    Some(format!("write \"/{text}\"")),
-                );
-            }
-            if text.chars().any(char::is_whitespace) {
-                return fail(
-                    origin,
-                    health_path.span(),
-                    "app.health_path",
-                    format!("`app.health_path` = {text:?}: must not contain whitespace"),
-                    Some("for example \"/health/\"".to_owned()),
-                );
-            }
-            text.clone()
-        }
+        Some(health_path) => super::resolve_http_path(origin, health_path, "app.health_path")?,
         None => DEFAULT_HEALTH_PATH.to_owned(),
     };
 

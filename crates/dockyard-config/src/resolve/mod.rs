@@ -296,3 +296,31 @@ fn resolve_app_relative_path(
         fail(origin, written.span(), key, message, hint)
     })
 }
+
+/// An HTTP path written at `key` (`app.health_path`, `smoke.page`, a check's `path`): starts with `/`, no whitespace.
+fn resolve_http_path(
+    origin: Origin<'_>,
+    path: &Spanned<String>,
+    key: &str,
+) -> Result<String, ConfigError> {
+    let text = path.get_ref();
+    if !text.starts_with('/') {
+        return fail(
+            origin,
+            path.span(),
+            key,
+            format!("`{key}` = {text:?}: must start with `/`"),
+            Some(format!("write \"/{text}\"")),
+        );
+    }
+    if text.chars().any(char::is_whitespace) {
+        return fail(
+            origin,
+            path.span(),
+            key,
+            format!("`{key}` = {text:?}: must not contain whitespace"),
+            Some("percent-encode it, for example \"/search/?q=a%20b\"".to_owned()),
+        );
+    }
+    Ok(text.clone())
+}

@@ -67,7 +67,7 @@ pub(super) fn resolve_smoke(
         None => default_host,
     };
     let page = match &smoke.page {
-        Some(page) => resolve_path(origin, page, "smoke.page")?,
+        Some(page) => super::resolve_http_path(origin, page, "smoke.page")?,
         None => DEFAULT_PAGE.to_owned(),
     };
     let startup_timeout_seconds = match &smoke.startup_timeout_seconds {
@@ -153,34 +153,6 @@ pub(super) fn resolve_smoke(
     })
 }
 
-/// An HTTP path: starts with `/`, no whitespace.
-fn resolve_path(
-    origin: Origin<'_>,
-    path: &Spanned<String>,
-    key: &str,
-) -> Result<String, ConfigError> {
-    let text = path.get_ref();
-    if !text.starts_with('/') {
-        return fail(
-            origin,
-            path.span(),
-            key,
-            format!("`{key}` = {text:?}: must start with `/`"),
-            Some(format!("write \"/{text}\"")),
-        );
-    }
-    if text.chars().any(char::is_whitespace) {
-        return fail(
-            origin,
-            path.span(),
-            key,
-            format!("`{key}` = {text:?}: must not contain whitespace"),
-            Some("percent-encode it, for example \"/search/?q=a%20b\"".to_owned()),
-        );
-    }
-    Ok(text.clone())
-}
-
 fn resolve_size_budget(
     origin: Origin<'_>,
     budget: &Spanned<i64>,
@@ -219,7 +191,7 @@ fn resolve_smoke_check(
         );
     }
 
-    let path = &resolve_path(origin, &written.path, &format!("{table}.path"))?;
+    let path = &super::resolve_http_path(origin, &written.path, &format!("{table}.path"))?;
 
     let via = resolve_via(origin, table, check, has_nginx)?;
 
