@@ -339,6 +339,11 @@ pub struct Smoke {
     /// Whether smoke's requests carry `X-Forwarded-Proto: https`, as from the TLS terminator in front of nginx
     /// (default `true`, so an app with `SECURE_SSL_REDIRECT` answers instead of redirecting); `false` sends `http`.
     pub https: bool,
+    /// Whether smoke runs Django's deployment checks (`manage.py check --deploy`, failing on any warning) and checks
+    /// that `DEBUG` is off, in a one-off container of the production image (default `true`).
+    pub deploy_checks: bool,
+    /// `[smoke.silence]`: system check ids (`security.W008`) the deployment checks accept, each with its reason.
+    pub silence: BTreeMap<String, String>,
     /// The extra checks, in the file's order; the built-in ones are not listed here.
     pub checks: Vec<SmokeCheck>,
 }

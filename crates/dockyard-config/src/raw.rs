@@ -249,6 +249,10 @@ pub struct Smoke {
     pub page: Option<Spanned<String>>,
     /// `https`: whether requests arrive as from a TLS terminator (`X-Forwarded-Proto: https`).
     pub https: Option<bool>,
+    /// `deploy_checks`: whether `manage.py check --deploy` and the DEBUG check run.
+    pub deploy_checks: Option<bool>,
+    /// `[smoke.silence]`: Django system check ids accepted, each with the reason.
+    pub silence: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     /// `[[smoke.check]]`: extra HTTP checks, each with the span of its table.
     pub check: Option<Vec<Spanned<SmokeCheck>>>,
 }

@@ -149,16 +149,25 @@ fn app_env(run: &RunContext<'_>) -> Vec<String> {
 
 /// Runs `cmd` in a one-off container of the production image on the run's network, read-only, with the app's
 /// environment; hands each output line to `on_line`. Returns the exit code and the last lines of output.
-async fn run_one_off(
+pub(crate) async fn run_one_off(
     run: &RunContext<'_>,
     environment: &SmokeEnvironment,
     purpose: &str,
     cmd: Vec<String>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, Vec<String>), SmokeError> {
+    run_to_end(run, &environment.app_container(run, purpose, cmd), on_line).await
+}
+
+/// Runs the container `spec` describes until it exits, then removes it; hands each output line to `on_line`.
+/// Returns the exit code and the last lines of output.
+pub(crate) async fn run_to_end(
+    run: &RunContext<'_>,
+    spec: &ContainerSpec,
+    on_line: &mut (dyn FnMut(&str) + Send),
+) -> Result<(i64, Vec<String>), SmokeError> {
     let engine = run.engine;
-    let spec = environment.app_container(run, purpose, cmd);
-    let container = engine.create_container(&spec).await?;
+    let container = engine.create_container(spec).await?;
     engine.start_container(&container).await?;
     let mut tail: Vec<String> = Vec::new();
     engine

@@ -422,6 +422,8 @@ mod tests {
             host: "localhost".to_owned(),
             page: "/".to_owned(),
             https: true,
+            deploy_checks: true,
+            silence: Default::default(),
             checks: Vec::new(),
         };
         let check = |from: &str, location: &str, expected: Option<&str>| {

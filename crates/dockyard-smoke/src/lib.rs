@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod checks;
+pub mod django_checks;
 mod environment;
 mod error;
 pub mod http;

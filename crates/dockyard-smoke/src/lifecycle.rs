@@ -36,6 +36,8 @@ pub(crate) struct Running {
     pub(crate) processes: Vec<RunningProcess>,
     /// The backing services; stopped after the app.
     pub(crate) services: Option<Started>,
+    /// The one-off container of Django's deployment checks, run while the app starts answering.
+    pub(crate) django_checks: Option<ContainerSpec>,
 }
 
 impl Running {
@@ -145,6 +147,7 @@ pub(crate) async fn start_containers(
         _ => (None, None),
     };
     Ok(Some(Running {
+        django_checks: crate::django_checks::container(run, &environment),
         app,
         nginx,
         app_address,

@@ -116,7 +116,13 @@ async fn containers_phase(
             .map(|(service, ready)| (service, ready.as_millis() as u64))
             .collect();
     }
-    if let Some(ready) = readiness::wait_until_ready(run, &running, &mut phase.results).await? {
+    // Django's deployment checks run in their own container while the wait probes the app.
+    let (ready, django) = tokio::join!(
+        readiness::wait_until_ready(run, &running, &mut phase.results),
+        crate::django_checks::run(run, running.django_checks.as_ref()),
+    );
+    phase.results.extend(django?);
+    if let Some(ready) = ready? {
         phase.start_to_healthy_ms = Some(ready.as_millis() as u64);
         // The engine's health status is awaited alongside the HTTP checks, not before them.
         let (engine_health, checked) = tokio::join!(

@@ -297,6 +297,66 @@ fn smoke_gives_up_at_once_when_the_app_refuses_the_host() {
 }
 
 #[test]
+fn smoke_fails_on_debug_and_on_a_deployment_warning_not_accepted() {
+    let Some((engine, _lock)) =
+        engine_or_skip("smoke_fails_on_debug_and_on_a_deployment_warning_not_accepted")
+    else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-smoke-django-checks");
+    without_app_tests(&project);
+    // DEBUG on in the runtime environment, and SECURE_SSL_REDIRECT's warning no longer accepted.
+    edit(
+        &project,
+        "deploy.toml",
+        "DJANGO_SECURE_SSL_REDIRECT = \"false\"",
+        "DJANGO_SECURE_SSL_REDIRECT = \"false\"\nDJANGO_DEBUG = \"true\"",
+    );
+    let text = std::fs::read_to_string(project.path("deploy.toml")).unwrap();
+    let silence = text
+        .lines()
+        .find(|line| line.starts_with("\"security.W008\""))
+        .expect("the sample accepts security.W008")
+        .to_owned();
+    edit(&project, "deploy.toml", &silence, "");
+    let (check, actual) = assert_smoke_fails(&engine, &project, "DEBUG is off", "DEBUG = True");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project.path(&format!("target/dockyard/{}-smoke.json", project.name)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let deploy_check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "manage.py check --deploy")
+        .expect("the deployment checks ran");
+    assert_eq!(deploy_check["passed"], false, "{deploy_check}");
+    // DEBUG on also turns off the sample's secure cookies (security.W016); security.W018 is the DEBUG check's own.
+    let named = deploy_check["actual"].as_str().unwrap();
+    assert!(
+        named.contains("security.W008") && !named.contains("security.W018"),
+        "{deploy_check}"
+    );
+    assert!(
+        deploy_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("[smoke.silence] \"security."),
+        "with the way to accept it: {deploy_check}"
+    );
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "debug_on_and_deployment_warning",
+        "DJANGO_DEBUG = \"true\" in [app.env], and the sample's [smoke.silence] entry for security.W008 removed",
+        &format!("exit 9, `{}`, `{actual}`, and `manage.py check --deploy` failing with security.W008 and the [smoke.silence] hint; nothing left, clean: nothing to clean", check.split("  (").next().unwrap().trim()),
+        "xtask::smoke::smoke_fails_on_debug_and_on_a_deployment_warning_not_accepted",
+    );
+}
+
+#[test]
 fn smoke_fails_precisely_when_the_image_runs_as_root() {
     let Some((engine, _lock)) = engine_or_skip("smoke_fails_precisely_when_the_image_runs_as_root")
     else {

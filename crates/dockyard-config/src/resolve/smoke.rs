@@ -43,6 +43,8 @@ pub(super) fn resolve_smoke(
             host: default_host,
             page: DEFAULT_PAGE.to_owned(),
             https: true,
+            deploy_checks: true,
+            silence: BTreeMap::new(),
             checks: Vec::new(),
         });
     };
@@ -115,6 +117,11 @@ pub(super) fn resolve_smoke(
         None => None,
     };
 
+    let silence = match &smoke.silence {
+        Some(silence) => resolve_silence(origin, silence)?,
+        None => BTreeMap::new(),
+    };
+
     let written_checks = smoke.check.as_deref().unwrap_or_default();
     let mut checks: Vec<SmokeCheck> = Vec::with_capacity(written_checks.len());
     for (index, check) in written_checks.iter().enumerate() {
@@ -149,8 +156,71 @@ pub(super) fn resolve_smoke(
         host,
         page,
         https: smoke.https.unwrap_or(true),
+        deploy_checks: smoke.deploy_checks.unwrap_or(true),
+        silence,
         checks,
     })
+}
+
+/// `[smoke.silence]`: Django system check ids (`security.W008`), each with a reason that is not empty.
+fn resolve_silence(
+    origin: Origin<'_>,
+    silence: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut resolved = BTreeMap::new();
+    let mut entries: Vec<_> = silence.iter().collect();
+    entries.sort_by_key(|(id, _)| id.span().start);
+    for (id, reason) in entries {
+        let text = id.get_ref();
+        let key = format!("smoke.silence.{}", render_key(text));
+        if !is_system_check_id(text) {
+            return fail(
+                origin,
+                id.span(),
+                &key,
+                format!("`{key}`: not a Django system check id"),
+                Some(
+                    "write the id `manage.py check --deploy` prints, such as \"security.W008\""
+                        .to_owned(),
+                ),
+            );
+        }
+        if reason.get_ref().trim().is_empty() {
+            return fail(
+                origin,
+                reason.span(),
+                &key,
+                format!("`{key}` has no reason"),
+                Some(
+                    "say why the warning does not apply, for example \"TLS ends at the load balancer, which \
+                     redirects http\""
+                        .to_owned(),
+                ),
+            );
+        }
+        resolved.insert(text.clone(), reason.get_ref().clone());
+    }
+    Ok(resolved)
+}
+
+/// A Django system check id: dotted lowercase words, then a level letter and digits (`security.W008`, `fields.E304`).
+fn is_system_check_id(text: &str) -> bool {
+    let Some((tag, code)) = text.rsplit_once('.') else {
+        return false;
+    };
+    let mut code_chars = code.chars();
+    !tag.is_empty()
+        && tag.split('.').all(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        && code_chars
+            .next()
+            .is_some_and(|level| "CEWI".contains(level))
+        && code.len() >= 2
+        && code_chars.all(|c| c.is_ascii_digit())
 }
 
 fn resolve_size_budget(

@@ -176,6 +176,9 @@ broken_case!(builder_env_secret_looking, "pip_cache_volume = \"shop-pip\"" => "p
 broken_case!(builder_env_bad_name, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\nenv = { \"9LIVES\" = \"x\" }");
 broken_case!(builder_settings_module_with_slashes, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\nsettings_module = \"shop/settings/build.py\"");
 broken_case!(builder_collectstatic_before_tests_as_a_string, "pip_cache_volume = \"shop-pip\"" => "pip_cache_volume = \"shop-pip\"\ncollectstatic_before_tests = \"yes\"");
+broken_case!(smoke_silence_not_a_check_id, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 15\nsilence = { W008 = \"TLS ends at the balancer\" }");
+broken_case!(smoke_silence_without_a_reason, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 15\nsilence = { \"security.W008\" = \" \" }");
+broken_case!(smoke_deploy_checks_as_a_string, "stop_timeout_seconds = 15" => "stop_timeout_seconds = 15\ndeploy_checks = \"off\"");
 broken_case!(smoke_unknown_key, "stop_timeout_seconds = 15" => "stop_timeout = 15");
 broken_case!(smoke_check_duplicate_name, "name = \"sign-in form\"" => "name = \"health through nginx\"");
 broken_case!(smoke_check_empty_name, "name = \"sign-in form\"" => "name = \"\"");

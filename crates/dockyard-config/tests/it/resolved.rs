@@ -38,6 +38,8 @@ fn smoke_takes_its_defaults_when_the_table_is_absent() {
             host: "localhost".to_owned(),
             page: "/".to_owned(),
             https: true,
+            deploy_checks: true,
+            silence: Default::default(),
             checks: Vec::new(),
         }
     );
@@ -123,6 +125,17 @@ fn smoke_host_page_and_https_resolve() {
     assert_eq!(config.smoke.host, "guide.example.org");
     assert_eq!(config.smoke.page, "/en/");
     assert!(!config.smoke.https);
+    assert!(config.smoke.deploy_checks);
+    assert!(config.smoke.silence.is_empty());
+    let text = format!(
+        "{MINIMAL}\n[smoke]\ndeploy_checks = false\n[smoke.silence]\n\"security.W008\" = \"TLS ends at the balancer\"\n\"fields.E304\" = \"x\"\n"
+    );
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert!(!config.smoke.deploy_checks);
+    assert_eq!(
+        config.smoke.silence.keys().collect::<Vec<_>>(),
+        ["fields.E304", "security.W008"]
+    );
     // Without `host`, nginx's first server_name.
     let text = format!("{MINIMAL}\n[nginx]\nserver_names = [\"shop.test\", \"localhost\"]\n");
     let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");

@@ -314,6 +314,8 @@ fn requests_for_checks_use_the_check_host_or_smoke_host_and_the_forwarded_scheme
         host: "notes.test".to_owned(),
         page: "/".to_owned(),
         https: true,
+        deploy_checks: true,
+        silence: Default::default(),
         checks: Vec::new(),
     };
     let request = http_request_for_check(&spec(200), &smoke);
