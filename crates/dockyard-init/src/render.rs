@@ -381,13 +381,16 @@ fn render_packages(out: &mut String, inspection: &Inspection) {
     }
 }
 
-/// `[smoke] page`: without a health endpoint, the admin's login page, which renders on the empty database of a smoke
+/// A note on the deployment checks smoke runs, and `[smoke] page`: without a health endpoint, the admin's login page, which renders on the empty database of a smoke
 /// run (a content site's home page needs content).
 fn render_smoke(out: &mut String, inspection: &Inspection) {
+    let _ = writeln!(out, "\n# Smoke runs Django's deployment checks (`manage.py check --deploy`) on the production image: each");
+    let _ = writeln!(out, "# warning fails it until fixed in the settings or accepted with its reason, under [smoke.silence]:");
+    let _ = writeln!(out, "# \"security.W008\" = \"TLS ends at the load balancer, which redirects http\" (init cannot run them).");
     let (None, Some((path, evidence))) = (&inspection.health_path, &inspection.admin_login) else {
         return;
     };
-    let _ = writeln!(out, "\n# The page smoke renders to check its static files through nginx: the admin's login page ({evidence}),");
+    let _ = writeln!(out, "# The page smoke renders to check its static files through nginx: the admin's login page ({evidence}),");
     let _ = writeln!(out, "# which renders on the empty database of a smoke run; name a page of the app's own once one does.");
     let _ = writeln!(out, "[smoke]");
     let _ = writeln!(out, "page = {}", quote(path));
