@@ -26,9 +26,12 @@ RUN echo "app:x:{{ user }}:{{ user }}:app:/nonexistent:/usr/sbin/nologin" >> /et
  && mkdir -p /data \
  && chown {{ user }}:{{ user }} /data
 COPY --from=install /opt/venv /opt/venv
-COPY app/ /app/
-COPY staticfiles/staticfiles.json /app/{{ static_root }}/staticfiles.json
-WORKDIR /app
+COPY app/ {{ app_dir }}/
+# The static manifest where STATIC_ROOT puts it (ManifestStaticFilesStorage reads it); the files are nginx's.
+COPY staticfiles/staticfiles.json {{ static_manifest }}
+# [assets] outputs outside the app folder, at the container paths the settings reach them by (STATICFILES_DIRS).
+{{ outside_outputs }}
+WORKDIR {{ app_dir }}
 USER {{ user }}:{{ user }}
 EXPOSE {{ port }}
 # The probe asks as smoke does: with `[smoke] host` (a name ALLOWED_HOSTS accepts) and the TLS terminator's

@@ -29,8 +29,10 @@ impl flags::Init {
             TestRunner::Django { .. } => "manage.py test",
         };
         println!("  tests        {tests}");
-        if let StaticRoot::Relative(root, _) = &found.static_root {
-            println!("  static root  {}", root.display());
+        match &found.static_root {
+            StaticRoot::Relative(root, _) => println!("  static root  {}", root.display()),
+            StaticRoot::Absolute(root, _) => println!("  static root  {root}"),
+            StaticRoot::Unreadable(..) | StaticRoot::NotSet => {}
         }
         for service in &found.services {
             let env: Vec<&str> = service

@@ -228,21 +228,30 @@ impl PackageManager {
         }
     }
 
-    /// The command that runs this manager in the Node base: Debian names yarn v1 `yarnpkg`, and ships no pnpm,
-    /// so pnpm comes through `npx`.
+    /// The command that runs this manager in the Node base. Debian's `yarnpkg` is Yarn 4 (trixie), which reads a
+    /// v1 `yarn.lock` only to rewrite it, so yarn v1 comes from the npm registry through `npx`, pinned to its last
+    /// release; Debian ships no pnpm, so pnpm comes through `npx` too.
     pub fn program(self) -> &'static [&'static str] {
         match self {
             PackageManager::Npm => &["npm"],
-            PackageManager::Yarn => &["yarnpkg"],
+            PackageManager::Yarn => &["npx", "--yes", "yarn@1.22.22"],
             PackageManager::Pnpm => &["npx", "--yes", "pnpm"],
         }
     }
 
-    /// The install that follows the lock exactly and fails when the lock is missing or outdated.
+    /// The install that follows the lock exactly and fails when the lock is missing or outdated. It installs into
+    /// `node_modules` beside `package.json`, where Dockyard caches it: yarn is told so on the command line, which
+    /// wins over a project's `.yarnrc` (`--modules-folder /node_modules`, written for its own Dockerfile).
     pub fn install_command(self) -> Vec<String> {
         let arguments: &[&str] = match self {
             PackageManager::Npm => &["ci"],
-            PackageManager::Yarn | PackageManager::Pnpm => &["install", "--frozen-lockfile"],
+            PackageManager::Yarn => &[
+                "install",
+                "--frozen-lockfile",
+                "--modules-folder",
+                "node_modules",
+            ],
+            PackageManager::Pnpm => &["install", "--frozen-lockfile"],
         };
         self.program()
             .iter()

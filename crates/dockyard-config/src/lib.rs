@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod choices;
+pub mod container_paths;
 mod error;
 mod image_reference;
 mod model;

@@ -9,6 +9,7 @@ use crate::choices::{
     AssetsRunsIn, DependencyFormat, HttpMethod, ImageKind, PackageManager, PythonVersion, Scanner,
     ServiceKind, ServiceValue, Severity, Via,
 };
+use crate::container_paths::{OutputPlace, StaticRoot};
 use crate::image_reference::ImageRef;
 use crate::tag_template::{render_tag_template, TagValues};
 use crate::templates::{Template, TemplateFolder};
@@ -95,8 +96,8 @@ pub struct App {
     pub health_path: String,
     /// The argv that runs the tests; never empty.
     pub test_command: Vec<String>,
-    /// Where `collectstatic` writes, relative to [`App::path`] and inside it.
-    pub static_root: PathBuf,
+    /// Where `collectstatic` writes: inside [`App::path`], or an absolute container path outside it.
+    pub static_root: StaticRoot,
     /// The runtime environment of containers run from the production image; holds no secrets.
     pub env: BTreeMap<String, String>,
     /// `secrets`: the variables the app reads its secrets from in production (`SECRET_KEY`, an API key); each gets
@@ -491,8 +492,12 @@ pub struct Assets {
     pub build_command: Vec<String>,
     /// The environment of the install and the build; holds no secrets.
     pub env: BTreeMap<String, String>,
-    /// The folders the build writes, each inside [`App::path`]; never empty with [`AssetsRunsIn::Node`].
+    /// The folders the build writes, each inside [`App::path`] or beside it; never empty with
+    /// [`AssetsRunsIn::Node`].
     pub outputs: Vec<AssetOutput>,
+    /// Other folders the build reads (the templates Tailwind scans for class names), relative to
+    /// [`DeployConfig::root`]: each exists, and none holds or lies in [`Assets::path`] or another.
+    pub sources: Vec<PathBuf>,
     /// How long the install and the build may take together, 10 to 3600 (default 600).
     pub timeout_seconds: u64,
     /// Where the commands run (default [`AssetsRunsIn::Node`]).
@@ -513,8 +518,8 @@ impl Assets {
 pub struct AssetOutput {
     /// As written, relative to [`DeployConfig::root`].
     pub path: PathBuf,
-    /// The same folder relative to [`App::path`], where the builder receives it.
-    pub in_app: PathBuf,
+    /// Where the builder receives it and the production image holds it.
+    pub place: OutputPlace,
 }
 
 fn serialize_size<S: serde::Serializer>(content: &str, serializer: S) -> Result<S::Ok, S::Error> {

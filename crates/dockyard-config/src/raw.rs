@@ -171,6 +171,8 @@ pub struct Bootstrap {
     pub packages: Option<SpannedStrings>,
     /// `mirror`: the Debian mirror URL.
     pub mirror: Option<Spanned<String>>,
+    /// `env`: variables set in the image's config (`PYTHON_VERSION`).
+    pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 /// `[builder]`.
@@ -376,6 +378,8 @@ pub struct Assets {
     pub build_command: Option<SpannedStrings>,
     /// `outputs`: the folders the build writes, relative to the deploy file's folder.
     pub outputs: Option<SpannedStrings>,
+    /// `sources`: other folders the build reads (templates Tailwind scans), relative to the deploy file's folder.
+    pub sources: Option<SpannedStrings>,
     /// `timeout_seconds`: how long the install and the build may take together.
     pub timeout_seconds: Option<Spanned<i64>>,
     /// `runs_in`: `node` or `builder`.

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
+use dockyard_config::container_paths::absolute_container_path;
 use dockyard_python::{DependencyFormat, RequirementsFile, RequirementsRole};
 
 use crate::{Inspection, PythonChoice, StaticRoot, TestRunner};
@@ -311,9 +312,20 @@ fn render_app(
             let _ = writeln!(out, "# STATIC_ROOT in {evidence}.");
             let _ = writeln!(out, "static_root = {}", quote(&slashes(path)));
         }
-        StaticRoot::Absolute(path, evidence) => {
-            let _ = writeln!(out, "# STATIC_ROOT is the absolute {path} ({evidence}); static_root must be relative to path.");
-        }
+        StaticRoot::Absolute(path, evidence) => match absolute_container_path(path) {
+            Ok(_) => {
+                let _ = writeln!(out, "# STATIC_ROOT is the absolute {path} ({evidence}): collectstatic writes there in the");
+                let _ = writeln!(
+                    out,
+                    "# builder, and the production image keeps its staticfiles.json there."
+                );
+                let _ = writeln!(out, "static_root = {}", quote(path));
+            }
+            Err(_) => {
+                let _ = writeln!(out, "# STATIC_ROOT is the absolute {path} ({evidence}), a folder the images need for");
+                let _ = writeln!(out, "# themselves: point it at a folder of its own (\"/public_collected\") or inside the app.");
+            }
+        },
         StaticRoot::Unreadable(expression, evidence) => {
             let _ = writeln!(out, "# STATIC_ROOT = {expression} ({evidence}) cannot be read without running the settings.");
         }
@@ -545,9 +557,13 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
     }
     let _ = writeln!(
         out,
-        "# The folders the build writes, relative to this file and inside app.path: init cannot know them, and"
+        "# The folders the build writes, relative to this file: inside app.path, or beside it (then at the images'"
     );
-    let _ = writeln!(out, "# plan refuses [assets] until they are named.");
+    let _ = writeln!(
+        out,
+        "# root, where the settings reach them from the app folder with `..`). init cannot know them, and plan"
+    );
+    let _ = writeln!(out, "# refuses [assets] until they are named.");
     let _ = writeln!(out, "outputs = []");
     let _ = writeln!(out, "\n[assets.env]");
     let _ = writeln!(out, "NODE_ENV = \"production\"");

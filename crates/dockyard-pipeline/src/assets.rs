@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use dockyard_config::container_paths::OutputPlace;
 use dockyard_config::{Assets, AssetsRunsIn, DeployConfig};
 use dockyard_context::{PackOptions, SourceRules};
 use serde::Serialize;
@@ -12,7 +13,9 @@ use crate::digest::Inputs;
 use crate::PipelineError;
 
 /// Where the Node container receives the project's asset folder (at its path relative to deploy.toml).
-pub const NODE_WORK_DIR: &str = "/work";
+/// `/app`, where Dockerfiles conventionally put a project, so a build that names it (Tailwind's `source("/app")`)
+/// finds what it expects.
+pub const NODE_WORK_DIR: &str = "/app";
 /// Where the `node_modules` cache volume is mounted; the tree lives in its `node_modules` folder, so Node's module
 /// lookup from a cached package finds its siblings.
 pub const NODE_CACHE_DIR: &str = "/cache";
@@ -45,6 +48,8 @@ pub struct PreparedAssets {
     pub sources_sha256: String,
     /// Files in it.
     pub n_files: usize,
+    /// sha256 of each folder of `[assets] sources` as uploaded, in their order.
+    pub extra_sources_sha256: Vec<String>,
 }
 
 /// Hashes the lock file and the asset folder of `assets`.
@@ -60,32 +65,45 @@ pub fn prepare(
         .transpose()?;
     let sources = dockyard_context::pack_source_tree(
         &config.root.join(&assets.path),
-        &sources_rules(config, assets),
+        &sources_rules(config, assets, &assets.path),
         options,
         std::io::sink(),
     )?;
+    let mut n_files = sources.n_files;
+    let mut extra_sources_sha256 = Vec::new();
+    for folder in &assets.sources {
+        let packed = dockyard_context::pack_source_tree(
+            &config.root.join(folder),
+            &sources_rules(config, assets, folder),
+            options,
+            std::io::sink(),
+        )?;
+        n_files += packed.n_files;
+        extra_sources_sha256.push(packed.sha256);
+    }
     Ok(PreparedAssets {
         lock_sha256,
         sources_sha256: sources.sha256,
-        n_files: sources.n_files,
+        n_files,
+        extra_sources_sha256,
     })
 }
 
-/// The ignore rules of the asset folder: the project's `[context]` excludes, `node_modules` (the cache volume holds
-/// it), the output folders inside the asset folder (the build makes them) and Dockyard's own files when they lie
-/// inside it (`assets.path = "."`).
-pub fn sources_rules(config: &DeployConfig, assets: &Assets) -> SourceRules {
+/// The ignore rules of `folder` (the asset folder or one of `sources`, relative to the project root): the project's
+/// `[context]` excludes, `node_modules` (the cache volume holds it), the output folders inside it (the build makes
+/// them) and Dockyard's own files when they lie inside it (`assets.path = "."`).
+pub fn sources_rules(config: &DeployConfig, assets: &Assets, folder: &Path) -> SourceRules {
     let mut extra_deny = config.context.exclude.clone();
     extra_deny.push("node_modules/".to_owned());
     extra_deny.extend(crate::plan::dockyard_excludes(
         config,
-        &config.root.join(&assets.path),
+        &config.root.join(folder),
     ));
     extra_deny.extend(
         assets
             .outputs
             .iter()
-            .filter_map(|output| output.path.strip_prefix(&assets.path).ok())
+            .filter_map(|output| output.path.strip_prefix(folder).ok())
             .filter(|inside| !inside.as_os_str().is_empty())
             .map(|inside| format!("/{}/", slashes(inside))),
     );
@@ -108,7 +126,10 @@ pub fn app_source_excludes(assets: Option<&Assets>) -> Vec<String> {
             assets
                 .outputs
                 .iter()
-                .map(|output| format!("/{}/", slashes(&output.in_app))),
+                .filter_map(|output| match &output.place {
+                    OutputPlace::InApp(in_app) => Some(format!("/{}/", slashes(in_app))),
+                    OutputPlace::Outside(_) => None,
+                }),
         );
     }
     excludes
@@ -124,7 +145,12 @@ pub fn inputs(assets: &Assets, prepared: &PreparedAssets, node_base: &str) -> In
         &assets.path,
     ))
     .unwrap_or_default();
-    Inputs::default()
+    // Only a build with `sources` hashes them, so the inputs of one without stay what they were.
+    let extra = (!assets.sources.is_empty()).then(|| {
+        serde_json::to_string(&(&assets.sources, &prepared.extra_sources_sha256))
+            .unwrap_or_default()
+    });
+    let inputs = Inputs::default()
         .with("node base", node_base)
         .with(
             "lock file",
@@ -134,7 +160,11 @@ pub fn inputs(assets: &Assets, prepared: &PreparedAssets, node_base: &str) -> In
                 .unwrap_or_else(|| "missing".to_owned()),
         )
         .with("asset sources", prepared.sources_sha256.clone())
-        .with_bytes("build command", commands.as_bytes())
+        .with_bytes("build command", commands.as_bytes());
+    match extra {
+        Some(extra) => inputs.with_bytes("other sources", extra.as_bytes()),
+        None => inputs,
+    }
 }
 
 impl crate::plan::Prepared {
@@ -205,15 +235,34 @@ pub fn plan_line(config: &DeployConfig) -> Option<String> {
     let outputs: Vec<String> = assets
         .outputs
         .iter()
-        .map(|output| slashes(&output.path))
+        .map(|output| match &output.place {
+            OutputPlace::InApp(_) => slashes(&output.path),
+            OutputPlace::Outside(container) => {
+                format!(
+                    "{} (at {} in the images)",
+                    slashes(&output.path),
+                    slashes(container)
+                )
+            }
+        })
         .collect();
     let outputs = if outputs.is_empty() {
         String::new()
     } else {
         format!("; outputs {}", outputs.join(" "))
     };
+    let sources = if assets.sources.is_empty() {
+        String::new()
+    } else {
+        let sources: Vec<String> = assets
+            .sources
+            .iter()
+            .map(|source| slashes(source))
+            .collect();
+        format!("; also reads {}", sources.join(" "))
+    };
     Some(format!(
-        "  assets     {} in {folder}: {}, then {} (in {}{outputs})",
+        "  assets     {} in {folder}: {}, then {} (in {}{sources}{outputs})",
         assets.package_manager,
         assets.install_command.join(" "),
         assets.build_command.join(" "),
@@ -282,7 +331,8 @@ pub fn script(assets: &Assets, folder: &str, marker: &str, cache: Option<&str>) 
         quote(&format!("{marker}build"))
     ));
     // The environment applies to the build only: NODE_ENV=production would make the install leave out the
-    // devDependencies the build needs.
+    // devDependencies the build needs. The packages' programs are on PATH, as in a package.json script.
+    lines.push("export PATH=\"$PWD/node_modules/.bin:$PATH\"".to_owned());
     for (name, value) in &assets.env {
         lines.push(format!("export {name}={}", quote(value)));
     }
@@ -352,6 +402,7 @@ fn argv(command: &[String]) -> String {
 mod tests {
     use super::*;
 
+    use dockyard_config::container_paths::OutputPlace;
     use dockyard_config::{AssetOutput, PackageManager};
 
     fn assets(path: &str, outputs: &[&str], runs_in: AssetsRunsIn) -> Assets {
@@ -359,16 +410,19 @@ mod tests {
             path: PathBuf::from(path),
             package_manager: PackageManager::Npm,
             install_command: PackageManager::Npm.install_command(),
+            sources: Vec::new(),
             build_command: PackageManager::Npm.run_script("build"),
             env: [("NODE_ENV".to_owned(), "production".to_owned())].into(),
             outputs: outputs
                 .iter()
                 .map(|output| AssetOutput {
                     path: PathBuf::from(output),
-                    in_app: PathBuf::from(output)
-                        .strip_prefix("app")
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default(),
+                    place: OutputPlace::InApp(
+                        PathBuf::from(output)
+                            .strip_prefix("app")
+                            .map(Path::to_path_buf)
+                            .unwrap_or_default(),
+                    ),
                 })
                 .collect(),
             timeout_seconds: 60,
@@ -382,11 +436,11 @@ mod tests {
         let check = |path: &str, expected: &str| {
             assert_eq!(node_work_folder(Path::new(path)), expected, "{path:?}")
         };
-        // `path = "."` is the work folder itself: `/work/.` or `/work/` would make `work//script` member paths.
+        // `path = "."` is the work folder itself: `/app/.` or `/app/` would make `app//script` member paths.
         check(".", NODE_WORK_DIR);
         check("", NODE_WORK_DIR);
-        check("theme/static_src", "/work/theme/static_src");
-        check("./assets/", "/work/assets");
+        check("theme/static_src", "/app/theme/static_src");
+        check("./assets/", "/app/assets");
     }
 
     fn check_prune(path: &str, outputs: &[&str], expected: &[&str]) {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use dockyard_config::container_paths::{OutputPlace, APP_DIR};
 use dockyard_config::{DeployConfig, Template, TemplateFolder};
 use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
 use serde::Serialize;
@@ -318,6 +319,21 @@ pub fn dockyard_excludes(config: &DeployConfig, folder: &std::path::Path) -> Vec
     rules
 }
 
+/// The production template's line for `[assets]` outputs outside the app folder: the builder leaves them under
+/// `rootfs/` at their container paths (`rootfs/public`), copied to `/`; a comment when there are none.
+fn outside_outputs_copy(config: &DeployConfig) -> String {
+    let outside = config
+        .assets
+        .iter()
+        .flat_map(|assets| &assets.outputs)
+        .any(|output| matches!(output.place, OutputPlace::Outside(_)));
+    if outside {
+        "COPY rootfs/ /".to_owned()
+    } else {
+        "# (no [assets] output outside the app folder)".to_owned()
+    }
+}
+
 /// The placeholders Dockerfile templates may use.
 pub fn template_values(config: &DeployConfig) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
@@ -331,7 +347,16 @@ pub fn template_values(config: &DeployConfig) -> BTreeMap<&'static str, String> 
             "health_scheme",
             if config.smoke.https { "https" } else { "http" }.to_owned(),
         ),
-        ("static_root", config.app.static_root.display().to_string()),
+        ("static_root", config.app.static_root.to_string()),
+        ("app_dir", APP_DIR.to_owned()),
+        (
+            "static_manifest",
+            format!(
+                "{}/staticfiles.json",
+                config.app.static_root.in_container(APP_DIR)
+            ),
+        ),
+        ("outside_outputs", outside_outputs_copy(config)),
         ("user", config.production.user.to_string()),
     ])
 }
@@ -369,7 +394,7 @@ impl Prepared {
                     .as_bytes(),
             )
             .with("settings module", app.settings_module.clone())
-            .with("static root", app.static_root.display().to_string())
+            .with("static root", app.static_root.to_string())
             .with_bytes(
                 "app env",
                 serde_json::to_string(&app.env)

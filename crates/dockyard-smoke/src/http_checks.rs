@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use dockyard_config::container_paths::APP_DIR;
 use dockyard_config::Via;
 
 use crate::checks::{http_check_result, http_request_for_check};
@@ -22,8 +23,6 @@ const NGINX_TIMEOUT: Duration = Duration::from_secs(5);
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(20);
 /// Where the nginx image keeps the static files.
 const NGINX_STATIC_ROOT: &str = "/srv/static";
-/// Where the production image keeps the app.
-const APP_ROOT: &str = "/app";
 
 /// How many redirects the static check follows from `[smoke] page`.
 const MAX_REDIRECTS: usize = 5;
@@ -173,11 +172,11 @@ pub(crate) async fn static_checks(
     }
 
     let started = Instant::now();
-    let static_root = run.config.app.static_root.display().to_string();
+    let static_root = run.config.app.static_root.in_container(APP_DIR);
     let in_app = read_file_from_container(
         run,
         &running.app,
-        &format!("{APP_ROOT}/{static_root}/staticfiles.json"),
+        &format!("{static_root}/staticfiles.json"),
     )
     .await;
     let in_nginx = read_file_from_container(

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use super::numbers::{resolve_port, PortUse};
 use super::{fail, resolve_app_relative_path, resolve_project_relative_path, Origin};
+use crate::container_paths::{absolute_container_path, ContainerPathProblem, StaticRoot, APP_DIR};
 use crate::error::ConfigError;
 use crate::model::App;
 use crate::names::{
@@ -126,7 +127,7 @@ pub(super) fn resolve_app(origin: Origin<'_>, app: &raw::App) -> Result<App, Con
 
     let static_root = match &app.static_root {
         Some(static_root) => resolve_static_root(origin, static_root)?,
-        None => PathBuf::from(DEFAULT_STATIC_ROOT),
+        None => StaticRoot::InApp(PathBuf::from(DEFAULT_STATIC_ROOT)),
     };
 
     let env = match &app.env {
@@ -196,10 +197,43 @@ fn resolve_secrets(
     Ok(resolved)
 }
 
+/// `app.static_root`: a folder inside app.path (relative to it), or an absolute container path outside the app
+/// folder and the folders the images need (`/public_collected`).
 fn resolve_static_root(
     origin: Origin<'_>,
     static_root: &Spanned<String>,
-) -> Result<PathBuf, ConfigError> {
+) -> Result<StaticRoot, ConfigError> {
+    let text = static_root.get_ref();
+    if text.starts_with('/') {
+        let problem = match absolute_container_path(text) {
+            Ok(path) => return Ok(StaticRoot::Absolute(path)),
+            Err(problem) => problem,
+        };
+        let (message, hint) = match problem {
+            ContainerPathProblem::Root => (
+                format!("`app.static_root` = {text:?}: the container's root folder"),
+                format!("name a folder of its own, for example \"/{DEFAULT_STATIC_ROOT}\""),
+            ),
+            ContainerPathProblem::NotNormal => (
+                format!("`app.static_root` = {text:?}: `.` and `..` are not allowed in an absolute static root"),
+                "write the folder as STATIC_ROOT resolves it, for example \"/public_collected\"".to_owned(),
+            ),
+            ContainerPathProblem::Reserved(first) => (
+                format!("`app.static_root` = {text:?}: {first} belongs to the image (system files, the app folder {APP_DIR} or the builder's folders)"),
+                format!(
+                    "use a folder of its own at the container root (for example \"/public_collected\"), or a folder \
+                     inside app.path such as \"{DEFAULT_STATIC_ROOT}\""
+                ),
+            ),
+        };
+        return fail(
+            origin,
+            static_root.span(),
+            "app.static_root",
+            message,
+            Some(hint),
+        );
+    }
     let relative = resolve_app_relative_path(origin, static_root, "app.static_root")?;
     if relative.as_os_str().is_empty() {
         return fail(
@@ -213,7 +247,7 @@ fn resolve_static_root(
             Some(format!("for example \"{DEFAULT_STATIC_ROOT}\"")),
         );
     }
-    Ok(relative)
+    Ok(StaticRoot::InApp(relative))
 }
 
 /// Fails unless `name` (written at `key`) is a valid environment variable name.

@@ -10,6 +10,7 @@ use super::base::DEFAULT_NODE_BASE;
 use super::numbers::{resolve_in_range, RangeUse};
 use super::{fail, resolve_existing_project_path, resolve_project_relative_path, Origin};
 use crate::choices::{AssetsRunsIn, ClosedSet, PackageManager};
+use crate::container_paths::{climbed_container_path, ContainerPathProblem, OutputPlace, APP_DIR};
 use crate::error::ConfigError;
 use crate::model::{App, AssetOutput, Assets};
 use crate::paths::ExpectedEntry;
@@ -140,6 +141,7 @@ pub(super) fn resolve_assets(
         )?,
         None => DEFAULT_TIMEOUT_SECONDS,
     };
+    let sources = resolve_sources(origin, assets.sources.as_ref(), &path)?;
     Ok(Assets {
         path,
         package_manager,
@@ -147,6 +149,7 @@ pub(super) fn resolve_assets(
         build_command,
         env,
         outputs,
+        sources,
         timeout_seconds,
         runs_in,
         base: (runs_in == AssetsRunsIn::Node).then(|| DEFAULT_NODE_BASE.to_owned()),
@@ -202,7 +205,8 @@ pub(super) fn resolve_argv(
         .collect())
 }
 
-/// Each output folder relative to the deploy file's folder, inside app.path (the builder receives only that), once.
+/// Each output folder relative to the deploy file's folder, once: inside app.path (it travels with the app source),
+/// or outside it at the container path the app's own relative paths reach (`../public` from `src/` is `/public`).
 fn resolve_outputs(
     origin: Origin<'_>,
     outputs: Option<&raw::SpannedStrings>,
@@ -220,22 +224,50 @@ fn resolve_outputs(
     for (index, written) in outputs.get_ref().iter().enumerate() {
         let key = format!("assets.outputs[{index}]");
         let path: PathBuf = resolve_project_relative_path(origin, written, &key)?;
-        let in_app = match path.strip_prefix(&app_relative) {
-            Ok(in_app) if !in_app.as_os_str().is_empty() => in_app.to_path_buf(),
-            _ => {
+        let place = match path.strip_prefix(&app_relative) {
+            Ok(in_app) if !in_app.as_os_str().is_empty() => {
+                OutputPlace::InApp(in_app.to_path_buf())
+            }
+            Ok(_) => {
                 return fail(
                     origin,
                     written.span(),
                     &key,
-                    format!("`{key}` = {:?}: not a folder inside app.path", written.get_ref()),
-                    Some(format!(
-                        "collectstatic sees only what is inside app.path ({}); make the build write there",
-                        if app_relative.as_os_str().is_empty() { ".".to_owned() } else { app_relative.display().to_string() }
-                    )),
+                    format!("`{key}` = {:?}: app.path itself", written.get_ref()),
+                    Some(
+                        "name the folder the build writes, inside app.path or beside it".to_owned(),
+                    ),
                 )
             }
+            Err(_) => match climbed_container_path(&relative_to(&path, &app_relative)) {
+                Ok(container) => OutputPlace::Outside(container),
+                Err(problem) => {
+                    let reason = match problem {
+                        ContainerPathProblem::Reserved(first) => format!(
+                            "outside app.path it would land at {first} in the images, a folder they need"
+                        ),
+                        ContainerPathProblem::Root | ContainerPathProblem::NotNormal => {
+                            "outside app.path it would land at the images' root folder".to_owned()
+                        }
+                    };
+                    return fail(
+                        origin,
+                        written.span(),
+                        &key,
+                        format!("`{key}` = {:?}: {reason}", written.get_ref()),
+                        Some(format!(
+                            "an output outside app.path ({}) lands where the app's relative paths reach it from {APP_DIR}: \
+                             make the build write inside app.path or into a folder of its own beside it",
+                            if app_relative.as_os_str().is_empty() { ".".to_owned() } else { app_relative.display().to_string() }
+                        )),
+                    );
+                }
+            },
         };
-        if resolved.iter().any(|earlier| earlier.path == path) {
+        if resolved
+            .iter()
+            .any(|earlier| earlier.path == path || earlier.place == place)
+        {
             return fail(
                 origin,
                 written.span(),
@@ -244,9 +276,78 @@ fn resolve_outputs(
                 Some("list each output folder once".to_owned()),
             );
         }
-        resolved.push(AssetOutput { path, in_app });
+        resolved.push(AssetOutput { path, place });
     }
     Ok(resolved)
+}
+
+/// `sources`: folders the build reads besides the asset folder, each existing, none overlapping it or another.
+fn resolve_sources(
+    origin: Origin<'_>,
+    sources: Option<&raw::SpannedStrings>,
+    asset_folder: &Path,
+) -> Result<Vec<PathBuf>, ConfigError> {
+    let Some(sources) = sources else {
+        return Ok(Vec::new());
+    };
+    let mut resolved: Vec<PathBuf> = Vec::new();
+    for (index, written) in sources.get_ref().iter().enumerate() {
+        let key = format!("assets.sources[{index}]");
+        let folder = resolve_existing_project_path(origin, written, &key, ExpectedEntry::Folder)?;
+        let path = folder
+            .strip_prefix(origin.root)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let overlaps = |other: &Path| path.starts_with(other) || other.starts_with(&path);
+        let clash = if overlaps(asset_folder) {
+            Some(format!(
+                "overlaps the asset folder {:?}",
+                slashes(asset_folder)
+            ))
+        } else {
+            resolved
+                .iter()
+                .find(|earlier| overlaps(earlier))
+                .map(|earlier| format!("overlaps {:?}, listed before it", slashes(earlier)))
+        };
+        if let Some(clash) = clash {
+            return fail(
+                origin,
+                written.span(),
+                &key,
+                format!("`{key}` = {:?}: {clash}", written.get_ref()),
+                Some(
+                    "list the folders the build reads besides the asset folder, each once (the asset folder is always \
+                     uploaded)"
+                        .to_owned(),
+                ),
+            );
+        }
+        resolved.push(path);
+    }
+    Ok(resolved)
+}
+
+fn slashes(path: &Path) -> String {
+    if path.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        path.to_string_lossy().replace('\\', "/")
+    }
+}
+
+/// `path` relative to `base` (both relative to the deploy file's folder, normalized), climbing with `..`.
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let (path, base): (Vec<_>, Vec<_>) = (path.components().collect(), base.components().collect());
+    let shared = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut relative = PathBuf::new();
+    for _ in shared..base.len() {
+        relative.push("..");
+    }
+    for component in &path[shared..] {
+        relative.push(component);
+    }
+    relative
 }
 
 /// With `runs_in = "builder"`, the builder base must bring Node: the built-in one does; a written one with a

@@ -43,7 +43,7 @@ pub(super) const DEFAULT_NODE_BASE: &str = "node";
 /// current Tailwind, cross-env and rimraf refuse); Node never reaches an image that ships, so its suite need not
 /// match the runtime's.
 const NODE_SUITE: &str = "trixie";
-/// Debian's Node.js, npm and yarn v1 (`yarnpkg`): the Node base, and the builder's additions with
+/// Debian's Node.js, npm and Yarn 4 (`yarnpkg`; yarn v1 projects get yarn 1.22 through npx): the Node base, and the builder's additions with
 /// `[assets] runs_in = "builder"`.
 const NODE_PACKAGES: [&str; 3] = ["nodejs", "npm", "yarnpkg"];
 
@@ -52,6 +52,10 @@ const NODE_PACKAGES: [&str; 3] = ["nodejs", "npm", "yarnpkg"];
 /// (`[assets] runs_in = "builder"`).
 fn built_in_bases(python: PythonVersion, node_in_builder: bool) -> BTreeMap<String, BaseImage> {
     let python_suite = python.debian_suite();
+    // The Python bases say which Python they bring as the official python images do (apps read it, such as a page
+    // showing the version).
+    let (major, minor, patch) = python.release();
+    let python_version = env_change("PYTHON_VERSION", &format!("{major}.{minor}.{patch}"));
     let base = |name: &str, repository: &str, packages: &[&str]| {
         let suite = if name == DEFAULT_NODE_BASE {
             NODE_SUITE
@@ -76,7 +80,11 @@ fn built_in_bases(python: PythonVersion, node_in_builder: bool) -> BTreeMap<Stri
                     .collect(),
                 mirror: None,
                 files: Vec::new(),
-                changes: Vec::new(),
+                changes: if packages.contains(&"python3") {
+                    vec![python_version.clone()]
+                } else {
+                    Vec::new()
+                },
             }),
         }
     };
@@ -259,6 +267,19 @@ fn resolve_base(
     })
 }
 
+/// The import change setting `name` to `value` in the image config, quoted when the value needs it.
+fn env_change(name: &str, value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:,+@".contains(c));
+    if plain {
+        format!("ENV {name}={value}")
+    } else {
+        format!("ENV {name}={}", serde_json::Value::String(value.to_owned()))
+    }
+}
+
 fn resolve_bootstrap(
     origin: Origin<'_>,
     table: &str,
@@ -342,12 +363,22 @@ fn resolve_bootstrap(
         None => None,
     };
 
+    let changes = match &bootstrap.env {
+        Some(env) => {
+            super::app::resolve_environment(origin, env, &format!("{table}.bootstrap.env"))?
+                .iter()
+                .map(|(name, value)| env_change(name, value))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+
     Ok(Bootstrap {
         suite: suite.clone(),
         variant,
         packages,
         mirror,
         files: Vec::new(),
-        changes: Vec::new(),
+        changes,
     })
 }

@@ -119,6 +119,13 @@ broken_case!(context_escapes_project, "context = \"docker/builder\"" => "context
 broken_case!(dockerfile_is_absolute, "dockerfile = \"docker/production.Dockerfile\"" => "dockerfile = \"/srv/production.Dockerfile\"");
 broken_case!(requirements_escape_app, "requirements = [\"requirements.txt\"]" => "requirements = [\"../requirements.txt\"]");
 broken_case!(static_root_escapes_app, "static_root = \"static/collected\"" => "static_root = \"../static\"");
+broken_case!(base_bootstrap_env_secret_looking, "mirror = \"http://deb.debian.org/debian\"" => "mirror = \"http://deb.debian.org/debian\"\nenv = { AWS_SECRET_ACCESS_KEY = \"abc\" }");
+broken_case!(base_bootstrap_env_invalid_name, "mirror = \"http://deb.debian.org/debian\"" => "mirror = \"http://deb.debian.org/debian\"\nenv = { \"PYTHON VERSION\" = \"3.11.2\" }");
+broken_case!(static_root_absolute_system_folder, "static_root = \"static/collected\"" => "static_root = \"/usr/share/static\"");
+broken_case!(static_root_absolute_in_the_app_folder, "static_root = \"static/collected\"" => "static_root = \"/app/static\"");
+broken_case!(static_root_absolute_container_root, "static_root = \"static/collected\"" => "static_root = \"/\"");
+broken_case!(static_root_absolute_with_dot_dot, "static_root = \"static/collected\"" => "static_root = \"/public/../collected\"");
+broken_case!(static_root_absolute_under_var, "static_root = \"static/collected\"" => "static_root = \"/var/lib/static\"");
 broken_case!(static_root_is_app_itself, "static_root = \"static/collected\"" => "static_root = \".\"");
 
 // Values.
@@ -203,7 +210,13 @@ broken_case!(assets_unknown_runs_in, "runs_in = \"node\"" => "runs_in = \"python
 broken_case!(assets_unknown_key, "runs_in = \"node\"" => "run_in = \"node\"");
 broken_case!(assets_missing_folder, "path = \"app/frontend\"" => "path = \"app/front\"");
 broken_case!(assets_without_package_json, "path = \"app/frontend\"" => "path = \"app/frontend\"", removing ["app/frontend/package.json"]);
-broken_case!(assets_output_outside_app, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"public\"]");
+broken_case!(assets_output_beside_app_in_a_system_folder, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"usr/share/dist\"]");
+broken_case!(assets_output_beside_app_in_the_builder_source, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"src\"]");
+broken_case!(assets_output_is_app_itself, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app\"]");
+broken_case!(assets_source_missing, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = [\"templates\"]");
+broken_case!(assets_source_holds_the_asset_folder, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = [\"app\"]");
+broken_case!(assets_source_inside_another, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = [\"docker\", \"docker/builder\"]");
+broken_case!(assets_source_not_a_list, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = \"docker\"");
 broken_case!(assets_output_escapes_project, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"../dist\"]");
 broken_case!(assets_output_listed_twice, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\", \"app/frontend/dist/\"]");
 broken_case!(assets_no_outputs_in_node, "outputs = [\"app/frontend/dist\"]" => "outputs = []");

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dockyard_config::container_paths::OutputPlace;
 use dockyard_context::{Member, PackOptions};
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
 
@@ -98,26 +99,36 @@ pub async fn build_assets(session: &mut Session) -> Result<AssetsRecord, Pipelin
         mtime: session.prepared.provenance.source_date_epoch,
     };
 
-    // The asset folder, packed as the plan hashed it.
-    let sources_tar = folder.join("asset-sources.tar.gz");
-    let (root, rules, tar_path, options) = (
-        config.root.join(&config_assets.path),
-        assets::sources_rules(config, &config_assets),
-        sources_tar.clone(),
-        pack_options,
+    // The asset folder and each of `sources`, packed as the plan hashed them, for their places under the work folder.
+    let planned = std::iter::once((&config_assets.path, &prepared_assets.sources_sha256)).chain(
+        config_assets
+            .sources
+            .iter()
+            .zip(&prepared_assets.extra_sources_sha256),
     );
-    let packed = blocking("packing", sources_tar.clone(), move || {
-        Ok(dockyard_context::write_tarball_file(&tar_path, |out| {
-            dockyard_context::pack_source_tree(&root, &rules, &options, out)
-        })?)
-    })
-    .await?;
-    if packed.sha256 != prepared_assets.sources_sha256 {
-        return Err(PipelineError::SourceChanged {
-            path: config.root.join(&config_assets.path),
-            planned: prepared_assets.sources_sha256.clone(),
-            found: packed.sha256,
-        });
+    let mut uploads = Vec::new();
+    for (index, (source, planned_sha256)) in planned.enumerate() {
+        let tar_path = folder.join(format!("asset-sources-{index}.tar.gz"));
+        let (root, rules, tar, options) = (
+            config.root.join(source),
+            assets::sources_rules(config, &config_assets, source),
+            tar_path.clone(),
+            pack_options,
+        );
+        let packed = blocking("packing", tar_path.clone(), move || {
+            Ok(dockyard_context::write_tarball_file(&tar, |out| {
+                dockyard_context::pack_source_tree(&root, &rules, &options, out)
+            })?)
+        })
+        .await?;
+        if &packed.sha256 != planned_sha256 {
+            return Err(PipelineError::SourceChanged {
+                path: config.root.join(source),
+                planned: planned_sha256.clone(),
+                found: packed.sha256,
+            });
+        }
+        uploads.push((assets::node_work_folder(source), tar_path));
     }
 
     let volume = assets::cache_volume(&config.project.name, &lock_sha256);
@@ -167,9 +178,18 @@ pub async fn build_assets(session: &mut Session) -> Result<AssetsRecord, Pipelin
     };
     dockyard_context::pack_members(&[script_member], &pack_options, &mut tar)?;
     engine.upload_tar_bytes(&container, "/", tar).await?;
-    engine
-        .upload_tar_file(&container, &work_folder, &sources_tar)
-        .await?;
+    for (place, tar) in &uploads {
+        // The folder first, so the sources of `sources` have somewhere to go.
+        let member = Member {
+            path: format!("{}/.dockyard-keep", place.trim_start_matches('/')),
+            bytes: Vec::new(),
+            executable: false,
+        };
+        let mut made = Vec::new();
+        dockyard_context::pack_members(&[member], &pack_options, &mut made)?;
+        engine.upload_tar_bytes(&container, "/", made).await?;
+        engine.upload_tar_file(&container, place, tar).await?;
+    }
     if let Some(ca_bundle) = &ca_bundle {
         let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
             operation: "reading the CA bundle",
@@ -247,7 +267,15 @@ pub async fn build_assets(session: &mut Session) -> Result<AssetsRecord, Pipelin
                 what: "an output folder of the assets build (the build did not write it)",
                 path: output.path.clone(),
             })?;
-        let (download_path, target) = (download.clone(), staging.join(&output.in_app));
+        let target = match &output.place {
+            OutputPlace::InApp(in_app) => staging
+                .join(builder_protocol::SOURCE_DIR.trim_start_matches('/'))
+                .join(in_app),
+            OutputPlace::Outside(container) => {
+                staging.join(container.strip_prefix("/").unwrap_or(container))
+            }
+        };
+        let download_path = download.clone();
         blocking("unpacking", download.clone(), move || {
             std::fs::create_dir_all(&target).map_err(|source| PipelineError::Io {
                 operation: "creating",

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use dockyard_config::container_paths::OutputPlace;
 use dockyard_config::AssetsRunsIn;
 use dockyard_context::PackOptions;
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
@@ -109,7 +110,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .map(PathBuf::from)
         .or_else(|| config.builder.ca_bundle.clone());
     let mut env = vec![
-        format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root.display()),
+        format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root),
         format!(
             "DJANGO_SETTINGS_MODULE={}",
             config
@@ -362,7 +363,19 @@ fn assets_environment(prepared: &Prepared) -> Vec<String> {
         .map(|path| path.display().to_string())
         .collect::<Vec<_>>()
         .join("\n");
-    let mut env = vec![format!("DOCKYARD_ASSETS_PRUNE={prune}")];
+    let outside = assets
+        .outputs
+        .iter()
+        .filter_map(|output| match &output.place {
+            OutputPlace::Outside(container) => Some(container.display().to_string()),
+            OutputPlace::InApp(_) => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut env = vec![
+        format!("DOCKYARD_ASSETS_PRUNE={prune}"),
+        format!("DOCKYARD_ASSETS_OUTSIDE={outside}"),
+    ];
     if assets.runs_in == AssetsRunsIn::Builder {
         env.push(format!(
             "DOCKYARD_ASSETS_SCRIPT={}/{}",
@@ -373,7 +386,8 @@ fn assets_environment(prepared: &Prepared) -> Vec<String> {
     env
 }
 
-/// Hands `[assets]` to the builder before it starts: the Node build's output folders into the source folder, or
+/// Hands `[assets]` to the builder before it starts: the Node build's output folders at their places (the tarball is
+/// rooted at `/`: `src/…` for those inside the app folder, their container paths for the others), or
 /// with `runs_in = "builder"` the script the builder runs after installing the dependencies.
 async fn upload_assets(
     engine: &dockyard_engine::Engine,
@@ -388,9 +402,7 @@ async fn upload_assets(
     match assets.runs_in {
         AssetsRunsIn::Node => {
             if let Some(output) = output {
-                engine
-                    .upload_tar_file(container, builder_protocol::SOURCE_DIR, &output.path)
-                    .await?;
+                engine.upload_tar_file(container, "/", &output.path).await?;
                 progress::detail(&format!(
                     "assets output {} uploaded into {}",
                     output.path.display(),
