@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use dockyard_config::container_paths::{OutputPlace, APP_DIR};
 use dockyard_config::{DeployConfig, Template, TemplateFolder};
 use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
 use serde::Serialize;
@@ -144,7 +143,7 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         std::io::sink(),
     )?;
 
-    let values = template_values(&config);
+    let values = template::values(&config);
     let mut builder_values = values.clone();
     builder_values.extend(crate::builder_protocol::template_values());
     builder_values.insert(
@@ -195,7 +194,7 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
 
     let nginx = match &config.nginx {
         Some(nginx) => {
-            let mut nginx_values = template_values(&config);
+            let mut nginx_values = template::values(&config);
             nginx_values.insert("base_image", config.base(&nginx.base).image.to_string());
             nginx_values.insert("nginx_port", nginx.port.to_string());
             nginx_values.insert("nginx_user", nginx.user.to_string());
@@ -317,48 +316,6 @@ pub fn dockyard_excludes(config: &DeployConfig, folder: &std::path::Path) -> Vec
         }
     }
     rules
-}
-
-/// The production template's line for `[assets]` outputs outside the app folder: the builder leaves them under
-/// `rootfs/` at their container paths (`rootfs/public`), copied to `/`; a comment when there are none.
-fn outside_outputs_copy(config: &DeployConfig) -> String {
-    let outside = config
-        .assets
-        .iter()
-        .flat_map(|assets| &assets.outputs)
-        .any(|output| matches!(output.place, OutputPlace::Outside(_)));
-    if outside {
-        "COPY rootfs/ /".to_owned()
-    } else {
-        "# (no [assets] output outside the app folder)".to_owned()
-    }
-}
-
-/// The placeholders Dockerfile templates may use.
-pub fn template_values(config: &DeployConfig) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("project_name", config.project.name.clone()),
-        ("settings_module", config.app.settings_module.clone()),
-        ("wsgi", config.app.wsgi.clone()),
-        ("port", config.app.port.to_string()),
-        ("health_path", config.app.health_path.clone()),
-        ("health_host", config.smoke.host.clone()),
-        (
-            "health_scheme",
-            if config.smoke.https { "https" } else { "http" }.to_owned(),
-        ),
-        ("static_root", config.app.static_root.to_string()),
-        ("app_dir", APP_DIR.to_owned()),
-        (
-            "static_manifest",
-            format!(
-                "{}/staticfiles.json",
-                config.app.static_root.in_container(APP_DIR)
-            ),
-        ),
-        ("outside_outputs", outside_outputs_copy(config)),
-        ("user", config.production.user.to_string()),
-    ])
 }
 
 impl Prepared {

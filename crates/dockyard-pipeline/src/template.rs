@@ -1,7 +1,11 @@
-//! Dockerfile templates: `{{ name }}` placeholders filled from deploy.toml, so the exported context needs no build args.
+//! Dockerfile templates: `{{ name }}` placeholders filled from deploy.toml (the values every template may use), so the
+//! exported context needs no build args.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use dockyard_config::container_paths::{OutputPlace, APP_DIR};
+use dockyard_config::DeployConfig;
 
 use crate::PipelineError;
 
@@ -61,6 +65,56 @@ fn template_error(
         message,
         known: known.join(", "),
     }
+}
+
+/// The production template's lines for `[assets]` outputs outside the app folder: the builder leaves each under
+/// `rootfs/` at its container path (`rootfs/public`), and only the declared folders are copied, so nothing else the
+/// builder wrote there reaches the image; a comment when there are none.
+fn outside_outputs_copy(config: &DeployConfig) -> String {
+    let lines: Vec<String> = config
+        .assets
+        .iter()
+        .flat_map(|assets| &assets.outputs)
+        .filter_map(|output| match &output.place {
+            OutputPlace::Outside(container) => {
+                let container = container.to_string_lossy().replace('\\', "/");
+                Some(format!("COPY rootfs{container}/ {container}/"))
+            }
+            OutputPlace::InApp(_) => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        "# (no [assets] output outside the app folder)".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
+
+/// The placeholders Dockerfile templates may use.
+pub fn values(config: &DeployConfig) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("project_name", config.project.name.clone()),
+        ("settings_module", config.app.settings_module.clone()),
+        ("wsgi", config.app.wsgi.clone()),
+        ("port", config.app.port.to_string()),
+        ("health_path", config.app.health_path.clone()),
+        ("health_host", config.smoke.host.clone()),
+        (
+            "health_scheme",
+            if config.smoke.https { "https" } else { "http" }.to_owned(),
+        ),
+        ("static_root", config.app.static_root.to_string()),
+        ("app_dir", APP_DIR.to_owned()),
+        (
+            "static_manifest",
+            format!(
+                "{}/staticfiles.json",
+                config.app.static_root.in_container(APP_DIR)
+            ),
+        ),
+        ("outside_outputs", outside_outputs_copy(config)),
+        ("user", config.production.user.to_string()),
+    ])
 }
 
 #[cfg(test)]

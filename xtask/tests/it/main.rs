@@ -13,6 +13,8 @@ mod faults;
 mod hostile_builder;
 mod load;
 mod registry;
+mod registry_proxy;
+mod registry_tests;
 mod release;
 mod remote;
 mod scan;

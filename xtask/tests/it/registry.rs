@@ -1,20 +1,16 @@
-//! Test support for pushes: a throwaway local registry (Debian's `docker-registry`, distribution 2.8), a proxy in
-//! front of it that fails the first N writes of a push, and the minimal blocking HTTP/1.1 client both need.
+//! Test support for pushes: a throwaway local registry (Debian's `docker-registry`, distribution 2.8) and the minimal
+//! blocking HTTP/1.1 client and framing it and the failing proxy in front of it (`registry_proxy.rs`) need.
 //! Everything listens on, and talks to, 127.0.0.1 only; every loop is bounded in time and count.
 //!
-//! The self-tests at the end need no engine, only the `docker-registry` binary.
+//! The self-tests (`registry_tests.rs`) need no engine, only the `docker-registry` binary.
 #![allow(
     clippy::disallowed_methods,
     reason = "the test support starts Debian's `docker-registry` as a child it kills on drop, and polls it from synchronous code"
 )]
 
-use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What `manifest_digest` and `manifest` accept: a single-platform image in either format, or an index.
@@ -26,36 +22,36 @@ pub const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.
 pub const INJECTED_ERROR_BODY: &str =
     r#"{"errors":[{"code":"UNAVAILABLE","message":"injected by the dockyard test suite"}]}"#;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One read or write on a socket.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// One request of the client, from connect to the last byte of the response.
-const REQUEST_DEADLINE: Duration = Duration::from_secs(120);
+pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(120);
 /// How long the proxy waits for the next request on a keep-alive connection.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// The proxy takes no new request on a connection older than this (the client reconnects)...
-const CONNECTION_REUSE: Duration = Duration::from_secs(10 * 60);
+pub(crate) const CONNECTION_REUSE: Duration = Duration::from_secs(10 * 60);
 /// ... and gives up on one older than this.
-const CONNECTION_DEADLINE: Duration = Duration::from_secs(30 * 60);
-const MAX_HEAD_BYTES: usize = 64 * 1024;
-const MAX_LINE_BYTES: u64 = 8 * 1024;
-const MAX_CHUNKS: usize = 16 * 1024 * 1024;
-const MAX_TRAILER_LINES: usize = 1000;
-const MAX_INTERIM_RESPONSES: usize = 10;
-const MAX_REQUESTS_PER_CONNECTION: usize = 100_000;
-const MAX_CONNECTIONS: usize = 1_000_000;
-const MAX_RECORDED_REQUESTS: usize = 100_000;
+pub(crate) const CONNECTION_DEADLINE: Duration = Duration::from_secs(30 * 60);
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_LINE_BYTES: u64 = 8 * 1024;
+pub(crate) const MAX_CHUNKS: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_TRAILER_LINES: usize = 1000;
+pub(crate) const MAX_INTERIM_RESPONSES: usize = 10;
+pub(crate) const MAX_REQUESTS_PER_CONNECTION: usize = 100_000;
+pub(crate) const MAX_CONNECTIONS: usize = 1_000_000;
+pub(crate) const MAX_RECORDED_REQUESTS: usize = 100_000;
 /// The first byte of a TLS handshake, and what Go's HTTP server answers to one on a plain-HTTP port.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-const TLS_REFUSAL: &[u8] =
+pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+pub(crate) const TLS_REFUSAL: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
-const REGISTRY_READY_DEADLINE: Duration = Duration::from_secs(20);
+pub(crate) const REGISTRY_READY_DEADLINE: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Addresses
 
 /// Parses `127.0.0.1:PORT`; anything else (another host, a name, IPv6) is a bug in the test.
-fn loopback(address: &str) -> SocketAddr {
+pub(crate) fn loopback(address: &str) -> SocketAddr {
     let parsed: SocketAddr = address
         .parse()
         .unwrap_or_else(|error| panic!("`{address}` is not IP:PORT: {error}"));
@@ -67,7 +63,7 @@ fn loopback(address: &str) -> SocketAddr {
 }
 
 /// A port nobody listens on right now (the caller retries if someone takes it before it is used).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
@@ -102,18 +98,18 @@ pub fn with_query(target: &str, key_value: &str) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP/1.1 messages: heads and bodies, shared by the client and the proxy
 
-fn invalid(message: impl Into<String>) -> io::Error {
+pub(crate) fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
-fn eof(message: &str) -> io::Error {
+pub(crate) fn eof(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, message.to_owned())
 }
 
 /// A reader that refuses to read past a deadline (the socket's read timeout bounds each read; this bounds them all).
-struct Deadlined<R> {
-    inner: R,
-    deadline: Instant,
+pub(crate) struct Deadlined<R> {
+    pub(crate) inner: R,
+    pub(crate) deadline: Instant,
 }
 
 impl<R: Read> Read for Deadlined<R> {
@@ -128,7 +124,7 @@ impl<R: Read> Read for Deadlined<R> {
     }
 }
 
-fn is_quiet_end(error: &io::Error) -> bool {
+pub(crate) fn is_quiet_end(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::WouldBlock
@@ -140,7 +136,7 @@ fn is_quiet_end(error: &io::Error) -> bool {
 }
 
 /// Reads one line (through `\n`), at most `MAX_LINE_BYTES`; an empty vector at the end of the stream.
-fn read_line(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
+pub(crate) fn read_line(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
     reader
         .by_ref()
@@ -157,7 +153,7 @@ fn read_line(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
 
 /// Reads a message head, start line through the blank line, as raw bytes.
 /// `Ok(None)` when the stream ends (or times out, or is reset) before its first byte: the peer is done.
-fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     let mut head = Vec::new();
     // Each round reads at least one byte, and the head is bounded: so is the loop.
     while head.len() <= MAX_HEAD_BYTES {
@@ -182,12 +178,12 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
 }
 
 /// A parsed message head.
-struct Head {
-    start: String,
-    headers: Vec<(String, String)>,
+pub(crate) struct Head {
+    pub(crate) start: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
-fn parse_head(raw: &[u8]) -> io::Result<Head> {
+pub(crate) fn parse_head(raw: &[u8]) -> io::Result<Head> {
     let text = std::str::from_utf8(raw).map_err(|_| invalid("a message head that is not UTF-8"))?;
     let mut lines = text.split('\n').map(|line| line.trim_end_matches('\r'));
     let start = lines
@@ -206,14 +202,14 @@ fn parse_head(raw: &[u8]) -> io::Result<Head> {
     Ok(Head { start, headers })
 }
 
-fn find_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+pub(crate) fn find_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     headers
         .iter()
         .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
         .map(|(_, value)| value.as_str())
 }
 
-fn has_token(value: Option<&str>, token: &str) -> bool {
+pub(crate) fn has_token(value: Option<&str>, token: &str) -> bool {
     value.is_some_and(|value| {
         value
             .split(',')
@@ -222,17 +218,17 @@ fn has_token(value: Option<&str>, token: &str) -> bool {
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
 
     /// The request method (first word of a request line).
-    fn method(&self) -> &str {
+    pub(crate) fn method(&self) -> &str {
         self.start.split(' ').next().unwrap_or_default()
     }
 
     /// The status code of a response line.
-    fn status(&self) -> io::Result<u16> {
+    pub(crate) fn status(&self) -> io::Result<u16> {
         self.start
             .split(' ')
             .nth(1)
@@ -240,18 +236,18 @@ impl Head {
             .ok_or_else(|| invalid(format!("not a status line: `{}`", self.start)))
     }
 
-    fn is_http_1_0(&self) -> bool {
+    pub(crate) fn is_http_1_0(&self) -> bool {
         self.start.starts_with("HTTP/1.0") || self.start.ends_with("HTTP/1.0")
     }
 
     /// Whether the connection ends after this message.
-    fn closes(&self) -> bool {
+    pub(crate) fn closes(&self) -> bool {
         let connection = self.header("connection");
         has_token(connection, "close")
             || (self.is_http_1_0() && !has_token(connection, "keep-alive"))
     }
 
-    fn chunked(&self) -> bool {
+    pub(crate) fn chunked(&self) -> bool {
         self.header("transfer-encoding").is_some_and(|value| {
             value
                 .rsplit(',')
@@ -260,7 +256,7 @@ impl Head {
         })
     }
 
-    fn content_length(&self) -> io::Result<Option<u64>> {
+    pub(crate) fn content_length(&self) -> io::Result<Option<u64>> {
         self.header("content-length")
             .map(|value| {
                 value
@@ -273,14 +269,14 @@ impl Head {
 
 /// How a message body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(crate) enum Framing {
     Empty,
     Length(u64),
     Chunked,
     UntilClose,
 }
 
-fn request_framing(head: &Head) -> io::Result<Framing> {
+pub(crate) fn request_framing(head: &Head) -> io::Result<Framing> {
     if head.chunked() {
         return Ok(Framing::Chunked);
     }
@@ -295,7 +291,11 @@ fn request_framing(head: &Head) -> io::Result<Framing> {
     })
 }
 
-fn response_framing(head: &Head, request_method: &str, status: u16) -> io::Result<Framing> {
+pub(crate) fn response_framing(
+    head: &Head,
+    request_method: &str,
+    status: u16,
+) -> io::Result<Framing> {
     if request_method.eq_ignore_ascii_case("HEAD")
         || (100..200).contains(&status)
         || status == 204
@@ -316,7 +316,11 @@ fn response_framing(head: &Head, request_method: &str, status: u16) -> io::Resul
     })
 }
 
-fn copy_exactly(reader: &mut impl BufRead, n_bytes: u64, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn copy_exactly(
+    reader: &mut impl BufRead,
+    n_bytes: u64,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let copied = io::copy(&mut reader.by_ref().take(n_bytes), out)?;
     if copied == n_bytes {
         Ok(())
@@ -327,7 +331,7 @@ fn copy_exactly(reader: &mut impl BufRead, n_bytes: u64, out: &mut impl Write) -
 
 /// Moves one body from `reader` to `out`. `raw` keeps the chunked framing (what the proxy relays);
 /// otherwise only the data is written (what the client returns).
-fn transfer_body(
+pub(crate) fn transfer_body(
     reader: &mut impl BufRead,
     framing: Framing,
     out: &mut impl Write,
@@ -413,7 +417,7 @@ impl Response {
 }
 
 /// Reads one response (skipping interim 1xx ones) to a request made with `method`.
-fn read_response(reader: &mut impl BufRead, method: &str) -> io::Result<Response> {
+pub(crate) fn read_response(reader: &mut impl BufRead, method: &str) -> io::Result<Response> {
     for _ in 0..MAX_INTERIM_RESPONSES {
         let raw = read_head(reader)?
             .ok_or_else(|| eof("the server closed the connection without a response"))?;
@@ -451,7 +455,7 @@ pub fn http(
     http_with_timeout(address, method, target, headers, body, REQUEST_DEADLINE)
 }
 
-fn http_with_timeout(
+pub(crate) fn http_with_timeout(
     address: &str,
     method: &str,
     target: &str,
@@ -509,11 +513,11 @@ pub fn digest_of(data: &[u8]) -> String {
 pub struct LocalRegistry {
     /// `127.0.0.1:PORT`: what goes in front of an image reference (`{address}/name:tag`).
     pub address: String,
-    child: Child,
-    dir: tempfile::TempDir,
+    pub(crate) child: Child,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-enum Launch {
+pub(crate) enum Launch {
     Started(LocalRegistry),
     Missing,
     /// Exited before answering (most likely: someone took the port); the log.
@@ -551,7 +555,7 @@ impl LocalRegistry {
         panic!("docker-registry exited before answering, three times; its last log:\n{last_log}");
     }
 
-    fn launch() -> Launch {
+    pub(crate) fn launch() -> Launch {
         let dir = tempfile::Builder::new()
             .prefix("dockyard-registry-")
             .tempdir()
@@ -680,7 +684,7 @@ impl LocalRegistry {
         })
     }
 
-    fn expect_status(&self, what: &str, response: &Response, expected: &[u16]) {
+    pub(crate) fn expect_status(&self, what: &str, response: &Response, expected: &[u16]) {
         assert!(
             expected.contains(&response.status),
             "{what}: HTTP {} {}; registry log:\n{}",
@@ -739,7 +743,7 @@ impl LocalRegistry {
     }
 }
 
-fn sorted_strings(value: &serde_json::Value) -> Vec<String> {
+pub(crate) fn sorted_strings(value: &serde_json::Value) -> Vec<String> {
     let mut strings: Vec<String> = value
         .as_array()
         .map(|items| {
@@ -759,889 +763,4 @@ impl Drop for LocalRegistry {
         let _ = self.child.wait();
         // `dir` (config, log, storage) is removed when the field drops, after this.
     }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The failing proxy
-
-/// A proxy on 127.0.0.1:<free port> in front of `upstream` that forwards requests byte for byte, except the first
-/// `fail_first` writes (PUT, PATCH, POST: blob uploads and manifest puts), which it answers itself with `status`
-/// and a registry-style JSON error, closing the connection. `fail_first = usize::MAX` fails every write.
-/// Keep-alive connections are served request by request; each forwarded request gets its own upstream connection.
-/// Point a push at `{proxy.address}/name:tag`: the registry builds upload URLs from `Host`, so they come back
-/// through the proxy too. Stops on drop.
-pub struct FailingProxy {
-    /// `127.0.0.1:PORT`.
-    pub address: String,
-    shared: Arc<ProxyShared>,
-    accept_thread: Option<JoinHandle<()>>,
-}
-
-struct ProxyShared {
-    upstream: String,
-    fail_first: usize,
-    status: u16,
-    stop: AtomicBool,
-    n_writes: AtomicUsize,
-    n_failed: AtomicUsize,
-    n_forwarded: AtomicUsize,
-    next_connection: AtomicU64,
-    /// `METHOD /path STATUS`, in the order the answers went out.
-    requests: Mutex<Vec<String>>,
-    /// Open client connections, to shut down on drop.
-    clients: Mutex<HashMap<u64, TcpStream>>,
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Injected Failure",
-    }
-}
-
-impl FailingProxy {
-    pub fn start(upstream: &str, fail_first: usize, status: u16) -> FailingProxy {
-        loopback(upstream);
-        assert!(
-            (200..=599).contains(&status),
-            "an injected status must be a final one, not {status}"
-        );
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding the proxy");
-        let address = listener
-            .local_addr()
-            .expect("the proxy's address")
-            .to_string();
-        let shared = Arc::new(ProxyShared {
-            upstream: upstream.to_owned(),
-            fail_first,
-            status,
-            stop: AtomicBool::new(false),
-            n_writes: AtomicUsize::new(0),
-            n_failed: AtomicUsize::new(0),
-            n_forwarded: AtomicUsize::new(0),
-            next_connection: AtomicU64::new(0),
-            requests: Mutex::new(Vec::new()),
-            clients: Mutex::new(HashMap::new()),
-        });
-        let accept_shared = Arc::clone(&shared);
-        let accept_thread = std::thread::Builder::new()
-            .name("failing-proxy-accept".to_owned())
-            .spawn(move || accept_loop(&listener, &accept_shared))
-            .expect("spawning the proxy's accept thread");
-        FailingProxy {
-            address,
-            shared,
-            accept_thread: Some(accept_thread),
-        }
-    }
-
-    /// Writes answered with the injected failure so far.
-    pub fn n_failed(&self) -> usize {
-        self.shared.n_failed.load(Ordering::SeqCst)
-    }
-
-    /// Requests (of any method) sent on to the upstream so far.
-    pub fn n_forwarded(&self) -> usize {
-        self.shared.n_forwarded.load(Ordering::SeqCst)
-    }
-
-    /// Every request answered so far, in order, as `METHOD /path STATUS` (query left out), with ` (injected)`
-    /// after the failures the proxy made up: `POST /v2/app/blobs/uploads/ 503 (injected)`, `HEAD /v2/app/blobs/sha256:... 404`.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared
-            .requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
-
-impl Drop for FailingProxy {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop, which then sees the flag.
-        let _ = TcpStream::connect_timeout(&loopback(&self.address), Duration::from_secs(1));
-        if let Some(thread) = self.accept_thread.take() {
-            let _ = thread.join();
-        }
-        let clients = self
-            .shared
-            .clients
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for stream in clients.values() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<ProxyShared>) {
-    for incoming in listener.incoming().take(MAX_CONNECTIONS) {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = incoming else {
-            continue;
-        };
-        let id = shared.next_connection.fetch_add(1, Ordering::SeqCst);
-        if let Ok(clone) = stream.try_clone() {
-            shared
-                .clients
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(id, clone);
-        }
-        let connection_shared = Arc::clone(shared);
-        let spawned = std::thread::Builder::new()
-            .name(format!("failing-proxy-{id}"))
-            .spawn(move || {
-                if let Err(error) = serve_client(&connection_shared, stream) {
-                    if !connection_shared.stop.load(Ordering::SeqCst) {
-                        eprintln!("failing proxy: connection {id}: {error}");
-                    }
-                }
-                connection_shared
-                    .clients
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .remove(&id);
-            });
-        if spawned.is_err() {
-            shared
-                .clients
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(&id);
-        }
-    }
-}
-
-impl ProxyShared {
-    /// Decides for one write request: fail it or not (counts it either way).
-    fn fail_this_write(&self) -> bool {
-        self.n_writes.fetch_add(1, Ordering::SeqCst) < self.fail_first
-    }
-
-    fn record(&self, request_head: &Head, status: u16, injected: bool) {
-        let target = request_head.start.split(' ').nth(1).unwrap_or_default();
-        let path = target.split('?').next().unwrap_or_default();
-        let mut requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if requests.len() < MAX_RECORDED_REQUESTS {
-            let suffix = if injected { " (injected)" } else { "" };
-            requests.push(format!("{} {path} {status}{suffix}", request_head.method()));
-        }
-    }
-
-    fn failure_response(&self) -> Vec<u8> {
-        format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: application/json; charset=utf-8\r\n\
-             Docker-Distribution-Api-Version: registry/2.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-            self.status,
-            reason_phrase(self.status),
-            INJECTED_ERROR_BODY.len(),
-            INJECTED_ERROR_BODY
-        )
-        .into_bytes()
-    }
-}
-
-/// Serves one client connection, request by request.
-fn serve_client(shared: &ProxyShared, client: TcpStream) -> io::Result<()> {
-    let opened = Instant::now();
-    client.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut reader = BufReader::with_capacity(
-        64 * 1024,
-        Deadlined {
-            inner: client.try_clone()?,
-            deadline: opened + CONNECTION_DEADLINE,
-        },
-    );
-    let mut writer = BufWriter::with_capacity(64 * 1024, client.try_clone()?);
-    // The engine tries HTTPS first, even on 127.0.0.0/8: answer a TLS handshake as the registry itself would
-    // (Go's HTTP server), so that the engine falls back to plain HTTP at once instead of timing out.
-    client.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    match reader.fill_buf() {
-        Ok([]) => return Ok(()),
-        Ok([first, ..]) if *first == TLS_HANDSHAKE_RECORD => {
-            writer.write_all(TLS_REFUSAL)?;
-            writer.flush()?;
-            close_gently(&client, &mut reader);
-            return Ok(());
-        }
-        Ok(_) => {}
-        Err(error) if is_quiet_end(&error) => return Ok(()),
-        Err(error) => return Err(error),
-    }
-    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
-        if shared.stop.load(Ordering::SeqCst) || opened.elapsed() > CONNECTION_REUSE {
-            return Ok(());
-        }
-        client.set_read_timeout(Some(IDLE_TIMEOUT))?;
-        let Some(raw_head) = read_head(&mut reader)? else {
-            return Ok(());
-        };
-        client.set_read_timeout(Some(IO_TIMEOUT))?;
-        let head = parse_head(&raw_head)?;
-        let framing = request_framing(&head)?;
-        let method = head.method().to_ascii_uppercase();
-        let is_write = matches!(method.as_str(), "PUT" | "PATCH" | "POST");
-        if is_write && shared.fail_this_write() {
-            // Read the body first (unless the client waits for a go-ahead): closing a socket with unread data
-            // resets it, and the client could lose the answer.
-            if !has_token(head.header("expect"), "100-continue") {
-                transfer_body(&mut reader, framing, &mut io::sink(), false)?;
-            }
-            shared.n_failed.fetch_add(1, Ordering::SeqCst);
-            shared.record(&head, shared.status, true);
-            writer.write_all(&shared.failure_response())?;
-            writer.flush()?;
-            close_gently(&client, &mut reader);
-            return Ok(());
-        }
-        shared.n_forwarded.fetch_add(1, Ordering::SeqCst);
-        let upstream_closes = forward(shared, &raw_head, &head, framing, &mut reader, &mut writer)?;
-        if upstream_closes || head.closes() {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// Ends the connection after an answer: shut down our side, then read briefly until the client closes too
-/// (closing with unread data would reset the connection, and the client could lose the answer).
-fn close_gently(client: &TcpStream, reader: &mut impl Read) {
-    let _ = client.shutdown(std::net::Shutdown::Write);
-    if client
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .is_ok()
-    {
-        let _ = io::copy(&mut reader.take(1024 * 1024), &mut io::sink());
-    }
-}
-
-/// Forwards one request on a fresh upstream connection and relays the whole response (interim ones too).
-/// Returns whether the client connection must close after it (the response was delimited by closing).
-fn forward(
-    shared: &ProxyShared,
-    raw_head: &[u8],
-    request_head: &Head,
-    framing: Framing,
-    client_reader: &mut impl BufRead,
-    client_writer: &mut impl Write,
-) -> io::Result<bool> {
-    let upstream = TcpStream::connect_timeout(&loopback(&shared.upstream), CONNECT_TIMEOUT)?;
-    upstream.set_read_timeout(Some(IO_TIMEOUT))?;
-    upstream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut upstream_writer = BufWriter::with_capacity(64 * 1024, upstream.try_clone()?);
-    upstream_writer.write_all(raw_head)?;
-    transfer_body(client_reader, framing, &mut upstream_writer, true)?;
-    upstream_writer.flush()?;
-    let mut upstream_reader = BufReader::with_capacity(
-        64 * 1024,
-        Deadlined {
-            inner: upstream,
-            deadline: Instant::now() + CONNECTION_DEADLINE,
-        },
-    );
-    for _ in 0..MAX_INTERIM_RESPONSES {
-        let raw = read_head(&mut upstream_reader)?
-            .ok_or_else(|| eof("the upstream closed the connection without a response"))?;
-        let head = parse_head(&raw)?;
-        let status = head.status()?;
-        client_writer.write_all(&raw)?;
-        if (100..200).contains(&status) {
-            client_writer.flush()?;
-            continue;
-        }
-        let framing = response_framing(&head, request_head.method(), status)?;
-        shared.record(request_head, status, false);
-        transfer_body(&mut upstream_reader, framing, client_writer, true)?;
-        client_writer.flush()?;
-        return Ok(framing == Framing::UntilClose || head.closes());
-    }
-    Err(invalid("too many interim responses from the upstream"))
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Self-tests: no engine, only the docker-registry binary
-
-/// Uploads `bytes` as a blob of `repository` through `address` (the registry or a proxy in front of it), in one
-/// POST and one PUT; returns the two responses.
-fn upload_blob(address: &str, repository: &str, bytes: &[u8]) -> (Response, Option<Response>) {
-    let started = http(
-        address,
-        "POST",
-        &format!("/v2/{repository}/blobs/uploads/"),
-        &[],
-        b"",
-    )
-    .unwrap();
-    if started.status != 202 {
-        return (started, None);
-    }
-    let location = started
-        .header("location")
-        .expect("a Location for the upload");
-    let (upload_address, target) = resolve_location(address, location);
-    let finished = http(
-        &upload_address,
-        "PUT",
-        &with_query(&target, &format!("digest={}", digest_of(bytes))),
-        &[("Content-Type", "application/octet-stream")],
-        bytes,
-    )
-    .unwrap();
-    (started, Some(finished))
-}
-
-fn assert_injected(response: &Response) {
-    assert_eq!(response.status, 503, "{response:?}");
-    assert_eq!(response.text(), INJECTED_ERROR_BODY);
-    assert_eq!(response.header("connection"), Some("close"));
-}
-
-#[test]
-fn digests_are_sha256_as_registries_write_them() {
-    let cases: [(&[u8], &str); 3] = [
-        (
-            b"",
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        ),
-        (
-            b"abc",
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-        ),
-        (
-            &[b'a'; 1000],
-            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3",
-        ),
-    ];
-    for (data, hex) in cases {
-        assert_eq!(digest_of(data), format!("sha256:{hex}"));
-    }
-}
-
-#[test]
-fn locations_resolve_on_loopback_only() {
-    assert_eq!(
-        resolve_location(
-            "127.0.0.1:1",
-            "http://127.0.0.1:5000/v2/a/blobs/uploads/x?_state=y"
-        ),
-        (
-            "127.0.0.1:5000".to_owned(),
-            "/v2/a/blobs/uploads/x?_state=y".to_owned()
-        )
-    );
-    assert_eq!(
-        resolve_location("127.0.0.1:1", "/v2/a/blobs/uploads/x"),
-        ("127.0.0.1:1".to_owned(), "/v2/a/blobs/uploads/x".to_owned())
-    );
-    assert_eq!(with_query("/x?a=1", "b=2"), "/x?a=1&b=2");
-    assert_eq!(with_query("/x", "b=2"), "/x?b=2");
-    let elsewhere =
-        std::panic::catch_unwind(|| resolve_location("127.0.0.1:1", "http://10.0.0.1:80/v2/"));
-    assert!(
-        elsewhere.is_err(),
-        "a non-loopback Location must be refused"
-    );
-}
-
-#[test]
-fn local_registry_reports_catalog_tags_and_digest_of_a_manifest_put_by_hand() {
-    let Some(registry) = LocalRegistry::start() else {
-        return;
-    };
-    assert_eq!(registry.catalog(), Vec::<String>::new());
-    assert_eq!(registry.tags("selftest/hand"), Vec::<String>::new());
-    assert_eq!(registry.manifest_digest("selftest/hand", "1"), None);
-    assert_eq!(registry.manifest("selftest/hand", "1"), None);
-
-    let layer = b"not really a gzipped tar: the registry does not look inside layers\n".to_vec();
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": {"dockyard.selftest": "yes"}},
-        "rootfs": {"type": "layers", "diff_ids": [digest_of(&layer)]},
-    })
-    .to_string()
-    .into_bytes();
-    for blob in [&layer, &config] {
-        let (started, finished) = upload_blob(&registry.address, "selftest/hand", blob);
-        assert_eq!(started.status, 202, "{}", started.text());
-        let finished = finished.unwrap();
-        assert_eq!(finished.status, 201, "{}", finished.text());
-        assert_eq!(
-            finished.header("docker-content-digest"),
-            Some(digest_of(blob).as_str())
-        );
-    }
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": config.len(),
-            "digest": digest_of(&config),
-        },
-        "layers": [{
-            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            "size": layer.len(),
-            "digest": digest_of(&layer),
-        }],
-    })
-    .to_string()
-    .into_bytes();
-    let manifest_digest = digest_of(&manifest);
-    for tag in ["1", "latest"] {
-        let put = registry.request(
-            "PUT",
-            &format!("/v2/selftest/hand/manifests/{tag}"),
-            &[(
-                "Content-Type",
-                "application/vnd.docker.distribution.manifest.v2+json",
-            )],
-            &manifest,
-        );
-        assert_eq!(put.status, 201, "{}\n{}", put.text(), registry.log_tail());
-        assert_eq!(
-            put.header("docker-content-digest"),
-            Some(manifest_digest.as_str())
-        );
-    }
-
-    assert_eq!(registry.catalog(), vec!["selftest/hand".to_owned()]);
-    assert_eq!(
-        registry.tags("selftest/hand"),
-        vec!["1".to_owned(), "latest".to_owned()]
-    );
-    assert_eq!(registry.tags("selftest/other"), Vec::<String>::new());
-    assert_eq!(
-        registry.manifest_digest("selftest/hand", "1"),
-        Some(manifest_digest.clone())
-    );
-    assert_eq!(
-        registry.manifest_digest("selftest/hand", "latest"),
-        Some(manifest_digest.clone())
-    );
-    assert_eq!(registry.manifest_digest("selftest/hand", "2"), None);
-    let fetched = registry
-        .manifest("selftest/hand", &manifest_digest)
-        .unwrap();
-    assert_eq!(fetched["layers"][0]["digest"], digest_of(&layer).as_str());
-    assert_eq!(
-        registry.blob("selftest/hand", &digest_of(&config)),
-        Some(config.clone())
-    );
-    assert_eq!(registry.blob("selftest/hand", &digest_of(b"absent")), None);
-    assert_eq!(
-        registry.reference("selftest/hand", "1"),
-        format!("{}/selftest/hand:1", registry.address)
-    );
-    assert!(
-        registry.log().contains("/v2/selftest/hand/manifests/1"),
-        "the registry logs its requests:\n{}",
-        registry.log_tail()
-    );
-
-    // Drop kills the process and removes the storage.
-    let address = registry.address.clone();
-    let storage = registry.dir.path().to_path_buf();
-    drop(registry);
-    assert!(!storage.exists(), "{} is left behind", storage.display());
-    assert!(
-        http_with_timeout(&address, "GET", "/v2/", &[], b"", Duration::from_secs(2)).is_err(),
-        "the registry still answers after drop"
-    );
-}
-
-#[test]
-fn failing_proxy_fails_the_first_two_writes_then_forwards_everything() {
-    let Some(registry) = LocalRegistry::start() else {
-        return;
-    };
-    let proxy = FailingProxy::start(&registry.address, 2, 503);
-    let v2 = http(&proxy.address, "GET", "/v2/", &[], b"").unwrap();
-    assert_eq!(v2.status, 200, "{v2:?}");
-    assert_eq!(
-        v2.header("docker-distribution-api-version"),
-        Some("registry/2.0"),
-        "the registry's own answer comes through"
-    );
-    assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (0, 1));
-
-    let blob = b"dockyard registry self-test blob\n";
-    for n_failed in 1..=2 {
-        let (started, finished) = upload_blob(&proxy.address, "selftest/proxy", blob);
-        assert_injected(&started);
-        assert!(finished.is_none());
-        assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (n_failed, 1));
-    }
-    let (started, finished) = upload_blob(&proxy.address, "selftest/proxy", blob);
-    assert_eq!(started.status, 202, "{started:?}");
-    let location = started.header("location").unwrap();
-    assert!(
-        location.starts_with(&format!("http://{}/", proxy.address)),
-        "the registry builds upload URLs from Host, so the upload stays on the proxy: {location}"
-    );
-    let finished = finished.unwrap();
-    assert_eq!(finished.status, 201, "{finished:?}");
-    assert_eq!(
-        finished.header("docker-content-digest"),
-        Some(digest_of(blob).as_str())
-    );
-    assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (2, 3));
-    assert_eq!(
-        registry.blob("selftest/proxy", &digest_of(blob)),
-        Some(blob.to_vec())
-    );
-
-    // Reads never fail, before or after.
-    let head = http(
-        &proxy.address,
-        "HEAD",
-        &format!("/v2/selftest/proxy/blobs/{}", digest_of(blob)),
-        &[],
-        b"",
-    )
-    .unwrap();
-    assert_eq!(head.status, 200);
-    assert_eq!(
-        head.header("content-length"),
-        Some(blob.len().to_string().as_str())
-    );
-    assert!(head.body.is_empty());
-    assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (2, 4));
-    let blob_path = format!("/v2/selftest/proxy/blobs/{}", digest_of(blob));
-    assert_eq!(
-        proxy.requests(),
-        [
-            "GET /v2/ 200".to_owned(),
-            "POST /v2/selftest/proxy/blobs/uploads/ 503 (injected)".to_owned(),
-            "POST /v2/selftest/proxy/blobs/uploads/ 503 (injected)".to_owned(),
-            "POST /v2/selftest/proxy/blobs/uploads/ 202".to_owned(),
-            format!(
-                "PUT {} 201",
-                resolve_location(&proxy.address, location)
-                    .1
-                    .split('?')
-                    .next()
-                    .unwrap()
-            ),
-            format!("HEAD {blob_path} 200"),
-        ]
-    );
-}
-
-#[test]
-fn failing_proxy_with_usize_max_fails_every_write_with_its_body_and_status() {
-    let Some(registry) = LocalRegistry::start() else {
-        return;
-    };
-    let proxy = FailingProxy::start(&registry.address, usize::MAX, 500);
-    let blob = vec![b'x'; 300 * 1024];
-    for n_failed in 1..=3 {
-        // A monolithic upload: a POST with a body, which the proxy reads before answering.
-        let response = http(
-            &proxy.address,
-            "POST",
-            &format!(
-                "/v2/selftest/never/blobs/uploads/?digest={}",
-                digest_of(&blob)
-            ),
-            &[("Content-Type", "application/octet-stream")],
-            &blob,
-        )
-        .unwrap();
-        assert_eq!(response.status, 500, "{response:?}");
-        assert_eq!(response.json()["errors"][0]["code"], "UNAVAILABLE");
-        assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (n_failed, 0));
-    }
-    let catalog = http(&proxy.address, "GET", "/v2/_catalog", &[], b"").unwrap();
-    assert_eq!(catalog.status, 200);
-    assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (3, 1));
-    assert_eq!(
-        registry.catalog(),
-        Vec::<String>::new(),
-        "nothing reached the registry"
-    );
-}
-
-/// Sends raw requests on one keep-alive connection and reads their responses, as the engine may.
-struct KeepAlive {
-    writer: TcpStream,
-    reader: BufReader<TcpStream>,
-    address: String,
-}
-
-impl KeepAlive {
-    fn open(address: &str) -> KeepAlive {
-        let stream = TcpStream::connect_timeout(&loopback(address), CONNECT_TIMEOUT).unwrap();
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        KeepAlive {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-            address: address.to_owned(),
-        }
-    }
-
-    /// `extra_headers` are whole lines without CRLF; `body` is sent as is (already framed).
-    fn send(
-        &mut self,
-        method: &str,
-        target: &str,
-        extra_headers: &[&str],
-        body: &[u8],
-    ) -> Response {
-        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", self.address);
-        for line in extra_headers {
-            head.push_str(line);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        self.writer.write_all(head.as_bytes()).unwrap();
-        self.writer.write_all(body).unwrap();
-        self.writer.flush().unwrap();
-        read_response(&mut self.reader, method).unwrap()
-    }
-
-    fn is_closed(&mut self) -> bool {
-        matches!(read_head(&mut self.reader), Ok(None))
-    }
-}
-
-#[test]
-fn failing_proxy_serves_keep_alive_connections_and_chunked_bodies() {
-    let Some(registry) = LocalRegistry::start() else {
-        return;
-    };
-    let proxy = FailingProxy::start(&registry.address, 0, 503);
-    let mut connection = KeepAlive::open(&proxy.address);
-    assert_eq!(connection.send("GET", "/v2/", &[], b"").status, 200);
-
-    // The upload the way the engine streams a layer: POST, a chunked PATCH, then PUT with the digest.
-    let started = connection.send(
-        "POST",
-        "/v2/selftest/chunked/blobs/uploads/",
-        &["Content-Length: 0"],
-        b"",
-    );
-    assert_eq!(started.status, 202, "{started:?}");
-    let (address, target) = resolve_location(&proxy.address, started.header("location").unwrap());
-    assert_eq!(address, proxy.address);
-    let blob = b"first chunk, second chunk\n";
-    let chunked = b"d\r\nfirst chunk, \r\nd;ext=1\r\nsecond chunk\n\r\n0\r\n\r\n";
-    let patched = connection.send(
-        "PATCH",
-        &target,
-        &[
-            "Transfer-Encoding: chunked",
-            "Content-Type: application/octet-stream",
-        ],
-        chunked,
-    );
-    assert_eq!(patched.status, 202, "{patched:?}");
-    assert_eq!(patched.header("range"), Some("0-25"));
-    let (_, target) = resolve_location(&proxy.address, patched.header("location").unwrap());
-    let put = connection.send(
-        "PUT",
-        &with_query(&target, &format!("digest={}", digest_of(blob))),
-        &["Content-Length: 0"],
-        b"",
-    );
-    assert_eq!(put.status, 201, "{put:?}\n{}", registry.log_tail());
-
-    // HEAD carries a Content-Length but no body: the next response must still parse.
-    let blob_path = format!("/v2/selftest/chunked/blobs/{}", digest_of(blob));
-    let head = connection.send("HEAD", &blob_path, &[], b"");
-    assert_eq!(head.status, 200);
-    assert!(head.body.is_empty());
-    let get = connection.send("GET", &blob_path, &[], b"");
-    assert_eq!(get.status, 200);
-    assert_eq!(get.body, blob);
-    assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (0, 6));
-
-    // An injected failure ends its connection, after the answer.
-    let proxy = FailingProxy::start(&registry.address, 1, 503);
-    let mut connection = KeepAlive::open(&proxy.address);
-    assert_eq!(connection.send("GET", "/v2/", &[], b"").status, 200);
-    let failed = connection.send("PATCH", &target, &["Transfer-Encoding: chunked"], chunked);
-    assert_injected(&failed);
-    assert!(connection.is_closed());
-    assert_eq!((proxy.n_failed(), proxy.n_forwarded()), (1, 1));
-}
-
-#[test]
-fn failing_proxy_stops_on_drop() {
-    let proxy = FailingProxy::start("127.0.0.1:9", 0, 503);
-    let address = proxy.address.clone();
-    let mut idle = KeepAlive::open(&address);
-    let started = Instant::now();
-    drop(proxy);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "drop took {:?}",
-        started.elapsed()
-    );
-    assert!(
-        idle.is_closed(),
-        "an idle client connection is shut down on drop"
-    );
-    assert!(
-        TcpStream::connect_timeout(&loopback(&address), Duration::from_secs(1)).is_err(),
-        "the proxy still listens after drop"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// With the engine
-
-/// A tar holding one regular file, for a tiny image (`Engine::import_rootfs`).
-fn tar_with_one_file(name: &str, content: &[u8]) -> Vec<u8> {
-    assert!(name.len() < 100, "ustar names are short");
-    let mut header = [0u8; 512];
-    header[..name.len()].copy_from_slice(name.as_bytes());
-    header[100..108].copy_from_slice(b"0000644\0");
-    header[108..116].copy_from_slice(b"0000000\0");
-    header[116..124].copy_from_slice(b"0000000\0");
-    header[124..136].copy_from_slice(format!("{:011o}\0", content.len()).as_bytes());
-    header[136..148].copy_from_slice(b"00000000000\0");
-    header[148..156].copy_from_slice(b"        ");
-    header[156] = b'0';
-    header[257..263].copy_from_slice(b"ustar\0");
-    header[263..265].copy_from_slice(b"00");
-    let checksum: u32 = header.iter().map(|byte| u32::from(*byte)).sum();
-    header[148..156].copy_from_slice(format!("{checksum:06o}\0 ").as_bytes());
-    let mut tar = header.to_vec();
-    tar.extend_from_slice(content);
-    tar.resize(tar.len().div_ceil(512) * 512 + 1024, 0);
-    tar
-}
-
-/// Removes the listed images when the test ends, passed or not.
-struct ImagesToRemove<'e> {
-    engine: &'e dockyard_engine::Engine,
-    references: Vec<String>,
-}
-
-impl Drop for ImagesToRemove<'_> {
-    fn drop(&mut self) {
-        let runtime = crate::support::runtime();
-        for reference in &self.references {
-            let _ = runtime.block_on(self.engine.remove_image(reference));
-        }
-    }
-}
-
-/// The engine pushes to the local registry, and through the proxy: a push whose only write (the manifest PUT: the
-/// layers are already there) is failed with 503 fails as a transient push failure; the next push of it succeeds.
-#[test]
-fn the_engine_pushes_to_the_local_registry_and_through_the_failing_proxy() {
-    let Some((engine, _lock)) = crate::support::engine_or_skip(
-        "the_engine_pushes_to_the_local_registry_and_through_the_failing_proxy",
-    ) else {
-        return;
-    };
-    let Some(registry) = LocalRegistry::start() else {
-        return;
-    };
-    let runtime = crate::support::runtime();
-    let mut cleanup = ImagesToRemove {
-        engine: &engine,
-        references: Vec::new(),
-    };
-    let runtime_image = "dockyard/python-runtime:bookworm";
-    let source = if runtime
-        .block_on(engine.image(runtime_image))
-        .unwrap()
-        .is_some()
-    {
-        runtime_image.to_owned()
-    } else {
-        let dir = tempfile::tempdir().unwrap();
-        let rootfs = dir.path().join("rootfs.tar");
-        std::fs::write(
-            &rootfs,
-            tar_with_one_file(
-                "dockyard-selftest.txt",
-                b"pushed by the registry self-test\n",
-            ),
-        )
-        .unwrap();
-        let imported = "dockyard-it-registry-selftest:rootfs".to_owned();
-        cleanup.references.push(imported.clone());
-        runtime
-            .block_on(engine.import_rootfs(&rootfs, &imported, &[]))
-            .unwrap();
-        imported
-    };
-    let mut push = |reference: &str| {
-        if !cleanup.references.iter().any(|known| known == reference) {
-            cleanup.references.push(reference.to_owned());
-        }
-        runtime
-            .block_on(engine.tag_image(&source, reference))
-            .unwrap();
-        let mut lines = Vec::new();
-        let started = Instant::now();
-        let pushed = runtime.block_on(engine.push_image(reference, None, &mut |line: &str| {
-            lines.push(line.to_owned());
-        }));
-        eprintln!(
-            "push of {source} as {reference} in {:.1} s: {pushed:?}\n  {}",
-            started.elapsed().as_secs_f64(),
-            lines.join("\n  ")
-        );
-        pushed
-    };
-
-    let digest = push(&registry.reference("selftest", "1"))
-        .unwrap_or_else(|error| panic!("{error}\nregistry log:\n{}", registry.log_tail()));
-    assert_eq!(registry.catalog(), ["selftest".to_owned()]);
-    assert_eq!(registry.tags("selftest"), ["1".to_owned()]);
-    assert_eq!(
-        registry.manifest_digest("selftest", "1"),
-        Some(digest.clone())
-    );
-
-    let proxy = FailingProxy::start(&registry.address, 1, 503);
-    let through_proxy = format!("{}/selftest:2", proxy.address);
-    let failed = push(&through_proxy);
-    let requests = proxy.requests();
-    let Err(error) = failed else {
-        panic!("the push should fail on the injected 503; the proxy saw {requests:#?}");
-    };
-    assert_eq!(
-        error.push_failure_kind(),
-        dockyard_engine::PushFailureKind::Transient,
-        "{error}"
-    );
-    assert!(error.to_string().contains("503"), "{error}");
-    assert_eq!(proxy.n_failed(), 1, "{requests:#?}");
-    assert!(
-        requests.contains(&"PUT /v2/selftest/manifests/2 503 (injected)".to_owned()),
-        "the layers are there already: the one write is the manifest; the proxy saw {requests:#?}"
-    );
-    assert_eq!(registry.tags("selftest"), ["1".to_owned()]);
-
-    let again = push(&through_proxy)
-        .unwrap_or_else(|error| panic!("{error}; the proxy saw {:#?}", proxy.requests()));
-    assert_eq!(again, digest);
-    assert_eq!(proxy.n_failed(), 1);
-    assert!(proxy.n_forwarded() > 0);
-    assert_eq!(registry.tags("selftest"), ["1".to_owned(), "2".to_owned()]);
-    assert_eq!(registry.manifest_digest("selftest", "2"), Some(digest));
 }

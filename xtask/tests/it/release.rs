@@ -8,7 +8,8 @@
 
 use dockyard_engine::Engine;
 
-use crate::registry::{FailingProxy, LocalRegistry};
+use crate::registry::LocalRegistry;
+use crate::registry_proxy::FailingProxy;
 use crate::smoke::{cleanup_images, edit, without_app_tests};
 use crate::support::{engine_or_skip, runtime, stderr, stdout, workspace_root, Project};
 
