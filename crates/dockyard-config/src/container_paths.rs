@@ -13,6 +13,10 @@ use serde::Serialize;
 /// The production image's app folder (its `WORKDIR`); the builder's is `builder_protocol::SOURCE_DIR`.
 pub const APP_DIR: &str = "/app";
 
+/// Where the Node container of `[assets]` holds the project (the folder of deploy.toml): `/app`, where Dockerfiles
+/// conventionally put a project, so a build that names it (Tailwind's `source("/app")`) finds what it expects.
+pub const NODE_PROJECT_DIR: &str = "/app";
+
 /// First components of container paths that belong to the base image, the production image's layout or the builder's
 /// protocol: a static root or an asset output may not land in them (`/var/www` excepted).
 pub const RESERVED_ROOTS: &[&str] = &[

@@ -496,7 +496,8 @@ pub struct Assets {
     /// [`AssetsRunsIn::Node`].
     pub outputs: Vec<AssetOutput>,
     /// Other folders the build reads (the templates Tailwind scans for class names), relative to
-    /// [`DeployConfig::root`]: each exists, and none holds or lies in [`Assets::path`] or another.
+    /// [`DeployConfig::root`]: each exists, none lies in [`Assets::path`] (one holding it is uploaded without it), and
+    /// none holds or lies in another.
     pub sources: Vec<PathBuf>,
     /// How long the install and the build may take together, 10 to 3600 (default 600).
     pub timeout_seconds: u64,

@@ -9,8 +9,8 @@ use regex::Regex;
 
 use crate::settings::{self, PathValue, SourceFile};
 use crate::{
-    Assets, Evidence, InitError, Inspection, PackageManager, PythonChoice, Service, ServiceKind,
-    SettingsChoice, StaticRoot, TestRunner,
+    Evidence, InitError, Inspection, PythonChoice, Service, ServiceKind, SettingsChoice,
+    StaticRoot, TestRunner,
 };
 
 /// Folders never searched for `manage.py`, `urls.py` or `package.json`.
@@ -92,7 +92,12 @@ pub fn inspect(root: &Path) -> Result<Inspection, InitError> {
         celery_beat: settings_files
             .iter()
             .find_map(|file| file.find(&CELERY_BEAT)),
-        assets: assets(root)?,
+        assets: crate::assets::find(
+            root,
+            files_named(root, "package.json", SEARCH_DEPTH),
+            &settings_files,
+            &app_path,
+        )?,
         health_path: health_path(root, &app_path)?,
         admin_login: admin_login(root, &app_path)?,
         postgres_driver,
@@ -483,39 +488,6 @@ fn services(
 }
 
 /// The shallowest `package.json` with a lock file beside it.
-fn assets(root: &Path) -> Result<Option<Assets>, InitError> {
-    for package_json in files_named(root, "package.json", SEARCH_DEPTH) {
-        let folder = package_json
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let lock = [
-            PackageManager::Npm,
-            PackageManager::Yarn,
-            PackageManager::Pnpm,
-        ]
-        .into_iter()
-        .find(|manager| root.join(&folder).join(manager.lock_file()).is_file());
-        let Some(manager) = lock else { continue };
-        let Some(file) = settings::read(root, &package_json)? else {
-            continue;
-        };
-        let build_script = serde_json::from_str::<serde_json::Value>(&file.text)
-            .ok()
-            .and_then(|json| {
-                json.get("scripts")?
-                    .get("build")
-                    .map(|_| "build".to_owned())
-            });
-        return Ok(Some(Assets {
-            folder,
-            manager,
-            build_script,
-        }));
-    }
-    Ok(None)
-}
-
 static HEALTH_ROUTE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:re_)?path\(\s*r?["']\^?(health|healthz|up)/?(?:\$)?["']"#)
         .expect("a valid regex")

@@ -7,6 +7,7 @@
 //! project cannot pass yet; `[assets]` is written with `outputs = []`, which plan refuses until the folders the build
 //! writes are named.
 
+mod assets;
 mod error;
 mod inspect;
 mod render;
@@ -206,6 +207,10 @@ pub struct Assets {
     pub manager: PackageManager,
     /// The `build` script, when `package.json` has one.
     pub build_script: Option<String>,
+    /// Folders outside [`Assets::folder`] the build reads (Tailwind's sources), with the directive naming each.
+    pub sources: Vec<(PathBuf, Evidence)>,
+    /// Folders the build writes: `STATICFILES_DIRS` entries the repository holds empty.
+    pub outputs: Vec<(PathBuf, Evidence)>,
 }
 
 /// Inspects `folder`, renders its `deploy.toml` and writes it there; refuses when one exists. Returns the path written

@@ -555,16 +555,51 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "# The folders the build writes, relative to this file: inside app.path, or beside it (then at the images'"
-    );
-    let _ = writeln!(
-        out,
-        "# root, where the settings reach them from the app folder with `..`). init cannot know them, and plan"
-    );
-    let _ = writeln!(out, "# refuses [assets] until they are named.");
-    let _ = writeln!(out, "outputs = []");
+    if assets.outputs.is_empty() {
+        let _ = writeln!(
+            out,
+            "# The folders the build writes, relative to this file: inside app.path, or beside it (then at the images'"
+        );
+        let _ = writeln!(
+            out,
+            "# root, where the settings reach them from the app folder with `..`). init cannot know them, and plan"
+        );
+        let _ = writeln!(out, "# refuses [assets] until they are named.");
+        let _ = writeln!(out, "outputs = []");
+    } else {
+        for (path, evidence) in &assets.outputs {
+            let _ = writeln!(
+                out,
+                "# STATICFILES_DIRS ({evidence}) names {}, which the repository holds empty: the build's output?",
+                display_folder(path)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# (beside app.path, a folder lands at the images' root, where the settings reach it with `..`)."
+        );
+        let outputs: Vec<String> = assets
+            .outputs
+            .iter()
+            .map(|(path, _)| display_folder(path))
+            .collect();
+        let _ = writeln!(out, "outputs = {}", array(&outputs));
+    }
+    if !assets.sources.is_empty() {
+        for (path, evidence) in &assets.sources {
+            let _ = writeln!(
+                out,
+                "# Tailwind reads {} ({evidence}): uploaded beside the asset folder, so the CSS has the classes it uses.",
+                display_folder(path)
+            );
+        }
+        let sources: Vec<String> = assets
+            .sources
+            .iter()
+            .map(|(path, _)| display_folder(path))
+            .collect();
+        let _ = writeln!(out, "sources = {}", array(&sources));
+    }
     let _ = writeln!(out, "\n[assets.env]");
     let _ = writeln!(out, "NODE_ENV = \"production\"");
 }

@@ -259,7 +259,7 @@ fn call_argument<'expression>(
 }
 
 /// The top-level comma-separated arguments of a call.
-fn split_arguments(arguments: &str) -> Vec<&str> {
+pub(crate) fn split_arguments(arguments: &str) -> Vec<&str> {
     let (mut parts, mut depth, mut start) = (Vec::new(), 0usize, 0);
     for (index, character) in arguments.char_indices() {
         match character {

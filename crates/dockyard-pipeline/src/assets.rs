@@ -13,9 +13,8 @@ use crate::digest::Inputs;
 use crate::PipelineError;
 
 /// Where the Node container receives the project's asset folder (at its path relative to deploy.toml).
-/// `/app`, where Dockerfiles conventionally put a project, so a build that names it (Tailwind's `source("/app")`)
-/// finds what it expects.
-pub const NODE_WORK_DIR: &str = "/app";
+/// `container_paths::NODE_PROJECT_DIR`, `/app`.
+pub const NODE_WORK_DIR: &str = dockyard_config::container_paths::NODE_PROJECT_DIR;
 /// Where the `node_modules` cache volume is mounted; the tree lives in its `node_modules` folder, so Node's module
 /// lookup from a cached package finds its siblings.
 pub const NODE_CACHE_DIR: &str = "/cache";
@@ -99,6 +98,12 @@ pub fn sources_rules(config: &DeployConfig, assets: &Assets, folder: &Path) -> S
         config,
         &config.root.join(folder),
     ));
+    // A source holding the asset folder: that folder has its own upload.
+    if let Ok(inside) = assets.path.strip_prefix(folder) {
+        if !inside.as_os_str().is_empty() {
+            extra_deny.push(format!("/{}/", slashes(inside)));
+        }
+    }
     extra_deny.extend(
         assets
             .outputs

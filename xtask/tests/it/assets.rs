@@ -285,7 +285,7 @@ fn a_build_that_runs_in_the_builder_reaches_collectstatic_and_leaves_no_asset_so
     crate::smoke::edit(
         &project,
         "deploy.toml",
-        "[base.builder.bootstrap]\nsuite = \"bookworm\"\npackages = [\"python3\", \"python3-venv\", \"python3-dev\", \"gcc\", \"libc6-dev\", \"ca-certificates\"]\n",
+        "[base.builder.bootstrap]\nsuite = \"bookworm\"\npackages = [\"python3\", \"python3-venv\", \"python3-dev\", \"gcc\", \"libc6-dev\", \"ca-certificates\"]\nenv = { PYTHON_VERSION = \"3.11.2\" }\n",
         "",
     );
     let plan = project.xtask(&["plan"]);

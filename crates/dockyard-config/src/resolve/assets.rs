@@ -299,9 +299,10 @@ fn resolve_sources(
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let overlaps = |other: &Path| path.starts_with(other) || other.starts_with(&path);
-        let clash = if overlaps(asset_folder) {
+        // A source holding the asset folder is uploaded without it; one inside it adds nothing.
+        let clash = if path.starts_with(asset_folder) {
             Some(format!(
-                "overlaps the asset folder {:?}",
+                "lies in the asset folder {:?}, which is uploaded whole",
                 slashes(asset_folder)
             ))
         } else {
@@ -317,8 +318,8 @@ fn resolve_sources(
                 &key,
                 format!("`{key}` = {:?}: {clash}", written.get_ref()),
                 Some(
-                    "list the folders the build reads besides the asset folder, each once (the asset folder is always \
-                     uploaded)"
+                    "list the folders the build reads besides the asset folder, each once (a folder holding the asset \
+                     folder is uploaded without it)"
                         .to_owned(),
                 ),
             );

@@ -214,7 +214,7 @@ broken_case!(assets_output_beside_app_in_a_system_folder, "outputs = [\"app/fron
 broken_case!(assets_output_beside_app_in_the_builder_source, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"src\"]");
 broken_case!(assets_output_is_app_itself, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app\"]");
 broken_case!(assets_source_missing, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = [\"templates\"]");
-broken_case!(assets_source_holds_the_asset_folder, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = [\"app\"]");
+broken_case!(assets_source_in_the_asset_folder, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = [\"app/frontend\"]");
 broken_case!(assets_source_inside_another, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = [\"docker\", \"docker/builder\"]");
 broken_case!(assets_source_not_a_list, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"app/frontend/dist\"]\nsources = \"docker\"");
 broken_case!(assets_output_escapes_project, "outputs = [\"app/frontend/dist\"]" => "outputs = [\"../dist\"]");
