@@ -246,7 +246,7 @@ pub fn plan_line(config: &DeployConfig) -> Option<String> {
                 format!(
                     "{} (at {} in the images)",
                     slashes(&output.path),
-                    slashes(container)
+                    container.display()
                 )
             }
         })
@@ -262,7 +262,10 @@ pub fn plan_line(config: &DeployConfig) -> Option<String> {
         let sources: Vec<String> = assets
             .sources
             .iter()
-            .map(|source| slashes(source))
+            .map(|source| match slashes(source) {
+                project if project.is_empty() => ".".to_owned(),
+                folder => folder,
+            })
             .collect();
         format!("; also reads {}", sources.join(" "))
     };

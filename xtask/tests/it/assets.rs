@@ -1,7 +1,8 @@
 //! `[assets]` on a real engine: an npm build in a Node container whose CSS collectstatic picks up, skipped while its
 //! inputs are unchanged and rerun (with a new nginx image) when the CSS changes; Node, npm, node_modules and the
 //! asset sources never reach the production context; a tampered or missing lock, a failing and a hanging build each
-//! exit 6 with a clear message and leave nothing behind.
+//! exit 6 with a clear message and leave nothing behind; a build reading other folders (`sources`) reruns when they
+//! change.
 
 use std::io::Read;
 
@@ -157,6 +158,62 @@ fn an_npm_build_reaches_collectstatic_and_reruns_only_when_its_css_changes() {
     assert!(context_entries(&project).iter().any(|(name, text)| name
         .starts_with("staticfiles/notes/dist/app.")
         && text.contains("teal")));
+    crate::support::assert_no_leftovers(&engine, &project);
+    cleanup(&engine, &project);
+}
+
+/// A build like Tailwind's: it reads the app's templates (`[assets] sources`, uploaded beside the asset folder) and
+/// writes a rule for each class they use; a template edit reruns it and the new class reaches the static files.
+#[test]
+fn a_build_reading_the_templates_as_sources_reruns_when_a_template_changes() {
+    let test = "a_build_reading_the_templates_as_sources_reruns_when_a_template_changes";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = project_with_assets("dockyard-assets-sources", 300);
+    crate::smoke::edit(
+        &project,
+        "deploy.toml",
+        &format!("outputs = [\"{OUTPUT}\"]\n"),
+        &format!("outputs = [\"{OUTPUT}\"]\nsources = [\"app/notes/templates\"]\n"),
+    );
+    std::fs::write(
+        project.path("app/frontend/build.js"),
+        r#"const fs = require('fs');
+const out = '../notes/static/notes/dist';
+fs.mkdirSync(out, { recursive: true });
+const template = fs.readFileSync('../notes/templates/notes/index.html', 'utf8');
+const classes = [...template.matchAll(/class="([^"]+)"/g)].flatMap((m) => m[1].split(/\s+/));
+fs.writeFileSync(out + '/app.css', classes.map((name) => '.' + name + ' { color: navy; }').join('\n') + '\n');
+"#,
+    )
+    .unwrap();
+    let first = project.xtask(&["build"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+
+    let template = project.path("app/notes/templates/notes/index.html");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(
+        &template,
+        format!("{text}\n<p class=\"from-the-template\"></p>\n"),
+    )
+    .unwrap();
+    let plan = project.xtask(&["plan"]);
+    let plan_text = crate::support::stdout(&plan);
+    assert!(
+        plan_text.contains("also reads app/notes/templates")
+            && plan_text.contains("changed: other sources"),
+        "the plan does not say why the assets step runs:\n{plan_text}"
+    );
+    let second = project.xtask(&["build"]);
+    let log = stderr(&second);
+    assert_eq!(second.status.code(), Some(0), "{log}");
+    assert!(
+        context_entries(&project).iter().any(|(name, text)| name
+            .starts_with("staticfiles/notes/dist/app.")
+            && text.contains(".from-the-template")),
+        "the template's new class did not reach the static files:\n{log}"
+    );
     crate::support::assert_no_leftovers(&engine, &project);
     cleanup(&engine, &project);
 }
