@@ -40,16 +40,30 @@ pub(crate) fn find(
         let Some(file) = settings::read(root, &package_json)? else {
             continue;
         };
-        let build_script = serde_json::from_str::<serde_json::Value>(&file.text)
+        let build_command = serde_json::from_str::<serde_json::Value>(&file.text)
             .ok()
-            .and_then(|json| {
-                json.get("scripts")?
-                    .get("build")
-                    .map(|_| "build".to_owned())
-            });
+            .and_then(|json| Some(json.get("scripts")?.get("build")?.as_str()?.to_owned()));
+        let build_script = build_command.as_ref().map(|_| "build".to_owned());
+        let mut named: Vec<(PathBuf, Evidence, String)> =
+            crate::bundlers::outputs(root, &folder, build_command.as_deref())?
+                .into_iter()
+                .map(|named| {
+                    let reason = format!("its {}", named.setting);
+                    (named.path, named.evidence, reason)
+                })
+                .collect();
+        named.extend(outputs(root, &folder, settings_files, app).into_iter().map(
+            |(path, evidence)| {
+                (
+                    path,
+                    evidence,
+                    "STATICFILES_DIRS, held empty in the repository".to_owned(),
+                )
+            },
+        ));
         return Ok(Some(Assets {
             sources: sources(root, &folder)?,
-            outputs: outputs(root, &folder, settings_files, app),
+            outputs: outermost(named),
             folder,
             manager,
             build_script,
@@ -225,6 +239,18 @@ fn outputs(
         }
     }
     found
+}
+
+/// Each folder once, outermost first: one inside another listed folder goes.
+fn outermost(mut found: Vec<(PathBuf, Evidence, String)>) -> Vec<(PathBuf, Evidence, String)> {
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept: Vec<(PathBuf, Evidence, String)> = Vec::new();
+    for entry in found {
+        if !kept.iter().any(|(outer, _, _)| entry.0.starts_with(outer)) {
+            kept.push(entry);
+        }
+    }
+    kept
 }
 
 /// `path` with `.` and `..` resolved (empty for the project folder itself); `None` when it leaves the project.

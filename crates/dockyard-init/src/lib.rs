@@ -8,6 +8,7 @@
 //! writes are named.
 
 mod assets;
+mod bundlers;
 mod error;
 mod inspect;
 mod render;
@@ -209,8 +210,10 @@ pub struct Assets {
     pub build_script: Option<String>,
     /// Folders outside [`Assets::folder`] the build reads (Tailwind's sources), with the directive naming each.
     pub sources: Vec<(PathBuf, Evidence)>,
-    /// Folders the build writes: `STATICFILES_DIRS` entries the repository holds empty.
-    pub outputs: Vec<(PathBuf, Evidence)>,
+    /// Folders the build writes, outermost first, each with where it was found and how it is named there: the
+    /// build's own configuration (webpack's `output.path`, vite's `outDir`, a CLI's `-o`) or a `STATICFILES_DIRS`
+    /// entry the repository holds empty.
+    pub outputs: Vec<(PathBuf, Evidence, String)>,
 }
 
 /// Inspects `folder`, renders its `deploy.toml` and writes it there; refuses when one exists. Returns the path written

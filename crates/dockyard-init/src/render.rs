@@ -567,21 +567,21 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
         let _ = writeln!(out, "# refuses [assets] until they are named.");
         let _ = writeln!(out, "outputs = []");
     } else {
-        for (path, evidence) in &assets.outputs {
+        for (path, evidence, reason) in &assets.outputs {
             let _ = writeln!(
                 out,
-                "# STATICFILES_DIRS ({evidence}) names {}, which the repository holds empty: the build's output?",
+                "# The build writes {} ({reason}: {evidence}).",
                 display_folder(path)
             );
         }
         let _ = writeln!(
             out,
-            "# (beside app.path, a folder lands at the images' root, where the settings reach it with `..`)."
+            "# (inside app.path an output travels with the app; beside it, it lands at the images' root)."
         );
         let outputs: Vec<String> = assets
             .outputs
             .iter()
-            .map(|(path, _)| display_folder(path))
+            .map(|(path, _, _)| display_folder(path))
             .collect();
         let _ = writeln!(out, "outputs = {}", array(&outputs));
     }
