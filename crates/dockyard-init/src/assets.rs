@@ -24,6 +24,18 @@ pub(crate) fn find(
     settings_files: &[SourceFile],
     app: &Path,
 ) -> Result<Option<Assets>, InitError> {
+    // django-tailwind keeps its package in `<theme app>/static_src` and builds through `manage.py tailwind build`.
+    let tailwind = tailwind_app(settings_files).and_then(|(theme, evidence)| {
+        let folder = app.join(theme.replace('.', "/")).join("static_src");
+        root.join(&folder)
+            .join("package.json")
+            .is_file()
+            .then_some((theme, evidence, folder))
+    });
+    let mut package_jsons = package_jsons;
+    if let Some((_, _, folder)) = &tailwind {
+        package_jsons.insert(0, folder.join("package.json"));
+    }
     for package_json in package_jsons {
         let folder = package_json
             .parent()
@@ -40,18 +52,29 @@ pub(crate) fn find(
         let Some(file) = settings::read(root, &package_json)? else {
             continue;
         };
-        let build_command = serde_json::from_str::<serde_json::Value>(&file.text)
+        let scripts = serde_json::from_str::<serde_json::Value>(&file.text)
             .ok()
-            .and_then(|json| Some(json.get("scripts")?.get("build")?.as_str()?.to_owned()));
-        let build_script = build_command.as_ref().map(|_| "build".to_owned());
-        let mut named: Vec<(PathBuf, Evidence, String)> =
-            crate::bundlers::outputs(root, &folder, build_command.as_deref())?
-                .into_iter()
-                .map(|named| {
-                    let reason = format!("its {}", named.setting);
-                    (named.path, named.evidence, reason)
-                })
-                .collect();
+            .and_then(|json| json.get("scripts")?.as_object().cloned())
+            .unwrap_or_default();
+        let build_script = scripts.contains_key("build").then(|| "build".to_owned());
+        // The build and the scripts it is split into (`build:css`), whose CLIs name their outputs.
+        let build_commands: Vec<&str> = scripts
+            .iter()
+            .filter(|(name, _)| *name == "build" || name.starts_with("build:"))
+            .filter_map(|(_, command)| command.as_str())
+            .collect();
+        let build_commands = build_commands.join(" ; ");
+        let mut named: Vec<(PathBuf, Evidence, String)> = crate::bundlers::outputs(
+            root,
+            &folder,
+            Some(build_commands.as_str()).filter(|text| !text.is_empty()),
+        )?
+        .into_iter()
+        .map(|named| {
+            let reason = format!("its {}", named.setting);
+            (named.path, named.evidence, reason)
+        })
+        .collect();
         named.extend(outputs(root, &folder, settings_files, app).into_iter().map(
             |(path, evidence)| {
                 (
@@ -61,7 +84,23 @@ pub(crate) fn find(
                 )
             },
         ));
+        let django_tailwind = tailwind
+            .as_ref()
+            .filter(|(_, _, tailwind_folder)| tailwind_folder == &folder)
+            .map(|(theme, evidence, _)| {
+                let mut manage_py = PathBuf::new();
+                for _ in folder.components() {
+                    manage_py.push("..");
+                }
+                manage_py.push(app.join("manage.py"));
+                (
+                    theme.clone(),
+                    evidence.clone(),
+                    manage_py.to_string_lossy().replace('\\', "/"),
+                )
+            });
         return Ok(Some(Assets {
+            django_tailwind,
             sources: sources(root, &folder)?,
             outputs: outermost(named),
             folder,
@@ -70,6 +109,15 @@ pub(crate) fn find(
         }));
     }
     Ok(None)
+}
+
+/// django-tailwind's theme app: `TAILWIND_APP_NAME` in the settings.
+fn tailwind_app(settings_files: &[SourceFile]) -> Option<(String, Evidence)> {
+    static NAME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"^["']([A-Za-z_][\w.]*)["']$"#).expect("a valid regex"));
+    let (file, line, expression) = settings::assignment(settings_files, "TAILWIND_APP_NAME")?;
+    let theme = NAME.captures(expression.trim())?[1].to_owned();
+    Some((theme, Evidence::new(&file.path, line)))
 }
 
 static SOURCE_DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {

@@ -214,6 +214,9 @@ pub struct Assets {
     /// build's own configuration (webpack's `output.path`, vite's `outDir`, a CLI's `-o`) or a `STATICFILES_DIRS`
     /// entry the repository holds empty.
     pub outputs: Vec<(PathBuf, Evidence, String)>,
+    /// django-tailwind's theme app (`TAILWIND_APP_NAME`), where it is named, and the path of `manage.py` from
+    /// [`Assets::folder`]: its `tailwind build` command is the build, run in the builder.
+    pub django_tailwind: Option<(String, Evidence, String)>,
 }
 
 /// Inspects `folder`, renders its `deploy.toml` and writes it there; refuses when one exists. Returns the path written

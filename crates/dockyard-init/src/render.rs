@@ -533,9 +533,14 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
     let manager = assets.manager;
     let _ = writeln!(
         out,
-        "\n# Front-end assets: package.json + {} in `path`, installed with `{}`, built in a Node container",
+        "\n# Front-end assets: package.json + {} in `path`, installed with `{}`, built {}",
         manager.lock_file(),
-        manager.install_command().join(" ")
+        manager.install_command().join(" "),
+        if assets.django_tailwind.is_some() {
+            "in the builder"
+        } else {
+            "in a Node container"
+        }
     );
     let _ = writeln!(
         out,
@@ -544,11 +549,27 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
     let _ = writeln!(out, "[assets]");
     let _ = writeln!(out, "path = {}", quote(&display_folder(&assets.folder)));
     let _ = writeln!(out, "package_manager = {}", quote(manager.as_str()));
-    match &assets.build_script {
-        Some(script) => {
+    match (&assets.django_tailwind, &assets.build_script) {
+        (Some((theme, evidence, manage_py)), _) => {
+            let _ = writeln!(
+                out,
+                "# django-tailwind builds the CSS of the app {theme} ({evidence}) with its management command, which loads"
+            );
+            let _ = writeln!(
+                out,
+                "# the settings: it runs in the builder once the Python dependencies are installed (Node joins the builder base)."
+            );
+            let _ = writeln!(
+                out,
+                "build_command = {}",
+                array(&["python", manage_py.as_str(), "tailwind", "build"])
+            );
+            let _ = writeln!(out, "runs_in = \"builder\"");
+        }
+        (None, Some(script)) => {
             let _ = writeln!(out, "build_script = {}", quote(script));
         }
-        None => {
+        (None, None) => {
             let _ = writeln!(
                 out,
                 "# package.json has no `build` script: name the build, for example build_command = [\"node\", \"build.mjs\"]."
@@ -585,7 +606,8 @@ fn render_assets(out: &mut String, inspection: &Inspection) {
             .collect();
         let _ = writeln!(out, "outputs = {}", array(&outputs));
     }
-    if !assets.sources.is_empty() {
+    // In the builder the whole app is there already: sources are for the Node container.
+    if !assets.sources.is_empty() && assets.django_tailwind.is_none() {
         for (path, evidence) in &assets.sources {
             let _ = writeln!(
                 out,

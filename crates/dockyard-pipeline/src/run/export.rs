@@ -377,6 +377,17 @@ fn assets_environment(prepared: &Prepared) -> Vec<String> {
         format!("DOCKYARD_ASSETS_OUTSIDE={outside}"),
     ];
     if assets.runs_in == AssetsRunsIn::Builder {
+        // Built after the app was copied: its outputs inside the app folder are copied again once built.
+        let in_app = assets
+            .outputs
+            .iter()
+            .filter_map(|output| match &output.place {
+                OutputPlace::InApp(in_app) => Some(in_app.display().to_string()),
+                OutputPlace::Outside(_) => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        env.push(format!("DOCKYARD_ASSETS_IN_APP={in_app}"));
         env.push(format!(
             "DOCKYARD_ASSETS_SCRIPT={}/{}",
             crate::assets::SCRIPT_DIR,
