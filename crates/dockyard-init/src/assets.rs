@@ -302,7 +302,7 @@ fn outermost(mut found: Vec<(PathBuf, Evidence, String)>) -> Vec<(PathBuf, Evide
 }
 
 /// `path` with `.` and `..` resolved (empty for the project folder itself); `None` when it leaves the project.
-fn without_dots(path: &Path) -> Option<PathBuf> {
+pub(crate) fn without_dots(path: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -3,7 +3,7 @@
 //! script runs. Read from the text (nothing is run), following `path.resolve`/`path.join`, `__dirname` and the
 //! constants of the same file.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -203,15 +203,7 @@ fn evaluate(text: &str, folder: &Path, expression: &str, depth: usize) -> Option
 /// `path` with `.` and `..` resolved, when it stays inside the project folder and is not the project itself or a
 /// `node_modules` folder.
 fn inside_project(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir if !out.pop() => return None,
-            Component::ParentDir | Component::CurDir => {}
-            _ => return None,
-        }
-    }
+    let out = crate::assets::without_dots(path)?;
     let node_modules = out
         .components()
         .any(|part| part.as_os_str() == "node_modules");
