@@ -512,6 +512,26 @@ impl Assets {
     pub fn lock_file(&self) -> PathBuf {
         self.path.join(self.package_manager.lock_file())
     }
+
+    /// The outputs inside the app folder, relative to it.
+    pub fn outputs_in_app(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.outputs
+            .iter()
+            .filter_map(|output| match &output.place {
+                OutputPlace::InApp(in_app) => Some(in_app.as_path()),
+                OutputPlace::Outside(_) => None,
+            })
+    }
+
+    /// The outputs outside the app folder, at their absolute container paths.
+    pub fn outputs_outside(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.outputs
+            .iter()
+            .filter_map(|output| match &output.place {
+                OutputPlace::Outside(container) => Some(container.as_path()),
+                OutputPlace::InApp(_) => None,
+            })
+    }
 }
 
 /// One output folder of `[assets]`.

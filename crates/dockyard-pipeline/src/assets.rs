@@ -129,12 +129,8 @@ pub fn app_source_excludes(assets: Option<&Assets>) -> Vec<String> {
     if assets.runs_in == AssetsRunsIn::Node {
         excludes.extend(
             assets
-                .outputs
-                .iter()
-                .filter_map(|output| match &output.place {
-                    OutputPlace::InApp(in_app) => Some(format!("/{}/", slashes(in_app))),
-                    OutputPlace::Outside(_) => None,
-                }),
+                .outputs_in_app()
+                .map(|in_app| format!("/{}/", slashes(in_app))),
         );
     }
     excludes

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use dockyard_config::container_paths::{OutputPlace, APP_DIR};
+use dockyard_config::container_paths::APP_DIR;
 use dockyard_config::DeployConfig;
 
 use crate::PipelineError;
@@ -74,13 +74,10 @@ fn outside_outputs_copy(config: &DeployConfig) -> String {
     let lines: Vec<String> = config
         .assets
         .iter()
-        .flat_map(|assets| &assets.outputs)
-        .filter_map(|output| match &output.place {
-            OutputPlace::Outside(container) => {
-                let container = container.to_string_lossy().replace('\\', "/");
-                Some(format!("COPY rootfs{container}/ {container}/"))
-            }
-            OutputPlace::InApp(_) => None,
+        .flat_map(|assets| assets.outputs_outside())
+        .map(|container| {
+            let container = container.to_string_lossy().replace('\\', "/");
+            format!("COPY rootfs{container}/ {container}/")
         })
         .collect();
     if lines.is_empty() {

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use dockyard_config::container_paths::OutputPlace;
 use dockyard_config::AssetsRunsIn;
 use dockyard_context::PackOptions;
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
@@ -363,30 +362,20 @@ fn assets_environment(prepared: &Prepared) -> Vec<String> {
         .map(|path| path.display().to_string())
         .collect::<Vec<_>>()
         .join("\n");
-    let outside = assets
-        .outputs
-        .iter()
-        .filter_map(|output| match &output.place {
-            OutputPlace::Outside(container) => Some(container.display().to_string()),
-            OutputPlace::InApp(_) => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let lines = |paths: &mut dyn Iterator<Item = &std::path::Path>| {
+        paths
+            .map(|path| path.display().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let outside = lines(&mut assets.outputs_outside());
     let mut env = vec![
         format!("DOCKYARD_ASSETS_PRUNE={prune}"),
         format!("DOCKYARD_ASSETS_OUTSIDE={outside}"),
     ];
     if assets.runs_in == AssetsRunsIn::Builder {
         // Built after the app was copied: its outputs inside the app folder are copied again once built.
-        let in_app = assets
-            .outputs
-            .iter()
-            .filter_map(|output| match &output.place {
-                OutputPlace::InApp(in_app) => Some(in_app.display().to_string()),
-                OutputPlace::Outside(_) => None,
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let in_app = lines(&mut assets.outputs_in_app());
         env.push(format!("DOCKYARD_ASSETS_IN_APP={in_app}"));
         env.push(format!(
             "DOCKYARD_ASSETS_SCRIPT={}/{}",
