@@ -3,6 +3,8 @@
 # docker/nginx/nginx.conf) and static/ (the collected static files with their `.gz` siblings and
 # staticfiles.json, taken from the exported build context).
 # Rendered by Dockyard: {{ name }} placeholders come from deploy.toml.
+# With this built-in template Dockyard assembles the same image itself (crates/dockyard-pipeline/src/assembly.rs); a
+# project that names its own copy in deploy.toml ([nginx] dockerfile) gets the engine's build of it.
 #
 # There is no `RUN nginx -t`: the app's host name in the upstream resolves only on the network the
 # app runs on, so Dockyard validates the config there (`nginx -t` in a container on that network).

@@ -1,16 +1,19 @@
 # The production image of {{ project_name }}: built from the exported build context alone
 # (`docker build - < target/dockyard/{{ project_name }}-context.tar.gz`). No compilers, no pip, no CA bundle.
+# With this built-in template Dockyard assembles the same image itself (layers written, not built: same inputs, same
+# image id); a project that names its own copy in deploy.toml ([production] dockerfile) gets the engine's build of it.
 # Rendered by Dockyard: {{ name }} placeholders come from deploy.toml.
 
-# Stage 1: install the wheels the builder made into a virtualenv; no index, no network.
-# compileall: a package may ship files named .py that are not Python (django-tailwind's cookiecutter templates);
-# they stay uncompiled, as pip leaves them, and the rest is compiled (-qq: no listing of those files).
+# Stage 1: install the wheels the builder made into a virtualenv; no index, no network. The same steps as Dockyard's
+# assembled image (crates/dockyard-pipeline/src/assembly.rs, venv_script): pip does not compile, compileall compiles
+# everything once with hash-checked pycs (the same bytes every time). A package may ship files named .py that are not
+# Python (django-tailwind's cookiecutter templates); they stay uncompiled (-qq: no listing of those files).
 FROM {{ base_image }} AS install
 COPY wheels/ /wheels/
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check /wheels/*.whl \
+ && /opt/venv/bin/pip install --no-index --no-deps --no-cache-dir --no-compile --disable-pip-version-check /wheels/*.whl \
  && /opt/venv/bin/pip uninstall --yes --disable-pip-version-check pip \
- && { /opt/venv/bin/python -m compileall -qq --invalidation-mode unchecked-hash /opt/venv/lib \
+ && { /opt/venv/bin/python -m compileall -f -qq --invalidation-mode unchecked-hash /opt/venv/lib \
       || echo "compileall: some files are not valid Python; they stay uncompiled"; }
 
 # Stage 2: the runtime: the same base, the virtualenv, the app source owned by root, a numeric non-root user.

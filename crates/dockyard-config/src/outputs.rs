@@ -44,6 +44,8 @@ pub struct Paths {
     pub release_archives: PathBuf,
     /// Full logs of every step, one folder per run: `target/dockyard/logs/`.
     pub logs: PathBuf,
+    /// Layers kept between runs (the production image's dependencies): `target/dockyard/layers/`.
+    pub layers: PathBuf,
 }
 
 impl Paths {
@@ -66,6 +68,7 @@ impl Paths {
             release_json: target.join("release.json"),
             release_archives: target.join("release"),
             logs: target.join("logs"),
+            layers: target.join("layers"),
             target,
         }
     }

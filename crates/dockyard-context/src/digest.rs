@@ -51,3 +51,41 @@ pub fn sha256_file(path: &Path) -> Result<String, ContextError> {
     io::copy(&mut file, &mut hasher).map_err(read_file_error)?;
     Ok(hex::encode(hasher.finalize()))
 }
+
+/// Returns the lowercase hex sha256 over every file and symlink below `root`: one `sha256 kind path` line each
+/// (file bytes, or the link's target), in path order. Times, owners and modes are not part of it; a missing `root`
+/// gives the digest of no lines.
+pub fn tree_sha256(root: &Path) -> Result<String, ContextError> {
+    let mut lines = Sha256::new();
+    if !root.exists() {
+        return Ok(hex::encode(lines.finalize()));
+    }
+    for entry in walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|error| ContextError::ReadDirectory {
+            path: error.path().unwrap_or(root).to_path_buf(),
+            source: io::Error::other(error.to_string()),
+        })?;
+        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let relative = relative.to_string_lossy();
+        let kind = entry.file_type();
+        let line = if kind.is_symlink() {
+            let target =
+                std::fs::read_link(entry.path()).map_err(|source| ContextError::ReadFile {
+                    path: entry.path().to_path_buf(),
+                    source,
+                })?;
+            let target = hex::encode(Sha256::digest(target.to_string_lossy().as_bytes()));
+            format!("{target} link {relative}\n")
+        } else if kind.is_file() {
+            format!("{} file {relative}\n", sha256_file(entry.path())?)
+        } else {
+            continue;
+        };
+        lines.update(line.as_bytes());
+    }
+    Ok(hex::encode(lines.finalize()))
+}

@@ -37,6 +37,10 @@ pub struct ImageInfo {
     pub working_dir: String,
     /// `Config.Labels`.
     pub labels: BTreeMap<String, String>,
+    /// The architecture the image says it runs on (`amd64`, `arm64`).
+    pub architecture: String,
+    /// `RootFS.Layers`: the diff id of each layer, bottom first.
+    pub layers: Vec<String>,
 }
 
 /// One image build from a context tarball.
@@ -71,6 +75,11 @@ impl Engine {
                         .unwrap_or_default(),
                     working_dir: config.working_dir.unwrap_or_default(),
                     labels: config.labels.unwrap_or_default().into_iter().collect(),
+                    architecture: inspect.architecture.unwrap_or_default(),
+                    layers: inspect
+                        .root_fs
+                        .and_then(|root_fs| root_fs.layers)
+                        .unwrap_or_default(),
                 }))
             }
             Err(error) => {
@@ -115,6 +124,38 @@ impl Engine {
         let body = bollard::body_try_stream(ReaderStream::with_capacity(file, 256 * 1024));
         let operation = format!("importing {} as {reference}", rootfs_tar.display());
         let mut stream = self.docker.create_image(Some(options), Some(body), None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|error| self.engine_error(operation.clone(), error))?;
+        }
+        let image = self
+            .image(reference)
+            .await?
+            .ok_or_else(|| EngineError::Other {
+                operation,
+                message: "the engine reported success but has no such image".to_owned(),
+            })?;
+        Ok(image.id)
+    }
+
+    /// Loads a `docker save` archive (what `docker load` does), streamed from disk, and returns the id of the image
+    /// tagged `reference` afterwards. An archive may leave out the files of layers the engine holds.
+    pub async fn load_image_archive(
+        &self,
+        archive: &Path,
+        reference: &str,
+    ) -> Result<String, EngineError> {
+        let operation = format!("loading {} as {reference}", archive.display());
+        let file = tokio::fs::File::open(archive)
+            .await
+            .map_err(|error| EngineError::io(operation.clone(), error))?;
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build();
+        let mut stream = self.docker.import_image_stream(
+            options,
+            ReaderStream::with_capacity(file, 256 * 1024),
+            None,
+        );
         while let Some(item) = stream.next().await {
             item.map_err(|error| self.engine_error(operation.clone(), error))?;
         }

@@ -21,6 +21,9 @@ pub enum PipelineError {
     /// Packing or unpacking a context failed.
     #[error(transparent)]
     Context(#[from] dockyard_context::ContextError),
+    /// Writing an assembled image's layers or archive failed.
+    #[error(transparent)]
+    Image(#[from] dockyard_image::ImageError),
     /// trivy could not run (missing, wrong version, timeout, no vulnerability database), or its report was unreadable.
     #[error(transparent)]
     Scan(#[from] dockyard_scan::ScanError),
@@ -245,6 +248,7 @@ impl PipelineError {
             PipelineError::Engine(_)
             | PipelineError::Base(_)
             | PipelineError::Context(_)
+            | PipelineError::Image(_)
             | PipelineError::Smoke(_)
             | PipelineError::BuilderStepFailed { .. }
             | PipelineError::HashMismatch { .. }
@@ -265,6 +269,7 @@ impl PipelineError {
             PipelineError::Engine(error) => error.hint(),
             PipelineError::Base(error) => error.hint(),
             PipelineError::Context(error) => error.hint(),
+            PipelineError::Image(_) => Some("check that target/dockyard/ is writable and the disk has room, then run again".to_owned()),
             PipelineError::Smoke(error) => error.hint(),
             PipelineError::Template { .. } => Some("use one of the known placeholders, or remove the braces".to_owned()),
             PipelineError::BaseUnavailable { name, .. } => Some(format!(

@@ -5,6 +5,7 @@
 //! that nothing a run creates outlives it.
 #![warn(missing_docs)]
 
+pub mod assembly;
 pub mod assets;
 pub mod builder_protocol;
 pub mod clean;

@@ -15,7 +15,7 @@ use crate::decide::{decide, Evidence};
 use crate::digest::Inputs;
 use crate::locked::LockedSet;
 use crate::provenance::{rfc3339, Provenance};
-use crate::state::State;
+use crate::state::{ExportRecord, State};
 pub use crate::step::Step;
 use crate::{template, PipelineError};
 
@@ -28,6 +28,8 @@ pub const INPUTS_LABEL: &str = "dev.dockyard.inputs";
 pub const CONTEXT_LABEL: &str = "dev.dockyard.context.sha256";
 /// Label holding the sha256 of `staticfiles.json`.
 pub const STATIC_MANIFEST_LABEL: &str = "dev.dockyard.static-manifest.sha256";
+/// Label on the nginx image: the digest of the static files it serves (names and bytes).
+pub const STATIC_LABEL: &str = "dev.dockyard.static.sha256";
 
 /// Everything a run needs that can be computed without an engine.
 #[derive(Debug, Clone)]
@@ -401,11 +403,7 @@ impl Prepared {
     }
 
     /// Labels of the production image (without the inputs label), given the exported context.
-    pub fn production_labels(
-        &self,
-        context_sha256: &str,
-        static_manifest_sha256: Option<&str>,
-    ) -> BTreeMap<String, String> {
+    pub fn production_labels(&self, export: &ExportRecord) -> BTreeMap<String, String> {
         let project = &self.config.project;
         let mut labels = BTreeMap::from([
             (
@@ -435,12 +433,15 @@ impl Prepared {
                 dockyard_engine::PROJECT_LABEL.to_owned(),
                 project.name.clone(),
             ),
-            (CONTEXT_LABEL.to_owned(), format!("sha256:{context_sha256}")),
+            (
+                CONTEXT_LABEL.to_owned(),
+                format!("sha256:{}", export.sha256),
+            ),
         ]);
         if let Some(source) = &project.source {
             labels.insert("org.opencontainers.image.source".to_owned(), source.clone());
         }
-        if let Some(manifest) = static_manifest_sha256 {
+        if let Some(manifest) = &export.static_manifest_sha256 {
             labels.insert(
                 STATIC_MANIFEST_LABEL.to_owned(),
                 format!("sha256:{manifest}"),
@@ -449,31 +450,52 @@ impl Prepared {
         labels
     }
 
-    /// Labels of the nginx image (without the inputs label), given the exported context.
-    pub fn nginx_labels(
-        &self,
-        context_sha256: &str,
-        static_manifest_sha256: Option<&str>,
-    ) -> BTreeMap<String, String> {
-        let mut labels = self.production_labels(context_sha256, static_manifest_sha256);
-        labels.insert(
-            "org.opencontainers.image.title".to_owned(),
-            format!("{}-nginx", self.config.project.name),
-        );
+    /// Labels of the nginx image (without the inputs label): what it serves and where from, nothing that changes when
+    /// only the app's source does (no revision, no creation time, no context digest), so its id stays the same until
+    /// a static file, its config or its base changes.
+    pub fn nginx_labels(&self, export: &ExportRecord) -> BTreeMap<String, String> {
+        let project = &self.config.project;
+        let mut labels = BTreeMap::from([
+            (
+                "org.opencontainers.image.title".to_owned(),
+                format!("{}-nginx", project.name),
+            ),
+            (
+                "org.opencontainers.image.version".to_owned(),
+                project.version.clone(),
+            ),
+            (
+                dockyard_engine::PROJECT_LABEL.to_owned(),
+                project.name.clone(),
+            ),
+            (
+                STATIC_LABEL.to_owned(),
+                format!("sha256:{}", export.static_sha256),
+            ),
+        ]);
         if let Some(nginx) = &self.config.nginx {
             labels.insert(
                 "org.opencontainers.image.base.name".to_owned(),
                 self.config.base(&nginx.base).image.to_string(),
             );
         }
+        if let Some(source) = &project.source {
+            labels.insert("org.opencontainers.image.source".to_owned(), source.clone());
+        }
+        if let Some(manifest) = &export.static_manifest_sha256 {
+            labels.insert(
+                STATIC_MANIFEST_LABEL.to_owned(),
+                format!("sha256:{manifest}"),
+            );
+        }
         labels
     }
 
-    /// Inputs of the nginx image: its base, its rendered files, the context its static files come from, its labels.
+    /// Inputs of the nginx image: its base, its rendered files, its static files, how it is made, its labels.
     pub fn nginx_inputs(
         &self,
         base_id: Option<&str>,
-        context_sha256: &str,
+        export: &ExportRecord,
         labels: &BTreeMap<String, String>,
     ) -> Option<Inputs> {
         let nginx = self.nginx.as_ref()?;
@@ -491,7 +513,11 @@ impl Prepared {
                 )
                 .with_bytes("nginx Dockerfile", &nginx.dockerfile)
                 .with_bytes("nginx.conf", &nginx.config)
-                .with("context", context_sha256)
+                .with("static files", &export.static_sha256)
+                .with(
+                    "made by",
+                    crate::assembly::made_by(&self.config.nginx.as_ref()?.dockerfile),
+                )
                 .with_bytes(
                     "labels",
                     serde_json::to_string(labels).unwrap_or_default().as_bytes(),
@@ -499,11 +525,11 @@ impl Prepared {
         )
     }
 
-    /// Inputs of the production image: its base image, the context and every label.
+    /// Inputs of the production image: its base image, the context, how it is made and every label.
     pub fn production_inputs(
         &self,
         base_id: Option<&str>,
-        context_sha256: &str,
+        export: &ExportRecord,
         labels: &BTreeMap<String, String>,
     ) -> Inputs {
         let base = self.config.base(&self.config.production.base);
@@ -512,7 +538,11 @@ impl Prepared {
                 "base image",
                 base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned),
             )
-            .with("context", context_sha256)
+            .with("context", &export.sha256)
+            .with(
+                "made by",
+                crate::assembly::made_by(&self.config.production.dockerfile),
+            )
             .with_bytes(
                 "labels",
                 serde_json::to_string(labels).unwrap_or_default().as_bytes(),
@@ -600,9 +630,8 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
         .cloned()
         .flatten();
     let production_inputs = export_record.filter(|_| export_cached).map(|record| {
-        let labels =
-            prepared.production_labels(&record.sha256, record.static_manifest_sha256.as_deref());
-        prepared.production_inputs(production_base_id.as_deref(), &record.sha256, &labels)
+        let labels = prepared.production_labels(record);
+        prepared.production_inputs(production_base_id.as_deref(), record, &labels)
     });
     match production_inputs {
         Some(inputs) => steps.push(compare_step(
@@ -622,9 +651,8 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     if let Some(nginx) = &config.nginx {
         let nginx_base_id = base_ids.get(nginx.base.as_str()).cloned().flatten();
         let nginx_inputs = export_record.filter(|_| export_cached).and_then(|record| {
-            let labels =
-                prepared.nginx_labels(&record.sha256, record.static_manifest_sha256.as_deref());
-            prepared.nginx_inputs(nginx_base_id.as_deref(), &record.sha256, &labels)
+            let labels = prepared.nginx_labels(record);
+            prepared.nginx_inputs(nginx_base_id.as_deref(), record, &labels)
         });
         match nginx_inputs {
             Some(inputs) => steps.push(compare_step(

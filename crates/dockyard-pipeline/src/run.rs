@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use dockyard_config::Template;
 use dockyard_context::PackOptions;
 use dockyard_engine::{BuildSpec, Engine, PROJECT_LABEL, RUN_LABEL};
 
@@ -15,8 +16,10 @@ use crate::decide::{decide, Action, Evidence};
 use crate::plan::{short, Prepared, INPUTS_LABEL};
 use crate::progress;
 use crate::state::{AssetsRecord, ExportRecord, ImageRecord, State};
+use crate::step::Step;
 use crate::PipelineError;
 
+mod assemble;
 mod assets;
 mod base;
 mod export;
@@ -249,8 +252,10 @@ pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, 
         })
         .await
     };
-    let record =
-        build_unless_cached(session, "builder image", &tag, inputs, labels, make_context).await?;
+    let shared: &Session = session;
+    let step = Step::BuilderImage.name();
+    let make = async |labels| docker_build(shared, &step, &tag, labels, make_context).await;
+    let record = build_unless_cached(shared, &step, &tag, inputs, labels, make).await?;
     session.state.builder = Some(record.clone());
     session.save_state()?;
     Ok(record)
@@ -271,14 +276,18 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// Builds `tag` from the context `make_context` writes, unless the engine has it with the same inputs label.
+/// How an image is made when its inputs changed: given its labels (the inputs label included), returns its id.
+trait MakeImage: AsyncFnOnce(BTreeMap<String, String>) -> Result<String, PipelineError> {}
+impl<F: AsyncFnOnce(BTreeMap<String, String>) -> Result<String, PipelineError>> MakeImage for F {}
+
+/// Makes `tag` with `make`, unless the engine has it with the same inputs label.
 async fn build_unless_cached(
     session: &Session,
     step: &str,
     tag: &str,
     inputs: crate::digest::Inputs,
     labels: BTreeMap<String, String>,
-    make_context: impl std::future::Future<Output = Result<PathBuf, PipelineError>>,
+    make: impl MakeImage,
 ) -> Result<ImageRecord, PipelineError> {
     let started = Instant::now();
     let digest = inputs.digest();
@@ -327,15 +336,32 @@ async fn build_unless_cached(
         (_, reason) => reason.to_owned(),
     };
     progress::step(step, &format!("building {tag}: {why}"));
-    let context = make_context.await?;
     let mut labels = labels;
     labels.insert(INPUTS_LABEL.to_owned(), digest);
+    let id = make(labels).await?;
+    progress::done(step, started, &format!("built {tag} {}", short(&id)));
+    Ok(ImageRecord {
+        tag: tag.to_owned(),
+        id,
+        inputs,
+    })
+}
+
+/// Builds `tag` with the engine's classic builder from the context tarball `make_context` writes.
+async fn docker_build(
+    session: &Session,
+    step: &str,
+    tag: &str,
+    labels: BTreeMap<String, String>,
+    make_context: impl std::future::Future<Output = Result<PathBuf, PipelineError>>,
+) -> Result<String, PipelineError> {
+    let context = make_context.await?;
     let spec = BuildSpec {
         tag: tag.to_owned(),
         dockerfile: "Dockerfile".to_owned(),
         labels,
     };
-    let id = session
+    session
         .engine
         .build_image(&spec, &context, &mut |line| progress::output(step, line))
         .await
@@ -347,13 +373,7 @@ async fn build_unless_cached(
                 }
             }
             other => other.into(),
-        })?;
-    progress::done(step, started, &format!("built {tag} {}", short(&id)));
-    Ok(ImageRecord {
-        tag: tag.to_owned(),
-        id,
-        inputs,
-    })
+        })
 }
 
 /// Builds the production and nginx images at the same time: both come from the exported context alone and
@@ -374,23 +394,38 @@ pub async fn build_production_and_nginx(
 
 async fn production_image(session: &Session) -> Result<ImageRecord, PipelineError> {
     let export = session.exported_context()?;
-    let labels = session
-        .prepared
-        .production_labels(&export.sha256, export.static_manifest_sha256.as_deref());
-    let base_id = session.base_id(&session.prepared.config.production.base);
-    let inputs = session
-        .prepared
-        .production_inputs(base_id.as_deref(), &export.sha256, &labels);
-    let tag = session.prepared.production_tag.clone();
-    let context = export.path.clone();
-    build_unless_cached(session, "production image", &tag, inputs, labels, async {
-        Ok(context)
-    })
-    .await
+    let prepared = &session.prepared;
+    let labels = prepared.production_labels(&export);
+    let base_id = session.base_id(&prepared.config.production.base);
+    let inputs = prepared.production_inputs(base_id.as_deref(), &export, &labels);
+    let tag = prepared.production_tag.clone();
+    let step = &Step::ProductionImage.name();
+    let make = async |labels| match &prepared.config.production.dockerfile {
+        Template::BuiltIn(..) => {
+            let base_id = base_id
+                .as_deref()
+                .ok_or_else(|| missing_base(&prepared.config.production.base))?;
+            assemble::production(session, &tag, base_id, &export.path, labels).await
+        }
+        Template::File(_) => {
+            docker_build(session, step, &tag, labels, async {
+                Ok(export.path.clone())
+            })
+            .await
+        }
+    };
+    build_unless_cached(session, step, &tag, inputs, labels, make).await
 }
 
-/// The nginx image from the static files in the exported context, its rendered config and Dockerfile.
-/// Nothing is shared with the app container at run time.
+fn missing_base(name: &str) -> PipelineError {
+    PipelineError::MissingArtifact {
+        what: "the base image (run `cargo xtask base`)",
+        path: PathBuf::from(format!("base.{name}")),
+    }
+}
+
+/// The nginx image from the static files in the exported context and its rendered config (assembled), or from the
+/// project's own nginx Dockerfile (built). Nothing is shared with the app container at run time.
 async fn nginx_image(session: &Session) -> Result<Option<ImageRecord>, PipelineError> {
     let (Some(nginx), Some(nginx_config)) = (
         session.prepared.nginx.clone(),
@@ -400,26 +435,39 @@ async fn nginx_image(session: &Session) -> Result<Option<ImageRecord>, PipelineE
     };
     let export = session.exported_context()?;
     let base_id = session.base_id(&nginx_config.base);
-    let labels = session
-        .prepared
-        .nginx_labels(&export.sha256, export.static_manifest_sha256.as_deref());
+    let labels = session.prepared.nginx_labels(&export);
     let inputs = session
         .prepared
-        .nginx_inputs(base_id.as_deref(), &export.sha256, &labels)
+        .nginx_inputs(base_id.as_deref(), &export, &labels)
         .unwrap_or_default();
     let folder = work_dir(session).join("nginx");
     let context_path = session.prepared.paths.nginx_context_tarball.clone();
     let mtime = session.prepared.provenance.source_date_epoch;
     let tag = nginx.tag.clone();
+    let step = &Step::NginxImage.name();
+    // The nginx context (its Dockerfile, nginx.conf, static/) is written either way: `docker build - <` it gives the
+    // same image, and the benchmark's baseline builds it.
+    let (export_path, prepared_nginx) = (export.path.clone(), nginx.clone());
     let make_context = async move {
         blocking("packing", context_path.clone(), move || {
-            make_nginx_context(&export.path, &folder, &nginx, mtime, &context_path)?;
+            make_nginx_context(&export_path, &folder, &prepared_nginx, mtime, &context_path)?;
             Ok(context_path)
         })
         .await
     };
-    let record =
-        build_unless_cached(session, "nginx image", &tag, inputs, labels, make_context).await?;
+    let make = async |labels| match &nginx_config.dockerfile {
+        Template::BuiltIn(..) => {
+            let base_id = base_id
+                .as_deref()
+                .ok_or_else(|| missing_base(&nginx_config.base))?;
+            let assembled = assemble::nginx(session, &tag, base_id, &nginx, &export.path, labels);
+            let (id, context) = tokio::join!(assembled, make_context);
+            context?;
+            id
+        }
+        Template::File(_) => docker_build(session, step, &tag, labels, make_context).await,
+    };
+    let record = build_unless_cached(session, step, &tag, inputs, labels, make).await?;
     Ok(Some(record))
 }
 

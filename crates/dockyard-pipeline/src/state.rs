@@ -67,6 +67,9 @@ pub struct ExportRecord {
     pub sha256: String,
     /// sha256 of `staticfiles.json` in it, when there is one.
     pub static_manifest_sha256: Option<String>,
+    /// sha256 over the names and bytes of `staticfiles/` in it (empty in a state file written before it was kept).
+    #[serde(default)]
+    pub static_sha256: String,
     /// Its inputs.
     pub inputs: Inputs,
 }

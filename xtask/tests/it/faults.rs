@@ -458,7 +458,7 @@ fn ctrl_c_during_each_stage_exits_130_and_leaves_nothing_behind() {
     let Some(registry) = LocalRegistry::start() else {
         return;
     };
-    let project = Project::copy("dockyard-it-fault-ctrl-c");
+    let project = Project::copy("dockyard-it-fault-ctrl-c").with_own_templates();
     // Each stage must find its image missing: an earlier run that failed half-way may have left some.
     cleanup_images(&engine, &project);
     without_app_tests(&project);

@@ -5,6 +5,7 @@
     reason = "tests report skips and measured figures on stderr"
 )]
 
+mod assembled;
 mod assets;
 mod corpus;
 mod dependencies;

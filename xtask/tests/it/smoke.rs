@@ -248,7 +248,7 @@ fn smoke_fails_precisely_when_a_static_file_is_missing() {
     else {
         return;
     };
-    let project = Project::copy("dockyard-it-smoke-static");
+    let project = Project::copy("dockyard-it-smoke-static").with_own_templates();
     without_app_tests(&project);
     edit(
         &project,
@@ -362,7 +362,7 @@ fn smoke_fails_precisely_when_the_image_runs_as_root() {
     else {
         return;
     };
-    let project = Project::copy("dockyard-it-smoke-root");
+    let project = Project::copy("dockyard-it-smoke-root").with_own_templates();
     without_app_tests(&project);
     edit(
         &project,

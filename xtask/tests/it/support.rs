@@ -72,6 +72,30 @@ impl Project {
         }
     }
 
+    /// Names the copy's `docker/production.Dockerfile` and `docker/nginx.Dockerfile` in its deploy.toml, as a project
+    /// with its own templates does: the engine builds those images instead of Dockyard assembling them.
+    pub fn with_own_templates(self) -> Project {
+        let file = self.path("deploy.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("[production]\n") && text.contains("[nginx]\n"),
+            "deploy.toml has no [production] and [nginx] tables: update the test"
+        );
+        let text = text
+            .replacen(
+                "[production]\n",
+                "[production]\ndockerfile = \"docker/production.Dockerfile\"\n",
+                1,
+            )
+            .replacen(
+                "[nginx]\n",
+                "[nginx]\ndockerfile = \"docker/nginx.Dockerfile\"\n",
+                1,
+            );
+        std::fs::write(&file, text).unwrap();
+        self
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }

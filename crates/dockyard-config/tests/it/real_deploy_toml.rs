@@ -33,7 +33,15 @@ fn the_repository_deploy_toml_parses() {
         panic!("the repository's deploy.toml has an [nginx] table");
     };
     assert_eq!(config.base(&nginx.base).name, "nginx");
-    assert!(nginx.dockerfile.origin().is_file());
+    // The production and nginx images use the built-in templates (assembled by Dockyard); nginx.conf is the file.
+    assert!(matches!(
+        nginx.dockerfile,
+        dockyard_config::Template::BuiltIn(..)
+    ));
+    assert!(matches!(
+        config.production.dockerfile,
+        dockyard_config::Template::BuiltIn(..)
+    ));
     assert!(nginx.config.origin().is_file());
     assert_eq!(nginx.port, 8080);
     assert_eq!(nginx.user, 10101);

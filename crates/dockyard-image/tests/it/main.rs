@@ -105,8 +105,17 @@ fn the_same_files_give_the_same_diff_id_whatever_their_times_and_a_change_gives_
     let dir = tempfile::tempdir().unwrap();
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
     sample_tree(&one);
-    std::thread::sleep(std::time::Duration::from_millis(20));
     sample_tree(&two);
+    // The second tree's files get other times than the first's.
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    for file in ["pkg/mod.py", "manage.py"] {
+        std::fs::File::options()
+            .write(true)
+            .open(two.join(file))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
     let first = layer(&one, &dir.path().join("1.tar"), 1_700_000_000);
     let second = layer(&two, &dir.path().join("2.tar"), 1_700_000_000);
     assert_eq!(first.diff_id, second.diff_id);

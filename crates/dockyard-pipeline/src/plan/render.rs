@@ -54,15 +54,23 @@ impl Plan {
             relative(&config.builder.dockerfile.origin()),
             relative(&config.builder.context.origin())
         ));
+        // Built-in templates are assembled by Dockyard, a project's own Dockerfile is built by the engine.
+        let made = |template: &dockyard_config::Template| {
+            format!(
+                "{} {}",
+                crate::assembly::made_by(template),
+                relative(&template.origin())
+            )
+        };
         line(format!(
             "  production {} (user {})",
-            relative(&config.production.dockerfile.origin()),
+            made(&config.production.dockerfile),
             config.production.user
         ));
         if let Some(nginx) = &config.nginx {
             line(format!(
                 "  nginx      {} with {} (user {}, port {}, hosts {})",
-                relative(&nginx.dockerfile.origin()),
+                made(&nginx.dockerfile),
                 relative(&nginx.config.origin()),
                 nginx.user,
                 nginx.port,

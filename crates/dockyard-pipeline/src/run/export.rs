@@ -311,6 +311,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .is_file()
         .then(|| dockyard_context::sha256_file(&manifest))
         .transpose()?;
+    let static_sha256 = dockyard_context::tree_sha256(&unpacked.join("staticfiles"))?;
     let _ = std::fs::remove_dir_all(&folder);
     progress::done(
         step,
@@ -327,6 +328,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         path: context_path,
         sha256: summary.sha256,
         static_manifest_sha256,
+        static_sha256,
         inputs,
     };
     session.state.export = Some(record.clone());

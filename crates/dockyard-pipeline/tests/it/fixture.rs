@@ -54,6 +54,26 @@ impl Project {
         }
     }
 
+    /// Names the copy's `docker/production.Dockerfile` and `docker/nginx.Dockerfile` in its deploy.toml, as a
+    /// project with its own templates does (the sample uses the built-in ones, assembled).
+    pub fn with_own_templates(self) -> Project {
+        let file = self.path("deploy.toml");
+        let text = std::fs::read_to_string(&file).expect("read deploy.toml");
+        let text = text
+            .replacen(
+                "[production]\n",
+                "[production]\ndockerfile = \"docker/production.Dockerfile\"\n",
+                1,
+            )
+            .replacen(
+                "[nginx]\n",
+                "[nginx]\ndockerfile = \"docker/nginx.Dockerfile\"\n",
+                1,
+            );
+        std::fs::write(&file, text).expect("write deploy.toml");
+        self
+    }
+
     /// `relative` inside the copy.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
@@ -144,13 +164,12 @@ pub fn matching_state(prepared: &Prepared) -> State {
         path: context.clone(),
         sha256: sha256_hex(b"not really a tarball"),
         static_manifest_sha256: Some(sha256_hex(b"{}")),
+        static_sha256: sha256_hex(b"static files"),
         inputs: export_inputs,
     };
-    let labels =
-        prepared.production_labels(&export.sha256, export.static_manifest_sha256.as_deref());
+    let labels = prepared.production_labels(&export);
     let production_base_id = state.bases[&config.production.base].id.clone();
-    let production_inputs =
-        prepared.production_inputs(Some(&production_base_id), &export.sha256, &labels);
+    let production_inputs = prepared.production_inputs(Some(&production_base_id), &export, &labels);
     state.production = Some(ImageRecord {
         tag: prepared.production_tag.clone(),
         id: fake_id("production"),
@@ -158,10 +177,9 @@ pub fn matching_state(prepared: &Prepared) -> State {
     });
     if let (Some(nginx), Some(prepared_nginx)) = (&config.nginx, &prepared.nginx) {
         let base_id = state.bases[&nginx.base].id.clone();
-        let labels =
-            prepared.nginx_labels(&export.sha256, export.static_manifest_sha256.as_deref());
+        let labels = prepared.nginx_labels(&export);
         let inputs = prepared
-            .nginx_inputs(Some(&base_id), &export.sha256, &labels)
+            .nginx_inputs(Some(&base_id), &export, &labels)
             .expect("a prepared nginx image has inputs");
         state.nginx = Some(ImageRecord {
             tag: prepared_nginx.tag.clone(),

@@ -183,7 +183,7 @@ fn changing_one_byte_of_a_source_file_reruns_the_export() {
 
 #[test]
 fn editing_the_production_dockerfile_reruns_the_export() {
-    let project = Project::copy_of_repository();
+    let project = Project::copy_of_repository().with_own_templates();
     let prepared = project.prepare();
     let state = matching_state(&prepared);
     let dockerfile = project.path("docker/production.Dockerfile");
@@ -344,7 +344,6 @@ fn paths_resolve_against_the_deploy_toml_folder() {
         &config.app.path,
         &config.builder.dockerfile.origin(),
         &config.builder.context.origin(),
-        &config.production.dockerfile.origin(),
     ];
     for path in all {
         assert!(
@@ -374,7 +373,7 @@ fn paths_resolve_against_the_deploy_toml_folder() {
 
 #[test]
 fn an_unknown_placeholder_names_the_file_and_line() {
-    let project = Project::copy_of_repository();
+    let project = Project::copy_of_repository().with_own_templates();
     let dockerfile = project.path("docker/production.Dockerfile");
     let text = std::fs::read_to_string(&dockerfile).expect("read the production Dockerfile");
     std::fs::write(&dockerfile, format!("# {{{{ prot }}}}: a typo\n{text}"))

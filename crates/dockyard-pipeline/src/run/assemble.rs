@@ -1,0 +1,508 @@
+//! The production and nginx images assembled, not built: layers written from the exported context, the image
+//! configuration written beside them, and the archive loaded through the Engine API. Same inputs, same image id.
+//!
+//! The production image's dependencies layer (the virtualenv) is made once per set of wheels and base: a container
+//! of the production base installs the wheels, Dockyard downloads `/opt/venv` and keeps the layer under
+//! `target/dockyard/layers/`; a source edit only writes the app layer. Layers the engine already holds (the base's,
+//! and the dependencies of the image the tag points at) are left out of the archive.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use dockyard_engine::ContainerSpec;
+use dockyard_image::{ArchiveLayer, ImageConfig, Layer, LayerBuilder};
+
+use super::{blocking, Session};
+use crate::assembly;
+use crate::digest::sha256_hex;
+use crate::plan::short;
+use crate::progress;
+use crate::provenance::rfc3339;
+use crate::step::Step;
+use crate::PipelineError;
+
+fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError {
+    let path = path.to_path_buf();
+    move |source| PipelineError::Io {
+        operation,
+        path,
+        source,
+    }
+}
+
+fn created_folder(path: PathBuf) -> Result<PathBuf, PipelineError> {
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).map_err(io_error("creating", &path))?;
+    Ok(path)
+}
+
+/// Unpacks the exported context into `folder/context` (off the async workers).
+async fn unpack_context(context: &Path, folder: &Path) -> Result<PathBuf, PipelineError> {
+    let (context, unpacked) = (context.to_path_buf(), folder.join("context"));
+    blocking("unpacking", context.clone(), move || {
+        let unpacked = created_folder(unpacked)?;
+        let file = std::fs::File::open(&context).map_err(io_error("opening", &context))?;
+        dockyard_context::unpack_archive_safely(
+            flate2::read::GzDecoder::new(std::io::BufReader::new(file)),
+            &unpacked,
+        )?;
+        Ok(unpacked)
+    })
+    .await
+}
+
+/// Writes a layer off the async workers.
+async fn write_layer(layer: LayerBuilder, path: PathBuf) -> Result<Layer, PipelineError> {
+    blocking("writing", path.clone(), move || Ok(layer.write(&path)?)).await
+}
+
+/// The base's layers, architecture and environment, as the engine holds them.
+async fn base_image(
+    session: &Session,
+    base_id: &str,
+) -> Result<dockyard_engine::ImageInfo, PipelineError> {
+    session
+        .engine
+        .image(base_id)
+        .await?
+        .ok_or_else(|| PipelineError::MissingArtifact {
+            what: "the base image (run `cargo xtask base`)",
+            path: PathBuf::from(base_id),
+        })
+}
+
+/// Writes the configuration and archive, loads it under `tag`, and returns the image id. `layers` are bottom first,
+/// each with its history line; the base's are never in the archive, and `omit` names others the engine holds.
+async fn load(
+    session: &Session,
+    folder: &Path,
+    tag: &str,
+    config: ImageConfig,
+    layers: Vec<ArchiveLayer>,
+) -> Result<String, PipelineError> {
+    let archive = folder.join("image.tar");
+    let (archive_path, tag_owned) = (archive.clone(), tag.to_owned());
+    let expected = config.image_id();
+    blocking("writing", archive.clone(), move || {
+        Ok(dockyard_image::write_archive(
+            &archive_path,
+            &config,
+            &tag_owned,
+            &layers,
+        )?)
+    })
+    .await?;
+    let id = session
+        .engine
+        .load_image_archive(&archive, tag)
+        .await
+        .map_err(|error| PipelineError::ImageBuildFailed {
+            image: tag.to_owned(),
+            message: error.to_string(),
+        })?;
+    let _ = std::fs::remove_file(&archive);
+    if id != expected {
+        progress::warning(&format!(
+            "{tag}: the engine gave id {} to configuration {}",
+            short(&id),
+            short(&expected)
+        ));
+    }
+    Ok(id)
+}
+
+fn base_layers(base: &dockyard_engine::ImageInfo, name: &str) -> Vec<(ArchiveLayer, String)> {
+    base.layers
+        .iter()
+        .map(|diff_id| {
+            (
+                ArchiveLayer {
+                    diff_id: diff_id.clone(),
+                    file: None,
+                },
+                format!("base image {name} ({})", short(&base.id)),
+            )
+        })
+        .collect()
+}
+
+/// The base's labels with the image's own over them, as a Dockerfile's `LABEL` over its `FROM` gives.
+fn inherited(
+    base: &dockyard_engine::ImageInfo,
+    labels: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut all = base.labels.clone();
+    all.extend(labels);
+    all
+}
+
+fn split(layers: Vec<(ArchiveLayer, String)>) -> (Vec<ArchiveLayer>, Vec<(String, String)>) {
+    let history = layers
+        .iter()
+        .map(|(layer, created_by)| (layer.diff_id.clone(), created_by.clone()))
+        .collect();
+    (
+        layers.into_iter().map(|(layer, _)| layer).collect(),
+        history,
+    )
+}
+
+/// The production image from the exported context: base, dependencies, app. Returns the image id.
+pub(super) async fn production(
+    session: &Session,
+    tag: &str,
+    base_id: &str,
+    context: &Path,
+    labels: BTreeMap<String, String>,
+) -> Result<String, PipelineError> {
+    let prepared = &session.prepared;
+    let config = &prepared.config;
+    let folder = created_folder(super::work_dir(session).join("production"))?;
+    let unpacked = unpack_context(context, &folder).await?;
+    let base = base_image(session, base_id).await?;
+    let dependencies = dependencies_layer(session, tag, &base, &unpacked, &folder).await?;
+    let app = {
+        let layer = assembly::app_layer(&unpacked, config, prepared.provenance.source_date_epoch)?;
+        write_layer(layer, folder.join("app.tar")).await?
+    };
+    // The dependencies' file is left out when the image the tag points at already sits on the same layers.
+    let chain: Vec<String> = base
+        .layers
+        .iter()
+        .cloned()
+        .chain([dependencies.diff_id.clone()])
+        .collect();
+    let engine_has_dependencies = session
+        .engine
+        .image(tag)
+        .await?
+        .is_some_and(|image| image.layers.starts_with(&chain));
+    let mut layers = base_layers(&base, &config.production.base);
+    layers.push((
+        ArchiveLayer {
+            diff_id: dependencies.diff_id.clone(),
+            file: (!engine_has_dependencies).then(|| dependencies.path.clone()),
+        },
+        format!(
+            "dependencies: the wheels installed in {}, the app user, {}",
+            assembly::VENV_DIR,
+            assembly::DATA_DIR
+        ),
+    ));
+    layers.push((
+        ArchiveLayer {
+            diff_id: app.diff_id.clone(),
+            file: Some(app.path.clone()),
+        },
+        "the app: its source, the static manifest, [assets] outputs outside it".to_owned(),
+    ));
+    let (layers, history) = split(layers);
+    let runtime = assembly::production_runtime(config, &base.env, inherited(&base, labels));
+    let image = ImageConfig::new(
+        &base.architecture,
+        &rfc3339(prepared.provenance.created_epoch),
+        runtime,
+        &history,
+    );
+    let id = load(session, &folder, tag, image, layers).await?;
+    let _ = std::fs::remove_dir_all(&folder);
+    Ok(id)
+}
+
+/// The dependencies layer for the wheels in the unpacked context on this base: from `target/dockyard/layers/` when
+/// it was made before, otherwise made by a container of the base and kept there (older ones of the project removed).
+async fn dependencies_layer(
+    session: &Session,
+    tag: &str,
+    base: &dockyard_engine::ImageInfo,
+    unpacked: &Path,
+    folder: &Path,
+) -> Result<Layer, PipelineError> {
+    let prepared = &session.prepared;
+    let user = prepared.config.production.user;
+    let script = assembly::venv_script(user);
+    let wheels = unpacked.join("wheels");
+    let wheels_digest = {
+        let wheels = wheels.clone();
+        blocking("hashing", wheels.clone(), move || wheels_digest(&wheels)).await?
+    };
+    let key = sha256_hex(
+        format!(
+            "base {}\nwheels {wheels_digest}\nscript {}\nmtime {}\n",
+            base.id,
+            sha256_hex(script.as_bytes()),
+            prepared.provenance.source_date_epoch
+        )
+        .as_bytes(),
+    );
+    let layers_dir = prepared.paths.layers.clone();
+    std::fs::create_dir_all(&layers_dir).map_err(io_error("creating", &layers_dir))?;
+    let prefix = format!("{}-dependencies-", prepared.config.project.name);
+    let cached = layers_dir.join(format!("{prefix}{}.tar", &key[..16]));
+    let diff_id_file = cached.with_extension("diffid");
+    if let (true, Ok(diff_id)) = (cached.is_file(), std::fs::read_to_string(&diff_id_file)) {
+        let size = std::fs::metadata(&cached).map_or(0, |metadata| metadata.len());
+        progress::detail(&format!(
+            "dependencies layer {} reused ({} MiB)",
+            short(diff_id.trim()),
+            size / (1024 * 1024)
+        ));
+        return Ok(Layer {
+            path: cached,
+            diff_id: diff_id.trim().to_owned(),
+            size,
+        });
+    }
+    progress::step(
+        &Step::ProductionImage.name(),
+        &format!(
+            "installing the wheels into {} on the base",
+            assembly::VENV_DIR
+        ),
+    );
+    let (venv_root, passwd, group) =
+        install_wheels(session, tag, &base.id, &wheels, &script, folder).await?;
+    let layer = assembly::dependencies_layer(
+        &venv_root,
+        passwd,
+        group,
+        user,
+        prepared.provenance.source_date_epoch,
+    )?;
+    let partial = cached.with_extension("partial");
+    let written = write_layer(layer, partial.clone()).await?;
+    // Older dependency layers of this project go: one is kept per project.
+    if let Ok(entries) = std::fs::read_dir(&layers_dir) {
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && !name.ends_with(".partial") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    std::fs::rename(&partial, &cached).map_err(io_error("moving", &partial))?;
+    std::fs::write(&diff_id_file, &written.diff_id).map_err(io_error("writing", &diff_id_file))?;
+    Ok(Layer {
+        path: cached,
+        ..written
+    })
+}
+
+/// sha256 over the wheels' names and bytes, in name order.
+fn wheels_digest(wheels: &Path) -> Result<String, PipelineError> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(wheels)
+        .map_err(io_error("listing", wheels))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect();
+    names.sort();
+    let mut lines = String::new();
+    for path in names {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        lines.push_str(&format!(
+            "{} {name}\n",
+            dockyard_context::sha256_file(&path)?
+        ));
+    }
+    Ok(sha256_hex(lines.as_bytes()))
+}
+
+/// Runs the venv script in a container of the base with the wheels uploaded, and returns the downloaded virtualenv
+/// (a folder holding `venv/`) with the passwd and group files the script wrote.
+async fn install_wheels(
+    session: &Session,
+    tag: &str,
+    base_id: &str,
+    wheels: &Path,
+    script: &str,
+    folder: &Path,
+) -> Result<(PathBuf, Vec<u8>, Vec<u8>), PipelineError> {
+    let engine = &session.engine;
+    let step = Step::ProductionImage.name();
+    let upload = {
+        let mut layer = LayerBuilder::new(0);
+        layer.tree(assembly::WHEELS_DIR, wheels)?;
+        write_layer(layer, folder.join("wheels.tar")).await?
+    };
+    let spec = ContainerSpec {
+        name: Some(format!(
+            "{}-venv-{}",
+            session.prepared.config.project.name, session.run_id
+        )),
+        image: base_id.to_owned(),
+        cmd: vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()],
+        user: Some("0:0".to_owned()),
+        labels: session.run_labels(),
+        ..ContainerSpec::default()
+    };
+    let container = engine.create_container(&spec).await?;
+    engine
+        .upload_tar_file(&container, "/", &upload.path)
+        .await?;
+    engine.start_container(&container).await?;
+    let mut tail: Vec<String> = Vec::new();
+    engine
+        .follow_logs(&container, &mut |line| {
+            let text = line.text().trim_end().to_owned();
+            progress::output(&step, &text);
+            tail.push(text);
+            if tail.len() > 40 {
+                tail.remove(0);
+            }
+        })
+        .await?;
+    let exit_code = engine.wait_container(&container).await?;
+    if exit_code != 0 {
+        return Err(PipelineError::ImageBuildFailed {
+            image: tag.to_owned(),
+            message: format!(
+                "installing the wheels into {} exited with {exit_code}\n--- last {} lines ---\n{}",
+                assembly::VENV_DIR,
+                tail.len(),
+                tail.join("\n")
+            ),
+        });
+    }
+    let download = |path: &'static str, file: &str| {
+        let destination = folder.join(file);
+        let container = container.clone();
+        async move {
+            engine
+                .download_to_file(&container, path, &destination)
+                .await?;
+            Ok::<PathBuf, PipelineError>(destination)
+        }
+    };
+    let venv_tar = download(assembly::VENV_DIR, "venv.tar").await?;
+    let passwd_tar = download("/etc/passwd", "passwd.tar").await?;
+    let group_tar = download("/etc/group", "group.tar").await?;
+    engine.remove_container(&container).await?;
+    let venv_root = folder.join("venv-root");
+    let unpack_into = venv_root.clone();
+    blocking("unpacking", venv_tar.clone(), move || {
+        let root = created_folder(unpack_into)?;
+        let file = std::fs::File::open(&venv_tar).map_err(io_error("opening", &venv_tar))?;
+        tar::Archive::new(std::io::BufReader::new(file))
+            .unpack(&root)
+            .map_err(io_error("unpacking", &venv_tar))
+    })
+    .await?;
+    Ok((
+        venv_root,
+        single_file(&passwd_tar)?,
+        single_file(&group_tar)?,
+    ))
+}
+
+/// The bytes of the one file of a tar the engine's download of a file path wrote.
+fn single_file(tar_path: &Path) -> Result<Vec<u8>, PipelineError> {
+    use std::io::Read;
+    let file = std::fs::File::open(tar_path).map_err(io_error("opening", tar_path))?;
+    let mut archive = tar::Archive::new(file);
+    let mut entries = archive.entries().map_err(io_error("reading", tar_path))?;
+    let mut bytes = Vec::new();
+    if let Some(entry) = entries.next() {
+        entry
+            .map_err(io_error("reading", tar_path))?
+            .read_to_end(&mut bytes)
+            .map_err(io_error("reading", tar_path))?;
+    }
+    Ok(bytes)
+}
+
+/// The nginx image: base, then config, user and static files from the exported context. Returns the image id.
+pub(super) async fn nginx(
+    session: &Session,
+    tag: &str,
+    base_id: &str,
+    nginx: &crate::plan::PreparedNginx,
+    context: &Path,
+    labels: BTreeMap<String, String>,
+) -> Result<String, PipelineError> {
+    let prepared = &session.prepared;
+    let Some(nginx_config) = prepared.config.nginx.as_ref() else {
+        return Err(PipelineError::Internal(
+            "the nginx image without [nginx]".to_owned(),
+        ));
+    };
+    let folder = created_folder(super::work_dir(session).join("nginx-assembly"))?;
+    let unpacked = unpack_context(context, &folder).await?;
+    let static_files = unpacked.join("staticfiles");
+    if !static_files.is_dir() {
+        return Err(PipelineError::MissingArtifact {
+            what: "staticfiles/ in the exported context",
+            path: context.to_path_buf(),
+        });
+    }
+    let base = base_image(session, base_id).await?;
+    let (passwd, group) = base_files(session, base_id, &folder).await?;
+    let layer = assembly::nginx_layer(
+        &nginx.config,
+        &passwd,
+        &group,
+        nginx_config.user,
+        &static_files,
+        prepared.provenance.source_date_epoch,
+    )?;
+    let top = write_layer(layer, folder.join("nginx.tar")).await?;
+    let mut layers = base_layers(&base, &nginx_config.base);
+    layers.push((
+        ArchiveLayer {
+            diff_id: top.diff_id.clone(),
+            file: Some(top.path.clone()),
+        },
+        format!(
+            "nginx.conf, the nginx user, the static files in {}",
+            assembly::NGINX_STATIC_DIR
+        ),
+    ));
+    let (layers, history) = split(layers);
+    let runtime = assembly::nginx_runtime(
+        nginx_config.port,
+        nginx_config.user,
+        &base.env,
+        inherited(&base, labels),
+    );
+    let image = ImageConfig::new(
+        &base.architecture,
+        &rfc3339(prepared.provenance.created_epoch),
+        runtime,
+        &history,
+    );
+    let id = load(session, &folder, tag, image, layers).await?;
+    let _ = std::fs::remove_dir_all(&folder);
+    Ok(id)
+}
+
+/// The base's `/etc/passwd` and `/etc/group`, read from a created (never started) container of it.
+async fn base_files(
+    session: &Session,
+    base_id: &str,
+    folder: &Path,
+) -> Result<(Vec<u8>, Vec<u8>), PipelineError> {
+    let engine = &session.engine;
+    let spec = ContainerSpec {
+        name: Some(format!(
+            "{}-nginx-base-{}",
+            session.prepared.config.project.name, session.run_id
+        )),
+        image: base_id.to_owned(),
+        cmd: vec!["/bin/true".to_owned()],
+        labels: session.run_labels(),
+        ..ContainerSpec::default()
+    };
+    let container = engine.create_container(&spec).await?;
+    let (passwd, group) = (folder.join("passwd.tar"), folder.join("group.tar"));
+    engine
+        .download_to_file(&container, "/etc/passwd", &passwd)
+        .await?;
+    engine
+        .download_to_file(&container, "/etc/group", &group)
+        .await?;
+    engine.remove_container(&container).await?;
+    Ok((single_file(&passwd)?, single_file(&group)?))
+}

@@ -1,0 +1,194 @@
+//! Assembled images on a real engine: the production and nginx images Dockyard writes hold the same configuration
+//! and files as the engine's build of the built-in Dockerfiles from the same exported contexts; the same inputs give
+//! the same image ids (rebuilt with `--force`, and with the dependencies layer made again from nothing); a source
+//! edit changes the production image and keeps the nginx image, a static file edit changes the nginx image.
+
+use std::collections::BTreeMap;
+
+use dockyard_engine::{BuildSpec, ContainerSpec, Engine, ImageInfo};
+
+use crate::smoke::{cleanup_images, edit};
+use crate::support::{engine_or_skip, runtime, stderr, Project};
+
+/// The ids of the production and nginx images after `cargo xtask build` with `args`.
+fn build(engine: &Engine, project: &Project, args: &[&str]) -> (String, String) {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    let output = project.xtask(&all);
+    assert!(
+        output.status.success(),
+        "build {args:?} failed:\n{}",
+        stderr(&output)
+    );
+    runtime().block_on(async {
+        let production = engine
+            .image(&format!("{}:latest", project.name))
+            .await
+            .unwrap()
+            .unwrap();
+        let nginx = engine
+            .image(&format!("{}-nginx:latest", project.name))
+            .await
+            .unwrap()
+            .unwrap();
+        (production.id, nginx.id)
+    })
+}
+
+/// The line count and sha256 of a listing of the files an image holds under `paths` (path, type, mode, owner, size,
+/// link target), from a container of it.
+fn files(engine: &Engine, image: &str, paths: &str) -> String {
+    let script = format!(
+        "find {paths} -printf '%p %y %m %U %s %l\\n' | LC_ALL=C sort > /tmp/list; wc -l < /tmp/list; sha256sum < /tmp/list"
+    );
+    runtime().block_on(async {
+        let spec = ContainerSpec {
+            image: image.to_owned(),
+            cmd: vec!["/bin/sh".to_owned(), "-c".to_owned(), script],
+            user: Some("0:0".to_owned()),
+            labels: BTreeMap::from([("dev.dockyard.test".to_owned(), "assembled".to_owned())]),
+            ..ContainerSpec::default()
+        };
+        let id = engine.create_container(&spec).await.unwrap();
+        engine.start_container(&id).await.unwrap();
+        let code = engine.wait_container(&id).await.unwrap();
+        let output = engine.logs_tail(&id, 10).await.unwrap().join("\n");
+        engine.remove_container(&id).await.unwrap();
+        assert_eq!(code, 0, "listing {paths} in {image}: {output}");
+        output
+    })
+}
+
+/// What a container of the image runs and how, for comparing two images.
+fn runtime_config(image: &ImageInfo) -> String {
+    format!(
+        "user {:?}\nenv {:?}\ncmd {:?}\nentrypoint {:?}\nports {:?}\nhealthcheck {:?}\nworkdir {:?}\nlabels {:?}\narch {:?}",
+        image.user,
+        image.env,
+        image.cmd,
+        image.entrypoint,
+        image.exposed_ports,
+        image.healthcheck,
+        image.working_dir,
+        image.labels,
+        image.architecture
+    )
+}
+
+/// Builds `context` with the engine under `tag` with `labels`, returning the image.
+fn engine_build(
+    engine: &Engine,
+    context: &std::path::Path,
+    tag: &str,
+    labels: BTreeMap<String, String>,
+) -> ImageInfo {
+    runtime().block_on(async {
+        let spec = BuildSpec {
+            tag: tag.to_owned(),
+            dockerfile: "Dockerfile".to_owned(),
+            labels,
+        };
+        engine
+            .build_image(&spec, context, &mut |_| {})
+            .await
+            .unwrap();
+        engine.image(tag).await.unwrap().unwrap()
+    })
+}
+
+#[test]
+fn assembled_images_match_the_engines_build_of_the_same_context_and_the_same_inputs_give_the_same_ids(
+) {
+    let Some((engine, _lock)) = engine_or_skip(
+        "assembled_images_match_the_engines_build_of_the_same_context_and_the_same_inputs_give_the_same_ids",
+    ) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-assembled");
+    cleanup_images(&engine, &project);
+    let first = build(&engine, &project, &[]);
+
+    // The engine's build of the built-in Dockerfiles from the contexts Dockyard exported: the same configuration and
+    // the same files (names, types, modes, owners, sizes, link targets).
+    let target = project.path("target/dockyard");
+    let comparisons = [
+        (
+            format!("{}:latest", project.name),
+            target.join(format!("{}-context.tar.gz", project.name)),
+            "/app /opt/venv /data /etc/passwd /etc/group",
+        ),
+        (
+            format!("{}-nginx:latest", project.name),
+            target.join(format!("{}-nginx-context.tar.gz", project.name)),
+            "/srv/static /etc/nginx /etc/passwd /etc/group",
+        ),
+    ];
+    for (tag, context, paths) in comparisons {
+        let assembled = runtime().block_on(engine.image(&tag)).unwrap().unwrap();
+        let built_tag = format!("{}-engine-built:latest", tag.trim_end_matches(":latest"));
+        let built = engine_build(&engine, &context, &built_tag, assembled.labels.clone());
+        assert_eq!(
+            runtime_config(&assembled),
+            runtime_config(&built),
+            "{tag}: configuration"
+        );
+        let (assembled_files, built_files) = (
+            files(&engine, &tag, paths),
+            files(&engine, &built_tag, paths),
+        );
+        // The line count and the digest of the listing without pyc lines.
+        fn without_pyc(listing: &str) -> (Option<&str>, Option<&str>) {
+            let lines: Vec<&str> = listing.lines().collect();
+            (lines.first().copied(), lines.last().copied())
+        }
+        assert_eq!(
+            without_pyc(&assembled_files),
+            without_pyc(&built_files),
+            "{tag}: files under {paths}"
+        );
+        runtime().block_on(engine.remove_image(&built_tag)).unwrap();
+    }
+
+    // Same inputs, same ids: forced, and with the dependencies layer made again.
+    assert_eq!(
+        build(&engine, &project, &["--force"]),
+        first,
+        "--force changed an image id"
+    );
+    std::fs::remove_dir_all(project.path("target/dockyard/layers")).unwrap();
+    cleanup_images(&engine, &project);
+    assert_eq!(
+        build(&engine, &project, &[]),
+        first,
+        "a build from nothing changed an image id"
+    );
+
+    // A view edit: a new production image, the same nginx image.
+    edit(&project, "app/notes/views.py", "\n", "\n# an edit\n");
+    let after_view = build(&engine, &project, &[]);
+    assert_ne!(
+        after_view.0, first.0,
+        "a source edit kept the production image"
+    );
+    assert_eq!(
+        after_view.1, first.1,
+        "a source edit changed the nginx image"
+    );
+
+    // A static file edit: a new nginx image.
+    let css = std::fs::read_dir(project.path("app/notes/static/notes"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "css"))
+        .expect("the sample has a stylesheet");
+    let mut text = std::fs::read_to_string(&css).unwrap();
+    text.push_str("\n/* an edit */\n");
+    std::fs::write(&css, text).unwrap();
+    let after_css = build(&engine, &project, &[]);
+    assert_ne!(
+        after_css.1, after_view.1,
+        "a static file edit kept the nginx image"
+    );
+    cleanup_images(&engine, &project);
+}
