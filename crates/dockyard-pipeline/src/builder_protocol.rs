@@ -22,6 +22,9 @@ pub const CA_DIR: &str = "/etc/dockyard";
 pub const CA_FILE: &str = "ca.pem";
 /// Where the pip cache volume is mounted.
 pub const PIP_CACHE_DIR: &str = "/cache/pip";
+/// Where the dependencies volume is mounted: the venv the tests run in and the wheels, made once per
+/// [`dependencies_key`] and reused by every export until the locked set or the builder changes.
+pub const DEPENDENCIES_CACHE_DIR: &str = "/cache/dependencies";
 /// The line prefix the builder script prints before each step (`==> dockyard step: tests`).
 pub const STEP_MARKER: &str = "==> dockyard step: ";
 /// The line prefix the builder script prints before each package whose download did not match the lock's hashes.
@@ -67,7 +70,26 @@ pub fn environment() -> Vec<String> {
         format!("DOCKYARD_STEP_MARKER={STEP_MARKER}"),
         format!("DOCKYARD_HASH_MISMATCH_MARKER={HASH_MISMATCH_MARKER}"),
         format!("DOCKYARD_UV_VERSION={UV_VERSION}"),
+        format!("DOCKYARD_DEPS_CACHE_DIR={DEPENDENCIES_CACHE_DIR}"),
     ]
+}
+
+/// What the dependencies volume's contents are made from: the builder image (its Python, its script), the locked set
+/// (files and how they are read) and the uv release. The script reinstalls when the volume says another key.
+pub fn dependencies_key(builder_image_id: &str, locked_sha256: &str) -> String {
+    crate::digest::sha256_hex(
+        format!("builder {builder_image_id}\nlocked {locked_sha256}\nuv {UV_VERSION}\n").as_bytes(),
+    )
+}
+
+/// The environment that tells the script which dependencies the volume must hold (`DOCKYARD_DEPS_KEY`), and with
+/// `force` to make them again whatever it holds.
+pub fn dependencies_environment(key: &str, force: bool) -> Vec<String> {
+    let mut env = vec![format!("DOCKYARD_DEPS_KEY={key}")];
+    if force {
+        env.push("DOCKYARD_DEPS_FORCE=1".to_owned());
+    }
+    env
 }
 
 /// The environment that points pip, requests and OpenSSL at the uploaded CA bundle.
@@ -92,6 +114,7 @@ mod tests {
             KIT_DIR,
             DEPS_DIR,
             OUT_DIR,
+            DEPENDENCIES_CACHE_DIR,
             STEP_MARKER.trim(),
             HASH_MISMATCH_MARKER.trim(),
             UV_VERSION,
@@ -109,7 +132,10 @@ mod tests {
                 "docker/builder/dockyard-build hard-codes {literal}"
             );
         }
-        for line in environment() {
+        for line in environment()
+            .into_iter()
+            .chain(dependencies_environment("key", true))
+        {
             let name = line.split('=').next().unwrap_or_default();
             assert!(
                 script.contains(name),

@@ -9,12 +9,22 @@ use dockyard_engine::{Engine, PROJECT_LABEL, RUN_LABEL};
 
 use crate::support::{engine_or_skip, runtime, stderr, stdout, Project};
 
+/// Removes the project's images and its dependencies volumes (the next export installs the locked set again).
 pub(crate) fn cleanup_images(engine: &Engine, project: &Project) {
     runtime().block_on(async {
         for suffix in ["", "-builder", "-nginx"] {
             let _ = engine
                 .remove_image(&format!("{}{suffix}:latest", project.name))
                 .await;
+        }
+        let project_label = format!("dev.dockyard.project={}", project.name);
+        if let Ok(mut volumes) = engine
+            .find_labelled(&[&project_label, "dev.dockyard.cache=dependencies"])
+            .await
+        {
+            volumes.containers.clear();
+            volumes.networks.clear();
+            let _ = engine.remove_leftovers(&volumes).await;
         }
     });
 }

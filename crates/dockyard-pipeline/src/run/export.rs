@@ -104,6 +104,15 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .engine
         .ensure_volume(&config.builder.pip_cache_volume, &cache_labels)
         .await?;
+    // The dependencies volume: the tests' venv and the wheels, made by the first export of this locked set and
+    // builder, reused by the next ones (a source edit never runs pip).
+    let dependencies_key = builder_protocol::dependencies_key(&builder.id, &prepared.locked.sha256);
+    let dependencies_volume = dependencies_volume(&config.project.name, &dependencies_key);
+    cache_labels.insert(CACHE_LABEL.to_owned(), DEPENDENCIES_CACHE.to_owned());
+    session
+        .engine
+        .ensure_volume(&dependencies_volume, &cache_labels)
+        .await?;
 
     let ca_bundle = std::env::var_os(CA_BUNDLE_ENV)
         .map(PathBuf::from)
@@ -128,6 +137,10 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         env.push(format!("{name}={}", throwaway_secret()?));
     }
     env.extend(builder_protocol::environment());
+    env.extend(builder_protocol::dependencies_environment(
+        &dependencies_key,
+        session.force,
+    ));
     env.extend(prepared.locked.environment());
     // [builder.env] after [app.env]: the engine keeps the last value of a name, so the builder's wins.
     env.extend(
@@ -160,10 +173,16 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         cmd: config.app.test_command.clone(),
         env,
         labels: session.run_labels(),
-        volumes: vec![VolumeMount {
-            volume: config.builder.pip_cache_volume.clone(),
-            target: builder_protocol::PIP_CACHE_DIR.to_owned(),
-        }],
+        volumes: vec![
+            VolumeMount {
+                volume: config.builder.pip_cache_volume.clone(),
+                target: builder_protocol::PIP_CACHE_DIR.to_owned(),
+            },
+            VolumeMount {
+                volume: dependencies_volume.clone(),
+                target: builder_protocol::DEPENDENCIES_CACHE_DIR.to_owned(),
+            },
+        ],
         network,
         ..ContainerSpec::default()
     };
@@ -313,6 +332,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .transpose()?;
     let static_sha256 = dockyard_context::tree_sha256(&unpacked.join("staticfiles"))?;
     let _ = std::fs::remove_dir_all(&folder);
+    forget_other_dependencies(&session.engine, &config.project.name, &dependencies_volume).await;
     progress::done(
         step,
         started,
@@ -337,6 +357,29 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
 }
 
 /// Uploads the locked set (the dependency files the builder installs from) into the builder's dependencies folder.
+/// The value of the cache label on dependencies volumes.
+const DEPENDENCIES_CACHE: &str = "dependencies";
+
+/// The dependencies volume of `project` for `key`.
+fn dependencies_volume(project: &str, key: &str) -> String {
+    format!("{project}-dependencies-{}", &key[..12])
+}
+
+/// Removes the project's other dependencies volumes (older locked sets); one in use by a concurrent run stays.
+async fn forget_other_dependencies(engine: &dockyard_engine::Engine, project: &str, keep: &str) {
+    let labels = [
+        format!("{PROJECT_LABEL}={project}"),
+        format!("{CACHE_LABEL}={DEPENDENCIES_CACHE}"),
+    ];
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    if let Ok(mut found) = engine.find_labelled(&labels).await {
+        found.containers.clear();
+        found.networks.clear();
+        found.volumes.retain(|volume| volume != keep);
+        let _ = engine.remove_leftovers(&found).await;
+    }
+}
+
 async fn upload_locked_set(
     session: &Session,
     container: &str,
