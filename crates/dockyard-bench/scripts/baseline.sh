@@ -19,6 +19,34 @@ build) # CONTEXT_TARBALL TAG: `docker build` of a context Dockyard rendered (fig
 build-dir) # FOLDER TAG: `docker build` of a folder holding a Dockerfile
     docker build -q -t "$2" "$1" >/dev/null
     ;;
+peer-prepare) # PEERS_DIR APP_DIR CA FOLDER: figure 7's peer folder: the sample app, nginx.conf, the CA
+    rm -rf "$4" && mkdir -p "$4/docker"
+    cp -a "$2" "$4/app"
+    cp "$1/docker/nginx.conf" "$4/docker/nginx.conf"
+    cp "$3" "$4/docker/build-ca.pem"
+    ;;
+peer-nonce) # DOCKERFILE NONCE FOLDER: the peer's Dockerfile with NONCE (a new one makes every stage cold)
+    sed "s/__NONCE__/$2/g" "$1" >"$3/Dockerfile"
+    ;;
+peer-build) # FOLDER BUILDKIT(0|1) CA TAG_PREFIX TARGET...: figure 7's peers, each target in turn, with Debian's
+    # docker.io CLI, which drives the engine's built-in BuildKit (the CA as a build secret) or the classic builder
+    folder=$1 buildkit=$2 ca=$3 prefix=$4
+    shift 4
+    for target in "$@"; do
+        secret=()
+        if [ "$buildkit" = 1 ]; then secret=(--secret "id=pipca,src=$ca"); fi
+        DOCKER_BUILDKIT=$buildkit /usr/bin/docker build -q "${secret[@]}" --target "$target" -t "$prefix:$target" "$folder" >/dev/null
+    done
+    ;;
+peer-floor) # TAG: the app's own tests, then collectstatic, in a warm container of a peer's test stage
+    docker run --rm "$1" sh -c 'python manage.py test --noinput -v 0 && DJANGO_SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput -v 0' >/dev/null 2>&1
+    ;;
+layers) # TAG: the image's layer diff ids as JSON, `[]` when there is no such image
+    docker image inspect -f '{{json .RootFS.Layers}}' "$1" 2>/dev/null || echo '[]'
+    ;;
+save) # TAG OUT: a docker save archive, to measure what a push sends
+    docker save -o "$2" "$1"
+    ;;
 remove-images) # TAG...: only tags the harness made for its own bench project
     for tag in "$@"; do docker image rm -f "$tag" >/dev/null 2>&1 || true; done
     ;;

@@ -126,7 +126,7 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Outcome,
     }
     if options.quick {
         outcome.notes.push(
-            "quick mode: figures 4 (cold pipeline), 5 (image size) and 6 (smoke latency) take minutes of builds and are measured by the full run only"
+            "quick mode: figures 4 (cold pipeline), 5 (image size), 6 (smoke latency), 7 (edit loop) and 8 (services) take minutes of builds and are measured by the full run only"
                 .to_owned(),
         );
         return Ok(outcome);
@@ -139,10 +139,9 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Outcome,
         let res = figure_cold_pipeline(options, &mut outcome, progress);
         attempt("figures 4 and 6", res, &mut outcome);
     }
-    if options.only == Some(7) {
-        outcome.notes.push(
-            "figure 7 (the edit loop against a BuildKit Dockerfile) is not measured yet".to_owned(),
-        );
+    if options.wants(7) {
+        let res = crate::edit_loop::figure_edit_loop(options, &mut outcome, progress);
+        attempt("figure 7", res, &mut outcome);
     }
     if options.wants(8) {
         let res = crate::services::figure_services(options, &mut outcome, progress);
@@ -557,7 +556,7 @@ fn bench_project(options: &Options) -> Result<PathBuf, BenchError> {
     Ok(project)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), BenchError> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), BenchError> {
     std::fs::create_dir_all(to).map_err(io("creating", to))?;
     for entry in std::fs::read_dir(from)
         .map_err(io("reading", from))?

@@ -30,6 +30,7 @@ fn value(value: f64, unit: Unit) -> String {
         Unit::Seconds => format!("{value:.1} s"),
         Unit::Milliseconds => format!("{value:.0} ms"),
         Unit::Mebibytes => format!("{value:.1} MiB"),
+        Unit::Kibibytes => format!("{value:.1} KiB"),
     }
 }
 

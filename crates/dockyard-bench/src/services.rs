@@ -84,7 +84,11 @@ fn cold_bootstraps(
 }
 
 /// A copy of the sample under `work/<name>` with `deploy_file`, named `name`, without `[scan]` or `[release]`.
-fn project(options: &Options, name: &str, deploy_file: &str) -> Result<PathBuf, BenchError> {
+pub(crate) fn project(
+    options: &Options,
+    name: &str,
+    deploy_file: &str,
+) -> Result<PathBuf, BenchError> {
     let folder = options.work.join(name);
     let deploy_path = options.workspace.join(deploy_file);
     let deploy = std::fs::read_to_string(&deploy_path).map_err(io("reading", &deploy_path))?;

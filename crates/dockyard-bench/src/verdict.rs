@@ -16,6 +16,8 @@ pub enum Unit {
     Milliseconds,
     /// Memory or size in MiB.
     Mebibytes,
+    /// Size in KiB (bytes a push sends).
+    Kibibytes,
 }
 
 impl Unit {
@@ -25,6 +27,7 @@ impl Unit {
             Unit::Seconds => "s",
             Unit::Milliseconds => "ms",
             Unit::Mebibytes => "MiB",
+            Unit::Kibibytes => "KiB",
         }
     }
 }

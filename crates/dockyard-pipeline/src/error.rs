@@ -126,6 +126,19 @@ pub enum PipelineError {
         /// The engine's message (for example the failing Dockerfile step).
         message: String,
     },
+    /// Installing the wheels into the virtualenv in a container of the production base failed (the assembled
+    /// production image's dependencies layer).
+    #[error("installing the wheels into the production image {image} failed: {base} exited with {exit_code}\n--- last {} lines of its output ---\n{}", tail.len(), tail.join("\n"))]
+    DependenciesLayerFailed {
+        /// The production image.
+        image: String,
+        /// The base image the container ran.
+        base: String,
+        /// The script's exit code.
+        exit_code: i64,
+        /// The last lines of its output.
+        tail: Vec<String>,
+    },
     /// A file Dockyard needs to read or write.
     #[error("{operation} {}: {source}", path.display())]
     Io {
@@ -258,6 +271,7 @@ impl PipelineError {
             | PipelineError::AssetsLockMissing { .. }
             | PipelineError::SourceChanged { .. }
             | PipelineError::ImageBuildFailed { .. }
+            | PipelineError::DependenciesLayerFailed { .. }
             | PipelineError::MissingArtifact { .. } => exit_code::BUILD_FAILED,
         }
     }
@@ -309,6 +323,7 @@ impl PipelineError {
             PipelineError::ScanNotConfigured => Some("add a [scan] table with trivy_version (see the repository's deploy.toml); `smoke` and `check` run without one, with a warning".to_owned()),
             PipelineError::SourceChanged { .. } => Some("nothing was built from it; run the command again once the files stop changing (an editor or a generator wrote to the app folder)".to_owned()),
             PipelineError::Internal(_) => Some("this is a bug in Dockyard; please report it with the command line".to_owned()),
+            PipelineError::DependenciesLayerFailed { .. } => Some("the production base must run the builder's Python with its venv module (`python3 -m venv`; Debian: python3-venv), so the wheels the builder made install there: check [production] base and its [base.NAME] recipe".to_owned()),
             PipelineError::ImageBuildFailed { .. } | PipelineError::Io { .. } | PipelineError::Randomness(_) | PipelineError::Interrupted => None,
         }
     }

@@ -192,3 +192,87 @@ fn assembled_images_match_the_engines_build_of_the_same_context_and_the_same_inp
     );
     cleanup_images(&engine, &project);
 }
+
+/// A production base without Python (the nginx base named by mistake) cannot take the wheels: exit 6 naming the
+/// image and the base, the script's output, the hint; nothing left on the engine.
+#[test]
+fn a_production_base_without_python_fails_the_dependencies_layer_with_exit_6() {
+    let test = "a_production_base_without_python_fails_the_dependencies_layer_with_exit_6";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-assembled-no-python");
+    crate::smoke::without_app_tests(&project);
+    edit(
+        &project,
+        "deploy.toml",
+        "[production]\nbase = \"runtime\"",
+        "[production]\nbase = \"nginx\"",
+    );
+    let output = project.xtask(&["build"]);
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{log}");
+    let message = format!(
+        "installing the wheels into the production image {}:latest failed: dockyard/nginx:bookworm (base.nginx) exited with 127",
+        project.name
+    );
+    assert!(log.contains(&message), "{log}");
+    assert!(log.contains("python3: not found"), "{log}");
+    let hint = "hint: the production base must run the builder's Python with its venv module";
+    assert!(log.contains(hint), "{log}");
+    crate::faults::assert_nothing_left_and_clean_finds_nothing(&engine, &project);
+    cleanup_images(&engine, &project);
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "production_base_without_python",
+        "[production] base = \"nginx\" (no Python): the assembled image's dependencies layer cannot be made",
+        &format!("exit 6, `{message}` with the script's `python3: not found`, `{hint}`; nothing left, clean: nothing to clean"),
+        &format!("xtask::assembled::{test}"),
+    );
+}
+
+/// Ctrl-C while a container of the production base installs the wheels (the dependencies layer of an assembled
+/// image): exit 130, the container removed, no work folder, and no half-written layer kept.
+#[test]
+fn ctrl_c_while_the_dependencies_layer_is_made_leaves_nothing_behind() {
+    let test = "ctrl_c_while_the_dependencies_layer_is_made_leaves_nothing_behind";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-assembled-ctrl-c");
+    cleanup_images(&engine, &project);
+    crate::smoke::without_app_tests(&project);
+    let stage = crate::faults::Stage {
+        case: "ctrl_c_dependencies_layer",
+        args: &["build"],
+        marker: "==> production image: installing the wheels",
+        settle: std::time::Duration::from_secs(2),
+        finished: "==> production image: built",
+    };
+    let outcome = crate::faults::interrupt(&project, &stage, &[]);
+    let outcome = crate::faults::assert_interrupted(&engine, &project, &stage, outcome);
+    let layers: Vec<String> = std::fs::read_dir(project.path("target/dockyard/layers"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        layers.is_empty(),
+        "a layer was kept after Ctrl-C: {layers:?}"
+    );
+    cleanup_images(&engine, &project);
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        stage.case,
+        &format!(
+            "SIGINT to the process group of `cargo xtask build` {} ms after `{}`",
+            stage.settle.as_millis(),
+            stage.marker
+        ),
+        &format!("{outcome}; no dependencies layer kept"),
+        &format!("xtask::assembled::{test}"),
+    );
+}

@@ -288,8 +288,10 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The dependencies volume holds the locked set since the first build: the changed source goes straight to the
+    // tests, which run for seconds against PostgreSQL.
     let (_, lines) = crate::support::stderr_until(&mut build, "the builder", |line| {
-        line.contains("builder step: wheels")
+        line.contains("builder step: tests")
     });
     let during = leftovers_of_runs(&remote, &project);
     // The builder container and the PostgreSQL service its tests run against.
@@ -361,7 +363,7 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         Category::Fault,
         "the engine restarted during a build",
         "`cargo xtask build` on a changed source against the second engine; its dockerd and containerd killed \
-         with SIGKILL while the builder container ran (`builder step: wheels`), then started again",
+         with SIGKILL while the builder container ran (`builder step: tests`), then started again",
         &format!(
             "exit {} with `lost the connection to the docker engine at <DOCKER_HOST>` and a hint naming `cargo xtask clean`; the recorded context unchanged; `clean` after the \
              restart: {}; 0 containers, networks or volumes of the run left; the next `build` re-ran the export \

@@ -140,27 +140,47 @@ fn container_structure_test_agrees_with_dockyard_about_both_images() {
         stderr(&build)
     );
 
-    // The checked-in configs, plus the one value only this build knows: both images carry the exact sha256
-    // of the context they were built from, and container-structure-test must read the same one.
-    let label = project.path("context-label.yaml");
-    std::fs::write(
-        &label,
-        format!(
-            "schemaVersion: 2.0.0\nmetadataTest:\n  labels:\n    - key: dev.dockyard.context.sha256\n      value: \"sha256:{}\"\n",
-            context_sha256(&project)
-        ),
+    // The checked-in configs, plus the one value only this build knows: the app image carries the exact sha256 of
+    // the context it was made from, the nginx image that of the static files it serves (so a source edit keeps it),
+    // and container-structure-test must read the same ones.
+    let label_config = |file: &str, key: &str, value: &str| {
+        let path = project.path(file);
+        std::fs::write(
+            &path,
+            format!("schemaVersion: 2.0.0\nmetadataTest:\n  labels:\n    - key: {key}\n      value: \"sha256:{value}\"\n"),
+        )
+        .unwrap();
+        path
+    };
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path("target/dockyard/state.json")).unwrap(),
     )
     .unwrap();
+    let static_sha256 = state["export"]["static_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(static_sha256.len(), 64, "{state}");
+    let context_label = label_config(
+        "context-label.yaml",
+        "dev.dockyard.context.sha256",
+        &context_sha256(&project),
+    );
+    let static_label = label_config(
+        "static-label.yaml",
+        "dev.dockyard.static.sha256",
+        &static_sha256,
+    );
     let structure = workspace_root().join("docker/structure");
     let app = run(
         &binary,
         &format!("{}:latest", project.name),
-        &[structure.join("app.yaml"), label.clone()],
+        &[structure.join("app.yaml"), context_label],
     );
     let nginx = run(
         &binary,
         &format!("{}-nginx:latest", project.name),
-        &[structure.join("nginx.yaml"), label],
+        &[structure.join("nginx.yaml"), static_label],
     );
     eprintln!("container-structure-test: app image {app} passed, nginx image {nginx} passed");
 }

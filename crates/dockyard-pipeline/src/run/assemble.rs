@@ -269,13 +269,13 @@ async fn dependencies_layer(
         user,
         prepared.provenance.source_date_epoch,
     )?;
-    let partial = cached.with_extension("partial");
+    // Written in the run's work folder (removed whatever happens), then moved beside the others in one rename.
+    let partial = folder.join("dependencies.tar");
     let written = write_layer(layer, partial.clone()).await?;
     // Older dependency layers of this project go: one is kept per project.
     if let Ok(entries) = std::fs::read_dir(&layers_dir) {
         for entry in entries.filter_map(Result::ok) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&prefix) && !name.ends_with(".partial") {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -323,6 +323,12 @@ async fn install_wheels(
 ) -> Result<(PathBuf, Vec<u8>, Vec<u8>), PipelineError> {
     let engine = &session.engine;
     let step = Step::ProductionImage.name();
+    let config = &session.prepared.config;
+    let base_label = format!(
+        "{} (base.{})",
+        config.base(&config.production.base).image,
+        config.production.base
+    );
     let upload = {
         let mut layer = LayerBuilder::new(0);
         layer.tree(assembly::WHEELS_DIR, wheels)?;
@@ -357,14 +363,11 @@ async fn install_wheels(
         .await?;
     let exit_code = engine.wait_container(&container).await?;
     if exit_code != 0 {
-        return Err(PipelineError::ImageBuildFailed {
+        return Err(PipelineError::DependenciesLayerFailed {
             image: tag.to_owned(),
-            message: format!(
-                "installing the wheels into {} exited with {exit_code}\n--- last {} lines ---\n{}",
-                assembly::VENV_DIR,
-                tail.len(),
-                tail.join("\n")
-            ),
+            base: base_label.to_owned(),
+            exit_code,
+            tail,
         });
     }
     let download = |path: &'static str, file: &str| {
