@@ -127,6 +127,15 @@ impl Engine {
         while let Some(item) = stream.next().await {
             item.map_err(|error| self.engine_error(operation.clone(), error))?;
         }
+        self.image_id_after(reference, operation).await
+    }
+
+    /// The id of `reference` after `operation` made it; an error when the engine says it made it but has none.
+    async fn image_id_after(
+        &self,
+        reference: &str,
+        operation: String,
+    ) -> Result<String, EngineError> {
         let image = self
             .image(reference)
             .await?
@@ -159,14 +168,7 @@ impl Engine {
         while let Some(item) = stream.next().await {
             item.map_err(|error| self.engine_error(operation.clone(), error))?;
         }
-        let image = self
-            .image(reference)
-            .await?
-            .ok_or_else(|| EngineError::Other {
-                operation,
-                message: "the engine reported success but has no such image".to_owned(),
-            })?;
-        Ok(image.id)
+        self.image_id_after(reference, operation).await
     }
 
     /// Builds an image from a (gzip) context tarball streamed from disk with the classic builder,

@@ -402,40 +402,27 @@ impl Prepared {
         self.with_assets_inputs(inputs, assets_sha256)
     }
 
-    /// Labels of the production image (without the inputs label), given the exported context.
-    pub fn production_labels(&self, export: &ExportRecord) -> BTreeMap<String, String> {
+    /// The labels both images carry: title, version, base, project, source and the static manifest's digest.
+    fn image_labels(
+        &self,
+        title: String,
+        base: &str,
+        export: &ExportRecord,
+    ) -> BTreeMap<String, String> {
         let project = &self.config.project;
         let mut labels = BTreeMap::from([
-            (
-                "org.opencontainers.image.title".to_owned(),
-                project.name.clone(),
-            ),
+            ("org.opencontainers.image.title".to_owned(), title),
             (
                 "org.opencontainers.image.version".to_owned(),
                 project.version.clone(),
             ),
             (
-                "org.opencontainers.image.revision".to_owned(),
-                self.provenance.revision.clone(),
-            ),
-            (
-                "org.opencontainers.image.created".to_owned(),
-                rfc3339(self.provenance.created_epoch),
-            ),
-            (
                 "org.opencontainers.image.base.name".to_owned(),
-                self.config
-                    .base(&self.config.production.base)
-                    .image
-                    .to_string(),
+                self.config.base(base).image.to_string(),
             ),
             (
                 dockyard_engine::PROJECT_LABEL.to_owned(),
                 project.name.clone(),
-            ),
-            (
-                CONTEXT_LABEL.to_owned(),
-                format!("sha256:{}", export.sha256),
             ),
         ]);
         if let Some(source) = &project.source {
@@ -450,44 +437,48 @@ impl Prepared {
         labels
     }
 
+    /// Labels of the production image (without the inputs label), given the exported context: the shared ones, the
+    /// revision, the creation time and the context's digest.
+    pub fn production_labels(&self, export: &ExportRecord) -> BTreeMap<String, String> {
+        let mut labels = self.image_labels(
+            self.config.project.name.clone(),
+            &self.config.production.base,
+            export,
+        );
+        labels.extend([
+            (
+                "org.opencontainers.image.revision".to_owned(),
+                self.provenance.revision.clone(),
+            ),
+            (
+                "org.opencontainers.image.created".to_owned(),
+                rfc3339(self.provenance.created_epoch),
+            ),
+            (
+                CONTEXT_LABEL.to_owned(),
+                format!("sha256:{}", export.sha256),
+            ),
+        ]);
+        labels
+    }
+
     /// Labels of the nginx image (without the inputs label): what it serves and where from, nothing that changes when
     /// only the app's source does (no revision, no creation time, no context digest), so its id stays the same until
     /// a static file, its config or its base changes.
     pub fn nginx_labels(&self, export: &ExportRecord) -> BTreeMap<String, String> {
-        let project = &self.config.project;
-        let mut labels = BTreeMap::from([
-            (
-                "org.opencontainers.image.title".to_owned(),
-                format!("{}-nginx", project.name),
-            ),
-            (
-                "org.opencontainers.image.version".to_owned(),
-                project.version.clone(),
-            ),
-            (
-                dockyard_engine::PROJECT_LABEL.to_owned(),
-                project.name.clone(),
-            ),
-            (
-                STATIC_LABEL.to_owned(),
-                format!("sha256:{}", export.static_sha256),
-            ),
-        ]);
-        if let Some(nginx) = &self.config.nginx {
-            labels.insert(
-                "org.opencontainers.image.base.name".to_owned(),
-                self.config.base(&nginx.base).image.to_string(),
-            );
-        }
-        if let Some(source) = &project.source {
-            labels.insert("org.opencontainers.image.source".to_owned(), source.clone());
-        }
-        if let Some(manifest) = &export.static_manifest_sha256 {
-            labels.insert(
-                STATIC_MANIFEST_LABEL.to_owned(),
-                format!("sha256:{manifest}"),
-            );
-        }
+        let base = self
+            .config
+            .nginx
+            .as_ref()
+            .map_or(self.config.production.base.as_str(), |nginx| {
+                nginx.base.as_str()
+            });
+        let mut labels =
+            self.image_labels(format!("{}-nginx", self.config.project.name), base, export);
+        labels.insert(
+            STATIC_LABEL.to_owned(),
+            format!("sha256:{}", export.static_sha256),
+        );
         labels
     }
 

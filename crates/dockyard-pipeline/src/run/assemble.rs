@@ -136,15 +136,30 @@ fn inherited(
     all
 }
 
-fn split(layers: Vec<(ArchiveLayer, String)>) -> (Vec<ArchiveLayer>, Vec<(String, String)>) {
-    let history = layers
+/// Writes the configuration for `layers` (bottom first, each with its history line) and `runtime` on `base`'s
+/// architecture, loads the archive under `tag`, removes the work `folder` and returns the image id.
+async fn finish(
+    session: &Session,
+    folder: &Path,
+    tag: &str,
+    base: &dockyard_engine::ImageInfo,
+    layers: Vec<(ArchiveLayer, String)>,
+    runtime: dockyard_image::RuntimeConfig,
+) -> Result<String, PipelineError> {
+    let history: Vec<(String, String)> = layers
         .iter()
         .map(|(layer, created_by)| (layer.diff_id.clone(), created_by.clone()))
         .collect();
-    (
-        layers.into_iter().map(|(layer, _)| layer).collect(),
-        history,
-    )
+    let layers = layers.into_iter().map(|(layer, _)| layer).collect();
+    let image = ImageConfig::new(
+        &base.architecture,
+        &rfc3339(session.prepared.provenance.created_epoch),
+        runtime,
+        &history,
+    );
+    let id = load(session, folder, tag, image, layers).await?;
+    let _ = std::fs::remove_dir_all(folder);
+    Ok(id)
 }
 
 /// The production image from the exported context: base, dependencies, app. Returns the image id.
@@ -196,17 +211,8 @@ pub(super) async fn production(
         },
         "the app: its source, the static manifest, [assets] outputs outside it".to_owned(),
     ));
-    let (layers, history) = split(layers);
     let runtime = assembly::production_runtime(config, &base.env, inherited(&base, labels));
-    let image = ImageConfig::new(
-        &base.architecture,
-        &rfc3339(prepared.provenance.created_epoch),
-        runtime,
-        &history,
-    );
-    let id = load(session, &folder, tag, image, layers).await?;
-    let _ = std::fs::remove_dir_all(&folder);
-    Ok(id)
+    finish(session, &folder, tag, &base, layers, runtime).await
 }
 
 /// The dependencies layer for the wheels in the unpacked context on this base: from `target/dockyard/layers/` when
@@ -224,7 +230,10 @@ async fn dependencies_layer(
     let wheels = unpacked.join("wheels");
     let wheels_digest = {
         let wheels = wheels.clone();
-        blocking("hashing", wheels.clone(), move || wheels_digest(&wheels)).await?
+        blocking("hashing", wheels.clone(), move || {
+            Ok(dockyard_context::tree_sha256(&wheels)?)
+        })
+        .await?
     };
     let key = sha256_hex(
         format!(
@@ -286,29 +295,6 @@ async fn dependencies_layer(
         path: cached,
         ..written
     })
-}
-
-/// sha256 over the wheels' names and bytes, in name order.
-fn wheels_digest(wheels: &Path) -> Result<String, PipelineError> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(wheels)
-        .map_err(io_error("listing", wheels))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .collect();
-    names.sort();
-    let mut lines = String::new();
-    for path in names {
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        lines.push_str(&format!(
-            "{} {name}\n",
-            dockyard_context::sha256_file(&path)?
-        ));
-    }
-    Ok(sha256_hex(lines.as_bytes()))
 }
 
 /// Runs the venv script in a container of the base with the wheels uploaded, and returns the downloaded virtualenv
@@ -463,22 +449,13 @@ pub(super) async fn nginx(
             assembly::NGINX_STATIC_DIR
         ),
     ));
-    let (layers, history) = split(layers);
     let runtime = assembly::nginx_runtime(
         nginx_config.port,
         nginx_config.user,
         &base.env,
         inherited(&base, labels),
     );
-    let image = ImageConfig::new(
-        &base.architecture,
-        &rfc3339(prepared.provenance.created_epoch),
-        runtime,
-        &history,
-    );
-    let id = load(session, &folder, tag, image, layers).await?;
-    let _ = std::fs::remove_dir_all(&folder);
-    Ok(id)
+    finish(session, &folder, tag, &base, layers, runtime).await
 }
 
 /// The base's `/etc/passwd` and `/etc/group`, read from a created (never started) container of it.
