@@ -21,7 +21,10 @@ impl flags::Init {
         let python = match found.python {
             PythonChoice::NotAsked => "not asked for: Dockyard's default".to_owned(),
             PythonChoice::Offered(offered) => offered.version_key.to_owned(),
-            PythonChoice::NoneFits => "none of the offered versions fits the request".to_owned(),
+            PythonChoice::NoneFits(newest) => format!(
+                "{}, the newest: none of the offered versions fits the request (written as [[python.ignore]])",
+                newest.version_key
+            ),
         };
         println!("  python       {python}");
         let tests = match &found.test_runner {

@@ -13,6 +13,9 @@ use serde::Serialize;
 /// The production image's app folder (its `WORKDIR`); the builder's is `builder_protocol::SOURCE_DIR`.
 pub const APP_DIR: &str = "/app";
 
+/// Where the nginx image serves the static files from.
+pub const NGINX_STATIC_DIR: &str = "/srv/static";
+
 /// Where the Node container of `[assets]` holds the project (the folder of deploy.toml): `/app`, where Dockerfiles
 /// conventionally put a project, so a build that names it (Tailwind's `source("/app")`) finds what it expects.
 pub const NODE_PROJECT_DIR: &str = "/app";

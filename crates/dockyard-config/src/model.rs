@@ -30,6 +30,9 @@ pub struct DeployConfig {
     pub dependencies: Dependencies,
     /// `[python] version` (default 3.11): the Debian suite of the built-in bases.
     pub python: PythonVersion,
+    /// `[[python.ignore]]`: request files whose requests [`DeployConfig::python`] may fail, each with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub python_ignores: Vec<PythonIgnore>,
     /// `[base.<name>]`, by name: the written tables, and the built-in `runtime`, `builder` and
     /// `nginx` bases for [`DeployConfig::python`] that are used and not written.
     pub bases: BTreeMap<String, BaseImage>,
@@ -371,6 +374,17 @@ pub struct SmokeCheck {
     pub headers: BTreeMap<String, String>,
     /// Substrings the body must contain.
     pub body_contains: Vec<String>,
+}
+
+/// One `[[python.ignore]]`: the project runs on a Python one of its request files does not allow, on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PythonIgnore {
+    /// The request file (absolute).
+    pub file: PathBuf,
+    /// Why the request does not hold for the containers.
+    pub reason: String,
+    /// Where it is written, `python.ignore[0]`, for messages.
+    pub key: String,
 }
 
 /// `[scan]`: the trivy scan gate.

@@ -145,6 +145,19 @@ pub struct Dependencies {
 pub struct Python {
     /// `version`: the Python of the built-in bases, `"3.11"` or `"3.13"`.
     pub version: Option<Spanned<String>>,
+    /// `[[python.ignore]]`: request files the chosen Python overrides, each with a reason.
+    pub ignore: Option<Vec<Spanned<PythonIgnore>>>,
+}
+
+/// One `[[python.ignore]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonIgnore {
+    /// `file`: the request file (`runtime.txt`, `.python-version`, `pyproject.toml`, `Pipfile`), relative to the
+    /// deploy file's folder.
+    pub file: Spanned<String>,
+    /// `reason`: why the project runs on a Python its file does not ask for.
+    pub reason: Spanned<String>,
 }
 
 /// `[base.<name>]`.

@@ -1,8 +1,9 @@
-//! Streaming sha256: the hashing `Write` adapter used while packing, and [`sha256_file`].
+//! Streaming sha256: the hashing `Write` adapter used while packing, [`sha256_file`], and the digest of a tree of files
+//! read from a folder ([`tree_sha256`]) or from an archive of one ([`archive_tree_sha256`]), which agree.
 
 use std::fs::File;
-use std::io::{self, Write};
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -78,14 +79,85 @@ pub fn tree_sha256(root: &Path) -> Result<String, ContextError> {
                     path: entry.path().to_path_buf(),
                     source,
                 })?;
-            let target = hex::encode(Sha256::digest(target.to_string_lossy().as_bytes()));
-            format!("{target} link {relative}\n")
+            tree_line(TreeEntry::Link(&target.to_string_lossy()), &relative)
         } else if kind.is_file() {
-            format!("{} file {relative}\n", sha256_file(entry.path())?)
+            tree_line(TreeEntry::File(&sha256_file(entry.path())?), &relative)
         } else {
             continue;
         };
         lines.update(line.as_bytes());
     }
     Ok(hex::encode(lines.finalize()))
+}
+
+/// What a line of a tree digest says about one path.
+enum TreeEntry<'a> {
+    /// A file, by the lowercase hex sha256 of its bytes.
+    File(&'a str),
+    /// A symbolic link, by its target.
+    Link(&'a str),
+}
+
+/// One line of a tree digest: `sha256 kind path`.
+fn tree_line(entry: TreeEntry<'_>, relative: &str) -> String {
+    match entry {
+        TreeEntry::File(sha256) => format!("{sha256} file {relative}\n"),
+        TreeEntry::Link(target) => {
+            let target = hex::encode(Sha256::digest(target.as_bytes()));
+            format!("{target} link {relative}\n")
+        }
+    }
+}
+
+/// The [`tree_sha256`] of the folder a tar stream holds (entry paths relative to it, a leading `./` allowed), and the
+/// number of files and links in it: the engine's download of `FOLDER/.` digests as the folder itself would.
+pub fn archive_tree_sha256(reader: impl Read) -> Result<(String, usize), ContextError> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive
+        .entries()
+        .map_err(|source| ContextError::ReadArchive { source })?;
+    // `Path` orders component by component, which is the order of a sorted depth-first walk.
+    let mut lines: Vec<(PathBuf, String)> = Vec::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|source| ContextError::ReadArchive { source })?;
+        let stored = entry
+            .path()
+            .map_err(|source| ContextError::ReadArchive { source })?
+            .into_owned();
+        let relative: PathBuf = stored
+            .components()
+            .filter(|component| matches!(component, std::path::Component::Normal(_)))
+            .collect();
+        if relative.as_os_str().is_empty() {
+            continue;
+        }
+        let read_error = |source| ContextError::ReadArchiveEntry {
+            path: stored.clone(),
+            source,
+        };
+        let kind = entry.header().entry_type();
+        let line = if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .map_err(read_error)?
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            tree_line(TreeEntry::Link(&target), &relative.to_string_lossy())
+        } else if kind.is_file() {
+            let mut hasher = Sha256::new();
+            io::copy(&mut entry, &mut hasher).map_err(read_error)?;
+            let sha256 = hex::encode(hasher.finalize());
+            tree_line(TreeEntry::File(&sha256), &relative.to_string_lossy())
+        } else {
+            continue;
+        };
+        lines.push((relative, line));
+    }
+    lines.sort();
+    let mut digest = Sha256::new();
+    for (_, line) in &lines {
+        digest.update(line.as_bytes());
+    }
+    Ok((hex::encode(digest.finalize()), lines.len()))
 }

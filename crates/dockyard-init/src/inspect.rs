@@ -360,7 +360,7 @@ fn test_runner(
     })
 }
 
-/// The offered Python the requests allow (the older when several do).
+/// The offered Python the requests allow (the older when several do), else the newest, overriding them.
 fn choose_python(requests: &[PythonRequest]) -> PythonChoice {
     if requests.is_empty() {
         return PythonChoice::NotAsked;
@@ -372,7 +372,15 @@ fn choose_python(requests: &[PythonRequest]) -> PythonChoice {
                 .iter()
                 .all(|request| request.allows(offered.version))
         })
-        .map_or(PythonChoice::NoneFits, PythonChoice::Offered)
+        .map_or_else(
+            || {
+                let newest = crate::offered_pythons()
+                    .last()
+                    .expect("Dockyard offers at least one Python");
+                PythonChoice::NoneFits(newest)
+            },
+            PythonChoice::Offered,
+        )
 }
 
 static CELERY: LazyLock<Regex> =

@@ -152,8 +152,9 @@ pub enum PythonChoice {
     NotAsked,
     /// The oldest offered version every request allows.
     Offered(&'static OfferedPython),
-    /// No offered version satisfies every request.
-    NoneFits,
+    /// No offered version satisfies every request: the newest is chosen, and `[[python.ignore]]` entries name the
+    /// request files it fails, so the mismatch is written down (and printed by every plan), never silent.
+    NoneFits(&'static OfferedPython),
 }
 
 /// `STATIC_ROOT` as read from the settings.

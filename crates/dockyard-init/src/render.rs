@@ -85,14 +85,36 @@ fn render_python(out: &mut String, inspection: &Inspection) {
                 offered.join(" or ")
             );
         }
-        PythonChoice::NoneFits => {
+        PythonChoice::NoneFits(chosen) => {
             let _ = writeln!(
                 out,
                 "# None of the versions Dockyard offers fits: {}.",
                 offered.join(", ")
             );
-            let _ = writeln!(out, "# No [python] table is written, so Dockyard's default applies; change the project's request");
-            let _ = writeln!(out, "# or expect its dependencies to fail.");
+            let _ = writeln!(out, "# The newest is chosen, and each file asking otherwise is ignored below, so every `plan` prints the");
+            let _ = writeln!(out, "# mismatch and the builder's tests prove the project on it. To drop an entry, change the file's request or");
+            let _ = writeln!(
+                out,
+                "# give [base.runtime] and [base.builder] images that bring a fitting Python."
+            );
+            let _ = writeln!(out, "[python]");
+            let _ = writeln!(out, "version = {}", quote(chosen.version_key));
+            let mut files: Vec<PathBuf> = Vec::new();
+            for request in &inspection.python_requests {
+                let file = inspection.dependency_root.join(&request.file);
+                if !request.allows(chosen.version) && !files.contains(&file) {
+                    files.push(file);
+                }
+            }
+            for file in files {
+                let _ = writeln!(out, "\n[[python.ignore]]");
+                let _ = writeln!(out, "file = {}", quote(&file.to_string_lossy()));
+                let reason = format!(
+                    "written by init: no offered Python fits; {} (Debian {}) is the newest on offer",
+                    chosen.version_key, chosen.suite
+                );
+                let _ = writeln!(out, "reason = {}", quote(&reason));
+            }
         }
         PythonChoice::Offered(chosen) => {
             let fitting: Vec<&str> = crate::offered_pythons()
@@ -440,10 +462,8 @@ fn render_services(out: &mut String, inspection: &Inspection) {
         return;
     }
     let suite = match inspection.python {
-        PythonChoice::Offered(chosen) => chosen.suite,
-        PythonChoice::NotAsked | PythonChoice::NoneFits => {
-            dockyard_config::PythonVersion::DEFAULT.debian_suite()
-        }
+        PythonChoice::Offered(chosen) | PythonChoice::NoneFits(chosen) => chosen.suite,
+        PythonChoice::NotAsked => dockyard_config::PythonVersion::DEFAULT.debian_suite(),
     };
     let _ = writeln!(out, "\n# Services the settings name. Dockyard starts each for the builder's tests, smoke and `cargo xtask run`");
     let _ = writeln!(out, "# on the run's private network (its host name is the table's name), with credentials generated for each");

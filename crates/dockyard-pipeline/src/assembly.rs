@@ -23,8 +23,7 @@ pub const VENV_DIR: &str = "/opt/venv";
 pub const WHEELS_DIR: &str = "/wheels";
 /// The one folder the app user may write (a volume in smoke runs, for sqlite).
 pub const DATA_DIR: &str = "/data";
-/// Where the nginx image serves the static files from.
-pub const NGINX_STATIC_DIR: &str = "/srv/static";
+pub use dockyard_config::container_paths::NGINX_STATIC_DIR;
 
 const SECOND: u64 = 1_000_000_000;
 

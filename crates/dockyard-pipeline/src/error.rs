@@ -199,6 +199,18 @@ pub enum PipelineError {
         /// The versions on offer that satisfy every request (may be empty).
         fitting: Vec<String>,
     },
+    /// A `[[python.ignore]]` entry names a file whose requests the chosen Python satisfies (or that asks for none).
+    #[error("{}: `{key}` overrides {}, but `[python] version = \"{version}\"` satisfies what it asks for", deploy_file.display(), file.display())]
+    PythonIgnoreUnused {
+        /// deploy.toml.
+        deploy_file: PathBuf,
+        /// `python.ignore[0]`.
+        key: String,
+        /// The request file it names.
+        file: PathBuf,
+        /// `[python] version` as resolved.
+        version: String,
+    },
     /// The project's Python request files could not be read.
     #[error(transparent)]
     Python(#[from] dockyard_python::PythonError),
@@ -217,6 +229,7 @@ impl PipelineError {
             PipelineError::Config(_)
             | PipelineError::Template { .. }
             | PipelineError::PythonNotOffered { .. }
+            | PipelineError::PythonIgnoreUnused { .. }
             | PipelineError::Python(_) => exit_code::INVALID_CONFIG,
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
             PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. })
@@ -316,9 +329,10 @@ impl PipelineError {
             PipelineError::Release(error) => error.hint(),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
             PipelineError::PythonNotOffered { fitting, .. } => Some(match fitting.as_slice() {
-                [] => format!("Dockyard offers Python {}; change the project's request, or build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml)", dockyard_config::PythonVersion::ALL.iter().map(|python| format!("{python} (Debian {})", python.debian_suite())).collect::<Vec<_>>().join(" and ")),
+                [] => format!("Dockyard offers Python {}; change the project's request, build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml), or, when the file does not speak for the containers (a Heroku runtime.txt), run on an offered Python on purpose with a `[[python.ignore]]` entry (file, reason)", dockyard_config::PythonVersion::ALL.iter().map(|python| format!("{python} (Debian {})", python.debian_suite())).collect::<Vec<_>>().join(" and ")),
                 fitting => format!("set `[python] version = \"{}\"` in deploy.toml", fitting[0]),
             }),
+            PipelineError::PythonIgnoreUnused { key, .. } => Some(format!("remove the `[[python.ignore]]` entry ({key}): nothing is overridden any more")),
             PipelineError::Python(error) => error.hint(),
             PipelineError::ScanNotConfigured => Some("add a [scan] table with trivy_version (see the repository's deploy.toml); `smoke` and `check` run without one, with a warning".to_owned()),
             PipelineError::SourceChanged { .. } => Some("nothing was built from it; run the command again once the files stop changing (an editor or a generator wrote to the app folder)".to_owned()),

@@ -246,13 +246,16 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
 }
 
 /// Refuses a project whose `requires-python`, `.python-version` or `runtime.txt` (in the app folder or any folder
-/// above it up to deploy.toml's) the chosen Python does not satisfy: never a silent mismatch found deep in pip.
+/// above it up to deploy.toml's) the chosen Python does not satisfy: never a silent mismatch found deep in pip. A file
+/// a `[[python.ignore]]` entry names is overridden on purpose (the plan prints it); an entry with nothing to override
+/// is refused, so it goes the day the request or the version changes.
 fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
     let folders = config
         .app
         .path
         .ancestors()
         .take_while(|folder| folder.starts_with(&config.root));
+    let mut used = vec![false; config.python_ignores.len()];
     for folder in folders {
         for request in dockyard_python::python_requests(folder)? {
             let allowed = |python: dockyard_config::PythonVersion| {
@@ -262,9 +265,18 @@ fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
             if allowed(config.python) {
                 continue;
             }
+            let file = folder.join(&request.file);
+            if let Some(index) = config
+                .python_ignores
+                .iter()
+                .position(|ignore| ignore.file == file)
+            {
+                used[index] = true;
+                continue;
+            }
             let (major, minor, patch) = config.python.release();
             return Err(PipelineError::PythonNotOffered {
-                file: folder.join(&request.file),
+                file,
                 request: format!("`{}` ({})", request.written, request.specifiers()),
                 offered: format!("{major}.{minor}.{patch}"),
                 version: config.python.to_string(),
@@ -275,6 +287,19 @@ fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
                     .collect(),
             });
         }
+    }
+    if let Some(unused) = config
+        .python_ignores
+        .iter()
+        .zip(used)
+        .find_map(|(ignore, used)| (!used).then_some(ignore))
+    {
+        return Err(PipelineError::PythonIgnoreUnused {
+            deploy_file: config.file.clone(),
+            key: unused.key.clone(),
+            file: unused.file.clone(),
+            version: config.python.to_string(),
+        });
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub use dockyard_smoke::{LoadOptions, SmokeOutcome};
 use dockyard_smoke::{Progress, ReportPaths, RunContext, SmokeImage, SmokeInputs, StaticFiles};
 
-use crate::plan::{STATIC_MANIFEST_LABEL, STATIC_URL};
+use crate::plan::{STATIC_LABEL, STATIC_MANIFEST_LABEL, STATIC_URL};
 use crate::run::{throwaway_secret, work_dir, Session};
 use crate::state::ImageRecord;
 use crate::{progress, PipelineError};
@@ -34,6 +34,7 @@ pub async fn smoke(
         static_files: StaticFiles {
             url: STATIC_URL,
             manifest_label: STATIC_MANIFEST_LABEL,
+            tree_label: STATIC_LABEL,
         },
         reports: ReportPaths {
             json: session.prepared.paths.smoke_json.clone(),

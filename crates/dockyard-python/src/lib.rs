@@ -21,4 +21,4 @@ pub use lock::{
 pub use requirements::{
     requirements_closure, Include, IncludeKind, RequirementsFile, RequirementsRole,
 };
-pub use version::{python_requests, PythonRequest, PythonSource, PythonVersion};
+pub use version::{python_requests, PythonRequest, PythonSource, PythonVersion, REQUEST_FILES};

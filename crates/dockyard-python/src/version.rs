@@ -40,6 +40,14 @@ impl fmt::Display for PythonVersion {
     }
 }
 
+/// The names of the files a Python version request is read from, in [`PythonSource`] order.
+pub const REQUEST_FILES: [&str; 4] = [
+    "pyproject.toml",
+    ".python-version",
+    "runtime.txt",
+    "Pipfile",
+];
+
 /// Where a Python version request was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PythonSource {
@@ -119,7 +127,7 @@ impl fmt::Display for PythonRequest {
 /// Every Python version request of the project in `root`, in [`PythonSource`] order; empty when it asks for none.
 pub fn python_requests(root: &Path) -> Result<Vec<PythonRequest>, PythonError> {
     let mut requests = Vec::new();
-    let pyproject_path = Path::new("pyproject.toml");
+    let pyproject_path = Path::new(REQUEST_FILES[0]);
     if let Some(pyproject) = read_toml(root, pyproject_path)? {
         let requested = |path: &[&str]| {
             value_at(&pyproject, path)
@@ -143,7 +151,7 @@ pub fn python_requests(root: &Path) -> Result<Vec<PythonRequest>, PythonError> {
             )?);
         }
     }
-    let python_version_path = Path::new(".python-version");
+    let python_version_path = Path::new(REQUEST_FILES[1]);
     if let Some(text) = read_optional(root, python_version_path)? {
         let written = text
             .lines()
@@ -162,7 +170,7 @@ pub fn python_requests(root: &Path) -> Result<Vec<PythonRequest>, PythonError> {
             |_| bare_version(version),
         )?);
     }
-    let runtime_path = Path::new("runtime.txt");
+    let runtime_path = Path::new(REQUEST_FILES[2]);
     if let Some(text) = read_optional(root, runtime_path)? {
         let written = text.trim();
         requests.push(request(
@@ -172,7 +180,7 @@ pub fn python_requests(root: &Path) -> Result<Vec<PythonRequest>, PythonError> {
             |written| bare_version(written.strip_prefix("python-")?),
         )?);
     }
-    let pipfile_path = Path::new("Pipfile");
+    let pipfile_path = Path::new(REQUEST_FILES[3]);
     if let Some(pipfile) = read_toml(root, pipfile_path)? {
         let requested = ["python_full_version", "python_version"]
             .iter()

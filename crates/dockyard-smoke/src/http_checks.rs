@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dockyard_config::container_paths::APP_DIR;
+use dockyard_config::container_paths::{APP_DIR, NGINX_STATIC_DIR};
 use dockyard_config::Via;
 
 use crate::checks::{http_check_result, http_request_for_check};
@@ -21,9 +21,6 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 const NGINX_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the oversized upload may take.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(20);
-/// Where the nginx image keeps the static files.
-const NGINX_STATIC_ROOT: &str = "/srv/static";
-
 /// How many redirects the static check follows from `[smoke] page`.
 const MAX_REDIRECTS: usize = 5;
 
@@ -101,8 +98,9 @@ fn same_site_path(smoke: &dockyard_config::Smoke, from: &str, location: &str) ->
     Some(path)
 }
 
-/// Every static URL on the rendered page resolves through nginx with immutable caching for hashed names, and both
-/// images carry the same `staticfiles.json` (and the same label for it).
+/// Every static URL on the rendered page resolves through nginx with immutable caching for hashed names, nginx holds
+/// exactly the static files its label names, and both images carry the same `staticfiles.json` (and the same label
+/// for it) when collectstatic wrote one.
 pub(crate) async fn static_checks(
     run: &RunContext<'_>,
     running: &Running,
@@ -171,6 +169,51 @@ pub(crate) async fn static_checks(
         ));
     }
 
+    let label_of = async |image: &SmokeImage, label: &str| -> Option<String> {
+        run.engine
+            .image(&image.id)
+            .await
+            .ok()
+            .flatten()?
+            .labels
+            .get(label)
+            .cloned()
+    };
+
+    let started = Instant::now();
+    let served = tree_in_container(run, nginx_container, NGINX_STATIC_DIR).await;
+    let recorded = label_of(nginx_image, static_files.tree_label).await;
+    let failure = match served {
+        Ok((digest, _)) if recorded.as_deref() == Some(&format!("sha256:{digest}")) => None,
+        Ok((digest, files)) => Some(Failure::new(
+            format!("the files the {} label names", static_files.tree_label),
+            format!(
+                "{files} files, sha256:{digest}; the label says {}",
+                recorded.as_deref().unwrap_or("nothing")
+            ),
+        )),
+        Err(error) => Some(Failure::new(
+            format!("the static files in {NGINX_STATIC_DIR}"),
+            error.to_string(),
+        )),
+    };
+    results.push(CheckResult::timed(
+        "static",
+        "nginx serves the files collectstatic wrote",
+        started,
+        failure,
+    ));
+
+    // A manifest storage reads staticfiles.json in the app: both images carry the one collectstatic wrote. The
+    // export labels both images with its digest only when collectstatic wrote one (not with Django's default
+    // StaticFilesStorage).
+    let (app_label, nginx_label) = (
+        label_of(&run.app_image, static_files.manifest_label).await,
+        label_of(nginx_image, static_files.manifest_label).await,
+    );
+    if app_label.is_none() && nginx_label.is_none() {
+        return Ok(results);
+    }
     let started = Instant::now();
     let static_root = run.config.app.static_root.in_container(APP_DIR);
     let in_app = read_file_from_container(
@@ -182,20 +225,9 @@ pub(crate) async fn static_checks(
     let in_nginx = read_file_from_container(
         run,
         nginx_container,
-        &format!("{NGINX_STATIC_ROOT}/staticfiles.json"),
+        &format!("{NGINX_STATIC_DIR}/staticfiles.json"),
     )
     .await;
-    let label_of = async |image: &SmokeImage| -> Option<String> {
-        run.engine
-            .image(&image.id)
-            .await
-            .ok()
-            .flatten()?
-            .labels
-            .get(static_files.manifest_label)
-            .cloned()
-    };
-    let (app_label, nginx_label) = (label_of(&run.app_image).await, label_of(nginx_image).await);
     let same_label = app_label.is_some() && app_label == nginx_label;
     let failure = match (in_app, in_nginx) {
         (Ok(app_manifest), Ok(nginx_manifest)) if app_manifest == nginx_manifest && same_label => {
@@ -230,6 +262,46 @@ pub(crate) async fn static_checks(
         failure,
     ));
     Ok(results)
+}
+
+/// The digest ([`dockyard_context::tree_sha256`]) and the number of files of the folder `path` in `container`.
+async fn tree_in_container(
+    run: &RunContext<'_>,
+    container: &str,
+    path: &str,
+) -> Result<(String, usize), SmokeError> {
+    let download = run.work_dir.join(format!(
+        "tree-{}.tar",
+        container.get(..12).unwrap_or(container)
+    ));
+    tokio::fs::create_dir_all(&run.work_dir)
+        .await
+        .map_err(|source| SmokeError::Io {
+            operation: "creating",
+            path: run.work_dir.clone(),
+            source,
+        })?;
+    run.engine
+        .download_to_file(container, &format!("{path}/."), &download)
+        .await?;
+    tokio::task::spawn_blocking(move || {
+        let io_error = |source| SmokeError::Io {
+            operation: "reading the archive",
+            path: download.clone(),
+            source,
+        };
+        let file = std::fs::File::open(&download).map_err(io_error)?;
+        let digest = dockyard_context::archive_tree_sha256(std::io::BufReader::new(file))
+            .map_err(|error| io_error(std::io::Error::other(error)));
+        let _ = std::fs::remove_file(&download);
+        digest
+    })
+    .await
+    .map_err(|error| SmokeError::Io {
+        operation: "reading the archive",
+        path: PathBuf::from(path),
+        source: std::io::Error::other(error),
+    })?
 }
 
 /// A static file must answer 200, with a year of immutable caching for a hashed name and without it otherwise.

@@ -58,8 +58,11 @@ pub struct RunContext<'a> {
 pub struct StaticFiles<'a> {
     /// The URL prefix, e.g. `/static/`.
     pub url: &'a str,
-    /// The image label carrying the sha256 of `staticfiles.json`, on both images.
+    /// The image label carrying the sha256 of `staticfiles.json`, on both images when collectstatic wrote one.
     pub manifest_label: &'a str,
+    /// The nginx image's label carrying the digest of the static files it serves (`sha256:` and
+    /// `dockyard_context::tree_sha256` of the files collectstatic wrote).
+    pub tree_label: &'a str,
 }
 
 /// Everything a full smoke run needs.

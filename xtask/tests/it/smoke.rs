@@ -267,6 +267,28 @@ fn smoke_fails_precisely_when_a_static_file_is_missing() {
         "COPY static/ /srv/static/\nRUN rm /srv/static/notes/logo.*.svg",
     );
     assert_smoke_fails(&engine, &project, "/static/notes/logo.", "HTTP 404");
+    // The image's files no longer match the static files the export recorded on its label.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project.path(&format!("target/dockyard/{}-smoke.json", project.name)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let served = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "nginx serves the files collectstatic wrote")
+        .unwrap_or_else(|| panic!("no static files check in {report}"));
+    assert_eq!(served["passed"], false, "{served}");
+    assert!(
+        served["actual"]
+            .as_str()
+            .unwrap()
+            .contains("; the label says sha256:"),
+        "{served}"
+    );
 }
 
 #[test]

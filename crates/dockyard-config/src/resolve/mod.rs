@@ -46,7 +46,7 @@ use self::dependencies::resolve_dependencies;
 use self::nginx::resolve_nginx;
 use self::production::resolve_production;
 use self::project::resolve_project;
-use self::python::resolve_python;
+use self::python::{resolve_python, resolve_python_ignores};
 use self::release::resolve_release;
 use self::scan::resolve_scan;
 use self::smoke::resolve_smoke;
@@ -78,6 +78,7 @@ pub(crate) fn resolve_document(
         document.dependencies.as_ref(),
     )?;
     let python = resolve_python(origin, document.python.as_ref())?;
+    let python_ignores = resolve_python_ignores(origin, document.python.as_ref(), &app.path)?;
     let assets = match &document.assets {
         Some(assets) => Some(resolve_assets(origin, assets, &app)?),
         None => None,
@@ -158,6 +159,7 @@ pub(crate) fn resolve_document(
         app,
         dependencies,
         python,
+        python_ignores,
         bases,
         builder,
         production,

@@ -291,6 +291,15 @@ broken_case!(python_version_with_prefix, "version = \"3.11\"" => "version = \"py
 broken_case!(python_version_wrong_type_float, "version = \"3.11\"" => "version = 3.11");
 broken_case!(python_version_wrong_type_integer, "version = \"3.11\"" => "version = 3");
 broken_case!(python_unknown_key, "[python]\nversion = \"3.11\"" => "[python]\npython_version = \"3.11\"");
+broken_case!(python_ignore_not_a_request_file, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"app/requirements.txt\"\nreason = \"x\"");
+broken_case!(python_ignore_missing_file, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"app/.python-version\"\nreason = \"x\"");
+broken_case!(python_ignore_below_the_app_folder, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"app/frontend/Pipfile\"\nreason = \"x\"");
+broken_case!(python_ignore_escapes, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"../runtime.txt\"\nreason = \"x\"");
+broken_case!(python_ignore_absolute, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"/app/runtime.txt\"\nreason = \"x\"");
+broken_case!(python_ignore_twice, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"app/runtime.txt\"\nreason = \"x\"\n\n[[python.ignore]]\nfile = \"app/runtime.txt\"\nreason = \"y\"");
+broken_case!(python_ignore_empty_reason, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"app/runtime.txt\"\nreason = \"  \"");
+broken_case!(python_ignore_missing_reason, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"app/runtime.txt\"");
+broken_case!(python_ignore_unknown_key, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[[python.ignore]]\nfile = \"app/runtime.txt\"\nreason = \"x\"\nexpires = \"2027-01-01\"");
 
 // Closed sets of names and dates, resolved into enums and a date.
 broken_case!(scan_misconfig_severity_close_match, "misconfig_fail_on_severity = \"Medium\"" => "misconfig_fail_on_severity = \"Meduim\"");

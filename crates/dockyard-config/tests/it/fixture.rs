@@ -214,6 +214,8 @@ pub const FIXTURE_FILES: &[&str] = &[
     "certs/ca.pem",
     "app/frontend/package.json",
     "app/frontend/package-lock.json",
+    "app/runtime.txt",
+    "app/frontend/Pipfile",
 ];
 
 /// Writes the fixture files (less `removed`, plus `added`) and `deploy.toml` into a new folder.

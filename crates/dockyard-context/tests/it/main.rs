@@ -1,4 +1,4 @@
-//! Integration tests for dockyard-context: determinism, filtering, symlinks, special files, members, parallel gzip, tarball files and safe unpacking.
+//! Integration tests for dockyard-context: determinism, filtering, symlinks, special files, members, parallel gzip, tarball files, tree digests and safe unpacking.
 
 mod bad_source_trees;
 mod deny_list;
@@ -10,4 +10,5 @@ mod special_files;
 mod support;
 mod symlinks;
 mod tarball_file;
+mod tree_digest;
 mod unpack;

@@ -116,6 +116,14 @@ impl Plan {
                 process.command.join(" ")
             ));
         }
+        for ignore in &config.python_ignores {
+            line(format!(
+                "  python     {}, overriding {}: {}",
+                config.python,
+                relative(&ignore.file),
+                ignore.reason
+            ));
+        }
         line(format!(
             "  deps       {} ({})",
             self.dependencies.summary,

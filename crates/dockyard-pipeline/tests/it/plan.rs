@@ -506,7 +506,7 @@ fn a_python_the_base_images_do_not_bring_is_refused_at_plan_time() {
         None,
         Some((
             "[ROOT]/pyproject.toml: the project asks for Python `>=3.12,<3.13` (>=3.12, <3.13), but the base images bring Python 3.11.2 (`[python] version = \"3.11\"` in deploy.toml)",
-            "Dockyard offers Python 3.11 (Debian bookworm) and 3.13 (Debian trixie); change the project's request, or build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml)",
+            "Dockyard offers Python 3.11 (Debian bookworm) and 3.13 (Debian trixie); change the project's request, build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml), or, when the file does not speak for the containers (a Heroku runtime.txt), run on an offered Python on purpose with a `[[python.ignore]]` entry (file, reason)",
         )),
     );
     dockyard_reliability::record(
@@ -515,6 +515,49 @@ fn a_python_the_base_images_do_not_bring_is_refused_at_plan_time() {
         "app/.python-version 3.13 with the default [python] version, and requires-python >=3.12,<3.13 in pyproject.toml",
         "refused at plan time (exit 3) naming the file, the request and the Python the bases bring; the hint names the fitting [python] version or the versions on offer",
         "dockyard-pipeline::plan::a_python_the_base_images_do_not_bring_is_refused_at_plan_time",
+    );
+}
+
+#[test]
+fn a_python_ignore_entry_overrides_its_file_on_purpose_and_must_override_something() {
+    let project = Project::copy_of_repository();
+    std::fs::write(project.path("app/runtime.txt"), "python-3.12.4\n").expect("write the request");
+    let path = project.path("deploy.toml");
+    let toml = std::fs::read_to_string(&path).expect("read deploy.toml");
+    std::fs::write(
+        &path,
+        format!("{toml}\n[[python.ignore]]\nfile = \"app/runtime.txt\"\nreason = \"Heroku's pin; the containers run Debian's Python\"\n"),
+    )
+    .expect("write deploy.toml");
+    let prepared = project
+        .try_prepare()
+        .expect("the ignored request is overridden");
+    let rendered = plan::plan(&prepared, &State::default()).render_text();
+    assert!(
+        rendered.contains("  python     3.11, overriding app/runtime.txt: Heroku's pin; the containers run Debian's Python\n"),
+        "the plan prints every override:\n{rendered}"
+    );
+
+    // The request changes and fits: the entry has nothing left to override, and must go.
+    std::fs::write(project.path("app/runtime.txt"), "python-3.11.2\n").expect("write the request");
+    let error = project
+        .try_prepare()
+        .expect_err("an entry with nothing to override is refused");
+    assert_eq!(error.exit_code(), exit_code::INVALID_CONFIG);
+    assert_eq!(
+        project.redact_root(&error.to_string()),
+        "[ROOT]/deploy.toml: `python.ignore[0]` overrides [ROOT]/app/runtime.txt, but `[python] version = \"3.11\"` satisfies what it asks for"
+    );
+    assert_eq!(
+        error.hint().as_deref(),
+        Some("remove the `[[python.ignore]]` entry (python.ignore[0]): nothing is overridden any more")
+    );
+    dockyard_reliability::record(
+        dockyard_reliability::Category::BadConfig,
+        "python_ignore_unused",
+        "a [[python.ignore]] entry for app/runtime.txt whose request 3.11 satisfies",
+        "refused at plan time (exit 3) naming deploy.toml, the entry and the file; the hint says to remove the entry",
+        "dockyard-pipeline::plan::a_python_ignore_entry_overrides_its_file_on_purpose_and_must_override_something",
     );
 }
 
