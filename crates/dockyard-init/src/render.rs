@@ -137,6 +137,31 @@ fn render_python(out: &mut String, inspection: &Inspection) {
             let _ = writeln!(out, "version = {}", quote(chosen.version_key));
         }
     }
+    render_official_images(out, inspection);
+}
+
+/// The official python images a team with a registry would pick instead of the Debian recipes, as a comment: the
+/// templates work on both (Python in `/usr/local` or in `/usr`).
+fn render_official_images(out: &mut String, inspection: &Inspection) {
+    let (version, suite) = match inspection.python {
+        PythonChoice::Offered(chosen) | PythonChoice::NoneFits(chosen) => {
+            (chosen.version_key, chosen.suite)
+        }
+        PythonChoice::NotAsked => {
+            let python = dockyard_config::PythonVersion::DEFAULT;
+            (python.as_str(), python.debian_suite())
+        }
+    };
+    let _ = writeln!(out, "\n# The bases are Debian {suite} recipes, bootstrapped with mmdebstrap when no registry has them. With a");
+    let _ = writeln!(out, "# registry (GitHub Actions, most CI), the official images are the usual choice: uncomment, pull once, then pin");
+    let _ = writeln!(out, "# each by digest (`image = \"python:{version}-slim-{suite}@sha256:...\"`). The builder needs a compiler: the full image.");
+    let _ = writeln!(out, "# Debian packages added through [production] or [builder] packages need the recipes (or images of your own).");
+    let _ = writeln!(out, "# [base.runtime]");
+    let _ = writeln!(out, "# image = \"python:{version}-slim-{suite}\"");
+    let _ = writeln!(out, "# pull = true");
+    let _ = writeln!(out, "# [base.builder]");
+    let _ = writeln!(out, "# image = \"python:{version}-{suite}\"");
+    let _ = writeln!(out, "# pull = true");
 }
 
 /// Writes `[dependencies]` for lock-file formats; returns the requirements files for `[app]` otherwise.

@@ -1,7 +1,8 @@
 //! Assembled images on a real engine: the production and nginx images Dockyard writes hold the same configuration
 //! and files as the engine's build of the built-in Dockerfiles from the same exported contexts; the same inputs give
 //! the same image ids (rebuilt with `--force`, and with the dependencies layer made again from nothing); a source
-//! edit changes the production image and keeps the nginx image, a static file edit changes the nginx image.
+//! edit changes the production image and keeps the nginx image, a static file edit changes the nginx image; bases laid
+//! out like the official python images (Python in /usr/local) carry the whole pipeline.
 
 use std::collections::BTreeMap;
 
@@ -274,5 +275,87 @@ fn ctrl_c_while_the_dependencies_layer_is_made_leaves_nothing_behind() {
         ),
         &format!("{outcome}; no dependencies layer kept"),
         &format!("xtask::assembled::{test}"),
+    );
+}
+
+/// The official python images keep Python in `/usr/local` (`/usr/local/bin/python3`, its standard library in
+/// `/usr/local/lib/python3.X`), with no `/usr/bin/python3`; Debian's keep it in `/usr`. Bases laid out like the
+/// official ones (made here from the Debian bases by moving Python there, since no registry is reachable) carry the
+/// builder's tests, the assembled production image and smoke, and the app runs on `/usr/local`'s Python.
+#[test]
+fn bases_laid_out_like_the_official_python_images_build_and_pass_smoke() {
+    let test = "bases_laid_out_like_the_official_python_images_build_and_pass_smoke";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = Project::copy("dockyard-it-usr-local");
+    let bases = project.xtask(&["base"]);
+    assert!(bases.status.success(), "{}", stderr(&bases));
+    // Python, its standard library (with Debian's venv and ensurepip) and its headers moved to /usr/local, as the
+    // official images have them; the build fails unless nothing is left in /usr and /usr/local's Python runs.
+    let move_python = "RUN set -eux; \\
+        version=\"$(python3 -c 'import sys; print(f\"{sys.version_info[0]}.{sys.version_info[1]}\")')\"; \\
+        mkdir -p /usr/local/bin \"/usr/local/lib/python$version\" /usr/local/include; \\
+        mv \"/usr/bin/python$version\" /usr/local/bin/; \\
+        cp -a \"/usr/lib/python$version/.\" \"/usr/local/lib/python$version/\"; rm -rf \"/usr/lib/python$version\"; \\
+        if [ -d \"/usr/include/python$version\" ]; then mv \"/usr/include/python$version\" /usr/local/include/; fi; \\
+        rm -f /usr/bin/python3; \\
+        ln -s \"python$version\" /usr/local/bin/python3; ln -s python3 /usr/local/bin/python; \\
+        test ! -e /usr/bin/python3; \\
+        python3 -c 'import sys, venv; assert sys.base_prefix == \"/usr/local\", sys.base_prefix'\n\
+        ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8\n";
+    let layouts = [
+        (
+            "dockyard/python-runtime:bookworm",
+            "dockyard-it/usr-local-runtime:bookworm",
+        ),
+        (
+            "dockyard/python-builder:bookworm",
+            "dockyard-it/usr-local-builder:bookworm",
+        ),
+    ];
+    for (debian, official) in layouts {
+        crate::services::build_test_image(
+            &engine,
+            official,
+            &format!("FROM {debian}\n{move_python}"),
+        );
+    }
+    for (name, (debian, official)) in ["runtime", "builder"].into_iter().zip(layouts) {
+        let deploy = std::fs::read_to_string(project.path("deploy.toml")).unwrap();
+        let start = deploy
+            .find(&format!("[base.{name}]\nimage = \"{debian}\""))
+            .unwrap_or_else(|| panic!("no [base.{name}] table in the sample's deploy.toml"));
+        let end = start + deploy[start..].find("\n\n").unwrap();
+        let written = format!("[base.{name}]\nimage = \"{official}\"\npull = false");
+        std::fs::write(
+            project.path("deploy.toml"),
+            format!("{}{written}{}", &deploy[..start], &deploy[end..]),
+        )
+        .unwrap();
+    }
+    let smoke = project.xtask(&["smoke"]);
+    assert_eq!(smoke.status.code(), Some(0), "{}", stderr(&smoke));
+    let script = "import os, sys; print(sys.base_prefix, os.path.realpath(sys.executable), os.path.exists('/usr/bin/python3'))";
+    let ran = project.xtask(&["run", "--", "python", "-c", script]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    let printed = crate::support::stdout(&ran);
+    assert!(
+        printed
+            .trim()
+            .starts_with("/usr/local /usr/local/bin/python3.")
+            && printed.trim().ends_with(" False"),
+        "the app should run on /usr/local's Python: {printed}"
+    );
+    crate::support::assert_no_leftovers(&engine, &project);
+    cleanup_images(&engine, &project);
+    runtime().block_on(async {
+        for (_, official) in layouts {
+            let _ = engine.remove_image(official).await;
+        }
+    });
+    eprintln!(
+        "{test}: the builder's tests, the assembled images and smoke on /usr/local's Python: {}",
+        printed.trim()
     );
 }

@@ -230,22 +230,25 @@ fn check_builds(name: &str) {
     };
     let (_temp, project, written) = prepare(name);
     let deploy = project.join("deploy.toml");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-    command
-        .arg("--config")
-        .arg(&deploy)
-        .arg("check")
-        .env_remove("SOURCE_DATE_EPOCH");
-    if Path::new(HOST_CA_BUNDLE).is_file() {
-        command.env("DOCKYARD_CA_BUNDLE", HOST_CA_BUNDLE);
-    }
+    let command = |subcommand: &str| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
+            .arg("--config")
+            .arg(&deploy)
+            .arg(subcommand)
+            .env_remove("SOURCE_DATE_EPOCH");
+        if Path::new(HOST_CA_BUNDLE).is_file() {
+            command.env("DOCKYARD_CA_BUNDLE", HOST_CA_BUNDLE);
+        }
+        command
+    };
     let started = std::time::Instant::now();
-    let output = command.output().unwrap();
+    let output = command("check").output().unwrap();
+    let cold_seconds = started.elapsed().as_secs_f64();
     let error = stderr(&output);
     eprintln!(
-        "--- xtask check {name} (exit {:?}, {:.0} s)\n{}{}",
+        "--- xtask check {name} (exit {:?}, {cold_seconds:.0} s)\n{}{}",
         output.status.code(),
-        started.elapsed().as_secs_f64(),
         stdout(&output),
         crate::support::tail(&error, 120)
     );
@@ -279,6 +282,19 @@ fn check_builds(name: &str) {
                 through_nginx >= 2,
                 "{name}: smoke read the page and its static files through nginx: {checks:?}"
             );
+            // Nothing changed since: a build runs no step, and the plan agrees.
+            let started = std::time::Instant::now();
+            let again = command("build").output().unwrap();
+            let seconds = started.elapsed().as_secs_f64();
+            let log = stderr(&again);
+            assert_eq!(again.status.code(), Some(0), "{name}: no-op build:\n{log}");
+            for step in ["builder image", "export", "production image", "nginx image"] {
+                assert!(
+                    log.contains(&format!("{step}: skipped")),
+                    "{name}: the no-op build ran `{step}`:\n{log}"
+                );
+            }
+            eprintln!("--- {name}: cold check {cold_seconds:.0} s, no-op build {seconds:.2} s");
         }
         Some(blocked) => {
             assert_ne!(

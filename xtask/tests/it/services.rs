@@ -18,7 +18,7 @@ fn smoke_checks(project: &Project) -> Vec<serde_json::Value> {
 }
 
 /// Builds an image tagged `tag` from `dockerfile` (an empty context).
-fn build_test_image(engine: &Engine, tag: &str, dockerfile: &str) {
+pub(crate) fn build_test_image(engine: &Engine, tag: &str, dockerfile: &str) {
     let folder = tempfile::tempdir().unwrap();
     let context = folder.path().join("context.tar");
     {
