@@ -464,6 +464,9 @@ pub struct Release {
     /// The name of the environment variable holding the registry password (default
     /// `DOCKYARD_REGISTRY_PASSWORD`); never the password itself.
     pub password_env: String,
+    /// The name of the environment variable holding the Ed25519 private key (PKCS#8 PEM) that signs each image's
+    /// provenance as a DSSE envelope; `None`: the provenance is pushed unsigned. Never the key itself.
+    pub signing_key_env: Option<String>,
 }
 
 impl Release {

@@ -363,6 +363,8 @@ pub struct Release {
     pub username_env: Option<Spanned<String>>,
     /// `password_env`: the name of the environment variable holding the registry password.
     pub password_env: Option<Spanned<String>>,
+    /// `signing_key_env`: the name of the environment variable holding the PEM key that signs the provenance.
+    pub signing_key_env: Option<Spanned<String>>,
 }
 
 /// `[context]`.

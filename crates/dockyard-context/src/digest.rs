@@ -41,6 +41,11 @@ impl<W: Write> Write for Sha256HashingWriter<W> {
     }
 }
 
+/// The lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Returns the lowercase hex sha256 of a file's bytes, streaming the file in small chunks.
 pub fn sha256_file(path: &Path) -> Result<String, ContextError> {
     let read_file_error = |source| ContextError::ReadFile {

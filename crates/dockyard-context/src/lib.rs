@@ -35,7 +35,7 @@ mod tarball_file;
 mod unpack;
 
 pub use deny::BUILTIN_DENY;
-pub use digest::{archive_tree_sha256, sha256_file, tree_sha256};
+pub use digest::{archive_tree_sha256, sha256_file, sha256_hex, tree_sha256};
 pub use dockerignore::dockerignore_pattern_to_gitignore;
 pub use error::ContextError;
 pub use members::Member;

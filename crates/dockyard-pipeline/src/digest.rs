@@ -56,10 +56,7 @@ impl Inputs {
     }
 }
 
-/// Hex sha256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use dockyard_context::sha256_hex;
 
 #[cfg(test)]
 mod tests {

@@ -251,7 +251,9 @@ impl PipelineError {
                 ReleaseError::DirtyTree
                 | ReleaseError::InvalidVersion { .. }
                 | ReleaseError::NoReleaseTable
-                | ReleaseError::Unscanned => exit_code::RELEASE_REFUSED,
+                | ReleaseError::Unscanned
+                | ReleaseError::SigningKeyMissing { .. }
+                | ReleaseError::SigningKeyInvalid { .. } => exit_code::RELEASE_REFUSED,
                 ReleaseError::PushFailed { .. } | ReleaseError::Credentials(_) => {
                     exit_code::PUSH_FAILED
                 }
@@ -259,7 +261,9 @@ impl PipelineError {
                     exit_code::ENGINE_UNREACHABLE
                 }
                 ReleaseError::Io { .. } => exit_code::UNEXPECTED,
-                ReleaseError::Engine(_) | ReleaseError::Context(_) => exit_code::BUILD_FAILED,
+                ReleaseError::Engine(_) | ReleaseError::Context(_) | ReleaseError::Image(_) => {
+                    exit_code::BUILD_FAILED
+                }
             },
             PipelineError::ScanPolicyViolated { .. } => exit_code::SCAN_POLICY_VIOLATED,
             PipelineError::VulnerabilityScanNotRun { .. } => exit_code::SCAN_INFRASTRUCTURE,

@@ -162,6 +162,12 @@ pub fn run_goal(config: DeployConfig, goal: Goal, force: bool) -> Result<Report,
         Some(options) => Some(release::preflight(&prepared, &options)?),
         None => None,
     };
+    if let Goal::Release { options, .. } = &goal {
+        // A release that would push reads its provenance signing key before anything is built.
+        if !options.dry_run {
+            release::check_signing_key(&prepared)?;
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

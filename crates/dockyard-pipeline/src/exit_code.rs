@@ -94,7 +94,7 @@ pub const ALL: &[ExitCodeDoc] = &[
     doc(
         RELEASE_REFUSED,
         "the release refused to start",
-        "a dirty git tree (without `--allow-dirty`), an invalid version, no `[release]` table",
+        "a dirty git tree (without `--allow-dirty`), an invalid version, no `[release]` table, a provenance signing key that is missing or not a key",
     ),
     doc(
         BENCH_REGRESSED,

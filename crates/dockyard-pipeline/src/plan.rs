@@ -19,6 +19,7 @@ use crate::state::{ExportRecord, State};
 pub use crate::step::Step;
 use crate::{template, PipelineError};
 
+mod python;
 mod render;
 pub use dockyard_config::Paths;
 
@@ -131,7 +132,7 @@ pub struct SourceSummary {
 
 /// Loads nothing: takes a validated config and computes everything the plan and the run share.
 pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared, PipelineError> {
-    check_python_requests(&config)?;
+    python::check_python_requests(&config)?;
     let locked = crate::locked::lock(&config)?;
     let name = &config.project.name;
     let paths = Paths::new(&config.root, name);
@@ -243,65 +244,6 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         kit_sha256,
         config,
     })
-}
-
-/// Refuses a project whose `requires-python`, `.python-version` or `runtime.txt` (in the app folder or any folder
-/// above it up to deploy.toml's) the chosen Python does not satisfy: never a silent mismatch found deep in pip. A file
-/// a `[[python.ignore]]` entry names is overridden on purpose (the plan prints it); an entry with nothing to override
-/// is refused, so it goes the day the request or the version changes.
-fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
-    let folders = config
-        .app
-        .path
-        .ancestors()
-        .take_while(|folder| folder.starts_with(&config.root));
-    let mut used = vec![false; config.python_ignores.len()];
-    for folder in folders {
-        for request in dockyard_python::python_requests(folder)? {
-            let allowed = |python: dockyard_config::PythonVersion| {
-                let (major, minor, patch) = python.release();
-                request.allows(dockyard_python::PythonVersion::new(major, minor, patch))
-            };
-            if allowed(config.python) {
-                continue;
-            }
-            let file = folder.join(&request.file);
-            if let Some(index) = config
-                .python_ignores
-                .iter()
-                .position(|ignore| ignore.file == file)
-            {
-                used[index] = true;
-                continue;
-            }
-            let (major, minor, patch) = config.python.release();
-            return Err(PipelineError::PythonNotOffered {
-                file,
-                request: format!("`{}` ({})", request.written, request.specifiers()),
-                offered: format!("{major}.{minor}.{patch}"),
-                version: config.python.to_string(),
-                fitting: dockyard_config::PythonVersion::ALL
-                    .iter()
-                    .filter(|python| allowed(**python))
-                    .map(ToString::to_string)
-                    .collect(),
-            });
-        }
-    }
-    if let Some(unused) = config
-        .python_ignores
-        .iter()
-        .zip(used)
-        .find_map(|(ignore, used)| (!used).then_some(ignore))
-    {
-        return Err(PipelineError::PythonIgnoreUnused {
-            deploy_file: config.file.clone(),
-            key: unused.key.clone(),
-            file: unused.file.clone(),
-            version: config.python.to_string(),
-        });
-    }
-    Ok(())
 }
 
 /// The ignore rules for the app source, from deploy.toml's [context] table, plus the `target/` folder holding

@@ -2,6 +2,7 @@
 //! for `dockyard-release`, and prints its progress.
 
 use dockyard_release::manifest::{BaseSummary, ContextSummary, ImageKind, SmokeSummaryRecord};
+use dockyard_release::provenance::{BuildFacts, Material};
 use dockyard_release::{ImageToRelease, Publication};
 pub use dockyard_release::{Mode, Preflight, ReleaseError, ReleaseManifest, ReleaseOptions};
 
@@ -24,6 +25,20 @@ pub fn preflight(
     )?)
 }
 
+/// Refuses a release whose `[release] signing_key_env` holds no usable key (the variable is named, its value never
+/// shown), before anything is built.
+pub fn check_signing_key(prepared: &Prepared) -> Result<(), PipelineError> {
+    let variable = prepared
+        .config
+        .release
+        .as_ref()
+        .and_then(|release| release.signing_key_env.as_deref());
+    if let Some(variable) = variable {
+        dockyard_release::signing::SigningKey::from_env(variable)?;
+    }
+    Ok(())
+}
+
 /// Tags and pushes (or archives) the images after every gate passed, and writes release.json; `Mode::Check`
 /// writes release.json and stops before tagging.
 pub async fn publish(
@@ -34,13 +49,16 @@ pub async fn publish(
     smoke: &SmokeOutcome,
 ) -> Result<ReleaseManifest, PipelineError> {
     let export = session.exported_context()?;
+    let sbom = |kind: ImageKind| scan.and_then(|scan| scan.sbom(&kind.to_string()));
     let mut images = vec![ImageToRelease {
         kind: ImageKind::App,
         image_id: session.production_image()?.id,
+        sbom: sbom(ImageKind::App),
     }];
     images.extend(session.state.nginx.iter().map(|nginx| ImageToRelease {
         kind: ImageKind::Nginx,
         image_id: nginx.id.clone(),
+        sbom: sbom(ImageKind::Nginx),
     }));
     let (config, provenance) = (&session.prepared.config, &session.prepared.provenance);
     let bases = session.state.bases.iter().map(|(name, base)| {
@@ -72,6 +90,38 @@ pub async fn publish(
             report: smoke.json_path.clone(),
         },
         paths: session.prepared.paths.clone(),
+        build: build_facts(session)?,
     };
     Ok(dockyard_release::publish(publication).await?)
+}
+
+/// What the provenance says the images were built from and by: deploy.toml and the dependency files the builder
+/// installed from (paths relative to deploy.toml's folder), Dockyard's version and the run.
+fn build_facts(session: &Session) -> Result<BuildFacts, PipelineError> {
+    let config = &session.prepared.config;
+    let deploy_file = Material {
+        path: config
+            .file
+            .strip_prefix(&config.root)
+            .unwrap_or(&config.file)
+            .display()
+            .to_string(),
+        sha256: dockyard_context::sha256_file(&config.file)?,
+    };
+    let dependency_files = session
+        .prepared
+        .locked
+        .files
+        .iter()
+        .map(|file| Material {
+            path: file.path.clone(),
+            sha256: dockyard_context::sha256_hex(&file.bytes),
+        })
+        .collect();
+    Ok(BuildFacts {
+        deploy_file: Some(deploy_file),
+        dependency_files,
+        dockyard_version: env!("CARGO_PKG_VERSION").to_owned(),
+        run_id: session.run_id.clone(),
+    })
 }

@@ -1,6 +1,8 @@
 //! `scan`: trivy on the built images, one at a time (trivy's file cache locks across processes), each exported
 //! through the engine to a `docker save` archive so trivy needs no engine socket; then the policy gate in Rust.
 //!
+//! The shipped images (app, nginx) also get a CycloneDX SBOM from the same archive, written beside the reports.
+//!
 //! A missing vulnerability database never passes silently: the image is scanned again without the vulnerability
 //! scanner, the summary says "vulnerability scan not run", and the caller decides whether that fails the run.
 
@@ -8,11 +10,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use dockyard_config::ImageKind;
+use dockyard_release::attachments::SbomFile;
 use dockyard_release::manifest::{NotScanned, ScanSummaryRecord};
 use dockyard_scan::{
     policy::{self, IgnoreEntry, Policy},
     render::{ImageScan, ScanSummary, VulnScanStatus},
     runner::{self, TrivyInvocation},
+    sbom::SbomInvocation,
     ScanError,
 };
 
@@ -29,9 +33,19 @@ pub struct ScanOutcome {
     pub json_path: PathBuf,
     /// The SARIF report on disk (for GitHub code scanning).
     pub sarif_path: PathBuf,
+    /// The CycloneDX SBOM of each shipped image scanned (`app`, `nginx`), by image name.
+    pub sboms: Vec<(String, SbomFile)>,
 }
 
 impl ScanOutcome {
+    /// The SBOM of the image `name` (`app`, `nginx`), when the scan wrote one.
+    pub fn sbom(&self, name: &str) -> Option<SbomFile> {
+        self.sboms
+            .iter()
+            .find(|(image, _)| image == name)
+            .map(|(_, file)| file.clone())
+    }
+
     /// Images whose vulnerability scan did not run, with the reason.
     pub fn vulnerability_scan_not_run(&self) -> Vec<(String, String)> {
         self.summary
@@ -103,6 +117,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
 
     let mut reports = Vec::new();
     let mut images = Vec::new();
+    let mut sboms = Vec::new();
     for &image_kind in &scan_config.images {
         let image_name = image_kind.as_str();
         let image_started = Instant::now();
@@ -142,11 +157,51 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
             }
             Err(error) => return Err(error.into()),
         };
+        // The shipped images get a bill of materials from the same archive (no database needed).
+        let sbom = if image_kind == ImageKind::Builder {
+            None
+        } else {
+            let invocation = SbomInvocation {
+                program: program.clone(),
+                image_archive: archive.clone(),
+                reference: record.tag.clone(),
+                cache_dir: scan_config.cache_dir.clone(),
+                timeout_seconds: scan_config.timeout_seconds,
+                output: dockyard_scan::sbom::sbom_path(&reports_folder, image_name),
+            };
+            let output = invocation.output.clone();
+            let summary =
+                tokio::task::spawn_blocking(move || dockyard_scan::sbom::write_sbom(&invocation))
+                    .await
+                    .map_err(|error| {
+                        PipelineError::Internal(format!("the SBOM writer panicked: {error}"))
+                    })??;
+            let sha256 = dockyard_context::sha256_file(&output)?;
+            sboms.push((
+                image_name.to_owned(),
+                SbomFile {
+                    path: output,
+                    sha256,
+                    spec_version: summary.spec_version.clone(),
+                    components: summary.components,
+                },
+            ));
+            Some(summary)
+        };
         let _ = std::fs::remove_file(&archive);
         progress::done(
             &format!("scan {image_name}"),
             image_started,
-            &format!("{} results", report.results.len()),
+            &match &sbom {
+                Some(sbom) => format!(
+                    "{} results; SBOM: CycloneDX {}, {} components ({} Python packages)",
+                    report.results.len(),
+                    sbom.spec_version,
+                    sbom.components,
+                    sbom.python_packages.len()
+                ),
+                None => format!("{} results", report.results.len()),
+            },
         );
         reports.push((image_name.to_owned(), report));
         images.push(ImageScan {
@@ -205,6 +260,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
         summary,
         json_path,
         sarif_path,
+        sboms,
     }))
 }
 

@@ -35,6 +35,22 @@ pub enum ReleaseError {
         /// The last error.
         message: String,
     },
+    /// `[release] signing_key_env` names a variable that is unset or empty.
+    #[error("release refused: the provenance signing key variable {variable} is not set")]
+    SigningKeyMissing {
+        /// The variable's name.
+        variable: String,
+    },
+    /// The signing key is not an Ed25519 private key in PKCS#8 PEM.
+    #[error(
+        "release refused: {variable} does not hold an Ed25519 private key in PKCS#8 PEM ({reason})"
+    )]
+    SigningKeyInvalid {
+        /// The variable's name.
+        variable: String,
+        /// Why the parser refused it (never the key).
+        reason: String,
+    },
     /// Registry credentials could not be read.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
@@ -44,6 +60,9 @@ pub enum ReleaseError {
     /// An image archive could not be hashed.
     #[error(transparent)]
     Context(#[from] dockyard_context::ContextError),
+    /// The image carrying an SBOM could not be written.
+    #[error(transparent)]
+    Image(#[from] dockyard_image::ImageError),
     /// A file the release writes.
     #[error("{operation} {}: {source}", path.display())]
     Io {
@@ -91,10 +110,16 @@ impl ReleaseError {
             ReleaseError::PushFailed { .. } => Some(
                 "no moving tag was moved; check the registry and the credentials ([release] username_env / password_env), then run the release again".to_owned(),
             ),
+            ReleaseError::SigningKeyMissing { variable } => Some(format!(
+                "export {variable} with the key's PEM text (`openssl genpkey -algorithm ed25519` makes one; in CI, a secret), or remove [release] signing_key_env to push the provenance unsigned"
+            )),
+            ReleaseError::SigningKeyInvalid { variable, .. } => Some(format!(
+                "{variable} must hold the whole `-----BEGIN PRIVATE KEY-----` block of an Ed25519 key (`openssl genpkey -algorithm ed25519 -out key.pem`)"
+            )),
             ReleaseError::Credentials(error) => error.hint(),
             ReleaseError::Engine(error) => error.hint(),
             ReleaseError::Context(error) => error.hint(),
-            ReleaseError::Io { .. } => None,
+            ReleaseError::Image(_) | ReleaseError::Io { .. } => None,
         }
     }
 }

@@ -8,13 +8,16 @@
 //! Nothing is printed here: progress goes through the caller's [`Progress`].
 #![warn(missing_docs)]
 
+pub mod attachments;
 pub mod credentials;
 mod error;
 pub mod git;
 pub mod manifest;
 mod preflight;
 mod progress;
+pub mod provenance;
 mod publish;
+pub mod signing;
 
 pub use crate::credentials::{resolve_credentials, CredentialsError};
 pub use crate::error::ReleaseError;

@@ -103,6 +103,10 @@ pub struct ReleasedImage {
     pub pushed: bool,
     /// The image archive written instead, when there is no registry.
     pub archive: Option<Archive>,
+    /// Its CycloneDX SBOM, when the scan wrote one, and where it was pushed.
+    pub sbom: Option<crate::attachments::ReleasedSbom>,
+    /// Its provenance (an in-toto statement, SLSA v1), once pushed.
+    pub provenance: Option<crate::attachments::ReleasedProvenance>,
 }
 
 /// An image archive (`docker save` format) with its checksum.

@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use dockyard_engine::{Engine, PushFailureKind, RegistryCredentials};
 
+use crate::attachments::{AttachmentKind, Pushed, ReleasedProvenance, ReleasedSbom, SbomFile};
 use crate::manifest::{
     Archive, BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, ReleaseManifest,
     ReleasedImage, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
 };
+use crate::provenance::BuildFacts;
+use crate::signing::SigningKey;
 use crate::{Preflight, Progress, ReleaseError};
 
 /// Environment variable that overrides `[release] registry`.
@@ -75,6 +78,8 @@ pub struct ImageToRelease {
     pub kind: ImageKind,
     /// Its local image id.
     pub image_id: String,
+    /// Its SBOM, when the scan wrote one: pushed beside it (see [`crate::attachments`]).
+    pub sbom: Option<SbomFile>,
 }
 
 /// Everything a release or a check needs, filled by the caller after every gate passed.
@@ -110,6 +115,8 @@ pub struct Publication<'a> {
     pub smoke: SmokeSummaryRecord,
     /// The project's output paths: `release.json` and the archives' folder are there.
     pub paths: dockyard_config::Paths,
+    /// What the provenance of each pushed image says it was built from and by.
+    pub build: BuildFacts,
 }
 
 /// How often and how patiently a push is tried again after a transient registry error.
@@ -176,20 +183,7 @@ pub async fn publish(publication: Publication<'_>) -> Result<ReleaseManifest, Re
     let path = publication.paths.release_json.clone();
     let manifest = release_manifest(publication, registry, images).await;
     if writes_manifest {
-        let mut text =
-            serde_json::to_string_pretty(&manifest).map_err(|error| ReleaseError::Io {
-                operation: "serialising release.json",
-                path: path.clone(),
-                source: std::io::Error::other(error),
-            })?;
-        text.push('\n');
-        tokio::fs::write(&path, text)
-            .await
-            .map_err(|source| ReleaseError::Io {
-                operation: "writing",
-                path: path.clone(),
-                source,
-            })?;
+        write_json(&path, &manifest).await?;
         progress.done(
             &kind.to_string(),
             started,
@@ -248,6 +242,11 @@ fn planned_images(
                 digest: None,
                 pushed: false,
                 archive: None,
+                sbom: image.sbom.clone().map(|file| ReleasedSbom {
+                    file,
+                    pushed: Pushed::default(),
+                }),
+                provenance: None,
             })
         })
         .collect()
@@ -276,6 +275,25 @@ async fn push_all(
         attempts: release.push_attempts.max(1),
         backoff: Duration::from_millis(release.push_backoff_ms),
     };
+    // Read before anything is pushed: a missing or broken key stops the release with nothing in the registry.
+    let signing_key = release
+        .signing_key_env
+        .as_deref()
+        .map(SigningKey::from_env)
+        .transpose()?;
+    if let Some(key) = &signing_key {
+        let public = publication
+            .paths
+            .release_json
+            .with_file_name("provenance-signing.pub.pem");
+        tokio::fs::write(&public, key.public_key_pem())
+            .await
+            .map_err(|source| ReleaseError::Io {
+                operation: "writing",
+                path: public.clone(),
+                source,
+            })?;
+    }
     let pusher = Pusher {
         engine,
         progress: publication.progress,
@@ -300,6 +318,45 @@ async fn push_all(
             image.digest = Some(digest);
         }
         image.pushed = true;
+        let Some(digest) = image.digest.clone() else {
+            continue;
+        };
+        if let Some(sbom) = image.sbom.as_mut() {
+            let bytes = read(&sbom.file.path).await?;
+            sbom.pushed = push_attachment(
+                publication,
+                &pusher,
+                &image.image_id,
+                &image.repository,
+                &digest,
+                AttachmentKind::Sbom,
+                bytes,
+            )
+            .await?;
+        }
+        let (path, bytes) =
+            write_provenance(publication, image, &digest, signing_key.as_ref()).await?;
+        let sha256 = dockyard_context::sha256_hex(&bytes);
+        let kind = match signing_key {
+            Some(_) => AttachmentKind::SignedProvenance,
+            None => AttachmentKind::Provenance,
+        };
+        let pushed = push_attachment(
+            publication,
+            &pusher,
+            &image.image_id,
+            &image.repository,
+            &digest,
+            kind,
+            bytes,
+        )
+        .await?;
+        image.provenance = Some(ReleasedProvenance {
+            path,
+            sha256,
+            signed_by: signing_key.as_ref().map(|key| key.id.clone()),
+            pushed,
+        });
     }
     for image in images.iter() {
         for tag in &image.moving_tags {
@@ -312,6 +369,141 @@ async fn push_all(
         }
     }
     Ok(())
+}
+
+/// Writes `value` as pretty JSON with a final newline to `path`; returns the bytes written.
+async fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<Vec<u8>, ReleaseError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|error| ReleaseError::Io {
+        operation: "serialising",
+        path: path.to_owned(),
+        source: std::io::Error::other(error),
+    })?;
+    bytes.push(b'\n');
+    tokio::fs::write(path, &bytes)
+        .await
+        .map_err(|source| ReleaseError::Io {
+            operation: "writing",
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(bytes)
+}
+
+async fn read(path: &Path) -> Result<Vec<u8>, ReleaseError> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|source| ReleaseError::Io {
+            operation: "reading",
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Writes `target/dockyard/<image>-provenance.intoto.json` for the image pushed as `digest`, or with `signing_key`
+/// its signed envelope `<image>-provenance.dsse.json`; returns its path and bytes.
+async fn write_provenance(
+    publication: &Publication<'_>,
+    image: &ReleasedImage,
+    digest: &str,
+    signing_key: Option<&SigningKey>,
+) -> Result<(PathBuf, Vec<u8>), ReleaseError> {
+    let finished = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+        .unwrap_or(publication.created);
+    let statement = crate::provenance::statement(
+        image.name,
+        &image.repository,
+        digest,
+        publication.preflight.version.as_str(),
+        &publication.revision,
+        &publication.context,
+        &publication.bases,
+        &publication.build,
+        finished,
+    );
+    let kind = match signing_key {
+        Some(_) => AttachmentKind::SignedProvenance,
+        None => AttachmentKind::Provenance,
+    };
+    let path = publication.paths.release_json.with_file_name(format!(
+        "{}-{}",
+        image.name,
+        kind.file_name()
+    ));
+    let bytes = match signing_key {
+        Some(key) => {
+            let payload = serde_json::to_vec(&statement).unwrap_or_default();
+            write_json(&path, &key.envelope(&payload)).await?
+        }
+        None => write_json(&path, &statement).await?,
+    };
+    Ok((path, bytes))
+}
+
+/// Writes the image carrying `bytes` as `kind`'s file for the image pushed as `digest`, loads it, pushes it as
+/// `REPOSITORY:sha256-<hex>.<kind>` and says where; the local tag is removed afterwards.
+async fn push_attachment(
+    publication: &Publication<'_>,
+    pusher: &Pusher<'_>,
+    image_id: &str,
+    repository: &str,
+    digest: &str,
+    kind: AttachmentKind,
+    bytes: Vec<u8>,
+) -> Result<Pushed, ReleaseError> {
+    let engine = publication.engine;
+    let reference = format!("{repository}:{}", kind.tag(digest));
+    let architecture = engine
+        .image(image_id)
+        .await?
+        .map_or_else(|| "amd64".to_owned(), |info| info.architecture);
+    let folder = publication.paths.release_json.with_file_name(format!(
+        "{}-image-{}",
+        kind.as_str(),
+        digest.replace(':', "-")
+    ));
+    let (subject, tag, created, work) = (
+        digest.to_owned(),
+        reference.clone(),
+        publication.created.to_string(),
+        folder.clone(),
+    );
+    let archive = tokio::task::spawn_blocking(move || {
+        crate::attachments::write_attachment_image(
+            kind,
+            bytes,
+            &subject,
+            &tag,
+            &architecture,
+            &created,
+            &work,
+        )
+    })
+    .await
+    .map_err(|error| ReleaseError::Io {
+        operation: "writing the attachment image in",
+        path: folder.clone(),
+        source: std::io::Error::other(error),
+    })?;
+    let loaded = match archive {
+        Ok(archive) => engine
+            .load_image_archive(&archive, &reference)
+            .await
+            .map_err(ReleaseError::from),
+        Err(error) => Err(error),
+    };
+    let _ = tokio::fs::remove_dir_all(&folder).await;
+    loaded?;
+    let pushed = pusher.push_and_verify(&reference).await;
+    let _ = engine.remove_image(&reference).await;
+    let pushed = pushed?;
+    publication.progress.detail(&format!(
+        "pushed the {} as {reference} ({pushed})",
+        kind.as_str()
+    ));
+    Ok(Pushed {
+        reference: Some(reference),
+        digest: Some(pushed),
+    })
 }
 
 /// Pushes one reference at a time with retries, and reads its digest back.

@@ -1,4 +1,4 @@
-//! Image scanning with trivy: running it on `docker save` archives, parsing its JSON report, the policy gate with an expiring ignore list, and the renderings.
+//! Image scanning with trivy: running it on `docker save` archives, parsing its JSON report, the policy gate with an expiring ignore list, the renderings, and SBOMs.
 //!
 //! The pipeline exports each image to a `docker save` tarball through the engine crate and hands
 //! the path here; this crate never talks to the Docker engine.
@@ -8,7 +8,8 @@
 //! * [`report`] is a lenient typed model of trivy's `--format json` output ([`parse_report`]);
 //! * [`policy`] is the gate: [`evaluate`] judges the reports against a [`Policy`] and
 //!   [`IgnoreEntry`]s, giving every [`Finding`] a [`Verdict`];
-//! * [`render`] turns a [`ScanSummary`] into a text table, JSON, SARIF and Markdown.
+//! * [`render`] turns a [`ScanSummary`] into a text table, JSON, SARIF and Markdown;
+//! * [`sbom`] writes an image's CycloneDX SBOM with trivy ([`sbom::write_sbom`]) and summarises one.
 //!
 //! trivy's exit code is only ever a tool failure (it runs with `--exit-code 0`); whether the scan
 //! passes is [`Evaluation::passed`]. Nothing is printed: functions return data and [`ScanError`]s
@@ -21,6 +22,7 @@ pub mod policy;
 pub mod render;
 pub mod report;
 pub mod runner;
+pub mod sbom;
 
 pub use dockyard_config::Scanner;
 pub use error::{ScanError, PINNED_TRIVY_PIP_PACKAGE, PINNED_TRIVY_VERSION};

@@ -110,22 +110,13 @@ pub fn trivy_args(invocation: &TrivyInvocation) -> Vec<String> {
         "--list-all-pkgs=false",
         "--exit-code",
         "0",
-        "--quiet",
-        "--timeout",
-        &format!("{}s", invocation.timeout_seconds),
-        "--cache-dir",
-        &path(&invocation.cache_dir),
-        "--cache-backend",
-        "memory",
-        "--skip-version-check",
-        "--disable-telemetry",
-        "--config",
-        "/dev/null",
-        "--ignorefile",
-        "/dev/null",
     ]
     .map(str::to_owned)
     .to_vec();
+    args.extend(isolated_args(
+        invocation.timeout_seconds,
+        &invocation.cache_dir,
+    ));
     let image_config_scanners: Vec<Scanner> = [Scanner::Misconfig, Scanner::Secret]
         .into_iter()
         .filter(|scanner| has_scanner(invocation, *scanner))
@@ -151,6 +142,28 @@ pub fn trivy_args(invocation: &TrivyInvocation) -> Vec<String> {
         }
     }
     args
+}
+
+/// The arguments every trivy run takes: quiet, its own deadline, the cache folder with an in-memory scan cache, and
+/// no version check, telemetry, configuration file or ignore file (see the module's documentation).
+pub(crate) fn isolated_args(timeout_seconds: u64, cache_dir: &Path) -> Vec<String> {
+    [
+        "--quiet",
+        "--timeout",
+        &format!("{timeout_seconds}s"),
+        "--cache-dir",
+        &cache_dir.display().to_string(),
+        "--cache-backend",
+        "memory",
+        "--skip-version-check",
+        "--disable-telemetry",
+        "--config",
+        "/dev/null",
+        "--ignorefile",
+        "/dev/null",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// The `TRIVY_*` variables of this process's environment, which are removed from trivy's.
@@ -238,57 +251,14 @@ pub fn check_trivy_version(program: &Path, expected: &str) -> Result<String, Sca
 /// [`ScanError::VulnerabilityDatabaseUnavailable`] (see [`classify_trivy_failure`]),
 /// [`ScanError::TrivyFailed`], and [`ScanError::InvalidReport`] naming the report's path.
 pub fn run_trivy(invocation: &TrivyInvocation) -> Result<TrivyReport, ScanError> {
-    let image = invocation.image_archive.display().to_string();
-    if !invocation.image_archive.is_file() {
-        return Err(ScanError::ImageArchiveMissing {
-            path: invocation.image_archive.clone(),
-        });
-    }
-    prepare_output(&invocation.output)?;
-
-    let handle = trivy_expression(&invocation.program, trivy_args(invocation))
-        .stdout_null()
-        .start()
-        .map_err(|error| start_failure(&image, &error))?;
-    let deadline = Instant::now()
-        + Duration::from_secs(
-            invocation
-                .timeout_seconds
-                .saturating_add(TIMEOUT_GRACE_SECONDS),
-        );
-    let waited = handle.wait_deadline(deadline);
-    let output = match waited {
-        Ok(Some(output)) => output,
-        Ok(None) => {
-            // Past the deadline: kill it and reap it, so no trivy outlives the scan.
-            let _ = handle.kill();
-            let _ = handle.wait();
-            return Err(ScanError::Timeout {
-                image,
-                timeout_seconds: invocation.timeout_seconds,
-            });
-        }
-        Err(error) => {
-            return Err(ScanError::TrivyFailed {
-                image,
-                exit_code: None,
-                stderr_tail: format!("cannot wait for trivy: {error}"),
-            })
-        }
-    };
-    if !output.status.success() {
-        return Err(classify_trivy_failure(
-            &image,
-            invocation.timeout_seconds,
-            output.status.code(),
-            &String::from_utf8_lossy(&output.stderr),
-        ));
-    }
-    let json =
-        std::fs::read_to_string(&invocation.output).map_err(|source| ScanError::ReadReport {
-            path: invocation.output.clone(),
-            source,
-        })?;
+    let json = run_for_output(
+        &invocation.program,
+        trivy_args(invocation),
+        &invocation.image_archive,
+        &invocation.image_archive.display().to_string(),
+        &invocation.output,
+        invocation.timeout_seconds,
+    )?;
     parse_report(&json).map_err(|error| match error {
         ScanError::InvalidReport {
             line,
@@ -303,6 +273,73 @@ pub fn run_trivy(invocation: &TrivyInvocation) -> Result<TrivyReport, ScanError>
         },
         other => other,
     })
+}
+
+/// Runs trivy with `args` on `archive` (which must exist) and returns what it wrote to `output` (an older file there
+/// is removed first); `image` names the image in errors.
+pub(crate) fn run_for_output(
+    program: &Path,
+    args: Vec<String>,
+    archive: &Path,
+    image: &str,
+    output: &Path,
+    timeout_seconds: u64,
+) -> Result<String, ScanError> {
+    if !archive.is_file() {
+        return Err(ScanError::ImageArchiveMissing {
+            path: archive.to_owned(),
+        });
+    }
+    prepare_output(output)?;
+    run_to_completion(program, args, image, timeout_seconds)?;
+    std::fs::read_to_string(output).map_err(|source| ScanError::ReadReport {
+        path: output.to_owned(),
+        source,
+    })
+}
+
+/// Runs trivy with `args` until it exits, killed [`TIMEOUT_GRACE_SECONDS`] past its own `timeout_seconds`; a
+/// non-zero exit is classified by [`classify_trivy_failure`].
+fn run_to_completion(
+    program: &Path,
+    args: Vec<String>,
+    image: &str,
+    timeout_seconds: u64,
+) -> Result<(), ScanError> {
+    let handle = trivy_expression(program, args)
+        .stdout_null()
+        .start()
+        .map_err(|error| start_failure(image, &error))?;
+    let deadline =
+        Instant::now() + Duration::from_secs(timeout_seconds.saturating_add(TIMEOUT_GRACE_SECONDS));
+    let output = match handle.wait_deadline(deadline) {
+        Ok(Some(output)) => output,
+        Ok(None) => {
+            // Past the deadline: kill it and reap it, so no trivy outlives the scan.
+            let _ = handle.kill();
+            let _ = handle.wait();
+            return Err(ScanError::Timeout {
+                image: image.to_owned(),
+                timeout_seconds,
+            });
+        }
+        Err(error) => {
+            return Err(ScanError::TrivyFailed {
+                image: image.to_owned(),
+                exit_code: None,
+                stderr_tail: format!("cannot wait for trivy: {error}"),
+            })
+        }
+    };
+    if !output.status.success() {
+        return Err(classify_trivy_failure(
+            image,
+            timeout_seconds,
+            output.status.code(),
+            &String::from_utf8_lossy(&output.stderr),
+        ));
+    }
+    Ok(())
 }
 
 /// Makes the report's folder and removes an older report, so a failed run never leaves last

@@ -1,9 +1,10 @@
 //! `cargo xtask release` against a real registry on 127.0.0.1: images pushed, digests read back, pulled back by
 //! digest into a clean state and smoke-tested; a failed gate pushes nothing; transient registry errors are retried,
-//! persistent ones end with a clear error and no moving tag moved; release.json matches its schema.
+//! persistent ones end with a clear error and no moving tag moved; release.json matches its schema; each image's SBOM
+//! is pushed beside it and read back by digest.
 #![allow(
     clippy::disallowed_methods,
-    reason = "the test runs the tools a user would check a release with (git, sha256sum, trivy, check-jsonschema)"
+    reason = "the test runs the tools a user would check a release with (git, sha256sum, trivy, check-jsonschema, openssl)"
 )]
 
 use dockyard_engine::Engine;
@@ -90,6 +91,270 @@ fn project_images_absent(engine: &Engine, project: &Project) -> bool {
     })
 }
 
+/// Runs the commands of README's "Verifying a signed provenance" block with `ENVELOPE` and `PUBLIC_KEY` set.
+fn verify_with_readme_commands(
+    envelope: &std::path::Path,
+    public_key: &std::path::Path,
+) -> std::process::Output {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let mut lines = readme.lines().skip_while(|line| {
+        !(line.starts_with('#') && line.contains("Verifying a signed provenance"))
+    });
+    assert!(
+        lines.next().is_some(),
+        "README.md has no \"Verifying a signed provenance\" heading"
+    );
+    let script: Vec<&str> = lines
+        .skip_while(|line| !line.trim_start().starts_with("```"))
+        .skip(1)
+        .take_while(|line| !line.trim_start().starts_with("```"))
+        .collect();
+    assert!(
+        !script.is_empty(),
+        "no code block under README.md's \"Verifying a signed provenance\""
+    );
+    std::process::Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(script.join("\n"))
+        .env("ENVELOPE", envelope)
+        .env("PUBLIC_KEY", public_key)
+        .output()
+        .unwrap()
+}
+
+/// `bytes` (written to `name` under the project's target folder) is valid against `schema` (check-jsonschema, offline:
+/// the schema's relative references resolve beside it); skips loudly without check-jsonschema, fails under `CI=true`.
+fn assert_valid(project: &Project, bytes: &[u8], name: &str, schema: &std::path::Path) {
+    let document = project.path(&format!("target/{name}"));
+    std::fs::write(&document, bytes).unwrap();
+    let Ok(output) = std::process::Command::new("check-jsonschema")
+        .arg("--schemafile")
+        .arg(schema)
+        .arg("--base-uri")
+        .arg(format!("file://{}", schema.display()))
+        .arg(&document)
+        .output()
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but check-jsonschema is not installed"
+        );
+        eprintln!("SKIPPED validating {name}: check-jsonschema is not installed");
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "{name} does not match {}:\n{}{}",
+        schema.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The one file of the attachment image `kind` pushed beside the image pushed as `digest`, fetched by the digest
+/// release.json lists for it (`attachment`): its config is labelled with the image's digest and the kind, its one layer
+/// holds the file with the bytes of the file on disk.
+fn pushed_attachment(
+    registry: &LocalRegistry,
+    repository: &str,
+    digest: &str,
+    kind: &str,
+    file_name: &str,
+    attachment: &serde_json::Value,
+) -> Vec<u8> {
+    let pushed = attachment["digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no pushed {kind}: {attachment}"));
+    assert!(
+        attachment["reference"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{}.{kind}", digest.replace(':', "-"))),
+        "{attachment}"
+    );
+    let manifest = registry
+        .manifest(repository, pushed)
+        .unwrap_or_else(|| panic!("the {kind}'s manifest"));
+    let config = registry
+        .blob(repository, manifest["config"]["digest"].as_str().unwrap())
+        .unwrap_or_else(|| panic!("the {kind} image's config"));
+    let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(
+        config["config"]["Labels"]["dev.dockyard.subject"], digest,
+        "{config}"
+    );
+    assert_eq!(
+        config["config"]["Labels"]["dev.dockyard.attachment"], kind,
+        "{config}"
+    );
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "{manifest}");
+    let layer = registry
+        .blob(repository, layers[0]["digest"].as_str().unwrap())
+        .unwrap_or_else(|| panic!("the {kind} layer"));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+    let mut files = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        files.push((entry.path().unwrap().display().to_string(), bytes));
+    }
+    assert_eq!(files.len(), 1, "one file in the {kind} image");
+    let (name, bytes) = files.remove(0);
+    assert_eq!(name, file_name);
+    assert_eq!(
+        crate::registry::digest_of(&bytes),
+        format!("sha256:{}", attachment["sha256"].as_str().unwrap()),
+        "the pushed {kind} is the file release.json lists"
+    );
+    bytes
+}
+
+/// The SBOM pushed beside the image: valid against the CycloneDX 1.7 schema (docs/schemas/cyclonedx), listing, for the app image, the Python packages at the
+/// versions app/requirements.txt pins, and for the nginx image its Debian packages.
+fn assert_sbom_pushed_beside(
+    project: &Project,
+    registry: &LocalRegistry,
+    repository: &str,
+    digest: &str,
+    sbom: &serde_json::Value,
+) {
+    let bytes = pushed_attachment(registry, repository, digest, "sbom", "sbom.cdx.json", sbom);
+    assert_valid(
+        project,
+        &bytes,
+        &format!("{}.cdx.json", repository.replace('/', "_")),
+        &workspace_root().join("docs/schemas/cyclonedx/bom-1.7.SNAPSHOT.schema.json"),
+    );
+    let document: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(document["bomFormat"], "CycloneDX");
+    assert_eq!(document["specVersion"], sbom["spec_version"]);
+    let components = document["components"].as_array().unwrap();
+    assert_eq!(
+        components.len() as u64,
+        sbom["components"].as_u64().unwrap()
+    );
+    if repository.ends_with("-nginx") {
+        assert!(
+            components
+                .iter()
+                .any(|component| component["name"] == "nginx-light"),
+            "the nginx image's SBOM lists its Debian packages"
+        );
+        return;
+    }
+    let requirements =
+        std::fs::read_to_string(workspace_root().join("app/requirements.txt")).unwrap();
+    for pin in requirements.lines().filter(|line| line.contains("==")) {
+        let (name, version) = pin.split_once("==").unwrap();
+        let purl = format!("pkg:pypi/{}@{}", name.to_lowercase(), version.trim());
+        assert!(
+            components
+                .iter()
+                .any(|component| component["purl"] == purl.as_str()),
+            "the app image's SBOM lists {purl} (app/requirements.txt pins {pin})"
+        );
+    }
+}
+
+/// The provenance pushed beside the image: a DSSE envelope whose signature README's commands verify with the public
+/// half of `key` (and refuse once the payload changes), whose statement is valid against docs/provenance.schema.json,
+/// its subject the pushed digest, and among what it was built from deploy.toml and app/requirements.txt with their
+/// sha256.
+fn assert_provenance_pushed_beside(
+    project: &Project,
+    registry: &LocalRegistry,
+    repository: &str,
+    digest: &str,
+    provenance: &serde_json::Value,
+    key: &std::path::Path,
+) {
+    let envelope = pushed_attachment(
+        registry,
+        repository,
+        digest,
+        "provenance",
+        "provenance.dsse.json",
+        provenance,
+    );
+    let name = repository.replace('/', "_");
+    let envelope_path = project.path(&format!("target/{name}.dsse.json"));
+    std::fs::write(&envelope_path, &envelope).unwrap();
+    let public = project.path("target/signing-key.pub.pem");
+    let derived = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(key)
+        .arg("-out")
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert!(
+        derived.status.success(),
+        "{}",
+        String::from_utf8_lossy(&derived.stderr)
+    );
+    let verified = verify_with_readme_commands(&envelope_path, &public);
+    assert!(
+        verified.status.success() && stdout(&verified).contains("Signature Verified Successfully"),
+        "README's commands should verify the envelope:\n{}{}",
+        stdout(&verified),
+        stderr(&verified)
+    );
+    let envelope: serde_json::Value = serde_json::from_slice(&envelope).unwrap();
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let mut tampered = envelope.clone();
+    tampered["payload"] = serde_json::Value::String(
+        base64::engine::general_purpose::STANDARD
+            .encode(String::from_utf8_lossy(&bytes).replace("1.2.3", "6.6.6")),
+    );
+    let tampered_path = project.path(&format!("target/{name}.tampered.dsse.json"));
+    std::fs::write(&tampered_path, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    assert!(
+        !verify_with_readme_commands(&tampered_path, &public)
+            .status
+            .success(),
+        "a changed payload must not verify"
+    );
+    assert_eq!(
+        provenance["signed_by"].as_str().unwrap(),
+        envelope["signatures"][0]["keyid"].as_str().unwrap()
+    );
+    assert_valid(
+        project,
+        &bytes,
+        &format!("{name}.provenance.json"),
+        &workspace_root().join("docs/provenance.schema.json"),
+    );
+    let statement: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        statement["subject"][0]["digest"]["sha256"],
+        digest.trim_start_matches("sha256:")
+    );
+    let dependencies = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    for file in ["deploy.toml", "app/requirements.txt"] {
+        let sha256 = crate::registry::digest_of(&std::fs::read(project.path(file)).unwrap());
+        assert!(
+            dependencies
+                .iter()
+                .any(|dependency| dependency["name"] == file
+                    && format!(
+                        "sha256:{}",
+                        dependency["digest"]["sha256"].as_str().unwrap_or_default()
+                    ) == sha256),
+            "the provenance names {file} with its sha256 {sha256}: {dependencies:#?}"
+        );
+    }
+}
+
 #[test]
 fn release_pushes_verified_digests_and_the_images_pulled_back_by_digest_pass_smoke() {
     let test = "release_pushes_verified_digests_and_the_images_pulled_back_by_digest_pass_smoke";
@@ -100,7 +365,39 @@ fn release_pushes_verified_digests_and_the_images_pulled_back_by_digest_pass_smo
         return;
     };
     let project = Project::copy("dockyard-it-release");
-    let output = release(&project, &registry.address, "1.2.3");
+    // The provenance is signed with a key made here, as a maintainer would (`openssl genpkey`).
+    let key = project.path("target/signing-key.pem");
+    std::fs::create_dir_all(project.path("target")).unwrap();
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .output()
+        .expect("openssl makes the signing key");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let key_pem = std::fs::read_to_string(&key).unwrap();
+    edit(
+        &project,
+        "deploy.toml",
+        "[release]\n",
+        "[release]\nsigning_key_env = \"DOCKYARD_IT_SIGNING_KEY\"\n",
+    );
+    let args: Vec<&str> = RELEASE.iter().copied().chain(["1.2.3"]).collect();
+    let output = project.xtask_with_env(
+        &args,
+        &[
+            ("DOCKYARD_REGISTRY", registry.address.as_str()),
+            ("DOCKYARD_IT_SIGNING_KEY", key_pem.as_str()),
+        ],
+    );
+    let key_body = key_pem.lines().nth(1).unwrap();
+    assert!(
+        !stdout(&output).contains(key_body) && !stderr(&output).contains(key_body),
+        "the signing key must never be shown"
+    );
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -135,12 +432,34 @@ fn release_pushes_verified_digests_and_the_images_pulled_back_by_digest_pass_smo
             .trim_start_matches(&format!("{}/", registry.address))
             .to_owned();
         let digest = image["digest"].as_str().unwrap().to_owned();
+        let attachment_tag = |kind: &str| format!("{}.{kind}", digest.replace(':', "-"));
         let mut tags = registry.tags(&repository_path);
         tags.sort();
         assert_eq!(
             tags,
-            ["1.2.3", "latest", "sha-unknown"],
+            [
+                "1.2.3".to_owned(),
+                "latest".to_owned(),
+                "sha-unknown".to_owned(),
+                attachment_tag("provenance"),
+                attachment_tag("sbom"),
+            ],
             "{repository_path}"
+        );
+        assert_sbom_pushed_beside(
+            &project,
+            &registry,
+            &repository_path,
+            &digest,
+            &image["sbom"],
+        );
+        assert_provenance_pushed_beside(
+            &project,
+            &registry,
+            &repository_path,
+            &digest,
+            &image["provenance"],
+            &key,
         );
         for tag in ["1.2.3", "latest"] {
             assert_eq!(
@@ -406,6 +725,48 @@ fn a_release_refuses_a_dirty_git_tree_and_a_bad_version() {
         stderr(&bad_version).contains("`1.0/evil` is not a valid image tag"),
         "{}",
         stderr(&bad_version)
+    );
+
+    // A provenance signing key that is missing or not a key: refused before anything is built, the variable named,
+    // its value never shown.
+    edit(
+        &project,
+        "deploy.toml",
+        "[release]\n",
+        "[release]\nsigning_key_env = \"DOCKYARD_IT_SIGNING_KEY\"\n",
+    );
+    let args = ["release", "--allow-dirty", "--version", "1.0.0"];
+    let missing = project.xtask(&args);
+    let log = stderr(&missing);
+    assert_eq!(missing.status.code(), Some(11), "{log}");
+    let message = "error: release refused: the provenance signing key variable DOCKYARD_IT_SIGNING_KEY is not set";
+    assert!(log.contains(message), "{log}");
+    assert!(
+        log.contains("hint: export DOCKYARD_IT_SIGNING_KEY"),
+        "{log}"
+    );
+    assert!(!log.contains("==> base"), "nothing may be built: {log}");
+    let not_a_key =
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWJ1dC1ub3QtYS1rZXk=\n-----END PRIVATE KEY-----\n";
+    let invalid = project.xtask_with_env(&args, &[("DOCKYARD_IT_SIGNING_KEY", not_a_key)]);
+    let log = stderr(&invalid);
+    assert_eq!(invalid.status.code(), Some(11), "{log}");
+    assert!(
+        log.contains("error: release refused: DOCKYARD_IT_SIGNING_KEY does not hold an Ed25519 private key in PKCS#8 PEM"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("c2VjcmV0LWJ1dC1ub3QtYS1rZXk")
+            && !stdout(&invalid).contains("c2VjcmV0LWJ1dC1ub3QtYS1rZXk"),
+        "the variable's value must never be shown: {log}"
+    );
+    assert!(!log.contains("==> base"), "nothing may be built: {log}");
+    dockyard_reliability::record(
+        dockyard_reliability::Category::BadConfig,
+        "provenance_signing_key_missing_or_invalid",
+        "[release] signing_key_env = \"DOCKYARD_IT_SIGNING_KEY\" with the variable unset, then holding a PEM block that is no key",
+        &format!("exit 11 before anything is built: `{message}` with a hint to export it; then `... does not hold an Ed25519 private key in PKCS#8 PEM (reason)`, the value never shown"),
+        "xtask::release::a_release_refuses_a_dirty_git_tree_and_a_bad_version",
     );
 }
 

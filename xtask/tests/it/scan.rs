@@ -103,6 +103,44 @@ fn the_sample_images_pass_the_gate_and_a_missing_vulnerability_database_is_its_o
     )
     .unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+    // Each shipped image's CycloneDX SBOM, written offline from the same archive, its subject the image's tag.
+    for (image, tag, listed) in [
+        (
+            "app",
+            format!("{}:latest", project.name),
+            "pkg:pypi/django@",
+        ),
+        (
+            "nginx",
+            format!("{}-nginx:latest", project.name),
+            "pkg:deb/debian/nginx-light@",
+        ),
+    ] {
+        let sbom: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                project.path(&format!("target/dockyard/scan/{image}.cdx.json")),
+            )
+            .unwrap_or_else(|error| panic!("no SBOM of {image}: {error}")),
+        )
+        .unwrap();
+        assert_eq!(sbom["bomFormat"], "CycloneDX");
+        assert_eq!(sbom["metadata"]["component"]["name"], tag.as_str());
+        assert!(
+            sbom["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|component| component["purl"]
+                    .as_str()
+                    .is_some_and(|purl| purl.starts_with(listed))),
+            "the {image} SBOM lists {listed}"
+        );
+    }
+    assert!(
+        stderr(&relaxed).contains("SBOM: CycloneDX 1."),
+        "{}",
+        stderr(&relaxed)
+    );
     cleanup_images(&engine, &project);
 }
 

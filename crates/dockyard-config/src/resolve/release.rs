@@ -217,6 +217,24 @@ pub(super) fn resolve_release(
         }
     }
 
+    let signing_key_env = match &written.signing_key_env {
+        Some(variable) => {
+            let key = "release.signing_key_env";
+            let name = resolve_credential_variable(origin, Some(variable), key, "")?;
+            if name == username_env || name == password_env {
+                return fail(
+                    origin,
+                    variable.span(),
+                    key,
+                    format!("`{key}` = {name:?}: the same variable as a registry credential"),
+                    Some("the signing key comes from a variable of its own".to_owned()),
+                );
+            }
+            Some(name)
+        }
+        None => None,
+    };
+
     Ok(Release {
         registry,
         app_repository,
@@ -228,6 +246,7 @@ pub(super) fn resolve_release(
         push_backoff_ms,
         username_env,
         password_env,
+        signing_key_env,
     })
 }
 

@@ -281,6 +281,9 @@ broken_case!(release_push_backoff_70000, "push_backoff_ms = 250" => "push_backof
 broken_case!(release_username_env_is_a_token, "username_env = \"SHOP_REGISTRY_USERNAME\"" => "username_env = \"ghp_1a2B3c4D5e6F7g8H9i0JkLmNoPqRsTuVwXyZ\"");
 broken_case!(release_password_env_lowercase, "password_env = \"SHOP_REGISTRY_PASSWORD\"" => "password_env = \"shop_registry_password\"");
 broken_case!(release_password_env_same_as_username_env, "password_env = \"SHOP_REGISTRY_PASSWORD\"" => "password_env = \"SHOP_REGISTRY_USERNAME\"");
+broken_case!(release_signing_key_env_is_a_key, "signing_key_env = \"SHOP_SIGNING_KEY\"" => "signing_key_env = \"-----BEGIN PRIVATE KEY-----\"");
+broken_case!(release_signing_key_env_lowercase, "signing_key_env = \"SHOP_SIGNING_KEY\"" => "signing_key_env = \"shop_signing_key\"");
+broken_case!(release_signing_key_env_same_as_password_env, "signing_key_env = \"SHOP_SIGNING_KEY\"" => "signing_key_env = \"SHOP_REGISTRY_PASSWORD\"");
 broken_case!(release_unknown_key, "moving_tags = [" => "moving_tag = [");
 broken_case!(release_wrong_type_push_attempts, "push_attempts = 3" => "push_attempts = \"3\"");
 

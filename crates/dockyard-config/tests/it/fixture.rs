@@ -136,6 +136,7 @@ push_attempts = 3
 push_backoff_ms = 250
 username_env = "SHOP_REGISTRY_USERNAME"
 password_env = "SHOP_REGISTRY_PASSWORD"
+signing_key_env = "SHOP_SIGNING_KEY"
 
 [python]
 version = "3.11"

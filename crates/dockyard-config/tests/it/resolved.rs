@@ -263,6 +263,7 @@ fn release_defaults_apply_when_only_the_header_is_written() {
             push_backoff_ms: 500,
             username_env: "DOCKYARD_REGISTRY_USERNAME".to_owned(),
             password_env: "DOCKYARD_REGISTRY_PASSWORD".to_owned(),
+            signing_key_env: None,
         })
     );
 }

@@ -5,10 +5,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dockyard_release::attachments::{
+    AttachmentKind, Pushed, ReleasedProvenance, ReleasedSbom, SbomFile,
+};
 use dockyard_release::manifest::{
     Archive, BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, NotScanned,
     ReleaseManifest, ReleasedImage, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
 };
+use dockyard_release::provenance::{statement, BuildFacts, Material};
 use dockyard_release::{RetryPolicy, Version};
 
 #[test]
@@ -38,6 +42,14 @@ fn the_doubling_stops_after_ten_failures() {
     assert_eq!(retry.wait_after(20), Duration::from_millis(1024));
 }
 
+/// Where an attachment of the image `name` pushed as `digest` went.
+fn pushed(name: ImageKind, digest: Option<&str>, kind: AttachmentKind) -> Pushed {
+    Pushed {
+        reference: digest.map(|digest| format!("127.0.0.1:5000/demo-{name}:{}", kind.tag(digest))),
+        digest: digest.map(|_| format!("sha256:{}", "5".repeat(64))),
+    }
+}
+
 fn image(name: ImageKind, digest: Option<&str>, archive: Option<Archive>) -> ReleasedImage {
     ReleasedImage {
         name,
@@ -48,6 +60,21 @@ fn image(name: ImageKind, digest: Option<&str>, archive: Option<Archive>) -> Rel
         digest: digest.map(str::to_owned),
         pushed: digest.is_some(),
         archive,
+        sbom: Some(ReleasedSbom {
+            file: SbomFile {
+                path: format!("target/dockyard/scan/{name}.cdx.json").into(),
+                sha256: "ab".repeat(32),
+                spec_version: "1.7".to_owned(),
+                components: 133,
+            },
+            pushed: pushed(name, digest, AttachmentKind::Sbom),
+        }),
+        provenance: digest.map(|_| ReleasedProvenance {
+            path: format!("target/dockyard/{name}-provenance.intoto.json").into(),
+            sha256: "cd".repeat(32),
+            signed_by: Some("ef".repeat(32)),
+            pushed: pushed(name, digest, AttachmentKind::SignedProvenance),
+        }),
     }
 }
 
@@ -148,4 +175,81 @@ fn release_json_keeps_its_field_names_and_values() {
         ScanSummaryRecord::unscanned([ImageKind::Nginx]),
     );
     insta::assert_json_snapshot!(manifest);
+}
+
+#[test]
+fn the_provenance_statement_names_the_pushed_digest_and_what_it_was_built_from() {
+    let bases = BTreeMap::from([(
+        "runtime".to_owned(),
+        BaseSummary {
+            image: "dockyard/python-runtime:bookworm".to_owned(),
+            id: format!("sha256:{}", "2".repeat(64)),
+            origin: "bootstrapped".to_owned(),
+        },
+    )]);
+    let facts = BuildFacts {
+        deploy_file: Some(Material {
+            path: "deploy.toml".to_owned(),
+            sha256: "d".repeat(64),
+        }),
+        dependency_files: vec![Material {
+            path: "app/requirements.txt".to_owned(),
+            sha256: "e".repeat(64),
+        }],
+        dockyard_version: "0.3.0".to_owned(),
+        run_id: "0123456789ab-42".to_owned(),
+    };
+    let statement = statement(
+        ImageKind::App,
+        "127.0.0.1:5000/demo",
+        &format!("sha256:{}", "5".repeat(64)),
+        "1.2.3",
+        &"f".repeat(40),
+        &ContextSummary {
+            path: PathBuf::from("target/dockyard/demo-context.tar.gz"),
+            sha256: "c".repeat(64),
+        },
+        &bases,
+        &facts,
+        jiff::Timestamp::from_second(1_767_225_600).unwrap(),
+    );
+    insta::assert_snapshot!(serde_json::to_string_pretty(&statement).unwrap());
+}
+
+#[test]
+fn a_signed_provenance_is_a_dsse_envelope_over_its_pre_authentication_encoding() {
+    use base64::Engine as _;
+    assert_eq!(
+        dockyard_release::signing::pae("application/vnd.in-toto+json", b"{}"),
+        b"DSSEv1 28 application/vnd.in-toto+json 2 {}"
+    );
+    // RFC 8032's first test key, in PKCS#8 PEM.
+    let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n-----END PRIVATE KEY-----\n";
+    let key = dockyard_release::signing::SigningKey::from_pem(pem).unwrap();
+    assert_eq!(
+        key.id,
+        dockyard_context::sha256_hex(
+            &hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+                .unwrap()
+        )
+    );
+    assert!(
+        !format!("{key:?}").contains("9d61b19d"),
+        "Debug shows no key material"
+    );
+    let envelope = key.envelope(b"{}");
+    assert_eq!(envelope["payload"], "e30=");
+    assert_eq!(envelope["signatures"][0]["keyid"], key.id.as_str());
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(envelope["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(signature.len(), 64);
+    let refused = dockyard_release::signing::SigningKey::from_pem("not a key").unwrap_err();
+    assert!(
+        !refused.is_empty() && !refused.contains("not a key"),
+        "{refused}"
+    );
+    assert!(key
+        .public_key_pem()
+        .starts_with("-----BEGIN PUBLIC KEY-----\n"));
 }

@@ -145,7 +145,11 @@ fn the_fatal_message_is_one_line() {
 }
 
 /// Writes a `docker save` archive at `path`: `manifest.json`, `config.json` and one layer holding `files`.
-fn write_docker_save_archive(path: &Path, files: &[(&str, &str)], config: &serde_json::Value) {
+pub(crate) fn write_docker_save_archive(
+    path: &Path,
+    files: &[(&str, &str)],
+    config: &serde_json::Value,
+) {
     let mut layer = tar::Builder::new(Vec::new());
     for (name, contents) in files {
         let mut header = tar::Header::new_gnu();
@@ -226,7 +230,7 @@ fn invocation_in(folder: &Path, program: PathBuf, scanners: &[&str]) -> TrivyInv
 }
 
 /// The installed trivy, or `None` after a loud skip message (an assertion failure under `CI=true`).
-fn installed_trivy(test: &str) -> Option<PathBuf> {
+pub(crate) fn installed_trivy(test: &str) -> Option<PathBuf> {
     let found = find_trivy();
     if found.is_none() {
         assert!(
@@ -408,7 +412,7 @@ fn a_missing_program_or_archive_is_named() {
 }
 
 /// A stand-in for trivy: a shell script that finds `--output` in its arguments and runs `body` with `$out` set.
-fn stand_in_trivy(folder: &Path, body: &str) -> PathBuf {
+pub(crate) fn stand_in_trivy(folder: &Path, body: &str) -> PathBuf {
     let path = folder.join("fake-trivy");
     let script = format!(
         "#!/bin/sh\nout=''\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --output ]; then out=\"$2\"; fi\n  shift\ndone\n{body}\n"
