@@ -270,20 +270,7 @@ async fn tree_in_container(
     container: &str,
     path: &str,
 ) -> Result<(String, usize), SmokeError> {
-    let download = run.work_dir.join(format!(
-        "tree-{}.tar",
-        container.get(..12).unwrap_or(container)
-    ));
-    tokio::fs::create_dir_all(&run.work_dir)
-        .await
-        .map_err(|source| SmokeError::Io {
-            operation: "creating",
-            path: run.work_dir.clone(),
-            source,
-        })?;
-    run.engine
-        .download_to_file(container, &format!("{path}/."), &download)
-        .await?;
+    let download = download(run, container, &format!("{path}/."), "tree").await?;
     tokio::task::spawn_blocking(move || {
         let io_error = |source| SmokeError::Io {
             operation: "reading the archive",
@@ -330,14 +317,15 @@ fn static_failure(response: &HttpResponse, hashed: bool) -> Option<Failure> {
     None
 }
 
-/// Reads one file out of a container through the API (a tar stream with one entry).
-async fn read_file_from_container(
+/// Downloads `path` out of `container` through the API to a tar file in the run's work folder, named `NAME-<id>.tar`.
+async fn download(
     run: &RunContext<'_>,
     container: &str,
     path: &str,
-) -> Result<Vec<u8>, SmokeError> {
+    name: &str,
+) -> Result<PathBuf, SmokeError> {
     let download = run.work_dir.join(format!(
-        "download-{}.tar",
+        "{name}-{}.tar",
         container.get(..12).unwrap_or(container)
     ));
     tokio::fs::create_dir_all(&run.work_dir)
@@ -350,6 +338,16 @@ async fn read_file_from_container(
     run.engine
         .download_to_file(container, path, &download)
         .await?;
+    Ok(download)
+}
+
+/// Reads one file out of a container through the API (a tar stream with one entry).
+async fn read_file_from_container(
+    run: &RunContext<'_>,
+    container: &str,
+    path: &str,
+) -> Result<Vec<u8>, SmokeError> {
+    let download = download(run, container, path, "download").await?;
     tokio::task::spawn_blocking(move || first_entry(download))
         .await
         .map_err(|error| SmokeError::Io {
