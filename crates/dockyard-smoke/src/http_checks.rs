@@ -270,8 +270,7 @@ async fn tree_in_container(
     container: &str,
     path: &str,
 ) -> Result<(String, usize), SmokeError> {
-    let download = download(run, container, &format!("{path}/."), "tree").await?;
-    tokio::task::spawn_blocking(move || {
+    read_download(run, container, &format!("{path}/."), "tree", |download| {
         let io_error = |source| SmokeError::Io {
             operation: "reading the archive",
             path: download.clone(),
@@ -284,11 +283,6 @@ async fn tree_in_container(
         digest
     })
     .await
-    .map_err(|error| SmokeError::Io {
-        operation: "reading the archive",
-        path: PathBuf::from(path),
-        source: std::io::Error::other(error),
-    })?
 }
 
 /// A static file must answer 200, with a year of immutable caching for a hashed name and without it otherwise.
@@ -317,13 +311,15 @@ fn static_failure(response: &HttpResponse, hashed: bool) -> Option<Failure> {
     None
 }
 
-/// Downloads `path` out of `container` through the API to a tar file in the run's work folder, named `NAME-<id>.tar`.
-async fn download(
+/// Downloads `path` out of `container` through the API to a tar file in the run's work folder, named `NAME-<id>.tar`,
+/// and hands it to `read` on a blocking thread.
+async fn read_download<T: Send + 'static>(
     run: &RunContext<'_>,
     container: &str,
     path: &str,
     name: &str,
-) -> Result<PathBuf, SmokeError> {
+    read: impl FnOnce(PathBuf) -> Result<T, SmokeError> + Send + 'static,
+) -> Result<T, SmokeError> {
     let download = run.work_dir.join(format!(
         "{name}-{}.tar",
         container.get(..12).unwrap_or(container)
@@ -338,7 +334,13 @@ async fn download(
     run.engine
         .download_to_file(container, path, &download)
         .await?;
-    Ok(download)
+    tokio::task::spawn_blocking(move || read(download))
+        .await
+        .map_err(|error| SmokeError::Io {
+            operation: "reading the archive",
+            path: PathBuf::from(path),
+            source: std::io::Error::other(error),
+        })?
 }
 
 /// Reads one file out of a container through the API (a tar stream with one entry).
@@ -347,14 +349,7 @@ async fn read_file_from_container(
     container: &str,
     path: &str,
 ) -> Result<Vec<u8>, SmokeError> {
-    let download = download(run, container, path, "download").await?;
-    tokio::task::spawn_blocking(move || first_entry(download))
-        .await
-        .map_err(|error| SmokeError::Io {
-            operation: "reading the archive",
-            path: PathBuf::from(path),
-            source: std::io::Error::other(error),
-        })?
+    read_download(run, container, path, "download", first_entry).await
 }
 
 /// The bytes of the first entry of the tar file at `download`, which is removed afterwards.
