@@ -413,6 +413,10 @@ pub struct Scan {
     pub cache_dir: PathBuf,
     /// The OCI repository of trivy's vulnerability database, when not trivy's default.
     pub db_repository: Option<String>,
+    /// Use the database already in `cache_dir/db` as it is, never trying to download or update it
+    /// (trivy's `--skip-db-update`, its documented air-gapped setup; default `false`). Never set
+    /// together with `db_repository`.
+    pub skip_db_update: bool,
     /// The accepted risks, in the file's order. Expired entries are kept: whether an entry is
     /// still in force depends on the day of the scan, so the scan gate reports them.
     pub ignores: Vec<ScanIgnore>,

@@ -318,6 +318,8 @@ pub struct Scan {
     pub cache_dir: Option<Spanned<String>>,
     /// `db_repository`: the OCI repository of trivy's vulnerability database.
     pub db_repository: Option<Spanned<String>>,
+    /// `skip_db_update`: use the database in `cache_dir` as it is, never downloading one.
+    pub skip_db_update: Option<Spanned<bool>>,
     /// `[[scan.ignore]]`: accepted risks, each with the span of its table.
     pub ignore: Option<Vec<Spanned<ScanIgnore>>>,
 }

@@ -1,4 +1,4 @@
-//! `doctor`: checks what a run needs (engine, API version, base images or mmdebstrap, CA bundle, disk) and says how to fix each gap.
+//! `doctor`: checks what a run needs (engine, API version, base images or mmdebstrap, CA bundle, trivy and its vulnerability database, disk) and says how to fix each gap.
 
 use std::path::Path;
 
@@ -185,10 +185,71 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
                 }
             }
         }
+        if scan.scanners.contains(&dockyard_config::Scanner::Vuln) {
+            checks.push(vulnerability_database_check(scan));
+        }
     }
 
     checks.push(disk_check(&config.root));
     checks
+}
+
+/// Whether trivy will have its vulnerability database: one in the cache folder of the schema the
+/// pinned trivy reads, or downloads allowed (said with where from and how to do without them).
+fn vulnerability_database_check(scan: &dockyard_config::Scan) -> Check {
+    use dockyard_scan::database::{self, DEFAULT_DB_REPOSITORIES, OFFLINE_DATABASE_HOWTO};
+    const NAME: &str = "vuln database";
+    let folder = database::database_dir(&scan.cache_dir);
+    match database::read_metadata(&scan.cache_dir) {
+        Err(error) => Check::fail(NAME, error.to_string(), error.hint().unwrap_or_default()),
+        Ok(Some(metadata)) if metadata.version != database::TRIVY_DB_SCHEMA_VERSION => {
+            Check::fail(
+                NAME,
+                format!(
+                    "{} holds schema {}, the pinned trivy reads schema {}",
+                    folder.display(),
+                    metadata.version,
+                    database::TRIVY_DB_SCHEMA_VERSION
+                ),
+                format!("replace it with a database of schema {}, {OFFLINE_DATABASE_HOWTO}", database::TRIVY_DB_SCHEMA_VERSION),
+            )
+        }
+        Ok(Some(metadata)) => Check::ok(
+            NAME,
+            format!(
+                "schema {} at {}, built {}; {}",
+                metadata.version,
+                folder.display(),
+                metadata.updated_at.as_deref().unwrap_or("at an unrecorded time"),
+                if scan.skip_db_update {
+                    "used as it is (skip_db_update)".to_owned()
+                } else {
+                    format!(
+                        "trivy downloads a fresh one after {}",
+                        metadata.next_update.as_deref().unwrap_or("its next update time")
+                    )
+                }
+            ),
+        ),
+        Ok(None) if scan.skip_db_update => Check::fail(
+            NAME,
+            format!(
+                "[scan] skip_db_update = true, but {} holds no database",
+                folder.display()
+            ),
+            format!("provide the database offline: {OFFLINE_DATABASE_HOWTO}"),
+        ),
+        Ok(None) => Check::ok(
+            NAME,
+            format!(
+                "none in {} yet: trivy downloads it from {} on the first scan; a machine that cannot reach it: {OFFLINE_DATABASE_HOWTO}",
+                folder.display(),
+                scan.db_repository
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_DB_REPOSITORIES.join(" or "))
+            ),
+        ),
+    }
 }
 
 fn disk_check(root: &Path) -> Check {

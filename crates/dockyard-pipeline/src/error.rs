@@ -327,9 +327,10 @@ impl PipelineError {
             PipelineError::ScanPolicyViolated { .. } => Some(
                 "fix the findings in the table above, or accept a risk with a [[scan.ignore]] entry (id, reason, expires) in deploy.toml".to_owned(),
             ),
-            PipelineError::VulnerabilityScanNotRun { .. } => Some(
-                "provide the database offline: `trivy image --download-db-only --cache-dir DIR` on a connected machine, copy DIR to [scan] cache_dir (it holds db/trivy.db and db/metadata.json); or set [scan] db_repository to a reachable mirror; `--allow-missing-vulnerability-db` accepts the gap for a local run".to_owned(),
-            ),
+            PipelineError::VulnerabilityScanNotRun { .. } => Some(format!(
+                "provide the database offline: {}; `--allow-missing-vulnerability-db` accepts the gap for a local run",
+                dockyard_scan::database::OFFLINE_DATABASE_HOWTO
+            )),
             PipelineError::Release(error) => error.hint(),
             PipelineError::SmokeFailed { .. } => Some("the table above shows each failed check, expected against actual, and the containers' logs".to_owned()),
             PipelineError::PythonNotOffered { fitting, .. } => Some(match fitting.as_slice() {

@@ -139,7 +139,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
             cache_dir: scan_config.cache_dir.clone(),
             timeout_seconds: scan_config.timeout_seconds,
             db_repository: scan_config.db_repository.clone(),
-            skip_db_update: false,
+            skip_db_update: scan_config.skip_db_update,
             output: reports_folder.join(format!("{image_name}.trivy.json")),
         };
         let (report, vulnerability_scan, scanners) = match run_blocking(invocation.clone()).await? {

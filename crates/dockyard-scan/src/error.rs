@@ -106,6 +106,15 @@ pub enum ScanError {
         detail: String,
     },
 
+    /// The vulnerability database in the cache folder is incomplete or its metadata unreadable.
+    #[error("trivy's vulnerability database at {} is unreadable: {detail}", .path.display())]
+    DatabaseUnreadable {
+        /// The file that is missing or unreadable.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+
     /// trivy failed for another reason.
     #[error("trivy failed while scanning {image} ({}): {stderr_tail}", exit_description(*.exit_code))]
     TrivyFailed {
@@ -155,10 +164,16 @@ impl ScanError {
             ScanError::Timeout { .. } => {
                 Some("raise the scan timeout, or scan a smaller image".to_owned())
             }
-            ScanError::VulnerabilityDatabaseUnavailable { .. } => Some(
-                "provide a database offline: `--cache-dir` pointing at a folder holding db/trivy.db and db/metadata.json downloaded elsewhere (`trivy image --download-db-only --cache-dir DIR`), with --skip-db-update; or a reachable mirror via `[scan] db_repository`"
-                    .to_owned(),
-            ),
+            ScanError::VulnerabilityDatabaseUnavailable { .. } => {
+                Some(format!(
+                    "provide the database offline: {}",
+                    crate::database::OFFLINE_DATABASE_HOWTO
+                ))
+            }
+            ScanError::DatabaseUnreadable { .. } => Some(format!(
+                "remove the cache's db/ folder and provide a whole one: {}",
+                crate::database::OFFLINE_DATABASE_HOWTO
+            )),
             ScanError::TrivyFailed { .. } => Some(
                 "trivy's message says what failed: often a damaged image archive or an unreachable registry; the same trivy command reproduces it by hand".to_owned(),
             ),

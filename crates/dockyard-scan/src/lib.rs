@@ -9,6 +9,8 @@
 //! * [`policy`] is the gate: [`evaluate`] judges the reports against a [`Policy`] and
 //!   [`IgnoreEntry`]s, giving every [`Finding`] a [`Verdict`];
 //! * [`render`] turns a [`ScanSummary`] into a text table, JSON, SARIF and Markdown;
+//! * [`database`] knows where trivy's vulnerability database lives in a cache folder, the schema
+//!   the pinned trivy reads, and how to provide one offline;
 //! * [`sbom`] writes an image's CycloneDX SBOM with trivy ([`sbom::write_sbom`]) and summarises one.
 //!
 //! trivy's exit code is only ever a tool failure (it runs with `--exit-code 0`); whether the scan
@@ -16,6 +18,7 @@
 //! (with [`ScanError::hint`] and [`ScanError::is_infrastructure`]).
 #![warn(missing_docs)]
 
+pub mod database;
 mod date;
 mod error;
 pub mod policy;

@@ -190,6 +190,28 @@ pub(super) fn resolve_scan(
         None => None,
     };
 
+    let skip_db_update = written
+        .skip_db_update
+        .as_ref()
+        .is_some_and(|skip| *skip.get_ref());
+    if let (Some(skip), Some(_)) = (&written.skip_db_update, &db_repository) {
+        if *skip.get_ref() {
+            return fail(
+                origin,
+                skip.span(),
+                "scan.skip_db_update",
+                "`scan.skip_db_update` = true: trivy never downloads its database then, so \
+                 `scan.db_repository` would never be used"
+                    .to_owned(),
+                Some(
+                    "keep one: `skip_db_update = true` with a database copied into \
+                     `scan.cache_dir`, or `db_repository` naming a mirror trivy downloads from"
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+
     let written_ignores = written.ignore.as_deref().unwrap_or_default();
     let mut ignores: Vec<ScanIgnore> = Vec::with_capacity(written_ignores.len());
     for (index, entry) in written_ignores.iter().enumerate() {
@@ -238,6 +260,7 @@ pub(super) fn resolve_scan(
         timeout_seconds,
         cache_dir,
         db_repository,
+        skip_db_update,
         ignores,
     })
 }

@@ -243,6 +243,8 @@ broken_case!(scan_timeout_4000, "timeout_seconds = 900" => "timeout_seconds = 40
 broken_case!(scan_cache_dir_escapes_project, "cache_dir = \"target/trivy-cache\"" => "cache_dir = \"target/../../trivy-cache\"");
 broken_case!(scan_cache_dir_is_project_itself, "cache_dir = \"target/trivy-cache\"" => "cache_dir = \"./\"");
 broken_case!(scan_empty_db_repository, "db_repository = \"registry.example.com/trivy-db:2\"" => "db_repository = \"\"");
+broken_case!(scan_skip_db_update_with_db_repository, "db_repository = \"registry.example.com/trivy-db:2\"" => "db_repository = \"registry.example.com/trivy-db:2\"\nskip_db_update = true");
+broken_case!(scan_skip_db_update_not_a_bool, "db_repository = \"registry.example.com/trivy-db:2\"" => "skip_db_update = \"yes\"");
 broken_case!(scan_ignore_missing_reason, "reason = \"bash is not reachable from the app\"\n" => "");
 broken_case!(scan_ignore_short_reason, "reason = \"bash is not reachable from the app\"" => "reason = \"wontfix\"");
 broken_case!(scan_ignore_missing_expires, "expires = 2026-12-31\n" => "");

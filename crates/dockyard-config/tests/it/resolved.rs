@@ -198,6 +198,7 @@ fn scan_defaults_apply_when_only_the_trivy_version_is_written() {
             timeout_seconds: 600,
             cache_dir: root.join("target/dockyard/trivy-cache"),
             db_repository: None,
+            skip_db_update: false,
             ignores: Vec::new(),
         })
     );
