@@ -28,6 +28,19 @@ pub struct LockedSet {
     pub sha256: String,
     /// One line for the plan: the format, its files and groups.
     pub summary: String,
+    /// The packages the lock pins with the hashes of the artifacts it accepts, per lock file (hash-pinned
+    /// production requirements, `poetry.lock`, `Pipfile.lock`, `uv.lock`); empty for unhashed requirements.
+    /// The provenance records them.
+    pub pins: Vec<LockPins>,
+}
+
+/// The pinned packages of one lock file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockPins {
+    /// The lock file, relative to deploy.toml's folder.
+    pub file: String,
+    /// Its packages, with every sha256 it accepts.
+    pub packages: Vec<dockyard_python::PinnedPackage>,
 }
 
 /// How the builder reads the uploaded files.
@@ -89,6 +102,7 @@ pub fn lock(config: &DeployConfig) -> Result<LockedSet, PipelineError> {
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| path.to_path_buf())
     };
+    let mut pins = Vec::new();
     let (files, install, summary) = match &config.dependencies {
         Dependencies::Requirements { files, test_files } => {
             let production: Vec<PathBuf> = files.iter().map(|file| relative(file)).collect();
@@ -103,6 +117,16 @@ pub fn lock(config: &DeployConfig) -> Result<LockedSet, PipelineError> {
                 .iter()
                 .map(|file| read_member(root, &file.path))
                 .collect::<Result<Vec<_>, _>>()?;
+            for file in production_closure.iter().filter(|file| file.hashes) {
+                let path = slashes(&file.path);
+                if let Some(member) = members.iter().find(|member| member.path == path) {
+                    let text = String::from_utf8_lossy(&member.bytes);
+                    pins.push(LockPins {
+                        packages: dockyard_python::hash_pinned_requirements(&text),
+                        file: path,
+                    });
+                }
+            }
             let summary = format!(
                 "requirements: {}{}{}",
                 listing(&production),
@@ -160,8 +184,16 @@ pub fn lock(config: &DeployConfig) -> Result<LockedSet, PipelineError> {
                         .collect::<Vec<_>>()
                 )
             );
+            let lock_member = read_member(root, &lock)?;
+            pins.push(LockPins {
+                file: lock_member.path.clone(),
+                packages: dockyard_python::uv_lock_pins(
+                    &String::from_utf8_lossy(&lock_member.bytes),
+                    &lock,
+                )?,
+            });
             (
-                vec![read_member(root, &pyproject)?, read_member(root, &lock)?],
+                vec![read_member(root, &pyproject)?, lock_member],
                 Install::UvExport {
                     project,
                     production_args,
@@ -178,6 +210,10 @@ pub fn lock(config: &DeployConfig) -> Result<LockedSet, PipelineError> {
         } => {
             let lock = relative(lock);
             let locked = dockyard_python::poetry_requirements(root, &lock, groups, test_groups)?;
+            pins.push(LockPins {
+                file: slashes(&lock),
+                packages: dockyard_python::hash_pinned_requirements(&locked.production),
+            });
             written(&lock, locked, selection(groups, test_groups))
         }
         Dependencies::Pipenv {
@@ -187,6 +223,10 @@ pub fn lock(config: &DeployConfig) -> Result<LockedSet, PipelineError> {
         } => {
             let lock = relative(lock);
             let locked = dockyard_python::pipenv_requirements(root, &lock, groups, test_groups)?;
+            pins.push(LockPins {
+                file: slashes(&lock),
+                packages: dockyard_python::hash_pinned_requirements(&locked.production),
+            });
             written(&lock, locked, selection(groups, test_groups))
         }
     };
@@ -203,6 +243,7 @@ pub fn lock(config: &DeployConfig) -> Result<LockedSet, PipelineError> {
         install,
         sha256: sha256_hex(&hashed),
         summary,
+        pins,
     })
 }
 

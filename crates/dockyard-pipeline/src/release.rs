@@ -2,7 +2,7 @@
 //! for `dockyard-release`, and prints its progress.
 
 use dockyard_release::manifest::{BaseSummary, ContextSummary, ImageKind, SmokeSummaryRecord};
-use dockyard_release::provenance::{BuildFacts, Material};
+use dockyard_release::provenance::{BuildFacts, LockedPackage, Material};
 use dockyard_release::{ImageToRelease, Publication};
 pub use dockyard_release::{Mode, Preflight, ReleaseError, ReleaseManifest, ReleaseOptions};
 
@@ -118,9 +118,24 @@ fn build_facts(session: &Session) -> Result<BuildFacts, PipelineError> {
             sha256: dockyard_context::sha256_hex(&file.bytes),
         })
         .collect();
+    let locked_packages = session
+        .prepared
+        .locked
+        .pins
+        .iter()
+        .flat_map(|pins| {
+            pins.packages.iter().map(|package| LockedPackage {
+                lock_file: pins.file.clone(),
+                name: package.name.clone(),
+                version: package.version.clone(),
+                sha256: package.sha256.clone(),
+            })
+        })
+        .collect();
     Ok(BuildFacts {
         deploy_file: Some(deploy_file),
         dependency_files,
+        locked_packages,
         dockyard_version: env!("CARGO_PKG_VERSION").to_owned(),
         run_id: session.run_id.clone(),
     })

@@ -1,6 +1,6 @@
 //! The provenance of a pushed image: an in-toto Statement v1 whose subject is the image's manifest digest, with a SLSA
 //! v1 provenance predicate saying what it was built from (the git revision, deploy.toml, the dependency and lock files,
-//! the base images, the build context) and how (Dockyard's version, the run). `docs/provenance.schema.json` documents
+//! every package a lock pins with the hashes it accepts, the base images, the build context) and how (Dockyard's version, the run). `docs/provenance.schema.json` documents
 //! the shape a test holds every statement to.
 
 use std::collections::BTreeMap;
@@ -28,6 +28,19 @@ pub struct Material {
     pub sha256: String,
 }
 
+/// A package a lock file pins, as the provenance records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPackage {
+    /// The lock file, relative to deploy.toml's folder.
+    pub lock_file: String,
+    /// The normalized name.
+    pub name: String,
+    /// The pinned version.
+    pub version: String,
+    /// The sha256 (hex) of every artifact the lock accepts for it, sorted.
+    pub sha256: Vec<String>,
+}
+
 /// What the caller knows of the build that a release does not: the files it read and the run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BuildFacts {
@@ -35,6 +48,9 @@ pub struct BuildFacts {
     pub deploy_file: Option<Material>,
     /// The dependency and lock files the builder installed from (requirements files, uv.lock, poetry.lock, ...).
     pub dependency_files: Vec<Material>,
+    /// The packages the lock files pin, with the sha256 of every artifact the lock accepts (what pip and uv
+    /// check with `--require-hashes`); empty when the requirements carry no hashes.
+    pub locked_packages: Vec<LockedPackage>,
     /// Dockyard's version.
     pub dockyard_version: String,
     /// The run's id (its labels carry it).
@@ -71,6 +87,13 @@ pub fn statement(
             "name": material.path,
             "uri": format!("file:{}", material.path),
             "digest": { "sha256": material.sha256 },
+        }));
+    }
+    for package in &facts.locked_packages {
+        dependencies.push(json!({
+            "name": format!("pypi {}", package.name),
+            "uri": format!("pkg:pypi/{}@{}", package.name, package.version),
+            "annotations": { "lock_file": package.lock_file, "accepted_sha256": package.sha256 },
         }));
     }
     for (name, base) in bases {

@@ -3,7 +3,8 @@
 use super::*;
 
 /// Writes `files` and a deploy.toml whose dependencies are `dependencies` (TOML: an `[app]` requirements line or a
-/// `[dependencies]` table), and renders the locked set: summary, environment, then each uploaded file's path.
+/// `[dependencies]` table), and renders the locked set: summary, environment, each uploaded file's path, then each
+/// pinned package with its lock file and how many hashes it accepts.
 fn check(files: &[(&str, &str)], dependencies: &str, expected: &str) {
     let folder = tempfile::tempdir().unwrap();
     let root = folder.path().canonicalize().unwrap();
@@ -30,6 +31,17 @@ fn check(files: &[(&str, &str)], dependencies: &str, expected: &str) {
             let mut lines = vec![set.summary.clone()];
             lines.extend(set.environment());
             lines.extend(set.files.iter().map(|file| format!("file {}", file.path)));
+            for pins in &set.pins {
+                lines.extend(pins.packages.iter().map(|package| {
+                    format!(
+                        "pin {} {}=={} ({} sha256)",
+                        pins.file,
+                        package.name,
+                        package.version,
+                        package.sha256.len()
+                    )
+                }));
+            }
             lines.join("\n")
         }
         Err(error) => format!("error: {error}"),
@@ -52,7 +64,8 @@ fn requirements_travel_with_their_includes() {
          DOCKYARD_REQUIRE_HASHES=1\n\
          file app/requirements-test.txt\n\
          file app/requirements.txt\n\
-         file requirements/base.txt",
+         file requirements/base.txt\n\
+         pin requirements/base.txt django==5.2 (1 sha256)",
     );
 }
 
@@ -65,7 +78,12 @@ fn uv_exports_in_the_builder() {
                 "[project]\nname = \"x\"\n[project.optional-dependencies]\nprod = []\ntest = []\n\
                  [dependency-groups]\nlint = []\n",
             ),
-            ("uv.lock", "version = 1\n"),
+            (
+                "uv.lock",
+                "version = 1\n[[package]]\nname = \"x\"\nversion = \"0.1\"\nsource = { virtual = \".\" }\n\
+                 [[package]]\nname = \"Django\"\nversion = \"5.2\"\nsdist = { hash = \"sha256:ab\" }\n\
+                 wheels = [{ hash = \"sha256:cd\" }]\n",
+            ),
         ],
         "[dependencies]\nformat = \"uv\"\nfiles = [\"pyproject.toml\", \"uv.lock\"]\ngroups = [\"prod\"]\n\
          test_groups = [\"test\", \"lint\"]",
@@ -75,7 +93,8 @@ fn uv_exports_in_the_builder() {
          DOCKYARD_UV_TEST_EXPORT_ARGS=--extra prod --extra test --group lint\n\
          DOCKYARD_REQUIRE_HASHES=1\n\
          file pyproject.toml\n\
-         file uv.lock",
+         file uv.lock\n\
+         pin uv.lock django==5.2 (2 sha256)",
     );
 }
 
@@ -96,7 +115,8 @@ fn poetry_and_pipenv_locks_are_written_as_requirements() {
          DOCKYARD_TEST_REQUIREMENTS=.dockyard/test.txt\n\
          DOCKYARD_REQUIRE_HASHES=1\n\
          file .dockyard/production.txt\n\
-         file .dockyard/test.txt",
+         file .dockyard/test.txt\n\
+         pin poetry.lock django==5.2 (1 sha256)",
     );
     check(
         &[("Pipfile.lock", "{\"default\": {}, \"develop\": {\"x\": {\"version\": \"==1\"}}}")],

@@ -12,7 +12,7 @@ use dockyard_release::manifest::{
     Archive, BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, NotScanned,
     ReleaseManifest, ReleasedImage, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
 };
-use dockyard_release::provenance::{statement, BuildFacts, Material};
+use dockyard_release::provenance::{statement, BuildFacts, LockedPackage, Material};
 use dockyard_release::{RetryPolicy, Version};
 
 #[test]
@@ -195,6 +195,12 @@ fn the_provenance_statement_names_the_pushed_digest_and_what_it_was_built_from()
         dependency_files: vec![Material {
             path: "app/requirements.txt".to_owned(),
             sha256: "e".repeat(64),
+        }],
+        locked_packages: vec![LockedPackage {
+            lock_file: "poetry.lock".to_owned(),
+            name: "django".to_owned(),
+            version: "5.2.13".to_owned(),
+            sha256: vec!["1".repeat(64), "2".repeat(64)],
         }],
         dockyard_version: "0.3.0".to_owned(),
         run_id: "0123456789ab-42".to_owned(),
