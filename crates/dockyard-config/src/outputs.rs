@@ -46,6 +46,9 @@ pub struct Paths {
     pub logs: PathBuf,
     /// Layers kept between runs (the production image's dependencies): `target/dockyard/layers/`.
     pub layers: PathBuf,
+    /// The provisioned tools (trivy and the test tools), unless `DOCKYARD_TOOLS_DIR` names another folder:
+    /// `target/dockyard/tools/`.
+    pub tools: PathBuf,
 }
 
 impl Paths {
@@ -69,6 +72,7 @@ impl Paths {
             release_archives: target.join("release"),
             logs: target.join("logs"),
             layers: target.join("layers"),
+            tools: target.join("tools"),
             target,
         }
     }

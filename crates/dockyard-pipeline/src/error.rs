@@ -27,6 +27,9 @@ pub enum PipelineError {
     /// trivy could not run (missing, wrong version, timeout, no vulnerability database), or its report was unreadable.
     #[error(transparent)]
     Scan(#[from] dockyard_scan::ScanError),
+    /// The pinned tools could not be provisioned (`cargo xtask tools`).
+    #[error(transparent)]
+    Tools(#[from] dockyard_tools::ToolsError),
     /// The smoke run could not start or finish (failed checks are [`PipelineError::SmokeFailed`]).
     #[error(transparent)]
     Smoke(#[from] dockyard_smoke::SmokeError),
@@ -233,7 +236,8 @@ impl PipelineError {
             | PipelineError::Python(_) => exit_code::INVALID_CONFIG,
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
             PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. })
-            | PipelineError::BaseUnavailable { .. } => exit_code::MISSING_PREREQUISITE,
+            | PipelineError::BaseUnavailable { .. }
+            | PipelineError::Tools(_) => exit_code::MISSING_PREREQUISITE,
             PipelineError::Interrupted => exit_code::INTERRUPTED,
             PipelineError::Smoke(error) if error.is_engine_unreachable() => {
                 exit_code::ENGINE_UNREACHABLE
@@ -324,6 +328,7 @@ impl PipelineError {
             PipelineError::AssetsLockMissing { install, .. } => Some(format!("run the install once locally to write the lock file and commit it; `{install}` installs exactly what it pins")),
             PipelineError::MissingArtifact { .. } => Some("run the earlier step first (`cargo xtask export`), or `cargo xtask build` for everything".to_owned()),
             PipelineError::Scan(error) => error.hint(),
+            PipelineError::Tools(error) => Some(error.hint()),
             PipelineError::ScanPolicyViolated { .. } => Some(
                 "fix the findings in the table above, or accept a risk with a [[scan.ignore]] entry (id, reason, expires) in deploy.toml".to_owned(),
             ),

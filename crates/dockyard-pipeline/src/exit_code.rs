@@ -64,7 +64,7 @@ pub const ALL: &[ExitCodeDoc] = &[
     doc(
         MISSING_PREREQUISITE,
         "a prerequisite is missing",
-        "mmdebstrap, a base image, disk space",
+        "mmdebstrap, a base image, disk space, python3 or PyPI for the pinned tools",
     ),
     doc(
         BUILD_FAILED,

@@ -82,6 +82,7 @@ pub async fn publish(
         bases: bases.collect(),
         static_manifest_sha256: export.static_manifest_sha256,
         scan: scan.map(ScanOutcome::release_record),
+        trivy_version: scan.map(|scan| scan.trivy_version.clone()),
         smoke: SmokeSummaryRecord {
             passed: smoke.report.passed(),
             checks: smoke.report.checks.len(),

@@ -6,7 +6,7 @@
 //! A missing vulnerability database never passes silently: the image is scanned again without the vulnerability
 //! scanner, the summary says "vulnerability scan not run", and the caller decides whether that fails the run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dockyard_config::ImageKind;
@@ -19,6 +19,7 @@ use dockyard_scan::{
     sbom::SbomInvocation,
     ScanError,
 };
+use dockyard_tools::Tool;
 
 use crate::progress;
 use crate::run::Session;
@@ -35,6 +36,8 @@ pub struct ScanOutcome {
     pub sarif_path: PathBuf,
     /// The CycloneDX SBOM of each shipped image scanned (`app`, `nginx`), by image name.
     pub sboms: Vec<(String, SbomFile)>,
+    /// The version of the trivy that ran.
+    pub trivy_version: String,
 }
 
 impl ScanOutcome {
@@ -84,8 +87,9 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
     };
     let started = Instant::now();
     let wanted = scan_config.trivy_version.clone();
+    let tools_dir = dockyard_tools::tools_dir(&session.prepared.paths.tools);
     let (program, version) = tokio::task::spawn_blocking(move || {
-        let program = runner::find_trivy().ok_or(ScanError::TrivyMissing)?;
+        let program = trivy_program(&tools_dir, &wanted)?;
         let version = runner::check_trivy_version(&program, &wanted)?;
         Ok::<_, ScanError>((program, version))
     })
@@ -261,6 +265,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
         json_path,
         sarif_path,
         sboms,
+        trivy_version: version.clone(),
     }))
 }
 
@@ -288,6 +293,30 @@ fn image_record(session: &Session, image_kind: ImageKind) -> Result<ImageRecord,
         what: "an image to scan (run `cargo xtask build`)",
         path: PathBuf::from(tag),
     })
+}
+
+/// The trivy to run for `[scan] trivy_version` = `wanted`. When the pinned tools bring that version: the
+/// provisioned one, else one of that version on `PATH` (a machine where it was installed by hand, offline
+/// perhaps), else the pinned one provisioned now. Another version comes from `PATH` only.
+fn trivy_program(tools_dir: &Path, wanted: &str) -> Result<PathBuf, ScanError> {
+    let pinned = Tool::Trivy.pinned_version();
+    if pinned != wanted && !pinned.starts_with(&format!("{wanted}.")) {
+        return runner::find_trivy().ok_or(ScanError::TrivyMissing);
+    }
+    if let Some(toolbox) = dockyard_tools::provisioned(tools_dir) {
+        return Ok(toolbox.path(Tool::Trivy));
+    }
+    if let Some(program) = runner::find_trivy() {
+        if runner::check_trivy_version(&program, wanted).is_ok() {
+            return Ok(program);
+        }
+    }
+    dockyard_tools::provision(tools_dir, &|line| progress::detail(line))
+        .map(|toolbox| toolbox.path(Tool::Trivy))
+        .map_err(|error| ScanError::TrivyNotProvisioned {
+            reason: error.to_string(),
+            hint: error.hint(),
+        })
 }
 
 /// Runs trivy on a blocking thread.

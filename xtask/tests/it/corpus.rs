@@ -61,6 +61,10 @@ fn copy_project(name: &str) -> (tempfile::TempDir, PathBuf) {
 
 fn xtask(args: &[&std::ffi::OsStr]) -> Output {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
         .args(args)
         .output()
         .unwrap();
@@ -233,6 +237,10 @@ fn check_builds(name: &str) {
     let command = |subcommand: &str| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
         command
+            .env(
+                dockyard_tools::TOOLS_DIR_ENV,
+                crate::support::shared_tools_dir(),
+            )
             .arg("--config")
             .arg(&deploy)
             .arg(subcommand)

@@ -393,6 +393,10 @@ fn a_failing_app_test_stops_the_pipeline_and_shows_the_test_output() {
 fn an_unreachable_engine_exits_4_with_a_hint() {
     let project = Project::copy("dockyard-it-no-engine");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
         .args(["build", "--config"])
         .arg(project.path("deploy.toml"))
         .env("DOCKER_HOST", "tcp://127.0.0.1:9")
@@ -446,6 +450,10 @@ fn ctrl_c_during_the_builder_step_exits_130_and_leaves_nothing_behind() {
     };
     let project = Project::copy("dockyard-it-interrupted");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
         .args(["export", "--force", "--config"])
         .arg(project.path("deploy.toml"))
         .stderr(std::process::Stdio::piped())

@@ -239,6 +239,10 @@ fn a_registry_that_goes_away_during_the_push_exits_10_and_moves_no_moving_tag() 
         "push_backoff_ms = 50",
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
         .arg("--config")
         .arg(project.path("deploy.toml"))
         .args([
@@ -332,6 +336,10 @@ pub(crate) fn signal_at_stage(
     signal: &str,
 ) -> (Option<i32>, f64, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
         .arg("--config")
         .arg(project.path("deploy.toml"))
         .args(stage.args)

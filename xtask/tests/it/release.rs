@@ -29,22 +29,19 @@ fn release_json(project: &Project) -> serde_json::Value {
     .unwrap()
 }
 
-/// Validates release.json against docs/release.schema.json with check-jsonschema (PyPI); skips loudly without it.
+/// Validates release.json against docs/release.schema.json with the provisioned check-jsonschema; skips loudly
+/// without it (fails under CI=true).
 fn assert_matches_schema(project: &Project) {
     let schema = workspace_root().join("docs/release.schema.json");
-    let Ok(output) = std::process::Command::new("check-jsonschema")
+    let Some(tools) = crate::support::tools_or_skip("the release.json schema check") else {
+        return;
+    };
+    let output = std::process::Command::new(tools.path(dockyard_tools::Tool::CheckJsonschema))
         .arg("--schemafile")
         .arg(&schema)
         .arg(project.path("target/dockyard/release.json"))
         .output()
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but check-jsonschema is not installed (pip install check-jsonschema==0.39.0)"
-        );
-        eprintln!("SKIPPED the release.json schema check: check-jsonschema is not installed");
-        return;
-    };
+        .unwrap();
     assert!(
         output.status.success(),
         "release.json does not match docs/release.schema.json:\n{}{}",
@@ -125,25 +122,22 @@ fn verify_with_readme_commands(
 }
 
 /// `bytes` (written to `name` under the project's target folder) is valid against `schema` (check-jsonschema, offline:
-/// the schema's relative references resolve beside it); skips loudly without check-jsonschema, fails under `CI=true`.
+/// the schema's relative references resolve beside it); skips loudly when the tools cannot be provisioned, fails under
+/// `CI=true`.
 fn assert_valid(project: &Project, bytes: &[u8], name: &str, schema: &std::path::Path) {
     let document = project.path(&format!("target/{name}"));
     std::fs::write(&document, bytes).unwrap();
-    let Ok(output) = std::process::Command::new("check-jsonschema")
+    let Some(tools) = crate::support::tools_or_skip(&format!("validating {name}")) else {
+        return;
+    };
+    let output = std::process::Command::new(tools.path(dockyard_tools::Tool::CheckJsonschema))
         .arg("--schemafile")
         .arg(schema)
         .arg("--base-uri")
         .arg(format!("file://{}", schema.display()))
         .arg(&document)
         .output()
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but check-jsonschema is not installed"
-        );
-        eprintln!("SKIPPED validating {name}: check-jsonschema is not installed");
-        return;
-    };
+        .unwrap();
     assert!(
         output.status.success(),
         "{name} does not match {}:\n{}{}",

@@ -279,6 +279,10 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
     );
     let context_before = context_sha256(&project);
     let mut build = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
         .arg("--config")
         .arg(project.path("deploy.toml"))
         .arg("build")

