@@ -14,6 +14,7 @@ mod faults;
 mod hostile_builder;
 mod load;
 mod registry;
+mod registry_container;
 mod registry_proxy;
 mod registry_tests;
 mod release;

@@ -2,7 +2,8 @@
 //! blocking HTTP/1.1 client and framing it and the failing proxy in front of it (`registry_proxy.rs`) need.
 //! Everything listens on, and talks to, 127.0.0.1 only; every loop is bounded in time and count.
 //!
-//! The self-tests (`registry_tests.rs`) need no engine, only the `docker-registry` binary.
+//! The registry is the host's `docker-registry` binary when there is one, else a container of an image bootstrapped
+//! from the same Debian package (`registry_container.rs`); the self-tests (`registry_tests.rs`) need one of the two.
 #![allow(
     clippy::disallowed_methods,
     reason = "the test support starts Debian's `docker-registry` as a child it kills on drop, and polls it from synchronous code"
@@ -513,8 +514,29 @@ pub fn digest_of(data: &[u8]) -> String {
 pub struct LocalRegistry {
     /// `127.0.0.1:PORT`: what goes in front of an image reference (`{address}/name:tag`).
     pub address: String,
-    pub(crate) child: Child,
+    pub(crate) backend: Backend,
     pub(crate) dir: tempfile::TempDir,
+}
+
+/// What runs the registry.
+pub(crate) enum Backend {
+    /// The host's `docker-registry` binary, its storage in [`LocalRegistry::dir`].
+    Process(Child),
+    /// A container of the image bootstrapped from Debian's package, its storage inside it.
+    Container(crate::registry_container::RegistryContainer),
+}
+
+/// The registry's config: plain HTTP on `address`, storage in `storage`, deletes on, requests logged.
+fn config_yaml(storage: &str, address: &str) -> String {
+    // JSON strings are valid YAML scalars: paths with odd characters stay paths.
+    let storage_yaml = serde_json::Value::from(storage);
+    format!(
+        "version: 0.1\n\
+         log:\n  level: info\n  formatter: text\n\
+         storage:\n  filesystem:\n    rootdirectory: {storage_yaml}\n  delete:\n    enabled: true\n  \
+         maintenance:\n    uploadpurging:\n      enabled: false\n\
+         http:\n  addr: {address}\n  secret: dockyard-tests-only\n"
+    )
 }
 
 pub(crate) enum Launch {
@@ -526,7 +548,8 @@ pub(crate) enum Launch {
 
 impl LocalRegistry {
     /// Starts a registry and waits (up to 20 s) until `GET /v2/` answers 200.
-    /// `None`, after a loud line, when the `docker-registry` binary is missing; under `CI=true` that panics.
+    /// `None`, after a loud line, when there is neither a `docker-registry` binary nor an engine to run the registry
+    /// container on; under `CI=true` that panics.
     pub fn start() -> Option<LocalRegistry> {
         let mut last_log = String::new();
         for _attempt in 0..3 {
@@ -539,13 +562,13 @@ impl LocalRegistry {
                         .to_owned();
                     if std::env::var("CI").is_ok_and(|value| value == "true") {
                         panic!(
-                            "{test}: CI=true but the `docker-registry` binary is missing: \
-                             apt-get install -y docker-registry (.ci/run installs it)"
+                            "{test}: CI=true but there is neither a `docker-registry` binary nor an engine for the \
+                             registry container"
                         );
                     }
                     eprintln!(
-                        "SKIPPED {test}: no `docker-registry` binary (apt-get install -y docker-registry); \
-                         these tests run in CI (`bash .ci/run`)"
+                        "SKIPPED {test}: neither a `docker-registry` binary (apt-get install -y docker-registry) \
+                         nor an engine for the registry container; these tests run in CI (`bash .ci/run`)"
                     );
                     return None;
                 }
@@ -564,19 +587,8 @@ impl LocalRegistry {
         std::fs::create_dir_all(&storage).expect("creating the registry's storage folder");
         let address = format!("127.0.0.1:{}", free_port());
         let config = dir.path().join("config.yml");
-        // JSON strings are valid YAML scalars: paths with odd characters stay paths.
-        let storage_yaml = serde_json::Value::from(storage.to_string_lossy().into_owned());
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\n\
-                 log:\n  level: info\n  formatter: text\n\
-                 storage:\n  filesystem:\n    rootdirectory: {storage_yaml}\n  delete:\n    enabled: true\n  \
-                 maintenance:\n    uploadpurging:\n      enabled: false\n\
-                 http:\n  addr: {address}\n  secret: dockyard-tests-only\n"
-            ),
-        )
-        .expect("writing the registry's config");
+        std::fs::write(&config, config_yaml(&storage.to_string_lossy(), &address))
+            .expect("writing the registry's config");
         let log_path = dir.path().join("registry.log");
         let log = std::fs::File::create(&log_path).expect("creating the registry's log");
         let mut command = Command::new("docker-registry");
@@ -592,21 +604,29 @@ impl LocalRegistry {
                 command.env_remove(name);
             }
         }
-        let child = match command.spawn() {
-            Ok(child) => child,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Launch::Missing,
+        let (backend, address) = match command.spawn() {
+            Ok(child) => (Backend::Process(child), address),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let Some((runtime, engine)) = crate::registry_container::engine() else {
+                    return Launch::Missing;
+                };
+                let config = config_yaml(crate::registry_container::STORAGE, "0.0.0.0:5000");
+                let (container, address) =
+                    crate::registry_container::RegistryContainer::start(runtime, engine, &config);
+                (Backend::Container(container), address)
+            }
             Err(error) => panic!("starting docker-registry: {error}"),
         };
         let mut registry = LocalRegistry {
             address,
-            child,
+            backend,
             dir,
         };
         let deadline = Instant::now() + REGISTRY_READY_DEADLINE;
         let mut last_error = String::from("no answer yet");
         for _ in 0..2_000 {
-            if let Ok(Some(status)) = registry.child.try_wait() {
-                return Launch::Exited(format!("({status})\n{}", registry.log_tail()));
+            if let Some(ended) = registry.exited() {
+                return Launch::Exited(ended);
             }
             if Instant::now() >= deadline {
                 break;
@@ -637,7 +657,23 @@ impl LocalRegistry {
 
     /// What the registry logged so far (one line per request at level info): for failure messages.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+        match &self.backend {
+            Backend::Process(_) => {
+                std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+            }
+            Backend::Container(container) => container.log(),
+        }
+    }
+
+    /// How the registry ended with its log, when it has; `None` while it runs.
+    fn exited(&mut self) -> Option<String> {
+        match &mut self.backend {
+            Backend::Process(child) => match child.try_wait() {
+                Ok(Some(status)) => Some(format!("({status})\n{}", self.log_tail())),
+                _ => None,
+            },
+            Backend::Container(container) => container.ended(),
+        }
     }
 
     /// The last 40 lines of the log.
@@ -647,19 +683,23 @@ impl LocalRegistry {
 
     /// Kills the registry process at once (a registry that goes away); its storage stays for [`Self::tag_on_disk`].
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.backend {
+            Backend::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Backend::Container(container) => container.kill(),
+        }
     }
 
     /// Whether the registry's storage holds `repository:tag` (readable after [`Self::kill`] too).
     pub fn tag_on_disk(&self, repository: &str, tag: &str) -> bool {
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/repositories")
-            .join(repository)
-            .join("_manifests/tags")
-            .join(tag)
-            .exists()
+        let relative =
+            format!("docker/registry/v2/repositories/{repository}/_manifests/tags/{tag}");
+        match &self.backend {
+            Backend::Process(_) => self.dir.path().join("storage").join(relative).exists(),
+            Backend::Container(container) => container.storage_has(&relative),
+        }
     }
 
     /// `{address}/{repository}:{tag}`, the reference to tag and push.
@@ -759,8 +799,7 @@ pub(crate) fn sorted_strings(value: &serde_json::Value) -> Vec<String> {
 
 impl Drop for LocalRegistry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // `dir` (config, log, storage) is removed when the field drops, after this.
+        self.kill();
+        // The container is removed, and `dir` (config, log, storage) deleted, when the fields drop, after this.
     }
 }
