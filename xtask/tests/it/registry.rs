@@ -540,7 +540,7 @@ fn config_yaml(storage: &str, address: &str) -> String {
 }
 
 pub(crate) enum Launch {
-    Started(LocalRegistry),
+    Started(Box<LocalRegistry>),
     Missing,
     /// Exited before answering (most likely: someone took the port); the log.
     Exited(String),
@@ -554,7 +554,7 @@ impl LocalRegistry {
         let mut last_log = String::new();
         for _attempt in 0..3 {
             match Self::launch() {
-                Launch::Started(registry) => return Some(registry),
+                Launch::Started(registry) => return Some(*registry),
                 Launch::Missing => {
                     let test = std::thread::current()
                         .name()
@@ -639,7 +639,9 @@ impl LocalRegistry {
                 b"",
                 Duration::from_secs(2),
             ) {
-                Ok(response) if response.status == 200 => return Launch::Started(registry),
+                Ok(response) if response.status == 200 => {
+                    return Launch::Started(Box::new(registry))
+                }
                 Ok(response) => {
                     last_error = format!("HTTP {}: {}", response.status, response.text())
                 }
