@@ -97,14 +97,7 @@ impl RegistryContainer {
             engine,
             id,
         };
-        let mut tar = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_gnu();
-        header.set_size(config.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, "config.yml", config.as_bytes())
-            .unwrap();
-        let tar = tar.into_inner().unwrap();
+        let tar = crate::registry_tests::tar_with_one_file("config.yml", config.as_bytes());
         container
             .runtime
             .block_on(async {
