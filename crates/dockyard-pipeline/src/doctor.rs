@@ -186,9 +186,7 @@ fn trivy_check(config: &DeployConfig, scan: &dockyard_config::Scan, pip_line: St
     let tools_dir = dockyard_tools::tools_dir(
         &dockyard_config::Paths::new(&config.root, &config.project.name).tools,
     );
-    let pinned = Tool::Trivy.pinned_version();
-    let provides_wanted =
-        pinned == scan.trivy_version || pinned.starts_with(&format!("{}.", scan.trivy_version));
+    let provides_wanted = Tool::Trivy.provides(&scan.trivy_version);
     let provisioned = dockyard_tools::provisioned(&tools_dir).filter(|_| provides_wanted);
     let program = provisioned
         .map(|toolbox| toolbox.path(Tool::Trivy))

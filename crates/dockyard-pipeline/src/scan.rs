@@ -299,8 +299,7 @@ fn image_record(session: &Session, image_kind: ImageKind) -> Result<ImageRecord,
 /// provisioned one, else one of that version on `PATH` (a machine where it was installed by hand, offline
 /// perhaps), else the pinned one provisioned now. Another version comes from `PATH` only.
 fn trivy_program(tools_dir: &Path, wanted: &str) -> Result<PathBuf, ScanError> {
-    let pinned = Tool::Trivy.pinned_version();
-    if pinned != wanted && !pinned.starts_with(&format!("{wanted}.")) {
+    if !Tool::Trivy.provides(wanted) {
         return runner::find_trivy().ok_or(ScanError::TrivyMissing);
     }
     if let Some(toolbox) = dockyard_tools::provisioned(tools_dir) {

