@@ -29,6 +29,9 @@ pub enum BenchError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] dockyard_engine::EngineError),
+    /// Loading or preparing the sample's deploy.toml failed.
+    #[error(transparent)]
+    Pipeline(#[from] dockyard_pipeline::PipelineError),
 }
 
 impl BenchError {
@@ -36,6 +39,7 @@ impl BenchError {
     pub fn hint(&self) -> Option<String> {
         match self {
             BenchError::Engine(error) => error.hint(),
+            BenchError::Pipeline(error) => error.hint(),
             BenchError::Command { .. } => Some(
                 "the benchmark needs tar, gzip, bash, curl and the docker CLI on PATH, and a reachable engine"
                     .to_owned(),

@@ -417,16 +417,28 @@ fn figure_noop_build(
     Ok(())
 }
 
-/// `docker/builder/` plus `docker/builder.Dockerfile` rendered with the builder base, as one folder.
+/// The builder context as the pipeline renders it for the sample (its Dockerfile filled from deploy.toml and the
+/// builder protocol), as one folder.
 fn render_builder_folder(options: &Options, folder: &Path) -> Result<(), BenchError> {
     let _ = std::fs::remove_dir_all(folder);
-    copy_tree(&options.workspace.join("docker/builder"), folder)?;
-    let template_path = options.workspace.join("docker/builder.Dockerfile");
-    let template =
-        std::fs::read_to_string(&template_path).map_err(io("reading", &template_path))?;
-    let dockerfile = template.replace("{{ base_image }}", "dockyard/python-builder:bookworm");
-    let written = folder.join("Dockerfile");
-    std::fs::write(&written, dockerfile).map_err(io("writing", &written))
+    // The builder context exactly as the pipeline renders it (the one home of the template's values).
+    let config = dockyard_config::load(&options.workspace.join("deploy.toml"))
+        .map_err(dockyard_pipeline::PipelineError::from)?;
+    let provenance = dockyard_pipeline::provenance::detect(&options.workspace);
+    let prepared = dockyard_pipeline::plan::prepare(config, provenance)?;
+    for member in &prepared.builder_context {
+        let path = folder.join(&member.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
+        }
+        std::fs::write(&path, &member.bytes).map_err(io("writing", &path))?;
+        if member.executable {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(io("making executable", &path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Figure 5: the production image against a naive single-stage image with the toolchain in it.
