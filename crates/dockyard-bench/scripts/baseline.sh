@@ -86,9 +86,7 @@ cold-pipeline) # PREFIX INPUTS WORK: figure 4's baseline, build + nginx + smoke 
     docker build -q --label "$label" -t "$prefix-builder:latest" - <"$inputs/builder-context.tar.gz" >/dev/null
     docker volume create --label "$label" "$prefix-pip-cache" >/dev/null
     docker create --name "$prefix-builder-$run" --label "$label" -v "$prefix-pip-cache:/cache/pip" \
-        -e DOCKYARD_SOURCE_DIR=/src -e DOCKYARD_KIT_DIR=/kit -e DOCKYARD_DEPS_DIR=/deps -e DOCKYARD_OUT_DIR=/out \
-        -e "DOCKYARD_STEP_MARKER===> dockyard step: " -e "DOCKYARD_HASH_MISMATCH_MARKER===> dockyard hash mismatch: " \
-        -e "DOCKYARD_UV_VERSION=$(cat "$inputs/uv-version")" -e DOCKYARD_REQUIRE_HASHES=0 \
+        --env-file "$inputs/builder.env" -e DOCKYARD_REQUIRE_HASHES=0 \
         -e DOCKYARD_REQUIREMENTS=app/requirements.txt -e DOCKYARD_TEST_REQUIREMENTS= -e DOCKYARD_STATIC_ROOT=staticfiles \
         -e DJANGO_SETTINGS_MODULE=sample.settings -e SOURCE_DATE_EPOCH=0 "${app_env[@]}" \
         -e PIP_CERT=/etc/dockyard/ca.pem -e SSL_CERT_FILE=/etc/dockyard/ca.pem -e REQUESTS_CA_BUNDLE=/etc/dockyard/ca.pem \

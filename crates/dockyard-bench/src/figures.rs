@@ -652,11 +652,12 @@ fn baseline_inputs(project: &Path, inputs: &Path) -> Result<(), BenchError> {
     let requirements = project.join("app/requirements.txt");
     std::fs::copy(&requirements, deps.join("requirements.txt"))
         .map_err(io("copying", &requirements))?;
-    std::fs::write(
-        inputs.join("uv-version"),
-        dockyard_pipeline::builder_protocol::UV_VERSION,
-    )
-    .map_err(io("writing", inputs))?;
+    // The builder protocol's environment as the pipeline gives it (the one home of its names and folders), for
+    // `docker create --env-file`; the baseline's dependencies stay in the container (no volume: a cold run).
+    let mut environment = dockyard_pipeline::builder_protocol::environment();
+    environment.push("DOCKYARD_DEPS_KEY=baseline".to_owned());
+    let env_file = inputs.join("builder.env");
+    std::fs::write(&env_file, environment.join("\n") + "\n").map_err(io("writing", &env_file))?;
     let ca = std::env::var("DOCKYARD_CA_BUNDLE")
         .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_owned());
     std::fs::copy(&ca, inputs.join("ca.pem")).map_err(io("copying", Path::new(&ca)))?;
