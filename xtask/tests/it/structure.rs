@@ -34,24 +34,6 @@ impl Drop for ProjectImages<'_> {
     }
 }
 
-/// The provisioned binary and its version, or `None` after a loud skip (a failure under CI=true).
-fn container_structure_test(test: &str) -> Option<(PathBuf, String)> {
-    let binary =
-        crate::support::tools_or_skip(test)?.path(dockyard_tools::Tool::ContainerStructureTest);
-    let output = Command::new(&binary)
-        .arg("version")
-        .output()
-        .unwrap_or_else(|error| panic!("{}: {error}", binary.display()));
-    assert!(
-        output.status.success(),
-        "{} version failed: {}",
-        binary.display(),
-        stderr(&output)
-    );
-    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    Some((binary, version))
-}
-
 /// Runs the binary on `image` with `configs`, asserts it passes, and returns its pass count.
 fn run(binary: &Path, image: &str, configs: &[PathBuf]) -> u64 {
     let mut command = Command::new(binary);
@@ -100,7 +82,11 @@ fn container_structure_test_agrees_with_dockyard_about_both_images() {
     let Some((engine, _lock)) = engine_or_skip(test) else {
         return;
     };
-    let Some((binary, version)) = container_structure_test(test) else {
+    let Some((binary, version)) = crate::support::tool_or_skip(
+        dockyard_tools::Tool::ContainerStructureTest,
+        "version",
+        test,
+    ) else {
         return;
     };
     eprintln!("container-structure-test {version} at {}", binary.display());

@@ -199,6 +199,33 @@ pub fn engine_or_skip(test: &str) -> Option<(Engine, MutexGuard<'static, ()>)> {
     }
 }
 
+/// One provisioned tool and what `TOOL VERSION_ARG` prints (trimmed), or `None` after a loud skip when the tools
+/// cannot be provisioned here (a failure under CI=true); a tool that does not run fails the test.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the tests run the provisioned tools as a user would"
+)]
+pub fn tool_or_skip(
+    tool: dockyard_tools::Tool,
+    version_arg: &str,
+    test: &str,
+) -> Option<(PathBuf, String)> {
+    let program = tools_or_skip(test)?.path(tool);
+    let output = std::process::Command::new(&program)
+        .arg(version_arg)
+        .output()
+        .unwrap_or_else(|error| panic!("{test}: cannot run {}: {error}", program.display()));
+    assert!(
+        output.status.success(),
+        "{test}: `{} {version_arg}` failed ({:?}):\n{}{}",
+        program.display(),
+        output.status.code(),
+        stdout(&output),
+        stderr(&output)
+    );
+    Some((program, stdout(&output).trim().to_owned()))
+}
+
 /// The sha256 recorded beside an exported context.
 pub fn context_sha256(project: &Project) -> String {
     let sidecar = project.path(&format!(

@@ -31,24 +31,6 @@ fn workflow_files() -> Vec<String> {
     files
 }
 
-/// The provisioned linter and its `--version`, or `None` after a loud skip (a failure under CI=true).
-fn linter_or_skip(tool: dockyard_tools::Tool, test: &str) -> Option<(PathBuf, String)> {
-    let program = crate::support::tools_or_skip(test)?.path(tool);
-    let output = Command::new(&program)
-        .arg("--version")
-        .output()
-        .unwrap_or_else(|error| panic!("{test}: cannot run {}: {error}", program.display()));
-    assert!(
-        output.status.success(),
-        "{test}: `{} --version` failed ({:?}):\n{}{}",
-        program.display(),
-        output.status.code(),
-        stdout(&output),
-        stderr(&output)
-    );
-    Some((program, stdout(&output).trim().to_owned()))
-}
-
 /// Runs `program args... files...` from the workspace root, with colour off.
 fn run_linter(program: &std::path::Path, args: &[&str], files: &[String]) -> Output {
     let root: PathBuf = workspace_root();
@@ -75,7 +57,8 @@ fn assert_clean(what: &str, command: &str, output: &Output) {
 #[test]
 fn workflows_match_the_github_workflow_schema() {
     let test = "workflows_match_the_github_workflow_schema";
-    let Some((program, version)) = linter_or_skip(dockyard_tools::Tool::CheckJsonschema, test)
+    let Some((program, version)) =
+        crate::support::tool_or_skip(dockyard_tools::Tool::CheckJsonschema, "--version", test)
     else {
         return;
     };
@@ -99,7 +82,9 @@ fn workflows_match_the_github_workflow_schema() {
 #[test]
 fn zizmor_finds_nothing_in_the_workflows() {
     let test = "zizmor_finds_nothing_in_the_workflows";
-    let Some((program, version)) = linter_or_skip(dockyard_tools::Tool::Zizmor, test) else {
+    let Some((program, version)) =
+        crate::support::tool_or_skip(dockyard_tools::Tool::Zizmor, "--version", test)
+    else {
         return;
     };
     let files = workflow_files();
