@@ -72,6 +72,12 @@ impl flags::Run {
     }
 }
 
+impl flags::Dev {
+    pub(crate) fn run(self, config_path: &Path) -> anyhow::Result<i32> {
+        execute(config_path, Goal::Dev(self.command), false)
+    }
+}
+
 /// Runs `goal` and renders its report: the summary (on stderr when a command owns stdout), then the failure.
 fn execute(config_path: &Path, goal: Goal, force: bool) -> anyhow::Result<i32> {
     let config = crate::load_config(config_path)?;

@@ -11,7 +11,7 @@ impl flags::Clean {
         let config = crate::load_config(config_path)?;
         let report = crate::runtime()?.block_on(async {
             let engine = Engine::connect().await.map_err(PipelineError::from)?;
-            dockyard_pipeline::clean(&engine, &config, self.caches).await
+            dockyard_pipeline::clean(&engine, &config, self.caches, self.dev).await
         })?;
         print!("{}", report.render());
         Ok(exit_code::OK)

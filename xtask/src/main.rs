@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         flags::Command::Release(command) => command.run(&config_path),
         flags::Command::Run(command) => command.run(&config_path),
         flags::Command::Tools(command) => command.run(&config_path),
+        flags::Command::Dev(command) => command.run(&config_path),
         flags::Command::Clean(command) => command.run(&config_path),
         flags::Command::Reliability(command) => command.run(&workspace_root()),
         flags::Command::Bench(command) => command.run(&workspace_root()),

@@ -1,5 +1,5 @@
 //! The closed sets of names deploy.toml chooses from: [`Severity`], [`Scanner`], [`ImageKind`], [`HttpMethod`], [`Via`],
-//! [`PythonVersion`], [`DependencyFormat`], [`PackageManager`], [`AssetsRunsIn`], [`ServiceKind`] and [`ServiceValue`].
+//! [`PythonVersion`], [`DependencyFormat`], [`PackageManager`], [`AssetsRunsIn`], [`DevServer`], [`ServiceKind`] and [`ServiceValue`].
 //!
 //! Each one is the single home of its spellings: resolving turns the written name into the
 //! enum (or refuses it with a did-you-mean hint built from [`ALL`](Severity::ALL)), and the rest of
@@ -277,6 +277,16 @@ closed_set! {
         Node = "node",
         /// The builder container, after the Python dependencies are installed (Tailwind through `manage.py`).
         Builder = "builder",
+    }
+}
+
+closed_set! {
+    /// `[dev] server`: what serves the app in `cargo xtask dev`; Dockyard restarts it after each synced change.
+    DevServer {
+        /// Django's development server (`manage.py runserver`, its own reloader off: Dockyard restarts it).
+        Runserver = "runserver",
+        /// gunicorn on `[app] wsgi`, as production runs it.
+        Gunicorn = "gunicorn",
     }
 }
 

@@ -37,15 +37,15 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use crate::choices::{
-    AssetsRunsIn, DependencyFormat, HttpMethod, ImageKind, PackageManager, PythonVersion, Scanner,
-    ServiceKind, ServiceValue, Severity, Via,
+    AssetsRunsIn, DependencyFormat, DevServer, HttpMethod, ImageKind, PackageManager,
+    PythonVersion, Scanner, ServiceKind, ServiceValue, Severity, Via,
 };
 pub use crate::error::ConfigError;
 pub use crate::image_reference::{is_valid_tag, ImageRef, MAXIMUM_TAG_LENGTH};
 pub use crate::model::{
     App, AssetOutput, Assets, BaseImage, Bootstrap, BootstrapFile, Builder, ContextRules,
-    Dependencies, DeployConfig, Nginx, Process, ProcessReady, Production, Project, PythonIgnore,
-    Release, Scan, ScanIgnore, Service, Smoke, SmokeCheck,
+    Dependencies, DeployConfig, Dev, Nginx, Process, ProcessReady, Production, Project,
+    PythonIgnore, Release, Scan, ScanIgnore, Service, Smoke, SmokeCheck,
 };
 pub use crate::names::looks_like_secret_name;
 pub use crate::outputs::Paths;

@@ -55,6 +55,19 @@ pub struct DeployConfig {
     /// `[services.<name>]`, by name: the backing services started on the run's private network for the builder's
     /// tests, smoke and `cargo xtask run`.
     pub services: BTreeMap<String, Service>,
+    /// `[dev]`, its defaults when the file has none.
+    pub dev: Dev,
+}
+
+/// `[dev]`: how `cargo xtask dev` runs the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dev {
+    /// What serves the app (default: `runserver`).
+    pub server: crate::DevServer,
+    /// The host port the app is published on (default: `[app] port`); 0 lets the engine choose a free one.
+    pub port: u16,
+    /// `[dev.env]`: variables for the dev containers only, over `[app.env]`.
+    pub env: BTreeMap<String, String>,
 }
 
 impl DeployConfig {

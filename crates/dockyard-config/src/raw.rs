@@ -45,6 +45,20 @@ pub struct Document {
     pub assets: Option<Spanned<Assets>>,
     /// `[services.<name>]`, by name, optional.
     pub services: Option<BTreeMap<Spanned<String>, Spanned<Service>>>,
+    /// `[dev]`, optional.
+    pub dev: Option<Dev>,
+}
+
+/// `[dev]`: `cargo xtask dev`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dev {
+    /// `server`: `runserver` or `gunicorn`.
+    pub server: Option<Spanned<String>>,
+    /// `port`: the host port the app is published on (0: any free port).
+    pub port: Option<Spanned<i64>>,
+    /// `[dev.env]`: variables for the dev containers only, over `[app.env]`.
+    pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 /// `[services.<name>]`: a backing service for the builder's tests, smoke and `run`.

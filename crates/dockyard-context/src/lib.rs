@@ -8,6 +8,7 @@
 //!   anchored semantics) and a secret deny list ([`BUILTIN_DENY`] plus
 //!   [`SourceRules::extra_deny`]) that always wins;
 //! * [`pack_tree`] packs a folder as-is (e.g. one exported from a builder container);
+//! * [`pack_source_paths`] packs chosen paths of a source tree under the same rules (`cargo xtask dev`'s sync);
 //! * [`pack_members`] packs in-memory files (a rendered Dockerfile, small scripts);
 //! * gzip is deflated in parallel in fixed 256 KiB blocks, each primed with the previous block's
 //!   last 32 KiB, into one gzip member; the `*_with_threads` variants pick the thread count, which
@@ -30,6 +31,7 @@ mod lexical_paths;
 mod members;
 mod pack;
 mod parallel_gzip;
+mod partial;
 mod source_tree;
 mod tarball_file;
 mod unpack;
@@ -44,6 +46,7 @@ pub use pack::{
     pack_tree, pack_tree_with_threads, PackOptions, PackSummary,
 };
 pub use parallel_gzip::default_compression_threads;
+pub use partial::{pack_source_paths, PartialPack};
 pub use source_tree::{Excluded, SourceRules, DEFAULT_MAX_SOURCE_FILE_BYTES};
 pub use tarball_file::write_tarball_file;
 pub use unpack::{unpack_archive_safely, UnpackSummary};

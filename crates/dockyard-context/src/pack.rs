@@ -151,7 +151,7 @@ pub fn pack_members_with_threads(
     writer.finish(Vec::new())
 }
 
-fn write_collected_tree(
+pub(crate) fn write_collected_tree(
     root: &Path,
     tree: CollectedTree,
     options: &PackOptions,

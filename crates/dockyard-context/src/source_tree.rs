@@ -75,7 +75,11 @@ pub(crate) struct CollectedTree {
 impl CollectedTree {
     /// Inserts an entry and, as folders, any parent that is not there yet (a parent can be
     /// missing when `.dockerignore` excluded it but re-included something below it).
-    fn insert_with_implied_parents(&mut self, relative_path: PathBuf, kind: TreeEntryKind) {
+    pub(crate) fn insert_with_implied_parents(
+        &mut self,
+        relative_path: PathBuf,
+        kind: TreeEntryKind,
+    ) {
         let mut parent = relative_path.parent();
         while let Some(folder) = parent {
             if folder.as_os_str().is_empty() || self.entries.contains_key(folder) {
@@ -91,20 +95,49 @@ impl CollectedTree {
 
 /// What the source rules say about one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum SourceDecision {
+pub(crate) enum SourceDecision {
     Include,
     SkipBecauseDockerignored { descend: bool },
     Deny { excluded: Excluded },
 }
 
 /// `.dockerignore` plus the deny list.
-struct SourceFilters {
+pub(crate) struct SourceFilters {
     dockerignore: Option<DockerignoreMatcher>,
     deny: SecretDenyMatcher,
 }
 
 impl SourceFilters {
-    fn decide(&self, relative_path: &Path, is_dir: bool) -> SourceDecision {
+    /// Compiles `rules`: reads the `.dockerignore`, checks the extra deny patterns.
+    pub(crate) fn compile(rules: &SourceRules) -> Result<SourceFilters, ContextError> {
+        let dockerignore = match &rules.dockerignore {
+            Some(path) => Some(DockerignoreMatcher::read_from_file(path)?),
+            None => None,
+        };
+        let deny = SecretDenyMatcher::compile(&rules.extra_deny)?;
+        Ok(SourceFilters { dockerignore, deny })
+    }
+
+    /// Whether the walk would reach and keep `relative_path`: no folder above it is left out (a dockerignored
+    /// folder counts only when nothing below it can be re-included), and the path itself is included.
+    pub(crate) fn reaches(&self, relative_path: &Path, is_dir: bool) -> bool {
+        let components: Vec<_> = relative_path.components().collect();
+        let mut walked = PathBuf::new();
+        for (index, component) in components.iter().enumerate() {
+            walked.push(component);
+            let last = index + 1 == components.len();
+            match self.decide(&walked, !last || is_dir) {
+                SourceDecision::Include => {}
+                SourceDecision::SkipBecauseDockerignored { descend } if descend && !last => {}
+                SourceDecision::SkipBecauseDockerignored { .. } | SourceDecision::Deny { .. } => {
+                    return false
+                }
+            }
+        }
+        true
+    }
+
+    pub(crate) fn decide(&self, relative_path: &Path, is_dir: bool) -> SourceDecision {
         let dockerignore_decision = match &self.dockerignore {
             Some(matcher) => matcher.decide(relative_path, is_dir),
             None => DockerignoreDecision::NotMatched,
@@ -155,15 +188,10 @@ pub(crate) fn collect_source_tree(
     rules: &SourceRules,
 ) -> Result<CollectedTree, ContextError> {
     ensure_root_is_directory(root)?;
-    let dockerignore = match &rules.dockerignore {
-        Some(path) => Some(DockerignoreMatcher::read_from_file(path)?),
-        None => None,
-    };
-    let deny = SecretDenyMatcher::compile(&rules.extra_deny)?;
     let max_file_bytes = rules
         .max_file_bytes
         .unwrap_or(DEFAULT_MAX_SOURCE_FILE_BYTES);
-    let filters = Arc::new(SourceFilters { dockerignore, deny });
+    let filters = Arc::new(SourceFilters::compile(rules)?);
     let denied_entries: Arc<Mutex<Vec<Excluded>>> = Arc::new(Mutex::new(Vec::new()));
 
     let mut walk_builder = WalkBuilder::new(root);
@@ -308,7 +336,7 @@ fn path_named_by_walk_error(error: &ignore::Error) -> Option<&Path> {
 }
 
 /// Looks at one entry without following symlinks and decides how it is packed.
-fn classify_filesystem_entry(
+pub(crate) fn classify_filesystem_entry(
     root: &Path,
     relative_path: &Path,
 ) -> Result<TreeEntryKind, ContextError> {

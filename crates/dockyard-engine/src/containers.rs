@@ -24,6 +24,8 @@ pub struct ContainerSpec {
     pub image: String,
     /// Command, exec form.
     pub cmd: Vec<String>,
+    /// Entrypoint, exec form, overriding the image's; `Some(vec![])` clears it.
+    pub entrypoint: Option<Vec<String>>,
     /// Environment as `KEY=value`.
     pub env: Vec<String>,
     /// User to run as, overriding the image's.
@@ -49,6 +51,13 @@ pub struct ContainerSpec {
     /// Container TCP ports to publish on an ephemeral port of the engine's host (read back with
     /// [`Engine::published_address`]): 127.0.0.1 for a local engine, see [`published_ports_reach`].
     pub publish: Vec<u16>,
+    /// For a port of `publish`, the host port to publish it on instead of an ephemeral one (`cargo xtask dev`'s
+    /// `[dev] port`); 0 or absent means ephemeral.
+    pub host_ports: BTreeMap<u16, u16>,
+    /// Give the container a TTY and keep its stdin open for [`Engine::run_attached`] (an interactive one-off).
+    pub interactive_tty: bool,
+    /// Keep the container's stdin open for [`Engine::run_attached`] without a TTY (piped input).
+    pub open_stdin: bool,
 }
 
 /// Where published ports are bound on the engine's machine, and where Dockyard connects to reach them.
@@ -290,7 +299,7 @@ impl Engine {
             .map(|port| {
                 let binding = bollard::models::PortBinding {
                     host_ip: Some(reach.bind_ip.clone()),
-                    host_port: Some("0".to_owned()),
+                    host_port: Some(spec.host_ports.get(port).copied().unwrap_or(0).to_string()),
                 };
                 (format!("{port}/tcp"), Some(vec![binding]))
             })
@@ -303,6 +312,7 @@ impl Engine {
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+            entrypoint: spec.entrypoint.clone(),
             env: Some(spec.env.clone()),
             user: spec.user.clone(),
             working_dir: spec.working_dir.clone(),
@@ -312,7 +322,10 @@ impl Engine {
                     .map(|(key, value)| (key.clone(), value.clone()))
                     .collect(),
             ),
-            tty: Some(false),
+            tty: Some(spec.interactive_tty),
+            open_stdin: Some(spec.interactive_tty || spec.open_stdin),
+            stdin_once: Some(spec.interactive_tty || spec.open_stdin),
+            attach_stdin: Some(spec.interactive_tty || spec.open_stdin),
             exposed_ports: (!exposed_ports.is_empty()).then_some(exposed_ports),
             stop_signal: spec.stop_signal.clone(),
             // An empty test inherits the image's command; only the timing changes.

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod containers;
+mod control;
 mod error;
 mod exec;
 mod images;

@@ -17,6 +17,8 @@ pub struct CleanReport {
     pub caches: Leftovers,
     /// Cache volumes that could not be removed, with the engine's reason.
     pub cache_failures: Vec<String>,
+    /// The data volumes `cargo xtask dev` keeps between sessions, removed (only when asked for).
+    pub dev_volumes: Vec<String>,
 }
 
 impl CleanReport {
@@ -36,6 +38,9 @@ impl CleanReport {
         for volume in &self.caches.volumes {
             text.push_str(&format!("removed the cache volume {volume}\n"));
         }
+        for volume in &self.dev_volumes {
+            text.push_str(&format!("removed the dev data volume {volume}\n"));
+        }
         for failure in &self.cache_failures {
             text.push_str(&format!("warning: {failure}\n"));
         }
@@ -44,11 +49,13 @@ impl CleanReport {
 }
 
 /// Removes every container, network and volume that a run of the project left behind (a crashed or killed run)
-/// and the run work folders; with `caches`, also the project's cache volumes (the pip cache).
+/// and the run work folders; with `caches`, also the project's cache volumes (the pip cache, the dependencies); with
+/// `dev`, also the data volumes `cargo xtask dev` keeps between sessions (its database).
 pub async fn clean(
     engine: &Engine,
     config: &DeployConfig,
     caches: bool,
+    dev: bool,
 ) -> Result<CleanReport, PipelineError> {
     let project = config.project.name.clone();
     let project_label = format!("{PROJECT_LABEL}={project}");
@@ -72,6 +79,16 @@ pub async fn clean(
             .into_iter()
             .map(|failure| failure.to_string())
             .collect();
+    }
+    if dev {
+        let dev_label = format!("{}={}", crate::dev::DEV_DATA_LABEL, report.project);
+        let mut kept = engine.find_labelled(&[&project_label, &dev_label]).await?;
+        kept.containers.clear();
+        kept.networks.clear();
+        if let Some(failure) = engine.remove_leftovers(&kept).await.into_iter().next() {
+            return Err(failure.into());
+        }
+        report.dev_volumes = kept.volumes;
     }
     Ok(report)
 }

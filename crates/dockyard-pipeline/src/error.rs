@@ -81,6 +81,19 @@ pub enum PipelineError {
         /// The last lines of its output.
         tail: Vec<String>,
     },
+    /// A step of `cargo xtask dev` failed in its container (the migrations, the app's server at start).
+    #[error("dev: {what} failed with exit code {exit_code}\n--- last {} lines of its output ---\n{}", tail.len(), tail.join("\n"))]
+    DevStepFailed {
+        /// What ran (`migrations`, `the app server`).
+        what: String,
+        /// Its exit code.
+        exit_code: i64,
+        /// The last lines of its output.
+        tail: Vec<String>,
+    },
+    /// `cargo xtask dev` could not watch the project for changes.
+    #[error(transparent)]
+    Watch(#[from] dockyard_dev::WatchError),
     /// A download did not match the hashes the lock pins.
     #[error("the lock's hashes do not match what was downloaded for {}", packages.join(", "))]
     HashMismatch {
@@ -277,6 +290,7 @@ impl PipelineError {
             PipelineError::Scan(_) => exit_code::INVALID_CONFIG,
             PipelineError::ScanNotConfigured => exit_code::SCAN_INFRASTRUCTURE,
             PipelineError::Io { .. }
+            | PipelineError::Watch(_)
             | PipelineError::Internal(_)
             | PipelineError::Randomness(_) => exit_code::UNEXPECTED,
             PipelineError::Engine(_)
@@ -285,6 +299,7 @@ impl PipelineError {
             | PipelineError::Image(_)
             | PipelineError::Smoke(_)
             | PipelineError::BuilderStepFailed { .. }
+            | PipelineError::DevStepFailed { .. }
             | PipelineError::HashMismatch { .. }
             | PipelineError::BuilderServices(_)
             | PipelineError::AssetsFailed { .. }
@@ -318,6 +333,8 @@ impl PipelineError {
                 "assets install" | "assets build" => "the [assets] install or build failed in the builder: run it locally after installing the requirements; check [assets] build_command and the lock file".to_owned(),
                 _ => "the builder output above shows the failing command".to_owned(),
             }),
+            PipelineError::DevStepFailed { what, .. } => Some(format!("the output above shows why {what} stopped; fix the source and run `cargo xtask dev` again (the services' data is kept)")),
+            PipelineError::Watch(error) => Some(error.hint()),
             PipelineError::HashMismatch { .. } => Some("the index served files whose sha256 the lock does not pin: if the lock was edited by hand or the package was re-published, lock again (`uv lock`, `poetry lock`, `pipenv lock`, or `pip-compile --generate-hashes`); otherwise treat it as tampering and do not ship".to_owned()),
             PipelineError::BuilderServices(error) => error.hint(),
             PipelineError::AssetsFailed { phase, .. } => Some(match phase.as_str() {

@@ -46,6 +46,9 @@ pub enum Goal {
     },
     /// The images, then a one-off command in a container of the production image.
     Command(Vec<String>),
+    /// The builder image, then `cargo xtask dev`: the development session (no command), or a one-off command
+    /// beside it.
+    Dev(Vec<String>),
 }
 
 /// How the scan step treats a scan that could not run.
@@ -78,6 +81,10 @@ impl Goal {
         if node_assets {
             stages.push(vec![Step::Assets]);
         }
+        if matches!(self, Goal::Dev(_)) {
+            stages.push(vec![Step::Dev]);
+            return stages;
+        }
         stages.push(vec![Step::Export]);
         if matches!(self, Goal::Export) {
             return stages;
@@ -88,7 +95,7 @@ impl Goal {
         }
         stages.push(images);
         let after_images: &[Step] = match self {
-            Goal::Bases | Goal::Export | Goal::Images => &[],
+            Goal::Bases | Goal::Export | Goal::Images | Goal::Dev(_) => &[],
             Goal::Scan { .. } => &[Step::Scan],
             Goal::Smoke { .. } => &[Step::Scan, Step::Smoke],
             Goal::Check | Goal::Release { .. } => &[Step::Scan, Step::Smoke, Step::Release],
@@ -207,7 +214,7 @@ pub fn run_goal(config: DeployConfig, goal: Goal, force: bool) -> Result<Report,
 /// created (also on failure and Ctrl-C).
 pub async fn execute(session: &mut Session, goal: Goal) -> Report {
     let started = Instant::now();
-    let summary_to_stderr = matches!(goal, Goal::Command(_));
+    let summary_to_stderr = matches!(goal, Goal::Command(_) | Goal::Dev(_));
     let mut walk = Walk {
         goal,
         summary: Vec::new(),
@@ -317,6 +324,21 @@ impl Walk {
                         .await?;
                 self.summary
                     .push(format!("command exited with code {code}"));
+                self.code = code.clamp(0, 255) as i32;
+                Ok(())
+            }
+            Step::Dev => {
+                let Goal::Dev(command) = &self.goal else {
+                    return Err(PipelineError::Internal(
+                        "a dev step outside `dev`".to_owned(),
+                    ));
+                };
+                let command = command.clone();
+                let code = crate::dev::run(session, &command).await?;
+                if !command.is_empty() {
+                    self.summary
+                        .push(format!("command exited with code {code}"));
+                }
                 self.code = code.clamp(0, 255) as i32;
                 Ok(())
             }

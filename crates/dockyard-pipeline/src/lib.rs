@@ -10,6 +10,7 @@ pub mod assets;
 pub mod builder_protocol;
 pub mod clean;
 pub mod decide;
+pub mod dev;
 pub mod digest;
 pub mod doctor;
 mod error;

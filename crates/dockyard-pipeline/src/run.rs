@@ -22,7 +22,7 @@ use crate::PipelineError;
 mod assemble;
 mod assets;
 mod base;
-mod export;
+pub(crate) mod export;
 
 pub use assets::build_assets;
 pub use base::ensure_base;

@@ -28,6 +28,8 @@ pub enum Step {
     Release,
     /// A one-off command in a container of the production image.
     Command,
+    /// `cargo xtask dev`: the development session (or a one-off command beside it) in containers of the builder image.
+    Dev,
 }
 
 impl Step {
@@ -44,6 +46,7 @@ impl Step {
             Step::Smoke => "smoke".to_owned(),
             Step::Release => "release".to_owned(),
             Step::Command => "run".to_owned(),
+            Step::Dev => "dev".to_owned(),
         }
     }
 

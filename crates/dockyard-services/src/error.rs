@@ -80,6 +80,19 @@ pub enum ServiceError {
         /// The last lines of its log.
         tail: Vec<String>,
     },
+    /// A kept data volume (`cargo xtask dev`) holds data another kind or version of server wrote, or was not made by
+    /// Dockyard.
+    #[error("service `{service}`'s kept data volume {volume} was made {}, but deploy.toml asks for {wanted}", match found { Some(found) => format!("by {found}"), None => "without Dockyard's labels".to_owned() })]
+    KeptVolumeMismatch {
+        /// The service's name.
+        service: String,
+        /// The volume.
+        volume: String,
+        /// The kind and version deploy.toml asks for (`postgres 17`).
+        wanted: String,
+        /// The kind and version the volume's label names, if any.
+        found: Option<String>,
+    },
     /// The system gave no randomness for the run's passwords.
     #[error("no randomness for a service password: {0}")]
     Randomness(getrandom::Error),
@@ -95,7 +108,8 @@ impl ServiceError {
             ServiceError::FailedToStart { service, .. }
             | ServiceError::NeverReady { service, .. }
             | ServiceError::WrongVersion { service, .. }
-            | ServiceError::WrongPassword { service, .. } => Some(service),
+            | ServiceError::WrongPassword { service, .. }
+            | ServiceError::KeptVolumeMismatch { service, .. } => Some(service),
             ServiceError::Randomness(_) | ServiceError::Engine(_) => None,
         }
     }
@@ -129,6 +143,10 @@ impl ServiceError {
                     ServiceKind::Redis => "`redis-server --requirepass`",
                     ServiceKind::Rabbitmq => "RABBITMQ_DEFAULT_USER and RABBITMQ_DEFAULT_PASS",
                 }
+            )),
+            ServiceError::KeptVolumeMismatch { volume, .. } => Some(format!(
+                "the server of deploy.toml cannot start on that data: `cargo xtask clean --dev` removes the dev data \
+                 volumes (the dev database is lost), or `docker volume rm {volume}` this one"
             )),
             ServiceError::Randomness(_) => None,
             ServiceError::Engine(error) => error.hint(),

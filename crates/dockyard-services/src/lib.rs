@@ -19,7 +19,7 @@ use dockyard_engine::{Engine, Leftovers};
 
 pub use crate::error::ServiceError;
 use crate::protocol::Credentials;
-pub use crate::start::start;
+pub use crate::start::{kept_volume_name, start};
 
 /// How long a service gets to stop gracefully before it is killed.
 const STOP_TIMEOUT_SECONDS: u32 = 10;
@@ -40,7 +40,31 @@ pub struct ServicesContext<'a> {
     pub labels: &'a BTreeMap<String, String>,
     /// Where progress lines go.
     pub on_progress: &'a (dyn Fn(&str) + Send + Sync),
+    /// Where the services keep their data.
+    pub data: DataVolumes<'a>,
 }
+
+/// Where the services of a run keep their data.
+#[derive(Debug, Clone, Copy)]
+pub enum DataVolumes<'a> {
+    /// A volume per service and run, labelled with the run's labels and removed with the service (the builder's
+    /// tests, smoke, `cargo xtask run`).
+    PerRun,
+    /// One volume per service kept between runs on purpose (`cargo xtask dev`'s database): named
+    /// `<project>-<purpose>-<service>-data`, carrying `labels` (never the run's), the service's kind and version in
+    /// [`KEPT_SERVICE_LABEL`] and its password in [`KEPT_PASSWORD_LABEL`] (generated when the volume is made: the
+    /// server stores it in its data at first start). Never removed by [`Started::stop`].
+    Kept {
+        /// The volume's labels (the project's, and what finds it again for `cargo xtask clean --dev`).
+        labels: &'a BTreeMap<String, String>,
+    },
+}
+
+/// On a kept data volume: the service's kind and version (`postgres 15`) whose server wrote the data.
+pub const KEPT_SERVICE_LABEL: &str = "dev.dockyard.service";
+/// On a kept data volume: the password its server was initialised with. A development database on a private
+/// network; the engine's owner can read the volume anyway.
+pub const KEPT_PASSWORD_LABEL: &str = "dev.dockyard.service.password";
 
 /// A service and the image to run it from (present in the engine).
 pub struct ServiceImage<'a> {
@@ -56,6 +80,8 @@ pub(crate) struct Running {
     pub(crate) service: Service,
     pub(crate) container: String,
     pub(crate) volume: String,
+    /// The volume is a kept one ([`DataVolumes::Kept`]): stopping leaves it.
+    pub(crate) keep_volume: bool,
     pub(crate) credentials: Credentials,
     pub(crate) ready_after: Duration,
 }
@@ -90,6 +116,14 @@ impl Started {
                     )
                 })
             })
+            .collect()
+    }
+
+    /// Each service's name and container, to follow their logs.
+    pub fn containers(&self) -> Vec<(String, String)> {
+        self.running
+            .iter()
+            .map(|running| (running.service.name.clone(), running.container.clone()))
             .collect()
     }
 
@@ -177,6 +211,38 @@ impl Started {
     }
 }
 
+/// The app's environment for services already running on kept data volumes (a one-off `cargo xtask dev -- ...`
+/// joining a dev session): each service's variables with the password its volume's label keeps, the host its name
+/// on the session's network.
+pub async fn kept_env(
+    engine: &Engine,
+    project: &str,
+    purpose: &str,
+    services: &[&Service],
+) -> Result<Vec<String>, ServiceError> {
+    let mut env = Vec::new();
+    for service in services {
+        let volume = kept_volume_name(project, purpose, &service.name);
+        let labels = engine.volume_labels(&volume).await?.unwrap_or_default();
+        let Some(password) = labels.get(KEPT_PASSWORD_LABEL) else {
+            return Err(ServiceError::KeptVolumeMismatch {
+                service: service.name.clone(),
+                volume,
+                wanted: format!("{} {}", service.kind, service.version),
+                found: None,
+            });
+        };
+        let credentials = Credentials::new(service.kind, &service.name, password.clone());
+        env.extend(service.env.iter().map(|(name, part)| {
+            format!(
+                "{name}={}",
+                protocol::value(service.kind, &credentials, *part)
+            )
+        }));
+    }
+    Ok(env)
+}
+
 /// Stops and removes the containers and volumes of `running`.
 pub(crate) async fn remove(engine: &Engine, running: &[Running]) -> Result<(), ServiceError> {
     for service in running {
@@ -192,6 +258,7 @@ pub(crate) async fn remove(engine: &Engine, running: &[Running]) -> Result<(), S
         networks: Vec::new(),
         volumes: running
             .iter()
+            .filter(|service| !service.keep_volume)
             .map(|service| service.volume.clone())
             .collect(),
     };

@@ -8,7 +8,10 @@ use dockyard_config::Service;
 use dockyard_engine::{ContainerSpec, Engine, VolumeMount};
 
 use crate::protocol::{self, Credentials, Readiness};
-use crate::{remove, Running, ServiceError, ServiceImage, ServicesContext, Started};
+use crate::{
+    remove, DataVolumes, Running, ServiceError, ServiceImage, ServicesContext, Started,
+    KEPT_PASSWORD_LABEL, KEPT_SERVICE_LABEL,
+};
 
 /// How long to wait between two readiness probes.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
@@ -64,20 +67,28 @@ async fn start_one(
     image: &str,
 ) -> Result<Running, Failed> {
     let engine = context.engine;
-    let credentials = Credentials::new(
-        service.kind,
-        &service.name,
-        password().map_err(|error| (error, None))?,
-    );
     let name = format!(
         "{}-{}-{}-{}",
         context.project, context.purpose, service.name, context.run_id
     );
-    let volume = format!("{name}-data");
-    engine
-        .ensure_volume(&volume, context.labels)
-        .await
-        .map_err(|error| (error.into(), None))?;
+    let (volume, password, keep_volume) = match context.data {
+        DataVolumes::PerRun => {
+            let volume = format!("{name}-data");
+            engine
+                .ensure_volume(&volume, context.labels)
+                .await
+                .map_err(|error| (error.into(), None))?;
+            (volume, password().map_err(|error| (error, None))?, false)
+        }
+        DataVolumes::Kept { labels } => {
+            let volume = kept_volume_name(context.project, context.purpose, &service.name);
+            let password = kept_volume(engine, service, &volume, labels)
+                .await
+                .map_err(|error| (error, None))?;
+            (volume, password, true)
+        }
+    };
+    let credentials = Credentials::new(service.kind, &service.name, password);
     let spec = ContainerSpec {
         name: Some(name.clone()),
         image: image.to_owned(),
@@ -97,6 +108,7 @@ async fn start_one(
         service: service.clone(),
         container,
         volume: volume.clone(),
+        keep_volume,
         credentials: credentials.clone(),
         ready_after: Duration::ZERO,
     };
@@ -105,7 +117,7 @@ async fn start_one(
         Err(error) => {
             let _ = engine
                 .remove_leftovers(&dockyard_engine::Leftovers {
-                    volumes: vec![volume.clone()],
+                    volumes: (!keep_volume).then(|| volume.clone()).into_iter().collect(),
                     ..dockyard_engine::Leftovers::default()
                 })
                 .await;
@@ -203,6 +215,43 @@ async fn wait_until_ready(
         }
         tokio::time::sleep(PROBE_INTERVAL).await;
     }
+}
+
+/// The kept data volume of service `service` for `purpose` (`dev`): `<project>-<purpose>-<service>-data`.
+pub fn kept_volume_name(project: &str, purpose: &str, service: &str) -> String {
+    format!("{project}-{purpose}-{service}-data")
+}
+
+/// Makes sure of the kept volume `volume` and returns the password its server was (or will be) initialised with:
+/// read from the volume's label, or generated and written there when the volume is made now. A volume whose data
+/// another kind or version of server wrote is refused, since that server would not start on it.
+async fn kept_volume(
+    engine: &Engine,
+    service: &Service,
+    volume: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<String, ServiceError> {
+    let written_by = format!("{} {}", service.kind, service.version);
+    if let Some(found) = engine.volume_labels(volume).await? {
+        return match (
+            found.get(KEPT_SERVICE_LABEL),
+            found.get(KEPT_PASSWORD_LABEL),
+        ) {
+            (Some(made_by), Some(password)) if *made_by == written_by => Ok(password.clone()),
+            (made_by, _) => Err(ServiceError::KeptVolumeMismatch {
+                service: service.name.clone(),
+                volume: volume.to_owned(),
+                wanted: written_by,
+                found: made_by.cloned(),
+            }),
+        };
+    }
+    let password = password()?;
+    let mut labels = labels.clone();
+    labels.insert(KEPT_SERVICE_LABEL.to_owned(), written_by);
+    labels.insert(KEPT_PASSWORD_LABEL.to_owned(), password.clone());
+    engine.ensure_volume(volume, &labels).await?;
+    Ok(password)
 }
 
 /// Logs in with the run's password (PostgreSQL, RabbitMQ) and compares the version the server reports.

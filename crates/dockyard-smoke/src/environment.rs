@@ -119,6 +119,7 @@ async fn start_services(
         network,
         labels: &run.labels,
         on_progress: &progress,
+        data: dockyard_services::DataVolumes::PerRun,
     };
     let started = dockyard_services::start(&context, &images).await?;
     for (service, ready) in started.ready_times() {

@@ -9,6 +9,7 @@ mod assembled;
 mod assets;
 mod corpus;
 mod dependencies;
+mod dev;
 mod engine;
 mod faults;
 mod hostile_builder;

@@ -10,6 +10,7 @@ mod base;
 mod builder;
 mod context;
 mod dependencies;
+mod dev;
 mod nginx;
 mod numbers;
 mod production;
@@ -152,6 +153,7 @@ pub(crate) fn resolve_document(
     let context = resolve_context_rules(origin, document.context.as_ref(), &app)?;
     let services =
         self::services::resolve_services(origin, document.services.as_ref(), &app, &mut bases)?;
+    let dev = self::dev::resolve_dev(origin, document.dev.as_ref(), &app)?;
     Ok(DeployConfig {
         file: file.to_path_buf(),
         root: root.to_path_buf(),
@@ -170,6 +172,7 @@ pub(crate) fn resolve_document(
         context,
         assets,
         services,
+        dev,
     })
 }
 

@@ -54,6 +54,11 @@ broken_case!(unknown_sub_table, "[app.env]" => "[app.environment]");
 broken_case!(unknown_base_name, "base = \"builder\"" => "base = \"buidler\"");
 broken_case!(unknown_base_name_without_close_match, "base = \"runtime\"" => "base = \"deploy\"");
 
+// [dev].
+broken_case!(dev_unknown_server, "server = \"gunicorn\"" => "server = \"uvicorn\"");
+broken_case!(dev_privileged_port, "port = 8001" => "port = 80");
+broken_case!(dev_secret_in_env, "env = { DJANGO_DEBUG = \"true\" }" => "env = { DJANGO_SECRET_KEY = \"dev\" }");
+
 // Types.
 broken_case!(wrong_type_quoted_integer, "port = 8000" => "port = \"8000\"");
 broken_case!(wrong_type_integer_for_string, "name = \"shop\"" => "name = 5");

@@ -152,6 +152,11 @@ runs_in = "node"
 [assets.env]
 NODE_ENV = "production"
 
+[dev]
+server = "gunicorn"
+port = 8001
+env = { DJANGO_DEBUG = "true" }
+
 [services.db]
 kind = "postgres"
 version = "15"

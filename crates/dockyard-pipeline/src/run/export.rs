@@ -97,67 +97,10 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         &source.sha256[..12]
     ));
 
-    let mut cache_labels =
-        BTreeMap::from([(PROJECT_LABEL.to_owned(), config.project.name.clone())]);
-    cache_labels.insert(CACHE_LABEL.to_owned(), "pip".to_owned());
-    session
-        .engine
-        .ensure_volume(&config.builder.pip_cache_volume, &cache_labels)
-        .await?;
-    // The dependencies volume: the tests' venv and the wheels, made by the first export of this locked set and
-    // builder, reused by the next ones (a source edit never runs pip).
+    let dependencies_volume = ensure_cache_volumes(session, &builder.id).await?;
     let dependencies_key = builder_protocol::dependencies_key(&builder.id, &prepared.locked.sha256);
-    let dependencies_volume = dependencies_volume(&config.project.name, &dependencies_key);
-    cache_labels.insert(CACHE_LABEL.to_owned(), DEPENDENCIES_CACHE.to_owned());
-    session
-        .engine
-        .ensure_volume(&dependencies_volume, &cache_labels)
-        .await?;
-
-    let ca_bundle = std::env::var_os(CA_BUNDLE_ENV)
-        .map(PathBuf::from)
-        .or_else(|| config.builder.ca_bundle.clone());
-    let mut env = vec![
-        format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root),
-        format!(
-            "DJANGO_SETTINGS_MODULE={}",
-            config
-                .builder
-                .settings_module
-                .as_ref()
-                .unwrap_or(&config.app.settings_module)
-        ),
-        format!("DJANGO_SECRET_KEY={}", throwaway_secret()?),
-        format!(
-            "SOURCE_DATE_EPOCH={}",
-            prepared.provenance.source_date_epoch
-        ),
-    ];
-    for name in &config.app.secrets {
-        env.push(format!("{name}={}", throwaway_secret()?));
-    }
-    env.extend(builder_protocol::environment());
-    env.extend(builder_protocol::dependencies_environment(
-        &dependencies_key,
-        session.force,
-    ));
-    env.extend(prepared.locked.environment());
-    // [builder.env] after [app.env]: the engine keeps the last value of a name, so the builder's wins.
-    env.extend(
-        config
-            .app
-            .env
-            .iter()
-            .chain(&config.builder.env)
-            .map(|(key, value)| format!("{key}={value}")),
-    );
-    if config.builder.collectstatic_before_tests {
-        env.push("DOCKYARD_COLLECTSTATIC_FIRST=1".to_owned());
-    }
-    if ca_bundle.is_some() {
-        env.extend(builder_protocol::ca_environment());
-    }
-    env.extend(assets_environment(prepared));
+    let ca_bundle = ca_bundle(config);
+    let mut env = builder_environment(prepared, &dependencies_key, session.force)?;
     // The tests run against the services on a private network of their own (which still reaches the package index).
     let services = start_services(session).await?;
     let network = services.as_ref().map(|(network, started)| {
@@ -210,25 +153,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         .await?;
     upload_locked_set(session, &container, &pack_options).await?;
     if let Some(ca_bundle) = &ca_bundle {
-        let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
-            operation: "reading the CA bundle",
-            path: ca_bundle.clone(),
-            source,
-        })?;
-        let mut tar = Vec::new();
-        let member = dockyard_context::Member {
-            path: builder_protocol::CA_FILE.to_owned(),
-            bytes,
-            executable: false,
-        };
-        dockyard_context::pack_members(&[member], &pack_options, &mut tar)?;
-        engine
-            .upload_tar_bytes(&container, builder_protocol::CA_DIR, tar)
-            .await?;
-        progress::detail(&format!(
-            "CA bundle {} uploaded into the builder container only",
-            ca_bundle.display()
-        ));
+        upload_ca_bundle(&engine, &container, ca_bundle, &pack_options).await?;
     }
     engine.start_container(&container).await?;
     let mut current_step = String::from("start");
@@ -356,17 +281,133 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     Ok(record)
 }
 
+/// The pip cache volume and the dependencies volume of `builder_id` and the locked set, made when missing (labelled
+/// with the project and what they cache). Returns the dependencies volume's name.
+pub(crate) async fn ensure_cache_volumes(
+    session: &Session,
+    builder_id: &str,
+) -> Result<String, PipelineError> {
+    let config = &session.prepared.config;
+    let mut cache_labels =
+        BTreeMap::from([(PROJECT_LABEL.to_owned(), config.project.name.clone())]);
+    cache_labels.insert(CACHE_LABEL.to_owned(), "pip".to_owned());
+    session
+        .engine
+        .ensure_volume(&config.builder.pip_cache_volume, &cache_labels)
+        .await?;
+    // The dependencies volume: the tests' venv and the wheels, made by the first export of this locked set and
+    // builder, reused by the next ones (a source edit never runs pip).
+    let dependencies_key =
+        builder_protocol::dependencies_key(builder_id, &session.prepared.locked.sha256);
+    let dependencies_volume = dependencies_volume(&config.project.name, &dependencies_key);
+    cache_labels.insert(CACHE_LABEL.to_owned(), DEPENDENCIES_CACHE.to_owned());
+    session
+        .engine
+        .ensure_volume(&dependencies_volume, &cache_labels)
+        .await?;
+    Ok(dependencies_volume)
+}
+
+/// The CA bundle to upload into the builder: `DOCKYARD_CA_BUNDLE`, else `[builder] ca_bundle`.
+pub(crate) fn ca_bundle(config: &dockyard_config::DeployConfig) -> Option<PathBuf> {
+    std::env::var_os(CA_BUNDLE_ENV)
+        .map(PathBuf::from)
+        .or_else(|| config.builder.ca_bundle.clone())
+}
+
+/// The builder container's environment: the settings, a throwaway secret key (and one per `[app] secrets`), the
+/// protocol, the dependencies key, the locked set, `[app.env]` then `[builder.env]`, the CA variables when a bundle
+/// is uploaded, and `[assets]`.
+pub(crate) fn builder_environment(
+    prepared: &Prepared,
+    dependencies_key: &str,
+    force: bool,
+) -> Result<Vec<String>, PipelineError> {
+    let config = &prepared.config;
+    let mut env = vec![
+        format!("DOCKYARD_STATIC_ROOT={}", config.app.static_root),
+        format!(
+            "DJANGO_SETTINGS_MODULE={}",
+            config
+                .builder
+                .settings_module
+                .as_ref()
+                .unwrap_or(&config.app.settings_module)
+        ),
+        format!("DJANGO_SECRET_KEY={}", throwaway_secret()?),
+        format!(
+            "SOURCE_DATE_EPOCH={}",
+            prepared.provenance.source_date_epoch
+        ),
+    ];
+    for name in &config.app.secrets {
+        env.push(format!("{name}={}", throwaway_secret()?));
+    }
+    env.extend(builder_protocol::environment());
+    env.extend(builder_protocol::dependencies_environment(
+        dependencies_key,
+        force,
+    ));
+    env.extend(prepared.locked.environment());
+    // [builder.env] after [app.env]: the engine keeps the last value of a name, so the builder's wins.
+    env.extend(
+        config
+            .app
+            .env
+            .iter()
+            .chain(&config.builder.env)
+            .map(|(key, value)| format!("{key}={value}")),
+    );
+    if config.builder.collectstatic_before_tests {
+        env.push("DOCKYARD_COLLECTSTATIC_FIRST=1".to_owned());
+    }
+    if ca_bundle(config).is_some() {
+        env.extend(builder_protocol::ca_environment());
+    }
+    env.extend(assets_environment(prepared));
+    Ok(env)
+}
+
+/// Uploads the CA bundle into the builder container's CA folder.
+pub(crate) async fn upload_ca_bundle(
+    engine: &dockyard_engine::Engine,
+    container: &str,
+    ca_bundle: &std::path::Path,
+    pack_options: &PackOptions,
+) -> Result<(), PipelineError> {
+    let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
+        operation: "reading the CA bundle",
+        path: ca_bundle.to_path_buf(),
+        source,
+    })?;
+    let mut tar = Vec::new();
+    let member = dockyard_context::Member {
+        path: builder_protocol::CA_FILE.to_owned(),
+        bytes,
+        executable: false,
+    };
+    dockyard_context::pack_members(&[member], pack_options, &mut tar)?;
+    engine
+        .upload_tar_bytes(container, builder_protocol::CA_DIR, tar)
+        .await?;
+    progress::detail(&format!(
+        "CA bundle {} uploaded into the builder container only",
+        ca_bundle.display()
+    ));
+    Ok(())
+}
+
 /// Uploads the locked set (the dependency files the builder installs from) into the builder's dependencies folder.
 /// The value of the cache label on dependencies volumes.
 const DEPENDENCIES_CACHE: &str = "dependencies";
 
 /// The dependencies volume of `project` for `key`.
-fn dependencies_volume(project: &str, key: &str) -> String {
+pub(crate) fn dependencies_volume(project: &str, key: &str) -> String {
     format!("{project}-dependencies-{}", &key[..12])
 }
 
 /// Removes the project's other dependencies volumes (older locked sets); one in use by a concurrent run stays.
-async fn forget_other_dependencies(engine: &dockyard_engine::Engine, project: &str, keep: &str) {
+pub(crate) async fn forget_other_dependencies(engine: &dockyard_engine::Engine, project: &str, keep: &str) {
     let labels = [
         format!("{PROJECT_LABEL}={project}"),
         format!("{CACHE_LABEL}={DEPENDENCIES_CACHE}"),
@@ -380,7 +421,7 @@ async fn forget_other_dependencies(engine: &dockyard_engine::Engine, project: &s
     }
 }
 
-async fn upload_locked_set(
+pub(crate) async fn upload_locked_set(
     session: &Session,
     container: &str,
     pack_options: &PackOptions,
@@ -434,7 +475,7 @@ fn assets_environment(prepared: &Prepared) -> Vec<String> {
 /// Hands `[assets]` to the builder before it starts: the Node build's output folders at their places (the tarball is
 /// rooted at `/`: `src/…` for those inside the app folder, their container paths for the others), or
 /// with `runs_in = "builder"` the script the builder runs after installing the dependencies.
-async fn upload_assets(
+pub(crate) async fn upload_assets(
     engine: &dockyard_engine::Engine,
     container: &str,
     prepared: &Prepared,
@@ -559,6 +600,7 @@ async fn start_services(
         network: &network,
         labels: &labels,
         on_progress: &on_progress,
+        data: dockyard_services::DataVolumes::PerRun,
     };
     let started = dockyard_services::start(&context, &services)
         .await

@@ -27,6 +27,7 @@ async fn start(
         network: &run.network,
         labels: &run.labels,
         on_progress: &quiet,
+        data: dockyard_services::DataVolumes::PerRun,
     };
     dockyard_services::start(&context, services).await
 }
