@@ -54,7 +54,7 @@ pub enum Command {
     Clean(Clean),
     /// Write RELIABILITY.md from the records the test suite left in target/reliability/
     Reliability(Reliability),
-    /// Measure Dockyard against the hand-scripted baselines and write BENCHMARKS.md (issue #6's six figures, and the services' figure 8)
+    /// Measure Dockyard against the hand-scripted baselines and write BENCHMARKS.md (issue #6's six figures, the edit loop (7), services (8) and the dev loop (9))
     Bench(Bench),
     /// One measured phase of the benchmark, in a child process (used by `bench`)
     #[command(hide = true)]
@@ -200,7 +200,7 @@ pub struct Bench {
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
     /// Only this figure (1 to 6, or 8: the services)
-    #[arg(long, value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=8))]
+    #[arg(long, value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=9))]
     pub only: Option<u8>,
 }
 

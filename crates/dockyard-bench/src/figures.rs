@@ -126,7 +126,7 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Outcome,
     }
     if options.quick {
         outcome.notes.push(
-            "quick mode: figures 4 (cold pipeline), 5 (image size), 6 (smoke latency), 7 (edit loop) and 8 (services) take minutes of builds and are measured by the full run only"
+            "quick mode: figures 4 (cold pipeline), 5 (image size), 6 (smoke latency), 7 (edit loop), 8 (services) and 9 (dev loop) take minutes of builds and are measured by the full run only"
                 .to_owned(),
         );
         return Ok(outcome);
@@ -146,6 +146,10 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Outcome,
     if options.wants(8) {
         let res = crate::services::figure_services(options, &mut outcome, progress);
         attempt("figure 8", res, &mut outcome);
+    }
+    if options.wants(9) {
+        let res = crate::dev_loop::figure_dev_loop(options, &mut outcome, progress);
+        attempt("figure 9", res, &mut outcome);
     }
     outcome.rows.sort_by_key(|row| row.figure);
     outcome.commands.sort_by_key(|(figure, _)| *figure);

@@ -1,10 +1,11 @@
 //! `cargo xtask bench`: measures Dockyard against the hand-scripted way of doing the same work (issue #6).
 //!
-//! `edit_loop` is figure 7 (the edit loop against the hand-written Dockerfiles of `peers/`), `fixture` generates the trees, `baseline` runs the hand-scripted baselines, `probe` is the work a measured
+//! `edit_loop` is figure 7 (the edit loop against the hand-written Dockerfiles of `peers/`), `dev_loop` figure 9 (`cargo xtask dev`, save to served), `fixture` generates the trees, `baseline` runs the hand-scripted baselines, `probe` is the work a measured
 //! child process does, `figures` drives the six figures, `stats` and `verdict` turn samples into ratios and
 //! verdicts, `render` writes BENCHMARKS.md.
 
 pub mod baseline;
+mod dev_loop;
 mod edit_loop;
 pub mod error;
 pub mod figures;

@@ -85,13 +85,25 @@ pub(crate) async fn run(session: &mut Session, command: &[String]) -> Result<i64
         data_volume,
         user: HostUser::current(),
     };
+    // Watching starts before the source is packed, so no save between the two is lost (one in both is synced twice).
+    let watcher = if command.is_empty() {
+        let layout = layout(session);
+        let watcher = Watcher::new(
+            std::slice::from_ref(&layout.source_root),
+            &layout.flat_folders(),
+        )?;
+        Some((watcher, layout))
+    } else {
+        None
+    };
     let source = pack_source(session).await?;
-    let outcome = if command.is_empty() {
+    let outcome = if let Some(watcher) = watcher {
         serve(
             session,
             &mut containers,
             services.as_ref(),
             &source,
+            watcher,
             started,
         )
         .await
@@ -314,6 +326,7 @@ async fn serve(
     containers: &mut DevContainers,
     services: Option<&Started>,
     source: &std::path::Path,
+    (mut watcher, layout): (Watcher, Layout),
     started: Instant,
 ) -> Result<i64, PipelineError> {
     let engine = session.engine.clone();
@@ -346,11 +359,6 @@ async fn serve(
             app.url, session.prepared.config.dev.server, containers.user.uid
         ),
     );
-    let layout = layout(session);
-    let mut watcher = Watcher::new(
-        std::slice::from_ref(&layout.source_root),
-        &layout.flat_folders(),
-    )?;
     loop {
         let exited = {
             let engine = engine.clone();

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use dockyard_engine::{Engine, PROJECT_LABEL, RUN_LABEL};
 use dockyard_pipeline::dev::{DEV_DATA_LABEL, SERVING};
 
+use dockyard_reliability::Category;
+
 use crate::support::{engine_or_skip, runtime, Project};
 
 const TEST: &str = "xtask::it::dev::dev_serves_edits_deletions_and_new_requirements_and_ctrl_c_keeps_only_the_data";
@@ -193,7 +195,13 @@ pub(crate) struct Round {
 /// The whole round on `project` against the engine `env` names: start, a view, a template, a new and a deleted
 /// static file, a new requirement, a one-off command joining the session, Ctrl-C; then only the kept data volumes
 /// of the project remain on `engine`.
-pub(crate) fn session_round(engine: &Engine, project: &Project, env: &[(&str, &str)]) -> Round {
+pub(crate) fn session_round(
+    engine: &Engine,
+    project: &Project,
+    env: &[(&str, &str)],
+    category: Category,
+    test: &str,
+) -> Round {
     let mut session = Session::start(project, env);
     let (status, body) = session.get("/");
     assert_eq!(status, 200, "{body}");
@@ -303,6 +311,22 @@ pub(crate) fn session_round(engine: &Engine, project: &Project, env: &[(&str, &s
     expected.sort();
     assert_eq!(kept, expected, "the kept data volumes");
 
+    dockyard_reliability::record(
+        category,
+        "a dev session: edits, deletions, a new requirement, a one-off command, Ctrl-C",
+        &format!(
+            "`cargo xtask dev` on the sample with PostgreSQL and Redis{}: three view edits, a template edit, a static file \
+             added then deleted, six==1.17.0 added to the requirements, `dev -- manage.py showmigrations notes`, Ctrl-C",
+            if env.is_empty() { String::new() } else { format!(" ({})", env.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(" ")) }
+        ),
+        &format!(
+            "each change served by the running app (views in {:?} s), the new package importable after the dependencies \
+             were rebuilt on the same port, the one-off joined the session; Ctrl-C exited 130 in {stop_seconds:.1} s \
+             leaving only the kept data volumes, which `clean --dev` removed",
+            view_seconds.iter().map(|seconds| (seconds * 100.0).round() / 100.0).collect::<Vec<_>>()
+        ),
+        test,
+    );
     let clean = project.xtask_with_env(&["clean", "--dev"], env);
     assert_eq!(clean.status.code(), Some(0));
     let kept = runtime()
@@ -321,9 +345,43 @@ fn dev_serves_edits_deletions_and_new_requirements_and_ctrl_c_keeps_only_the_dat
         return;
     };
     let project = dev_project("dockyard-it-dev");
-    let round = session_round(&engine, &project, &[]);
+    let round = session_round(&engine, &project, &[], Category::Fault, TEST);
     eprintln!(
         "save to served: {:?} s; Ctrl-C to exit: {:.2} s",
         round.view_seconds, round.stop_seconds
     );
+}
+
+#[test]
+fn a_failing_migration_stops_dev_with_exit_6_and_leaves_only_the_kept_volumes() {
+    let test = "xtask::it::dev::a_failing_migration_stops_dev_with_exit_6_and_leaves_only_the_kept_volumes";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = dev_project("dockyard-it-dev");
+    let file = project.path("deploy.toml");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "env = { DJANGO_DEBUG = \"true\" }",
+        "env = { DJANGO_DEBUG = \"true\", DATABASE_URL = \"postgres://dockyard@nowhere.invalid:5432/dockyard\" }",
+    );
+    std::fs::write(&file, text).unwrap();
+    let output = project.xtask(&["dev"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("dev: the migrations failed"), "{stderr}");
+    assert!(
+        stderr.contains("nowhere.invalid"),
+        "the error shows the migration's output:\n{stderr}"
+    );
+    crate::support::assert_no_leftovers(&engine, &project);
+    dockyard_reliability::record(
+        Category::Fault,
+        "the migrations fail when a dev session starts",
+        "[dev.env] DATABASE_URL naming a host that does not exist, `cargo xtask dev`",
+        "exit 6 `dev: the migrations failed` with the last lines of their output and a hint; the services stopped, \
+         nothing of the run left, the data volumes kept",
+        test,
+    );
+    let clean = project.xtask(&["clean", "--dev"]);
+    assert_eq!(clean.status.code(), Some(0));
 }

@@ -340,3 +340,150 @@ async fn four_runs_at_once_each_get_their_own_services() {
         &format!("{FAULT_PREFIX}{test}"),
     );
 }
+
+/// Starts `services` on kept data volumes (`cargo xtask dev`'s way) for `run`.
+async fn start_kept(
+    engine: &dockyard_engine::Engine,
+    run: &Run,
+    kept: &std::collections::BTreeMap<String, String>,
+    services: &[ServiceImage<'_>],
+) -> Result<Started, ServiceError> {
+    let context = ServicesContext {
+        engine,
+        project: PROJECT,
+        run_id: &run.id,
+        purpose: "kept",
+        network: &run.network,
+        labels: &run.labels,
+        on_progress: &quiet,
+        data: dockyard_services::DataVolumes::Kept { labels: kept },
+    };
+    dockyard_services::start(&context, services).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_volume_keeps_the_database_and_its_password_and_refuses_another_version() {
+    let test = "a_kept_volume_keeps_the_database_and_its_password_and_refuses_another_version";
+    let Some(engine) = engine_or_skip(test).await else {
+        return;
+    };
+    let postgres = service_image(&engine, ServiceKind::Postgres, "15").await;
+    let db = service(
+        "db",
+        ServiceKind::Postgres,
+        "15",
+        60,
+        &[("DATABASE_URL", ServiceValue::Url)],
+    );
+    let volume = dockyard_services::kept_volume_name(PROJECT, "kept", "db");
+    let kept = std::collections::BTreeMap::from([(
+        dockyard_engine::PROJECT_LABEL.to_owned(),
+        PROJECT.to_owned(),
+    )]);
+    let _ = engine
+        .remove_leftovers(&dockyard_engine::Leftovers {
+            volumes: vec![volume.clone()],
+            ..Default::default()
+        })
+        .await;
+    let images = [ServiceImage {
+        service: &db,
+        image: postgres.clone(),
+    }];
+    let psql = |started: &Started, run: &Run, sql: &str| {
+        let url = variable(started, "DATABASE_URL").replace("postgres://", "postgresql://");
+        let container = format!("{PROJECT}-kept-db-{}", run.id);
+        let sql = sql.to_owned();
+        let engine = engine.clone();
+        async move {
+            engine
+                .exec(
+                    &container,
+                    &["psql".to_owned(), url, "-tAc".to_owned(), sql],
+                    None,
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    // A first session writes a row; stopping leaves the volume.
+    let first = Run::create(&engine, &run_id("kept-first")).await;
+    let started = start_kept(&engine, &first, &kept, &images).await.unwrap();
+    let wrote = psql(
+        &started,
+        &first,
+        "create table kept (note text); insert into kept values ('from the first session')",
+    )
+    .await;
+    assert_eq!(wrote.exit_code, 0, "{wrote:?}");
+    let first_url = variable(&started, "DATABASE_URL");
+    started.stop(&engine).await.unwrap();
+    first.finish(&engine).await;
+    let labels = engine
+        .volume_labels(&volume)
+        .await
+        .unwrap()
+        .expect("the kept volume stays");
+    assert_eq!(
+        labels
+            .get(dockyard_services::KEPT_SERVICE_LABEL)
+            .map(String::as_str),
+        Some("postgres 15")
+    );
+
+    // The next session logs in with the password the volume keeps and reads the row.
+    let second = Run::create(&engine, &run_id("kept-second")).await;
+    let started = start_kept(&engine, &second, &kept, &images).await.unwrap();
+    assert_eq!(variable(&started, "DATABASE_URL"), first_url);
+    let read = psql(&started, &second, "select note from kept").await;
+    assert_eq!(
+        (read.exit_code, read.output.trim()),
+        (0, "from the first session"),
+        "{read:?}"
+    );
+    let env = dockyard_services::kept_env(&engine, PROJECT, "kept", &[&db])
+        .await
+        .unwrap();
+    assert_eq!(env, vec![format!("DATABASE_URL={first_url}")]);
+    started.stop(&engine).await.unwrap();
+    second.finish(&engine).await;
+
+    // deploy.toml now asks for PostgreSQL 17: the volume PostgreSQL 15 wrote is refused before anything starts.
+    let newer = service("db", ServiceKind::Postgres, "17", 60, &[]);
+    let third = Run::create(&engine, &run_id("kept-third")).await;
+    let error = start_kept(
+        &engine,
+        &third,
+        &kept,
+        &[ServiceImage {
+            service: &newer,
+            image: postgres,
+        }],
+    )
+    .await
+    .expect_err("another version on the kept data");
+    third.finish(&engine).await;
+    assert!(
+        matches!(&error, ServiceError::KeptVolumeMismatch { wanted, found: Some(found), .. } if wanted == "postgres 17" && found == "postgres 15"),
+        "{error:?}"
+    );
+    assert!(
+        error.hint().unwrap().contains("clean --dev"),
+        "{:?}",
+        error.hint()
+    );
+    dockyard_reliability::record(
+        Category::Fault,
+        "a kept dev data volume written by another version",
+        "[services.db] version = \"17\" on the kept volume PostgreSQL 15 initialised in an earlier dev session",
+        &format!("{error}"),
+        &format!("{FAULT_PREFIX}{test}"),
+    );
+    let _ = engine
+        .remove_leftovers(&dockyard_engine::Leftovers {
+            volumes: vec![volume],
+            ..Default::default()
+        })
+        .await;
+}
