@@ -9,6 +9,8 @@ pub struct Layout {
     pub source_root: PathBuf,
     /// The locked set's files (requirements, `pyproject.toml` + lock): a change rebuilds the dependencies.
     pub dependency_files: Vec<PathBuf>,
+    /// The `[assets]` folder and its `sources`: a change reruns the front-end build.
+    pub asset_folders: Vec<PathBuf>,
     /// Folders whose changes never matter (Dockyard's own `target/`).
     pub skipped: Vec<PathBuf>,
 }
@@ -20,16 +22,30 @@ pub struct Changes {
     pub source: Vec<PathBuf>,
     /// Changed dependency files, sorted: rebuild the dependencies and restart the app.
     pub dependencies: Vec<PathBuf>,
+    /// Changed files of the `[assets]` folders (not `node_modules`), sorted: rerun the front-end build.
+    pub assets: Vec<PathBuf>,
 }
 
 impl Changes {
     /// Nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.source.is_empty() && self.dependencies.is_empty()
+        self.source.is_empty() && self.dependencies.is_empty() && self.assets.is_empty()
     }
 }
 
 impl Layout {
+    /// The folders watched with everything below them: the source root and the asset folders outside it.
+    pub fn recursive_folders(&self) -> Vec<PathBuf> {
+        let mut folders = vec![self.source_root.clone()];
+        folders.extend(
+            self.asset_folders
+                .iter()
+                .filter(|folder| !folder.starts_with(&self.source_root))
+                .cloned(),
+        );
+        folders
+    }
+
     /// The folders of dependency files outside the source root: watched without their subfolders (the source root
     /// itself is watched with them).
     pub fn flat_folders(&self) -> Vec<PathBuf> {
@@ -57,6 +73,16 @@ impl Layout {
             if self.dependency_files.iter().any(|file| file == path) {
                 changes.dependencies.push(path.clone());
             }
+            let in_assets = self
+                .asset_folders
+                .iter()
+                .any(|folder| path.starts_with(folder));
+            let node_modules = path
+                .components()
+                .any(|component| component.as_os_str() == "node_modules");
+            if in_assets && !node_modules && !is_editor_dropping(path) {
+                changes.assets.push(path.clone());
+            }
             if let Ok(relative) = path.strip_prefix(&self.source_root) {
                 if !relative.as_os_str().is_empty() && !is_editor_dropping(relative) {
                     changes.source.push(relative.to_path_buf());
@@ -67,6 +93,8 @@ impl Layout {
         changes.source.dedup();
         changes.dependencies.sort();
         changes.dependencies.dedup();
+        changes.assets.sort();
+        changes.assets.dedup();
         changes
     }
 }
@@ -95,6 +123,10 @@ mod tests {
             dependency_files: vec![
                 PathBuf::from("/p/app/requirements.txt"),
                 PathBuf::from("/p/uv.lock"),
+            ],
+            asset_folders: vec![
+                PathBuf::from("/p/app/frontend"),
+                PathBuf::from("/p/templates"),
             ],
             skipped: vec![PathBuf::from("/p/target")],
         }
@@ -133,6 +165,26 @@ mod tests {
             &[],
         );
         check(&["/p/app"], &[], &[]);
+        let changes = layout().classify(&[
+            PathBuf::from("/p/app/frontend/src/app.css"),
+            PathBuf::from("/p/app/frontend/node_modules/x/index.js"),
+            PathBuf::from("/p/templates/base.html"),
+        ]);
+        assert_eq!(
+            changes.assets,
+            vec![
+                PathBuf::from("/p/app/frontend/src/app.css"),
+                PathBuf::from("/p/templates/base.html"),
+            ]
+        );
+    }
+
+    #[test]
+    fn asset_folders_outside_the_app_are_watched_with_their_subfolders() {
+        assert_eq!(
+            layout().recursive_folders(),
+            vec![PathBuf::from("/p/app"), PathBuf::from("/p/templates")]
+        );
     }
 
     #[test]

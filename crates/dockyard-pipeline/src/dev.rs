@@ -42,6 +42,8 @@ pub(crate) async fn run(session: &mut Session, command: &[String]) -> Result<i64
             path: PathBuf::from(&session.prepared.builder_tag),
         })?;
     let started = Instant::now();
+    // The session streams its containers' output and a one-off may own the terminal: no live view under them.
+    progress::plain_from_now();
     progress::step("dev", "the dependencies volume (production and test sets)");
     let dependencies_volume = ensure_dependencies(session, &builder.id).await?;
     let engine = session.engine.clone();
@@ -88,10 +90,7 @@ pub(crate) async fn run(session: &mut Session, command: &[String]) -> Result<i64
     // Watching starts before the source is packed, so no save between the two is lost (one in both is synced twice).
     let watcher = if command.is_empty() {
         let layout = layout(session);
-        let watcher = Watcher::new(
-            std::slice::from_ref(&layout.source_root),
-            &layout.flat_folders(),
-        )?;
+        let watcher = Watcher::new(&layout.recursive_folders(), &layout.flat_folders())?;
         Some((watcher, layout))
     } else {
         None
@@ -395,13 +394,8 @@ async fn serve(
                     app.logs.abort();
                     engine.remove_container(&app.container).await?;
                     let source = pack_source(session).await?;
+                    // The previous set's volume stays: reverting the change reuses it; the next export forgets it.
                     app = start_app(session, containers, &source, app.port).await?;
-                    crate::run::export::forget_other_dependencies(
-                        &engine,
-                        &session.prepared.config.project.name,
-                        &containers.dependencies_volume,
-                    )
-                    .await;
                     progress::step("dev", &format!("serving {} (restarted)", app.url));
                 }
                 // A broken lock while editing is not the end of the session: say so and keep serving.
@@ -410,6 +404,21 @@ async fn serve(
                 )),
             }
             continue;
+        }
+        if !changes.assets.is_empty() {
+            progress::step(
+                "dev",
+                &format!(
+                    "{} changed: rebuilding the assets",
+                    changes.assets[0].display()
+                ),
+            );
+            // A broken build while editing is not the end of the session: say so and keep serving.
+            if let Err(error) = rebuild_assets(session, &app).await {
+                progress::warning(&format!(
+                    "dev: the assets were not rebuilt, the app keeps the last build: {error}"
+                ));
+            }
         }
         if !changes.source.is_empty() {
             sync(session, &app, &layout, changes.source).await?;
@@ -428,6 +437,15 @@ fn layout(session: &Session) -> Layout {
             .iter()
             .map(|member| prepared.config.root.join(&member.path))
             .collect(),
+        // Only a Node build is rerun on a change; one in the builder is not part of the session.
+        asset_folders: prepared
+            .config
+            .assets
+            .iter()
+            .filter(|assets| assets.runs_in == dockyard_config::AssetsRunsIn::Node)
+            .flat_map(|assets| std::iter::once(&assets.path).chain(&assets.sources))
+            .map(|folder| prepared.config.root.join(folder))
+            .collect(),
         skipped: vec![prepared.paths.target.clone()],
     }
 }
@@ -440,6 +458,32 @@ async fn rebuild_dependencies(
     session.prepared.locked = crate::locked::lock(&session.prepared.config)?;
     let builder_id = containers.builder_id.clone();
     containers.dependencies_volume = ensure_dependencies(session, &builder_id).await?;
+    Ok(())
+}
+
+/// Hashes the asset folders again, reruns the Node build (skipped when its inputs did not change after all), uploads
+/// its output into the app's container as the builder would receive it, and restarts the server.
+async fn rebuild_assets(session: &mut Session, app: &App) -> Result<(), PipelineError> {
+    let config = session.prepared.config.clone();
+    let Some(assets) = &config.assets else {
+        return Ok(());
+    };
+    let options = PackOptions {
+        mtime: session.prepared.provenance.source_date_epoch,
+    };
+    session.prepared.assets = Some(crate::assets::prepare(&config, assets, &options)?);
+    let record = crate::run::build_assets(session).await?;
+    let engine = &session.engine;
+    engine
+        .upload_tar_file(&app.container, "/", &record.path)
+        .await?;
+    engine
+        .signal_container(&app.container, RESTART_SIGNAL)
+        .await?;
+    progress::detail(&format!(
+        "dev: assets output {} uploaded; the server restarts",
+        record.path.display()
+    ));
     Ok(())
 }
 

@@ -173,6 +173,19 @@ pub fn configure(mode: Mode) {
     reporter.live = (mode == Mode::Live).then(indicatif::MultiProgress::new);
 }
 
+/// Plain lines from now on: clears the live view and stops it, for what owns the terminal for long (the `dev` session
+/// streaming its containers' output, an interactive one-off command).
+pub fn plain_from_now() {
+    let mut reporter = reporter();
+    for (_, bar) in std::mem::take(&mut reporter.bars) {
+        bar.finish_and_clear();
+    }
+    if reporter.mode == Mode::Live {
+        reporter.mode = Mode::Plain;
+        reporter.live = None;
+    }
+}
+
 /// Starts writing every step's full log under `folder` (`target/dockyard/logs/<run>/`).
 pub fn start_run(folder: &Path) {
     let mut reporter = reporter();

@@ -372,3 +372,41 @@ fn a_build_that_runs_in_the_builder_reaches_collectstatic_and_leaves_no_asset_so
     crate::support::assert_no_leftovers(&engine, &project);
     cleanup(&engine, &project);
 }
+
+#[test]
+fn dev_reruns_the_npm_build_when_an_asset_source_changes() {
+    let test = "xtask::it::assets::dev_reruns_the_npm_build_when_an_asset_source_changes";
+    let Some((engine, _lock)) = engine_or_skip(test) else {
+        return;
+    };
+    let project = crate::dev::with_dev_table(project_with_assets("dockyard-it-assets-dev", 300));
+    let mut session = crate::dev::Session::start(&project, &[]);
+    let css = "/static/notes/dist/app.css";
+    session.until("the built CSS", css, |status, body| {
+        status == 200 && body.contains("navy")
+    });
+    std::fs::write(
+        project.path("app/frontend/src/app.css"),
+        "body { color: teal; }\n",
+    )
+    .unwrap();
+    let seconds = session.until("the CSS built again", css, |status, body| {
+        status == 200 && body.contains("teal")
+    });
+    let (code, _) = session.interrupt();
+    assert_eq!(code, Some(130));
+    crate::support::assert_no_leftovers(&engine, &project);
+    record(
+        Category::Fault,
+        "an asset source changes during a dev session",
+        "`cargo xtask dev` on the sample with an npm [assets] build; src/app.css edited while it serves",
+        &format!(
+            "the Node build ran again and its output reached the running app: the new CSS served {seconds:.1} s after \
+             the save; Ctrl-C left nothing of the run"
+        ),
+        test,
+    );
+    let clean = project.xtask(&["clean", "--dev"]);
+    assert_eq!(clean.status.code(), Some(0));
+    cleanup(&engine, &project);
+}

@@ -26,7 +26,11 @@ const CHANGE_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A copy of the sample on PostgreSQL and Redis with a `[dev]` table: any free port, DEBUG on.
 pub(crate) fn dev_project(name: &str) -> Project {
-    let project = Project::copy_with(name, "deploy.services.toml");
+    with_dev_table(Project::copy_with(name, "deploy.services.toml"))
+}
+
+/// `project` with a `[dev]` table: any free port, DEBUG on.
+pub(crate) fn with_dev_table(project: Project) -> Project {
     let file = project.path("deploy.toml");
     let mut text = std::fs::read_to_string(&file).unwrap();
     assert!(
@@ -39,7 +43,7 @@ pub(crate) fn dev_project(name: &str) -> Project {
 }
 
 /// A running `cargo xtask dev`: its process group, its stderr lines, where it serves.
-struct Session {
+pub(crate) struct Session {
     child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
@@ -47,7 +51,7 @@ struct Session {
 }
 
 impl Session {
-    fn start(project: &Project, env: &[(&str, &str)]) -> Session {
+    pub(crate) fn start(project: &Project, env: &[(&str, &str)]) -> Session {
         let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .env(
                 dockyard_tools::TOOLS_DIR_ENV,
@@ -143,7 +147,7 @@ impl Session {
     }
 
     /// Polls `path` until `served` holds for the answer; returns the seconds it took.
-    fn until(&self, what: &str, path: &str, served: impl Fn(u16, &str) -> bool) -> f64 {
+    pub(crate) fn until(&self, what: &str, path: &str, served: impl Fn(u16, &str) -> bool) -> f64 {
         let started = Instant::now();
         loop {
             let (status, body) = self.get(path);
@@ -159,7 +163,7 @@ impl Session {
     }
 
     /// Ctrl-C (SIGINT to the process group, as a terminal sends it); returns the exit code and the seconds to exit.
-    fn interrupt(&mut self) -> (Option<i32>, f64) {
+    pub(crate) fn interrupt(&mut self) -> (Option<i32>, f64) {
         let pressed = Instant::now();
         let status = Command::new("kill")
             .args(["-INT", "--", &format!("-{}", self.child.id())])
@@ -202,6 +206,15 @@ pub(crate) fn session_round(
     category: Category,
     test: &str,
 ) -> Round {
+    let edited = [
+        "app/notes/views.py",
+        "app/notes/templates/notes/index.html",
+        "app/requirements-services.txt",
+    ];
+    let originals: Vec<String> = edited
+        .iter()
+        .map(|relative| std::fs::read_to_string(project.path(relative)).unwrap())
+        .collect();
     let mut session = Session::start(project, env);
     let (status, body) = session.get("/");
     assert_eq!(status, 200, "{body}");
@@ -284,7 +297,47 @@ pub(crate) fn session_round(
         "the one-off did not join the session"
     );
 
+    // An interactive one-off through a pseudo-terminal (util-linux's `script`): Django's shell gets a TTY, reads the
+    // typed lines and answers on it.
+    let tty_command = format!(
+        "{} --config {} dev -- manage.py shell",
+        env!("CARGO_BIN_EXE_xtask"),
+        project.path("deploy.toml").display()
+    );
+    let mut script = Command::new("script")
+        .args(["-qec", &tty_command, "/dev/null"])
+        .env(
+            dockyard_tools::TOOLS_DIR_ENV,
+            crate::support::shared_tools_dir(),
+        )
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = script.stdin.take().unwrap();
+    let typed = std::thread::spawn(move || {
+        // Typed once the shell is up; a TTY line discipline holds the input until then.
+        stdin
+            .write_all(b"import os; print('tty', os.isatty(0), 6 * 7)\nexit()\n")
+            .unwrap();
+        stdin
+    });
+    let output = script.wait_with_output().unwrap();
+    drop(typed.join());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("tty True 42"),
+        "the shell did not run on a TTY:\n{text}"
+    );
+
     let (code, stop_seconds) = session.interrupt();
+    // The project is as it was, for whatever runs on it next.
+    for (relative, text) in edited.iter().zip(&originals) {
+        write(project, relative, text);
+    }
     assert_eq!(code, Some(130), "Ctrl-C ends `dev` as interrupted");
     let project_label = format!("{PROJECT_LABEL}={}", project.name);
     let leftovers = runtime()

@@ -270,6 +270,38 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         TEST,
     );
 
+    // `cargo xtask dev` on the remote engine: the source and every change travel through the API, the app answers at
+    // the engine's address, and no container of the session has a bind mount.
+    let deploy = std::fs::read_to_string(project.path("deploy.toml")).unwrap();
+    std::fs::write(
+        project.path("deploy.toml"),
+        format!("{deploy}\n[dev]\nport = 0\nenv = {{ DJANGO_DEBUG = \"true\" }}\n"),
+    )
+    .unwrap();
+    let (round, dev_mounts) = watch_mounts(&host, &project.name, || {
+        crate::dev::session_round(&remote, &project, &env, Category::RemoteEngine, TEST)
+    });
+    let dev_binds: Vec<&ContainerMount> = dev_mounts
+        .values()
+        .flatten()
+        .filter(|mount| mount.kind != "volume")
+        .collect();
+    assert!(
+        dev_binds.is_empty(),
+        "dev containers with mounts other than named volumes: {dev_binds:?}"
+    );
+    assert!(
+        dev_mounts.len() >= 3,
+        "expected the dependencies, migrate and app containers of the dev session at least: {dev_mounts:?}"
+    );
+    eprintln!(
+        "dev on the remote engine: save to served {:?} s, Ctrl-C to exit {:.1} s, {} containers seen",
+        round.view_seconds,
+        round.stop_seconds,
+        dev_mounts.len()
+    );
+    std::fs::write(project.path("deploy.toml"), deploy).unwrap();
+
     // The engine restarts while the builder container runs a changed source.
     edit(
         &project,

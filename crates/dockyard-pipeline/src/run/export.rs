@@ -407,11 +407,7 @@ pub(crate) fn dependencies_volume(project: &str, key: &str) -> String {
 }
 
 /// Removes the project's other dependencies volumes (older locked sets); one in use by a concurrent run stays.
-pub(crate) async fn forget_other_dependencies(
-    engine: &dockyard_engine::Engine,
-    project: &str,
-    keep: &str,
-) {
+async fn forget_other_dependencies(engine: &dockyard_engine::Engine, project: &str, keep: &str) {
     let labels = [
         format!("{PROJECT_LABEL}={project}"),
         format!("{CACHE_LABEL}={DEPENDENCIES_CACHE}"),
