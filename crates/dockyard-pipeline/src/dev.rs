@@ -44,19 +44,22 @@ pub(crate) async fn run(session: &mut Session, command: &[String]) -> Result<i64
     let started = Instant::now();
     // The session streams its containers' output and a one-off may own the terminal: no live view under them.
     progress::plain_from_now();
-    progress::step("dev", "the dependencies volume (production and test sets)");
-    let dependencies_volume = ensure_dependencies(session, &builder.id).await?;
     let engine = session.engine.clone();
     let project = session.prepared.config.project.name.clone();
+    let running = running_session(&engine, &project).await?;
+    let joined = match running {
+        // A second session would start the services again on the same kept data.
+        Some(network) if command.is_empty() => {
+            return Err(PipelineError::DevSessionRunning { project, network })
+        }
+        running => running,
+    };
+    progress::step("dev", "the dependencies volume (production and test sets)");
+    let dependencies_volume = ensure_dependencies(session, &builder.id).await?;
     let kept = kept_labels(&project);
     let data_volume = format!("{project}-{PURPOSE}-data");
     engine.ensure_volume(&data_volume, &kept).await?;
 
-    let joined = if command.is_empty() {
-        None
-    } else {
-        running_session(&engine, &project).await?
-    };
     let (network, services, services_env) = match joined {
         Some(network) => {
             progress::detail(&format!("joining the running dev session on {network}"));

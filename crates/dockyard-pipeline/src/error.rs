@@ -91,6 +91,15 @@ pub enum PipelineError {
         /// The last lines of its output.
         tail: Vec<String>,
     },
+    /// `cargo xtask dev` while a dev session of the project runs: a second one would start its services on the same
+    /// kept data.
+    #[error("a dev session of {project} already runs (its network {network})")]
+    DevSessionRunning {
+        /// The project.
+        project: String,
+        /// The running session's network.
+        network: String,
+    },
     /// `cargo xtask dev` could not watch the project for changes.
     #[error(transparent)]
     Watch(#[from] dockyard_dev::WatchError),
@@ -252,6 +261,7 @@ impl PipelineError {
             | PipelineError::BaseUnavailable { .. }
             | PipelineError::Tools(_) => exit_code::MISSING_PREREQUISITE,
             PipelineError::Interrupted => exit_code::INTERRUPTED,
+            PipelineError::DevSessionRunning { .. } => exit_code::USAGE,
             PipelineError::Smoke(error) if error.is_engine_unreachable() => {
                 exit_code::ENGINE_UNREACHABLE
             }
@@ -335,6 +345,7 @@ impl PipelineError {
             }),
             PipelineError::DevStepFailed { what, .. } => Some(format!("the output above shows why {what} stopped; fix the source and run `cargo xtask dev` again (the services' data is kept)")),
             PipelineError::Watch(error) => Some(error.hint()),
+            PipelineError::DevSessionRunning { .. } => Some("use the running session (one-off commands beside it: `cargo xtask dev -- manage.py shell`), or stop it with Ctrl-C first; `cargo xtask clean` removes what a killed session left".to_owned()),
             PipelineError::HashMismatch { .. } => Some("the index served files whose sha256 the lock does not pin: if the lock was edited by hand or the package was re-published, lock again (`uv lock`, `poetry lock`, `pipenv lock`, or `pip-compile --generate-hashes`); otherwise treat it as tampering and do not ship".to_owned()),
             PipelineError::BuilderServices(error) => error.hint(),
             PipelineError::AssetsFailed { phase, .. } => Some(match phase.as_str() {

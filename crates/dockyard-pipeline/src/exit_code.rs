@@ -54,7 +54,11 @@ const fn doc(code: i32, meaning: &'static str, detail: &'static str) -> ExitCode
 pub const ALL: &[ExitCodeDoc] = &[
     doc(OK, "success", ""),
     doc(UNEXPECTED, "unexpected error", ""),
-    doc(USAGE, "command-line usage error", ""),
+    doc(
+        USAGE,
+        "command-line usage error",
+        "or `dev` while a dev session of the project runs",
+    ),
     doc(
         INVALID_CONFIG,
         "deploy.toml is invalid, or init cannot write one",

@@ -297,6 +297,23 @@ pub(crate) fn session_round(
         "the one-off did not join the session"
     );
 
+    // A second session of the same project is refused: it would start the services again on the same kept data.
+    let second = project.xtask_with_env(&["dev"], env);
+    let second_stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{second_stderr}");
+    assert!(
+        second_stderr.contains(&format!("a dev session of {} already runs", project.name)),
+        "{second_stderr}"
+    );
+    dockyard_reliability::record(
+        category,
+        "a second dev session of the same project",
+        "`cargo xtask dev` again while a session of the project serves",
+        "exit 2 `a dev session of PROJECT already runs (its network NAME)` with a hint to use one-off commands beside \
+         it; the running session and its services untouched",
+        test,
+    );
+
     // An interactive one-off through a pseudo-terminal (util-linux's `script`): Django's shell gets a TTY, reads the
     // typed lines and answers on it.
     let tty_command = format!(
