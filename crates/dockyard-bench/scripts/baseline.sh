@@ -126,6 +126,21 @@ cold-pipeline) # PREFIX INPUTS WORK: figure 4's baseline, build + nginx + smoke 
     curl -fsS "http://127.0.0.1:$port/" | grep -q "Welcome to Dockyard"
     docker stop -t 10 "$prefix-nginx-$run" "$prefix-app-$run" >/dev/null
     ;;
+dev-serve) # PROJECT APP_DIR IMAGE ENV_FILE DEPS_DIR: figure 9's baseline, the compose-style dev container: the app
+    # folder bind-mounted into the builder image with the dev session's dependencies and data volumes, runserver with
+    # Django's own autoreloader; prints where it listens (host:port)
+    project=$1 app=$2 image=$3 env_file=$4 deps_dir=$5
+    deps=$(docker volume ls -q --filter "label=dev.dockyard.project=$project" \
+        --filter label=dev.dockyard.cache=dependencies | head -n 1)
+    docker rm -f "$project-baseline" >/dev/null 2>&1 || true
+    docker run -d --name "$project-baseline" --label "dev.dockyard.project=$project" --entrypoint "" \
+        -v "$app:/src" -v "$deps:$deps_dir" -v "$project-dev-data:/data" -w /src --env-file "$env_file" \
+        -p 127.0.0.1::8000 "$image" python manage.py runserver 0.0.0.0:8000 >/dev/null
+    docker port "$project-baseline" 8000/tcp | head -n 1
+    ;;
+dev-stop) # PROJECT: removes figure 9's baseline container
+    docker rm -f "$1-baseline" >/dev/null
+    ;;
 *)
     echo "baseline.sh: unknown command $command" >&2
     exit 2

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use dockyard_pipeline::dev::SERVING;
 
+use crate::baseline;
 use crate::error::{io, BenchError};
 use crate::figures::{Options, Outcome};
 use crate::stats::Summary;
@@ -154,42 +155,11 @@ fn save_to_served(project: &Path, address: &str, side: &str) -> Result<Vec<f64>,
     Ok(samples)
 }
 
-/// The baseline: a container of the same builder image with the app folder bind-mounted and the dependencies volume
-/// and data volume Dockyard's session used, serving `runserver` with Django's autoreloader.
+/// The baseline (`baseline.sh dev-serve`): a container of the same builder image with the app folder bind-mounted
+/// and the dependencies and data volumes Dockyard's session used, serving `runserver` with Django's autoreloader, in
+/// the environment the dev session gives the app (the settings, `[app.env]`, then `[dev.env]`).
 fn baseline(project: &Path, options: &Options) -> Result<Vec<f64>, BenchError> {
-    let docker = |args: &[&str]| -> Result<String, BenchError> {
-        let output = duct::cmd("docker", args)
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .map_err(io("running", Path::new("docker")))?;
-        let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        if output.status.success() {
-            Ok(text)
-        } else {
-            Err(command_error(&format!("docker {}", args.join(" ")), text))
-        }
-    };
-    let dependencies = docker(&[
-        "volume",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("label=dev.dockyard.project={NAME}"),
-        "--filter",
-        "label=dev.dockyard.cache=dependencies",
-    ])?;
-    let dependencies = dependencies
-        .lines()
-        .next()
-        .ok_or_else(|| command_error("the baseline", "no dependencies volume"))?
-        .to_owned();
-    let container = format!("{NAME}-baseline");
-    let _ = docker(&["rm", "-f", &container]);
-    let app = project.join("app");
     let venv = dockyard_pipeline::builder_protocol::DEPENDENCIES_CACHE_DIR;
-    // The environment the dev session gives the app: the settings, [app.env], then [dev.env].
     let config = dockyard_config::load(&project.join("deploy.toml"))
         .map_err(|error| command_error("the bench project's deploy.toml", error.to_string()))?;
     let mut env = vec![
@@ -205,48 +175,26 @@ fn baseline(project: &Path, options: &Options) -> Result<Vec<f64>, BenchError> {
             .chain(&config.dev.env)
             .map(|(key, value)| format!("{key}={value}")),
     );
-    let mut args: Vec<String> = vec![
-        "run".to_owned(),
-        "-d".to_owned(),
-        "--name".to_owned(),
-        container.clone(),
-        "--entrypoint".to_owned(),
-        String::new(),
-        "-v".to_owned(),
-        format!("{}:/src", app.display()),
-        "-v".to_owned(),
-        format!("{dependencies}:{venv}"),
-        "-v".to_owned(),
-        format!("{NAME}-dev-data:/data"),
-        "-w".to_owned(),
-        "/src".to_owned(),
-        "-p".to_owned(),
-        "127.0.0.1::8000".to_owned(),
-    ];
-    for pair in env {
-        args.extend(["-e".to_owned(), pair]);
-    }
-    args.push(format!("{NAME}-builder:latest"));
-    args.extend(["python", "manage.py", "runserver", "0.0.0.0:8000"].map(str::to_owned));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    docker(&args)?;
+    let env_file = options.work.join("dev-baseline.env");
+    std::fs::write(&env_file, env.join("\n") + "\n").map_err(io("writing", &env_file))?;
+    let (app, image, env_path) = (
+        project.join("app").display().to_string(),
+        format!("{NAME}-builder:latest"),
+        env_file.display().to_string(),
+    );
+    let (_, listening) = baseline::run(&["dev-serve", NAME, &app, &image, &env_path, venv])?;
+    let address = listening.trim().to_owned();
     let outcome = (|| {
-        let port = docker(&["port", &container, "8000/tcp"])?;
-        let address = port.lines().next().unwrap_or_default().to_owned();
         let deadline = Instant::now() + GIVE_UP;
         while body(&address).is_none() {
             if Instant::now() > deadline {
-                return Err(command_error(
-                    "the baseline",
-                    docker(&["logs", &container])?,
-                ));
+                return Err(command_error("the baseline", "runserver never answered"));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         save_to_served(project, &address, "baseline")
     })();
-    let _ = options;
-    let _ = docker(&["rm", "-f", &container]);
+    baseline::run(&["dev-stop", NAME])?;
     outcome
 }
 
@@ -369,6 +317,6 @@ pub(crate) fn figure_dev_loop(
         Vec::new(),
         Unit::Seconds,
     ));
-    outcome.commands.push((FIGURE, format!("cargo xtask --config target/bench/{NAME}/deploy.toml dev (a copy of deploy.toml with [dev] port = 0, DJANGO_DEBUG on), {SAVES} saves of {VIEW} each answered with a new marker, timed from the write to the first GET / holding it; baseline: docker run of {NAME}-builder:latest with app/ bind-mounted at /src, the session's dependencies and data volumes, `python manage.py runserver` (Django's StatReloader); then the same session with DOCKER_HOST={host} (a TCP forwarder to the engine's socket on this machine's network address)")));
+    outcome.commands.push((FIGURE, format!("cargo xtask --config target/bench/{NAME}/deploy.toml dev (a copy of deploy.toml with [dev] port = 0, DJANGO_DEBUG on), {SAVES} saves of {VIEW} each answered with a new marker, timed from the write to the first GET / holding it; baseline: {} (a container of {NAME}-builder:latest with app/ bind-mounted at /src, the session's dependencies and data volumes, `python manage.py runserver` with Django's StatReloader); then the same session with DOCKER_HOST={host} (a TCP forwarder to the engine's socket on this machine's network address)", baseline::describe(&["dev-serve", NAME, "APP", "IMAGE", "ENV_FILE", dockyard_pipeline::builder_protocol::DEPENDENCIES_CACHE_DIR]))));
     Ok(())
 }
