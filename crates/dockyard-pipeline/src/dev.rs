@@ -23,7 +23,7 @@ use self::environment::{
     dev_environment, ensure_dependencies, keep_tail, kept_labels, DevContainers, PURPOSE,
 };
 pub use self::environment::{DEV_DATA_LABEL, DEV_SESSION_LABEL};
-use crate::run::{work_dir, Session};
+use crate::run::{created_work_dir, Session};
 use crate::{builder_protocol, progress, PipelineError};
 
 /// What the line `cargo xtask dev` prints (to stderr) once the app answers holds, its URL's address after it.
@@ -33,14 +33,7 @@ const READY_PROBE: Duration = Duration::from_millis(50);
 
 /// Runs the dev session (`command` empty) until Ctrl-C, or the one-off `command` beside it; returns the exit code.
 pub(crate) async fn run(session: &mut Session, command: &[String]) -> Result<i64, PipelineError> {
-    let builder = session
-        .state
-        .builder
-        .clone()
-        .ok_or(PipelineError::MissingArtifact {
-            what: "the builder image",
-            path: PathBuf::from(&session.prepared.builder_tag),
-        })?;
+    let builder = session.builder_image()?;
     let started = Instant::now();
     // The session streams its containers' output and a one-off may own the terminal: no live view under them.
     progress::plain_from_now();
@@ -171,13 +164,7 @@ async fn start_services(
 
 /// Packs the app's source as the context would hold it, into the run's work folder.
 async fn pack_source(session: &Session) -> Result<PathBuf, PipelineError> {
-    let folder = work_dir(session);
-    std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
-        operation: "creating",
-        path: folder.clone(),
-        source,
-    })?;
-    let path = folder.join("dev-source.tar.gz");
+    let path = created_work_dir(session)?.join("dev-source.tar.gz");
     let config = session.prepared.config.clone();
     let target = path.clone();
     tokio::task::spawn_blocking(move || {

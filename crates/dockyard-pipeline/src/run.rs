@@ -143,6 +143,17 @@ impl Session {
             .collect()
     }
 
+    /// The builder image the builder image step recorded, or why a later step cannot run without it.
+    pub fn builder_image(&self) -> Result<ImageRecord, PipelineError> {
+        self.state
+            .builder
+            .clone()
+            .ok_or(PipelineError::MissingArtifact {
+                what: "the builder image",
+                path: PathBuf::from(&self.prepared.builder_tag),
+            })
+    }
+
     /// The id of a base image as the base step recorded it.
     pub fn base_id(&self, name: &str) -> Option<String> {
         self.state.bases.get(name).map(|record| record.id.clone())
@@ -214,7 +225,7 @@ pub(crate) fn work_dir(session: &Session) -> PathBuf {
 
 /// The run's work folder, created: the steps that need scratch space (a bootstrapped root filesystem, the builder's
 /// download, the assets' output) share it, and `with_cleanup` removes it.
-fn created_work_dir(session: &Session) -> Result<PathBuf, PipelineError> {
+pub(crate) fn created_work_dir(session: &Session) -> Result<PathBuf, PipelineError> {
     let folder = work_dir(session);
     std::fs::create_dir_all(&folder).map_err(|source| PipelineError::Io {
         operation: "creating",

@@ -126,24 +126,7 @@ impl Session {
 
     /// GET `path` from the app: (status, body); status 0 when nothing answered.
     fn get(&self, path: &str) -> (u16, String) {
-        let attempt = || -> std::io::Result<(u16, String)> {
-            let mut stream = std::net::TcpStream::connect(&self.address)?;
-            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-            write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-            let mut response = String::new();
-            stream.read_to_string(&mut response)?;
-            let status = response
-                .split_whitespace()
-                .nth(1)
-                .and_then(|code| code.parse().ok())
-                .unwrap_or(0);
-            let body = response
-                .split_once("\r\n\r\n")
-                .map(|(_, body)| body.to_owned())
-                .unwrap_or_default();
-            Ok((status, body))
-        };
-        attempt().unwrap_or((0, String::new()))
+        crate::support::http_get_at(&self.address, path).unwrap_or((0, String::new()))
     }
 
     /// Polls `path` until `served` holds for the answer; returns the seconds it took.

@@ -239,8 +239,13 @@ pub fn context_sha256(project: &Project) -> String {
 
 /// Minimal HTTP/1.0 GET against 127.0.0.1:port: (status, body).
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    http_get_at(&format!("127.0.0.1:{port}"), path)
+}
+
+/// Minimal HTTP/1.0 GET against `address` (`host:port`) with `Host: localhost`: (status, body).
+pub fn http_get_at(address: &str, path: &str) -> std::io::Result<(u16, String)> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    let mut stream = std::net::TcpStream::connect(address)?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut response = String::new();

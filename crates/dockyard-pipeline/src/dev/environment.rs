@@ -10,7 +10,8 @@ use dockyard_dev::HostUser;
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
 
 use crate::run::export::{
-    builder_environment, ca_bundle, ensure_cache_volumes, upload_ca_bundle, upload_locked_set,
+    builder_environment, ca_bundle, cache_mounts, ensure_cache_volumes, upload_ca_bundle,
+    upload_locked_set, BuilderOutput,
 };
 use crate::run::{throwaway_secret, Session};
 use crate::{builder_protocol, progress, PipelineError};
@@ -57,16 +58,7 @@ pub(crate) async fn ensure_dependencies(
         image: builder_id.to_owned(),
         env,
         labels: session.run_labels(),
-        volumes: vec![
-            VolumeMount {
-                volume: config.builder.pip_cache_volume.clone(),
-                target: builder_protocol::PIP_CACHE_DIR.to_owned(),
-            },
-            VolumeMount {
-                volume: volume.clone(),
-                target: builder_protocol::DEPENDENCIES_CACHE_DIR.to_owned(),
-            },
-        ],
+        volumes: cache_mounts(config, &volume),
         ..ContainerSpec::default()
     };
     let engine = &session.engine;
@@ -77,34 +69,18 @@ pub(crate) async fn ensure_dependencies(
         upload_ca_bundle(engine, &container, &bundle, &pack_options).await?;
     }
     engine.start_container(&container).await?;
-    let mut tail = Vec::new();
-    let mut mismatched = Vec::new();
+    let mut output = BuilderOutput::default();
     engine
         .follow_logs(&container, &mut |line: LogLine| {
-            let text = line.text();
-            if let Some(package) = builder_protocol::hash_mismatch(text) {
-                mismatched.push(package.to_owned());
+            if output.take(line.text()).is_none() {
+                progress::output("dependencies", line.text());
             }
-            if builder_protocol::announced_step(text).is_none() {
-                progress::output("dependencies", text);
-            }
-            keep_tail(&mut tail, text);
         })
         .await?;
     let exit_code = engine.wait_container(&container).await?;
     engine.remove_container(&container).await?;
-    if exit_code != 0 && !mismatched.is_empty() {
-        return Err(PipelineError::HashMismatch {
-            packages: mismatched,
-            tail,
-        });
-    }
     if exit_code != 0 {
-        return Err(PipelineError::BuilderStepFailed {
-            step: "dependencies".to_owned(),
-            exit_code,
-            tail,
-        });
+        return Err(output.failure(exit_code));
     }
     Ok(volume)
 }

@@ -23,14 +23,7 @@ use crate::PipelineError;
 pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError> {
     let step = "export";
     let started = Instant::now();
-    let builder = session
-        .state
-        .builder
-        .clone()
-        .ok_or(PipelineError::MissingArtifact {
-            what: "the builder image",
-            path: PathBuf::from(&session.prepared.builder_tag),
-        })?;
+    let builder = session.builder_image()?;
     let assets = session.assets_output()?;
     let inputs = session.prepared.export_inputs(
         &builder.inputs.digest(),
@@ -116,16 +109,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         cmd: config.app.test_command.clone(),
         env,
         labels: session.run_labels(),
-        volumes: vec![
-            VolumeMount {
-                volume: config.builder.pip_cache_volume.clone(),
-                target: builder_protocol::PIP_CACHE_DIR.to_owned(),
-            },
-            VolumeMount {
-                volume: dependencies_volume.clone(),
-                target: builder_protocol::DEPENDENCIES_CACHE_DIR.to_owned(),
-            },
-        ],
+        volumes: cache_mounts(config, &dependencies_volume),
         network,
         ..ContainerSpec::default()
     };
@@ -156,24 +140,13 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         upload_ca_bundle(&engine, &container, ca_bundle, &pack_options).await?;
     }
     engine.start_container(&container).await?;
-    let mut current_step = String::from("start");
-    let mut tail: Vec<String> = Vec::new();
-    let mut mismatched: Vec<String> = Vec::new();
+    let mut output = BuilderOutput::default();
     engine
         .follow_logs(&container, &mut |line: LogLine| {
             let text = line.text();
-            if let Some(step) = builder_protocol::announced_step(text) {
-                current_step = step.to_owned();
-                progress::detail(&format!("builder step: {step}"));
-            } else if let Some(package) = builder_protocol::hash_mismatch(text) {
-                mismatched.push(package.to_owned());
-                progress::output("builder", text);
-            } else {
-                progress::output("builder", text);
-            }
-            tail.push(text.to_owned());
-            if tail.len() > 40 {
-                tail.remove(0);
+            match output.take(text) {
+                Some(step) => progress::detail(&format!("builder step: {step}")),
+                None => progress::output("builder", text),
             }
         })
         .await?;
@@ -184,18 +157,8 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             .await
             .map_err(PipelineError::BuilderServices)?;
     }
-    if exit_code != 0 && !mismatched.is_empty() {
-        return Err(PipelineError::HashMismatch {
-            packages: mismatched,
-            tail,
-        });
-    }
     if exit_code != 0 {
-        return Err(PipelineError::BuilderStepFailed {
-            step: current_step,
-            exit_code,
-            tail,
-        });
+        return Err(output.failure(exit_code));
     }
 
     progress::detail(&format!(
@@ -306,6 +269,78 @@ pub(crate) async fn ensure_cache_volumes(
         .ensure_volume(&dependencies_volume, &cache_labels)
         .await?;
     Ok(dependencies_volume)
+}
+
+/// What the builder script's output says as it streams: the step it is in, the packages whose download did not match
+/// the lock's hashes, and its last lines.
+#[derive(Debug)]
+pub(crate) struct BuilderOutput {
+    step: String,
+    mismatched: Vec<String>,
+    tail: Vec<String>,
+}
+
+impl Default for BuilderOutput {
+    fn default() -> Self {
+        BuilderOutput {
+            step: "start".to_owned(),
+            mismatched: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl BuilderOutput {
+    /// How many lines of the builder's output an error keeps.
+    const TAIL_LINES: usize = 40;
+
+    /// Takes one line of output; returns the step it announces, if it is a step marker.
+    pub(crate) fn take(&mut self, text: &str) -> Option<String> {
+        self.tail.push(text.to_owned());
+        if self.tail.len() > Self::TAIL_LINES {
+            self.tail.remove(0);
+        }
+        if let Some(package) = builder_protocol::hash_mismatch(text) {
+            self.mismatched.push(package.to_owned());
+        }
+        let step = builder_protocol::announced_step(text)?;
+        self.step = step.to_owned();
+        Some(self.step.clone())
+    }
+
+    /// What the builder's non-zero `exit_code` means: a download not matching the lock (naming the packages), else
+    /// the step it was in failed.
+    pub(crate) fn failure(self, exit_code: i64) -> PipelineError {
+        if self.mismatched.is_empty() {
+            PipelineError::BuilderStepFailed {
+                step: self.step,
+                exit_code,
+                tail: self.tail,
+            }
+        } else {
+            PipelineError::HashMismatch {
+                packages: self.mismatched,
+                tail: self.tail,
+            }
+        }
+    }
+}
+
+/// The builder container's cache volumes: the pip cache and the dependencies volume `dependencies_volume`.
+pub(crate) fn cache_mounts(
+    config: &dockyard_config::DeployConfig,
+    dependencies_volume: &str,
+) -> Vec<VolumeMount> {
+    vec![
+        VolumeMount {
+            volume: config.builder.pip_cache_volume.clone(),
+            target: builder_protocol::PIP_CACHE_DIR.to_owned(),
+        },
+        VolumeMount {
+            volume: dependencies_volume.to_owned(),
+            target: builder_protocol::DEPENDENCIES_CACHE_DIR.to_owned(),
+        },
+    ]
 }
 
 /// The CA bundle to upload into the builder: `DOCKYARD_CA_BUNDLE`, else `[builder] ca_bundle`.
