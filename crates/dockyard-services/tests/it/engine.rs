@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use dockyard_config::{ServiceKind, ServiceValue};
 use dockyard_reliability::Category;
-use dockyard_services::{ServiceError, ServiceImage, ServicesContext, Started};
+use dockyard_services::{DataVolumes, ServiceError, ServiceImage, ServicesContext, Started};
 
 use crate::support::{build_image, engine_or_skip, run_id, service, service_image, Run, PROJECT};
 
@@ -19,15 +19,26 @@ async fn start(
     run: &Run,
     services: &[ServiceImage<'_>],
 ) -> Result<Started, ServiceError> {
+    start_for(engine, run, "it", DataVolumes::PerRun, services).await
+}
+
+/// Starts `services` for `run` under `purpose` with their data in `data`.
+async fn start_for(
+    engine: &dockyard_engine::Engine,
+    run: &Run,
+    purpose: &str,
+    data: DataVolumes<'_>,
+    services: &[ServiceImage<'_>],
+) -> Result<Started, ServiceError> {
     let context = ServicesContext {
         engine,
         project: PROJECT,
         run_id: &run.id,
-        purpose: "it",
+        purpose,
         network: &run.network,
         labels: &run.labels,
         on_progress: &quiet,
-        data: dockyard_services::DataVolumes::PerRun,
+        data,
     };
     dockyard_services::start(&context, services).await
 }
@@ -348,17 +359,14 @@ async fn start_kept(
     kept: &std::collections::BTreeMap<String, String>,
     services: &[ServiceImage<'_>],
 ) -> Result<Started, ServiceError> {
-    let context = ServicesContext {
+    start_for(
         engine,
-        project: PROJECT,
-        run_id: &run.id,
-        purpose: "kept",
-        network: &run.network,
-        labels: &run.labels,
-        on_progress: &quiet,
-        data: dockyard_services::DataVolumes::Kept { labels: kept },
-    };
-    dockyard_services::start(&context, services).await
+        run,
+        "kept",
+        DataVolumes::Kept { labels: kept },
+        services,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
