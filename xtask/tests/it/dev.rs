@@ -52,14 +52,8 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn start(project: &Project, env: &[(&str, &str)]) -> Session {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .env(
-                dockyard_tools::TOOLS_DIR_ENV,
-                crate::support::shared_tools_dir(),
-            )
-            .arg("--config")
-            .arg(project.path("deploy.toml"))
-            .arg("dev")
+        let mut child = project
+            .xtask_command(&["dev"])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -238,21 +238,14 @@ fn a_registry_that_goes_away_during_the_push_exits_10_and_moves_no_moving_tag() 
         "push_backoff_ms = 500",
         "push_backoff_ms = 50",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .env(
-            dockyard_tools::TOOLS_DIR_ENV,
-            crate::support::shared_tools_dir(),
-        )
-        .arg("--config")
-        .arg(project.path("deploy.toml"))
-        .args([
+    let mut child = project
+        .xtask_command(&[
             "release",
             "--allow-missing-vulnerability-db",
             "--version",
             "2.0.0",
         ])
         .env("DOCKYARD_REGISTRY", &registry.address)
-        .env_remove("SOURCE_DATE_EPOCH")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -335,16 +328,9 @@ pub(crate) fn signal_at_stage(
     env: &[(&str, &str)],
     signal: &str,
 ) -> (Option<i32>, f64, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .env(
-            dockyard_tools::TOOLS_DIR_ENV,
-            crate::support::shared_tools_dir(),
-        )
-        .arg("--config")
-        .arg(project.path("deploy.toml"))
-        .args(stage.args)
+    let mut child = project
+        .xtask_command(stage.args)
         .envs(env.iter().copied())
-        .env_remove("SOURCE_DATE_EPOCH")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)

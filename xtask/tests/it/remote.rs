@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -310,16 +310,9 @@ fn the_pipeline_runs_on_a_remote_engine_without_bind_mounts_and_survives_its_res
         "\n# changed before the remote engine restarts\n",
     );
     let context_before = context_sha256(&project);
-    let mut build = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .env(
-            dockyard_tools::TOOLS_DIR_ENV,
-            crate::support::shared_tools_dir(),
-        )
-        .arg("--config")
-        .arg(project.path("deploy.toml"))
-        .arg("build")
+    let mut build = project
+        .xtask_command(&["build"])
         .env("DOCKER_HOST", &host)
-        .env_remove("SOURCE_DATE_EPOCH")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

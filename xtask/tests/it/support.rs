@@ -132,15 +132,24 @@ impl Project {
         self.xtask_with_env(args, &[])
     }
 
-    /// Runs `cargo xtask <args>` with extra environment variables.
-    pub fn xtask_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// `cargo xtask --config <this project's deploy.toml> <args>` as a command to spawn: the shared tools folder,
+    /// no ambient `SOURCE_DATE_EPOCH`.
+    pub fn xtask_command(&self, args: &[&str]) -> std::process::Command {
         // `--config` first: it is global, and `run -- CMD...` takes everything after its `--`.
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
             .arg("--config")
             .arg(self.path("deploy.toml"))
             .args(args)
             .env_remove("SOURCE_DATE_EPOCH")
-            .env(dockyard_tools::TOOLS_DIR_ENV, shared_tools_dir())
+            .env(dockyard_tools::TOOLS_DIR_ENV, shared_tools_dir());
+        command
+    }
+
+    /// Runs `cargo xtask <args>` with extra environment variables.
+    pub fn xtask_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let output = self
+            .xtask_command(args)
             .envs(env.iter().copied())
             .output()
             .unwrap();
