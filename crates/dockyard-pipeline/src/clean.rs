@@ -59,10 +59,7 @@ pub async fn clean(
 ) -> Result<CleanReport, PipelineError> {
     let project = config.project.name.clone();
     let project_label = format!("{PROJECT_LABEL}={project}");
-    let leftovers = engine.find_labelled(&[RUN_LABEL, &project_label]).await?;
-    if let Some(failure) = engine.remove_leftovers(&leftovers).await.into_iter().next() {
-        return Err(failure.into());
-    }
+    let leftovers = sweep(engine, &[RUN_LABEL, &project_label]).await?;
     for folder in dockyard_config::Paths::new(&config.root, &project).work_dirs() {
         let _ = std::fs::remove_dir_all(folder);
     }
@@ -91,4 +88,34 @@ pub async fn clean(
         report.dev_volumes = kept.volumes;
     }
     Ok(report)
+}
+
+/// How many times `clean` lists and removes a run's resources before it trusts an empty listing is final.
+const SWEEPS: usize = 3;
+
+/// Lists and removes what carries `labels` until a listing comes back empty: a run killed a moment ago may have
+/// requests in flight that the engine completes after the first listing (a container created after its client died).
+async fn sweep(engine: &Engine, labels: &[&str]) -> Result<Leftovers, PipelineError> {
+    let mut removed = Leftovers::default();
+    for _ in 0..SWEEPS {
+        let found = engine.find_labelled(labels).await?;
+        if found.is_empty() {
+            break;
+        }
+        if let Some(failure) = engine.remove_leftovers(&found).await.into_iter().next() {
+            return Err(failure.into());
+        }
+        for (all, new) in [
+            (&mut removed.containers, found.containers),
+            (&mut removed.networks, found.networks),
+            (&mut removed.volumes, found.volumes),
+        ] {
+            for name in new {
+                if !all.contains(&name) {
+                    all.push(name);
+                }
+            }
+        }
+    }
+    Ok(removed)
 }

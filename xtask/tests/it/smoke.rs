@@ -503,9 +503,21 @@ fn clean_removes_what_a_killed_smoke_run_left_behind() {
     child.kill().unwrap();
     child.wait().unwrap();
     let project_label = format!("{PROJECT_LABEL}={}", project.name);
-    let left = runtime()
-        .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
-        .unwrap();
+    // The killed client's last requests (a container being created) may still land: wait for two equal listings.
+    let list = || {
+        runtime()
+            .block_on(engine.find_labelled(&[RUN_LABEL, &project_label]))
+            .unwrap()
+    };
+    let mut left = list();
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let again = list();
+        if again == left {
+            break;
+        }
+        left = again;
+    }
     assert!(
         !left.containers.is_empty() && left.networks.len() == 1 && left.volumes.len() == 1,
         "expected leftovers: {left:?}"
