@@ -5,15 +5,16 @@
 # Rendered by Dockyard: {{ name }} placeholders come from deploy.toml.
 
 # Stage 1: install the wheels the builder made into a virtualenv; no index, no network. The same steps as Dockyard's
-# assembled image (crates/dockyard-pipeline/src/assembly.rs, venv_script): pip does not compile, compileall compiles
-# everything once with hash-checked pycs (the same bytes every time). A package may ship files named .py that are not
-# Python (django-tailwind's cookiecutter templates); they stay uncompiled (-qq: no listing of those files).
+# assembled image (crates/dockyard-pipeline/src/assembly.rs, venv_script): the virtualenv holds the locked set alone
+# (no pip, no setuptools: pip runs from the base's own ensurepip wheel), pip does not compile, compileall compiles
+# everything once on every core with hash-checked pycs (the same bytes every time). A package may ship files named
+# .py that are not Python (django-tailwind's cookiecutter templates); they stay uncompiled (-qq: no listing of those).
 FROM {{ base_image }} AS install
 COPY wheels/ /wheels/
-RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-index --no-deps --no-cache-dir --no-compile --disable-pip-version-check /wheels/*.whl \
- && /opt/venv/bin/pip uninstall --yes --disable-pip-version-check pip \
- && { /opt/venv/bin/python -m compileall -f -qq --invalidation-mode unchecked-hash /opt/venv/lib \
+RUN pip_wheel="$(python3 -c 'import ensurepip, glob, os, sys; found = sorted(glob.glob(os.path.dirname(ensurepip.__file__) + "/_bundled/pip-*.whl") + glob.glob("/usr/share/python-wheels/pip-*.whl")); sys.exit("the base has no pip wheel for ensurepip (Debian: python3-venv)") if not found else print(found[-1])')" \
+ && python3 -m venv --without-pip /opt/venv \
+ && /opt/venv/bin/python "$pip_wheel/pip" install --no-index --no-deps --no-cache-dir --no-compile --disable-pip-version-check /wheels/*.whl \
+ && { /opt/venv/bin/python -m compileall -j 0 -f -qq --invalidation-mode unchecked-hash /opt/venv/lib \
       || echo "compileall: some files are not valid Python; they stay uncompiled"; }
 
 # Stage 2: the runtime: the same base, the virtualenv, the app source owned by root, a numeric non-root user.

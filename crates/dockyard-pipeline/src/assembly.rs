@@ -36,15 +36,22 @@ pub fn made_by(template: &dockyard_config::Template) -> &'static str {
     }
 }
 
-/// The shell script run as root in a container of the production base: the wheels into a virtualenv without an
-/// index, pip removed, everything compiled once (unchecked-hash pycs, the same bytes every time), and the app user.
+/// Finds the pip wheel the base's `ensurepip` would install (CPython's bundled one, or Debian's python3-pip-whl),
+/// so pip runs from it without ever being installed in the virtualenv.
+const FIND_PIP_WHEEL: &str = "python3 -c 'import ensurepip, glob, os, sys; \
+found = sorted(glob.glob(os.path.dirname(ensurepip.__file__) + \"/_bundled/pip-*.whl\") + glob.glob(\"/usr/share/python-wheels/pip-*.whl\")); \
+sys.exit(\"the base has no pip wheel for ensurepip (Debian: python3-venv)\") if not found else print(found[-1])'";
+
+/// The shell script run as root in a container of the production base: a virtualenv without pip or setuptools
+/// (only the locked set), the wheels installed by pip run from the base's own pip wheel without an index, everything
+/// compiled once on every core (unchecked-hash pycs, the same bytes every time), and the app user.
 pub fn venv_script(user: u32) -> String {
     format!(
         "set -eu\n\
-         python3 -m venv {VENV_DIR}\n\
-         {VENV_DIR}/bin/pip install --no-index --no-deps --no-cache-dir --no-compile --disable-pip-version-check {WHEELS_DIR}/*.whl\n\
-         {VENV_DIR}/bin/pip uninstall --yes --disable-pip-version-check pip\n\
-         {VENV_DIR}/bin/python -m compileall -f -qq --invalidation-mode unchecked-hash {VENV_DIR}/lib \
+         pip_wheel=\"$({FIND_PIP_WHEEL})\"\n\
+         python3 -m venv --without-pip {VENV_DIR}\n\
+         {VENV_DIR}/bin/python \"$pip_wheel/pip\" install --no-index --no-deps --no-cache-dir --no-compile --disable-pip-version-check {WHEELS_DIR}/*.whl\n\
+         {VENV_DIR}/bin/python -m compileall -j 0 -f -qq --invalidation-mode unchecked-hash {VENV_DIR}/lib \
          || echo 'compileall: some files are not valid Python; they stay uncompiled'\n\
          echo 'app:x:{user}:{user}:app:/nonexistent:/usr/sbin/nologin' >> /etc/passwd\n\
          echo 'app:x:{user}:' >> /etc/group\n"

@@ -33,6 +33,11 @@ pub const HASH_MISMATCH_MARKER: &str = "==> dockyard hash mismatch: ";
 /// bundle), to export `uv.lock` and install with `--require-hashes`. Pinned, so a build never picks up a new uv.
 pub const UV_VERSION: &str = "0.13.9";
 
+/// The builder step announced only when the dependencies volume is made anew (not when it is reused).
+pub const WHEELS_STEP: &str = "wheels";
+/// The builder step that follows the wheels: once announced, the dependencies volume holds every wheel.
+pub const INSTALL_STEP: &str = "install";
+
 /// The CA bundle's path in the builder container.
 pub fn ca_path() -> String {
     format!("{CA_DIR}/{CA_FILE}")

@@ -246,7 +246,8 @@ fn ctrl_c_while_the_dependencies_layer_is_made_leaves_nothing_behind() {
     let stage = crate::faults::Stage {
         case: "ctrl_c_dependencies_layer",
         args: &["build"],
-        marker: "==> production image: installing the wheels",
+        // The layer is made beside the builder's tests, in a container of the production base.
+        marker: "beside the tests: installing the wheels",
         settle: std::time::Duration::from_secs(2),
         finished: "==> production image: built",
     };

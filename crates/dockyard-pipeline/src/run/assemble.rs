@@ -3,7 +3,9 @@
 //!
 //! The production image's dependencies layer (the virtualenv) is made once per set of wheels and base: a container
 //! of the production base installs the wheels, Dockyard downloads `/opt/venv` and keeps the layer under
-//! `target/dockyard/layers/`; a source edit only writes the app layer. Layers the engine already holds (the base's,
+//! `target/dockyard/layers/`; a source edit only writes the app layer. When the builder makes a new dependencies
+//! volume, the export starts that container beside the builder's tests, on the volume's wheels, so the production
+//! image step finds the layer made; otherwise the step makes it with the context's wheels uploaded. Layers the engine already holds (the base's,
 //! and the dependencies of the image the tag points at) are left out of the archive.
 
 use std::collections::BTreeMap;
@@ -216,7 +218,8 @@ pub(super) async fn production(
 }
 
 /// The dependencies layer for the wheels in the unpacked context on this base: from `target/dockyard/layers/` when
-/// it was made before, otherwise made by a container of the base and kept there (older ones of the project removed).
+/// it was made before (by an earlier run, or beside this run's tests), otherwise made by a container of the base with
+/// the wheels uploaded, and kept there.
 async fn dependencies_layer(
     session: &Session,
     tag: &str,
@@ -224,43 +227,19 @@ async fn dependencies_layer(
     unpacked: &Path,
     folder: &Path,
 ) -> Result<Layer, PipelineError> {
-    let prepared = &session.prepared;
-    let user = prepared.config.production.user;
-    let script = assembly::venv_script(user);
     let wheels = unpacked.join("wheels");
-    let wheels_digest = {
+    let sums = {
         let wheels = wheels.clone();
-        blocking("hashing", wheels.clone(), move || {
-            Ok(dockyard_context::tree_sha256(&wheels)?)
-        })
-        .await?
+        blocking("hashing", wheels.clone(), move || wheel_sums(&wheels)).await?
     };
-    let key = sha256_hex(
-        format!(
-            "base {}\nwheels {wheels_digest}\nscript {}\nmtime {}\n",
-            base.id,
-            sha256_hex(script.as_bytes()),
-            prepared.provenance.source_date_epoch
-        )
-        .as_bytes(),
-    );
-    let layers_dir = prepared.paths.layers.clone();
-    std::fs::create_dir_all(&layers_dir).map_err(io_error("creating", &layers_dir))?;
-    let prefix = format!("{}-dependencies-", prepared.config.project.name);
-    let cached = layers_dir.join(format!("{prefix}{}.tar", &key[..16]));
-    let diff_id_file = cached.with_extension("diffid");
-    if let (true, Ok(diff_id)) = (cached.is_file(), std::fs::read_to_string(&diff_id_file)) {
-        let size = std::fs::metadata(&cached).map_or(0, |metadata| metadata.len());
+    let entry = CachedLayer::new(session, &base.id, &sums)?;
+    if let Some(layer) = entry.reuse() {
         progress::detail(&format!(
             "dependencies layer {} reused ({} MiB)",
-            short(diff_id.trim()),
-            size / (1024 * 1024)
+            short(&layer.diff_id),
+            layer.size / (1024 * 1024)
         ));
-        return Ok(Layer {
-            path: cached,
-            diff_id: diff_id.trim().to_owned(),
-            size,
-        });
+        return Ok(layer);
     }
     progress::step(
         &Step::ProductionImage.name(),
@@ -269,44 +248,198 @@ async fn dependencies_layer(
             assembly::VENV_DIR
         ),
     );
-    let (venv_root, passwd, group) =
-        install_wheels(session, tag, &base.id, &wheels, &script, folder).await?;
-    let layer = assembly::dependencies_layer(
-        &venv_root,
-        passwd,
-        group,
-        user,
-        prepared.provenance.source_date_epoch,
-    )?;
-    // Written in the run's work folder (removed whatever happens), then moved beside the others in one rename.
-    let partial = folder.join("dependencies.tar");
-    let written = write_layer(layer, partial.clone()).await?;
-    // Older dependency layers of this project go: one is kept per project.
-    if let Ok(entries) = std::fs::read_dir(&layers_dir) {
-        for entry in entries.filter_map(Result::ok) {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-    std::fs::rename(&partial, &cached).map_err(io_error("moving", &partial))?;
-    std::fs::write(&diff_id_file, &written.diff_id).map_err(io_error("writing", &diff_id_file))?;
-    Ok(Layer {
-        path: cached,
-        ..written
-    })
+    let uploaded = Wheels::Uploaded {
+        folder: &wheels,
+        sums: &sums,
+    };
+    let installed = install_wheels(session, tag, base, uploaded, folder).await?;
+    entry.store(session, installed, folder).await
 }
 
-/// Runs the venv script in a container of the base with the wheels uploaded, and returns the downloaded virtualenv
-/// (a folder holding `venv/`) with the passwd and group files the script wrote.
+/// The production image's dependencies layer made beside the builder's tests, from the wheels in the dependencies
+/// volume `dependencies_volume` the builder has just made: the export starts it as soon as the builder announces it is
+/// past its dependencies, so on a requirements change or a cold build the production image step finds the layer
+/// made. Only for the built-in production template (a project's own Dockerfile installs its wheels itself).
+pub(crate) async fn dependencies_layer_beside(
+    session: &Session,
+    dependencies_volume: &str,
+) -> Result<(), PipelineError> {
+    let config = &session.prepared.config;
+    let (dockyard_config::Template::BuiltIn(..), Some(base_id)) = (
+        &config.production.dockerfile,
+        session.base_id(&config.production.base),
+    ) else {
+        return Ok(());
+    };
+    let base = base_image(session, &base_id).await?;
+    let folder = created_folder(super::work_dir(session).join("dependencies-beside"))?;
+    let tag = &session.prepared.production_tag;
+    progress::detail(&format!(
+        "{BESIDE}: installing the wheels into {} on the production base",
+        assembly::VENV_DIR
+    ));
+    let made = async {
+        let installed = install_wheels(
+            session,
+            tag,
+            &base,
+            Wheels::Volume(dependencies_volume),
+            &folder,
+        )
+        .await?;
+        let entry = CachedLayer::new(session, &base.id, &installed.wheel_sums)?;
+        if entry.reuse().is_none() {
+            let layer = entry.store(session, installed, &folder).await?;
+            progress::detail(&format!(
+                "{BESIDE}: dependencies layer {} made ({} MiB)",
+                short(&layer.diff_id),
+                layer.size / (1024 * 1024)
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&folder);
+    made
+}
+
+/// How progress lines name the production image's dependencies layer made during the export.
+const BESIDE: &str = "beside the tests";
+
+/// The `sha256sum` listing of the wheels in `wheels` (`<hex>  <name>` lines in byte order of the names), the same
+/// text the container beside the tests writes for the dependencies volume's wheels: what the layer is keyed on.
+fn wheel_sums(wheels: &Path) -> Result<String, PipelineError> {
+    let mut names: Vec<String> = std::fs::read_dir(wheels)
+        .map_err(io_error("reading", wheels))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".whl"))
+        .collect();
+    names.sort();
+    let mut sums = String::new();
+    for name in names {
+        let digest = dockyard_context::sha256_file(&wheels.join(&name))?;
+        sums.push_str(&format!("{digest}  {name}\n"));
+    }
+    Ok(sums)
+}
+
+/// One dependencies layer in `target/dockyard/layers/`, keyed on the base, the wheels' `sha256sum` listing, the venv
+/// script and the layer mtime; one is kept per project.
+struct CachedLayer {
+    layers_dir: PathBuf,
+    prefix: String,
+    path: PathBuf,
+}
+
+impl CachedLayer {
+    fn new(
+        session: &Session,
+        base_id: &str,
+        wheel_sums: &str,
+    ) -> Result<CachedLayer, PipelineError> {
+        let prepared = &session.prepared;
+        let script = assembly::venv_script(prepared.config.production.user);
+        let key = sha256_hex(
+            format!(
+                "base {base_id}\nwheels {}\nscript {}\nmtime {}\n",
+                sha256_hex(wheel_sums.as_bytes()),
+                sha256_hex(script.as_bytes()),
+                prepared.provenance.source_date_epoch
+            )
+            .as_bytes(),
+        );
+        let layers_dir = prepared.paths.layers.clone();
+        std::fs::create_dir_all(&layers_dir).map_err(io_error("creating", &layers_dir))?;
+        let prefix = format!("{}-dependencies-", prepared.config.project.name);
+        let path = layers_dir.join(format!("{prefix}{}.tar", &key[..16]));
+        Ok(CachedLayer {
+            layers_dir,
+            prefix,
+            path,
+        })
+    }
+
+    /// The layer, when it was made before.
+    fn reuse(&self) -> Option<Layer> {
+        let diff_id = std::fs::read_to_string(self.path.with_extension("diffid")).ok()?;
+        let size = std::fs::metadata(&self.path).ok()?.len();
+        Some(Layer {
+            path: self.path.clone(),
+            diff_id: diff_id.trim().to_owned(),
+            size,
+        })
+    }
+
+    /// Writes the layer of what the venv script installed into the run's work `folder` (removed whatever happens),
+    /// then moves it beside the others in one rename, the project's older ones removed.
+    async fn store(
+        &self,
+        session: &Session,
+        installed: Installed,
+        folder: &Path,
+    ) -> Result<Layer, PipelineError> {
+        let prepared = &session.prepared;
+        let layer = assembly::dependencies_layer(
+            &installed.venv_root,
+            installed.passwd,
+            installed.group,
+            prepared.config.production.user,
+            prepared.provenance.source_date_epoch,
+        )?;
+        let partial = folder.join("dependencies.tar");
+        let written = write_layer(layer, partial.clone()).await?;
+        if let Ok(entries) = std::fs::read_dir(&self.layers_dir) {
+            for entry in entries.filter_map(Result::ok) {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&self.prefix)
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        std::fs::rename(&partial, &self.path).map_err(io_error("moving", &partial))?;
+        let diff_id_file = self.path.with_extension("diffid");
+        std::fs::write(&diff_id_file, &written.diff_id)
+            .map_err(io_error("writing", &diff_id_file))?;
+        Ok(Layer {
+            path: self.path.clone(),
+            ..written
+        })
+    }
+}
+
+/// Where the venv script's container finds the wheels.
+enum Wheels<'a> {
+    /// Uploaded from this folder of the unpacked context, whose `sha256sum` listing is `sums`.
+    Uploaded { folder: &'a Path, sums: &'a str },
+    /// In the dependencies volume of this name, which the builder made (its `wheels/` linked at the wheels folder).
+    Volume(&'a str),
+}
+
+/// What the venv script left: the downloaded virtualenv (a folder holding `venv/`), the passwd and group files it
+/// wrote, and the `sha256sum` listing of the wheels it installed.
+struct Installed {
+    venv_root: PathBuf,
+    passwd: Vec<u8>,
+    group: Vec<u8>,
+    wheel_sums: String,
+}
+
+/// Where the container beside the tests writes the wheels' `sha256sum` listing.
+const WHEEL_SUMS: &str = "/dockyard-wheels.sha256";
+
+/// Runs the venv script in a container of the base with the wheels uploaded or linked from the dependencies volume,
+/// and returns what it installed.
 async fn install_wheels(
     session: &Session,
     tag: &str,
-    base_id: &str,
-    wheels: &Path,
-    script: &str,
+    base: &dockyard_engine::ImageInfo,
+    wheels: Wheels<'_>,
     folder: &Path,
-) -> Result<(PathBuf, Vec<u8>, Vec<u8>), PipelineError> {
+) -> Result<Installed, PipelineError> {
     let engine = &session.engine;
     let step = Step::ProductionImage.name();
     let config = &session.prepared.config;
@@ -315,32 +448,52 @@ async fn install_wheels(
         config.base(&config.production.base).image,
         config.production.base
     );
-    let upload = {
-        let mut layer = LayerBuilder::new(0);
-        layer.tree(assembly::WHEELS_DIR, wheels)?;
-        write_layer(layer, folder.join("wheels.tar")).await?
+    let venv_script = assembly::venv_script(config.production.user);
+    let (script, volumes, name) = match wheels {
+        Wheels::Uploaded { .. } => (venv_script, Vec::new(), "venv"),
+        Wheels::Volume(volume) => {
+            let cache = crate::builder_protocol::DEPENDENCIES_CACHE_DIR;
+            let wheels_dir = assembly::WHEELS_DIR;
+            (
+                format!(
+                    "set -eu\nln -s {cache}/wheels {wheels_dir}\n\
+                     (cd {wheels_dir} && LC_ALL=C sha256sum -- *.whl) > {WHEEL_SUMS}\n{venv_script}"
+                ),
+                vec![dockyard_engine::VolumeMount {
+                    volume: volume.to_owned(),
+                    target: cache.to_owned(),
+                }],
+                "venv-beside",
+            )
+        }
     };
     let spec = ContainerSpec {
-        name: Some(format!(
-            "{}-venv-{}",
-            session.prepared.config.project.name, session.run_id
-        )),
-        image: base_id.to_owned(),
-        cmd: vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()],
+        name: Some(format!("{}-{name}-{}", config.project.name, session.run_id)),
+        image: base.id.clone(),
+        cmd: vec!["/bin/sh".to_owned(), "-c".to_owned(), script],
         user: Some("0:0".to_owned()),
         labels: session.run_labels(),
+        volumes,
         ..ContainerSpec::default()
     };
     let container = engine.create_container(&spec).await?;
-    engine
-        .upload_tar_file(&container, "/", &upload.path)
-        .await?;
+    if let Wheels::Uploaded { folder: wheels, .. } = wheels {
+        let mut layer = LayerBuilder::new(0);
+        layer.tree(assembly::WHEELS_DIR, wheels)?;
+        let upload = write_layer(layer, folder.join("wheels.tar")).await?;
+        engine
+            .upload_tar_file(&container, "/", &upload.path)
+            .await?;
+    }
     engine.start_container(&container).await?;
     let mut tail: Vec<String> = Vec::new();
+    let beside = matches!(wheels, Wheels::Volume(_));
     engine
         .follow_logs(&container, &mut |line| {
             let text = line.text().trim_end().to_owned();
-            progress::output(&step, &text);
+            if !beside {
+                progress::output(&step, &text);
+            }
             tail.push(text);
             if tail.len() > 40 {
                 tail.remove(0);
@@ -366,25 +519,37 @@ async fn install_wheels(
             Ok::<PathBuf, PipelineError>(destination)
         }
     };
+    let wheel_sums = match wheels {
+        Wheels::Uploaded { sums, .. } => sums.to_owned(),
+        Wheels::Volume(_) => {
+            let sums = download(WHEEL_SUMS, "wheels.sha256.tar").await?;
+            String::from_utf8_lossy(&single_file(&sums)?).into_owned()
+        }
+    };
     let venv_tar = download(assembly::VENV_DIR, "venv.tar").await?;
     let passwd_tar = download("/etc/passwd", "passwd.tar").await?;
     let group_tar = download("/etc/group", "group.tar").await?;
-    engine.remove_container(&container).await?;
     let venv_root = folder.join("venv-root");
     let unpack_into = venv_root.clone();
-    blocking("unpacking", venv_tar.clone(), move || {
-        let root = created_folder(unpack_into)?;
-        let file = std::fs::File::open(&venv_tar).map_err(io_error("opening", &venv_tar))?;
-        tar::Archive::new(std::io::BufReader::new(file))
-            .unpack(&root)
-            .map_err(io_error("unpacking", &venv_tar))
-    })
-    .await?;
-    Ok((
+    // The engine deletes the container's thousands of venv files (seconds) while the download is unpacked.
+    let (removed, unpacked) = tokio::join!(
+        engine.remove_container(&container),
+        blocking("unpacking", venv_tar.clone(), move || {
+            let root = created_folder(unpack_into)?;
+            let file = std::fs::File::open(&venv_tar).map_err(io_error("opening", &venv_tar))?;
+            tar::Archive::new(std::io::BufReader::new(file))
+                .unpack(&root)
+                .map_err(io_error("unpacking", &venv_tar))
+        })
+    );
+    removed?;
+    unpacked?;
+    Ok(Installed {
         venv_root,
-        single_file(&passwd_tar)?,
-        single_file(&group_tar)?,
-    ))
+        passwd: single_file(&passwd_tar)?,
+        group: single_file(&group_tar)?,
+        wheel_sums,
+    })
 }
 
 /// The bytes of the one file of a tar the engine's download of a file path wrote.

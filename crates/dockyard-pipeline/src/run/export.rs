@@ -95,7 +95,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     let ca_bundle = ca_bundle(config);
     let mut env = builder_environment(prepared, &dependencies_key, session.force)?;
     // The tests run against the services on a private network of their own (which still reaches the package index).
-    let services = start_services(session).await?;
+    let mut services = start_services(session).await?;
     let network = services.as_ref().map(|(network, started)| {
         env.extend(started.env());
         network.clone()
@@ -140,87 +140,79 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         upload_ca_bundle(&engine, &container, ca_bundle, &pack_options).await?;
     }
     engine.start_container(&container).await?;
+    // The production image's dependencies layer is made beside the tests once the builder has made a new
+    // dependencies volume: it announces the wheels step only then, and the install step once every wheel is there.
+    let (past_dependencies, dependencies_made) = tokio::sync::oneshot::channel::<()>();
+    let (stop_beside, builder_failed) = tokio::sync::oneshot::channel::<()>();
     let mut output = BuilderOutput::default();
-    engine
-        .follow_logs(&container, &mut |line: LogLine| {
-            let text = line.text();
-            match output.take(text) {
-                Some(step) => progress::detail(&format!("builder step: {step}")),
-                None => progress::output("builder", text),
-            }
-        })
-        .await?;
-    let exit_code = engine.wait_container(&container).await?;
-    if let Some((_, started)) = services {
-        started
-            .stop(&engine)
-            .await
-            .map_err(PipelineError::BuilderServices)?;
-    }
-    if exit_code != 0 {
-        return Err(output.failure(exit_code));
-    }
-
-    progress::detail(&format!(
-        "downloading {} from the builder container",
-        builder_protocol::OUT_DIR
-    ));
-    let download = folder.join("out.tar");
-    let n_bytes = engine
-        .download_to_file(
+    let builder_run = async {
+        let mut past_dependencies = Some(past_dependencies);
+        let mut made_anew = false;
+        let followed = engine
+            .follow_logs(&container, &mut |line: LogLine| {
+                let text = line.text();
+                match output.take(text) {
+                    Some(step) => {
+                        made_anew |= step == builder_protocol::WHEELS_STEP;
+                        if made_anew && step == builder_protocol::INSTALL_STEP {
+                            if let Some(signal) = past_dependencies.take() {
+                                let _ = signal.send(());
+                            }
+                        }
+                        progress::detail(&format!("builder step: {step}"));
+                    }
+                    None => progress::output("builder", text),
+                }
+            })
+            .await;
+        drop(past_dependencies);
+        followed?;
+        let exit_code = engine.wait_container(&container).await?;
+        if let Some((_, started)) = services.take() {
+            started
+                .stop(&engine)
+                .await
+                .map_err(PipelineError::BuilderServices)?;
+        }
+        if exit_code != 0 {
+            return Err(std::mem::take(&mut output).failure(exit_code));
+        }
+        let downloaded = download_context(
+            &engine,
             &container,
-            &format!("{}/.", builder_protocol::OUT_DIR),
-            &download,
+            &folder,
+            &context_path,
+            pack_options.mtime,
         )
         .await?;
-    engine.remove_container(&container).await?;
-    let unpacked = folder.join("out");
-    std::fs::create_dir_all(&unpacked).map_err(|source| PipelineError::Io {
-        operation: "creating",
-        path: unpacked.clone(),
-        source,
-    })?;
-    let (download_path, unpacked_path, context, mtime) = (
-        download.clone(),
-        unpacked.clone(),
-        context_path.clone(),
-        pack_options.mtime,
-    );
-    let unpack_and_repack = tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
-        let file = std::fs::File::open(&download_path).map_err(|source| PipelineError::Io {
-            operation: "opening",
-            path: download_path.clone(),
-            source,
-        })?;
-        dockyard_context::unpack_archive_safely(std::io::BufReader::new(file), &unpacked_path)?;
-        let options = PackOptions { mtime };
-        Ok(dockyard_context::write_tarball_file(&context, |out| {
-            dockyard_context::pack_tree(&unpacked_path, &options, out)
-        })?)
-    })
-    .await
-    .map_err(|error| PipelineError::Io {
-        operation: "packing",
-        path: context_path.clone(),
-        source: std::io::Error::other(error),
-    })
-    .and_then(|result| result);
-    let summary = match unpack_and_repack {
-        Ok(summary) => summary,
-        Err(error) => {
-            // A refused export (a hostile or broken builder) leaves nothing half-extracted behind.
-            let _ = std::fs::remove_dir_all(&folder);
-            return Err(error);
+        forget_other_dependencies(&engine, &config.project.name, &dependencies_volume).await;
+        Ok(downloaded)
+    };
+    let builder_run = async {
+        let result = builder_run.await;
+        if result.is_err() {
+            // A failed builder stops the layer beside it (its container is the run's, removed at the end).
+            let _ = stop_beside.send(());
+        }
+        result
+    };
+    let beside = async {
+        if dependencies_made.await.is_err() {
+            return;
+        }
+        tokio::select! {
+            made = super::assemble::dependencies_layer_beside(session, &dependencies_volume) => {
+                if let Err(error) = made {
+                    progress::warning(&format!(
+                        "the dependencies layer beside the tests: {error}; the production image step makes it again"
+                    ));
+                }
+            }
+            Ok(()) = builder_failed => {}
         }
     };
-    let manifest = unpacked.join("staticfiles").join("staticfiles.json");
-    let static_manifest_sha256 = manifest
-        .is_file()
-        .then(|| dockyard_context::sha256_file(&manifest))
-        .transpose()?;
-    let static_sha256 = dockyard_context::tree_sha256(&unpacked.join("staticfiles"))?;
-    let _ = std::fs::remove_dir_all(&folder);
-    forget_other_dependencies(&session.engine, &config.project.name, &dependencies_volume).await;
+    let (downloaded, ()) = tokio::join!(builder_run, beside);
+    let (n_bytes, summary, static_manifest_sha256, static_sha256) = downloaded?;
     progress::done(
         step,
         started,
@@ -242,6 +234,75 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
     session.state.export = Some(record.clone());
     session.save_state()?;
     Ok(record)
+}
+
+/// What the export downloaded: its size, the context tarball's summary, the static manifest's and files' digests.
+type Downloaded = (u64, dockyard_context::PackSummary, Option<String>, String);
+
+/// Downloads the builder's out folder, unpacks it safely into `folder` and re-packs it deterministically as the
+/// context tarball at `context_path`; a refused export (a hostile or broken builder) leaves nothing half-extracted.
+async fn download_context(
+    engine: &dockyard_engine::Engine,
+    container: &str,
+    folder: &std::path::Path,
+    context_path: &std::path::Path,
+    mtime: u64,
+) -> Result<Downloaded, PipelineError> {
+    progress::detail(&format!(
+        "downloading {} from the builder container",
+        builder_protocol::OUT_DIR
+    ));
+    let download = folder.join("out.tar");
+    let n_bytes = engine
+        .download_to_file(
+            container,
+            &format!("{}/.", builder_protocol::OUT_DIR),
+            &download,
+        )
+        .await?;
+    engine.remove_container(container).await?;
+    let unpacked = folder.join("out");
+    std::fs::create_dir_all(&unpacked).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: unpacked.clone(),
+        source,
+    })?;
+    let (download_path, unpacked_path, context) = (
+        download.clone(),
+        unpacked.clone(),
+        context_path.to_path_buf(),
+    );
+    let unpack_and_repack = blocking("packing", context_path.to_path_buf(), move || {
+        let file = std::fs::File::open(&download_path).map_err(|source| PipelineError::Io {
+            operation: "opening",
+            path: download_path.clone(),
+            source,
+        })?;
+        dockyard_context::unpack_archive_safely(std::io::BufReader::new(file), &unpacked_path)?;
+        let options = PackOptions { mtime };
+        Ok(dockyard_context::write_tarball_file(&context, |out| {
+            dockyard_context::pack_tree(&unpacked_path, &options, out)
+        })?)
+    })
+    .await;
+    let summary = match unpack_and_repack {
+        Ok(summary) => summary,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&unpacked);
+            let _ = std::fs::remove_file(&download);
+            return Err(error);
+        }
+    };
+    let manifest = unpacked.join("staticfiles").join("staticfiles.json");
+    let static_manifest_sha256 = manifest
+        .is_file()
+        .then(|| dockyard_context::sha256_file(&manifest))
+        .transpose()?;
+    let static_sha256 = dockyard_context::tree_sha256(&unpacked.join("staticfiles"))?;
+    // Only what the export wrote: the layer beside the tests works in the same run folder.
+    let _ = std::fs::remove_dir_all(&unpacked);
+    let _ = std::fs::remove_file(&download);
+    Ok((n_bytes, summary, static_manifest_sha256, static_sha256))
 }
 
 /// The pip cache volume and the dependencies volume of `builder_id` and the locked set, made when missing (labelled
