@@ -5,6 +5,7 @@
 //! verdicts, `render` writes BENCHMARKS.md.
 
 pub mod baseline;
+mod cold;
 mod dev_loop;
 mod edit_loop;
 pub mod error;

@@ -210,14 +210,24 @@ fn a_production_base_without_python_fails_the_dependencies_layer_with_exit_6() {
         "[production]\nbase = \"runtime\"",
         "[production]\nbase = \"nginx\"",
     );
-    let output = project.xtask(&["build"]);
+    // --force: the dependencies volume is made again, so the layer is first tried beside the builder's tests.
+    let output = project.xtask(&["build", "--force"]);
     let log = stderr(&output);
     assert_eq!(output.status.code(), Some(6), "{log}");
     let message = format!(
         "installing the wheels into the production image {}:latest failed: dockyard/nginx:bookworm (base.nginx) exited with 127",
         project.name
     );
-    assert!(log.contains(&message), "{log}");
+    let beside = format!("warning: the dependencies layer beside the tests: {message}");
+    assert!(log.contains(&beside), "{log}");
+    assert!(
+        log.contains("==> production image: installing the wheels into /opt/venv on the base"),
+        "the production step did not make the layer again:\n{log}"
+    );
+    assert!(
+        log.matches(&message).count() >= 2,
+        "the error does not repeat the message:\n{log}"
+    );
     assert!(log.contains("python3: not found"), "{log}");
     let hint = "hint: the production base must run the builder's Python with its venv module";
     assert!(log.contains(hint), "{log}");
@@ -226,8 +236,8 @@ fn a_production_base_without_python_fails_the_dependencies_layer_with_exit_6() {
     dockyard_reliability::record(
         dockyard_reliability::Category::Fault,
         "production_base_without_python",
-        "[production] base = \"nginx\" (no Python): the assembled image's dependencies layer cannot be made",
-        &format!("exit 6, `{message}` with the script's `python3: not found`, `{hint}`; nothing left, clean: nothing to clean"),
+        "[production] base = \"nginx\" (no Python): the assembled image's dependencies layer cannot be made, beside the builder's tests nor in the production image step",
+        &format!("a warning for the layer beside the tests, the production step tries again, exit 6, `{message}` with the script's `python3: not found`, `{hint}`; nothing left, clean: nothing to clean"),
         &format!("xtask::assembled::{test}"),
     );
 }
