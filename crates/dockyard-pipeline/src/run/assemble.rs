@@ -623,8 +623,37 @@ pub(super) async fn nginx(
     finish(session, &folder, tag, &base, layers, runtime).await
 }
 
-/// The base's `/etc/passwd` and `/etc/group`, read from a created (never started) container of it.
+/// The base's `/etc/passwd` and `/etc/group`, read from a created (never started) container of it once per base id
+/// and kept beside the layers (an image id names its files for good), so a static file edit starts no container.
 async fn base_files(
+    session: &Session,
+    base_id: &str,
+    folder: &Path,
+) -> Result<(Vec<u8>, Vec<u8>), PipelineError> {
+    let hex = base_id.trim_start_matches("sha256:");
+    let kept = session
+        .prepared
+        .paths
+        .layers
+        .join(format!("base-{}", &hex[..hex.len().min(16)]));
+    let (kept_passwd, kept_group) = (kept.with_extension("passwd"), kept.with_extension("group"));
+    if let (Ok(passwd), Ok(group)) = (std::fs::read(&kept_passwd), std::fs::read(&kept_group)) {
+        return Ok((passwd, group));
+    }
+    let (passwd, group) = read_base_files(session, base_id, folder).await?;
+    // Written whole, then renamed: a half-written pair is never read back.
+    let layers = &session.prepared.paths.layers;
+    std::fs::create_dir_all(layers).map_err(io_error("creating", layers))?;
+    for (bytes, path) in [(&passwd, &kept_passwd), (&group, &kept_group)] {
+        let partial = folder.join("base-file.partial");
+        std::fs::write(&partial, bytes).map_err(io_error("writing", &partial))?;
+        std::fs::rename(&partial, path).map_err(io_error("moving", &partial))?;
+    }
+    Ok((passwd, group))
+}
+
+/// Reads the base's `/etc/passwd` and `/etc/group` from a created (never started) container of it.
+async fn read_base_files(
     session: &Session,
     base_id: &str,
     folder: &Path,
