@@ -299,7 +299,11 @@ pub(crate) async fn dependencies_layer_beside(
         Ok(())
     }
     .await;
-    let _ = std::fs::remove_dir_all(&folder);
+    // The unpacked venv is thousands of files: removed while the images are assembled (the run's cleanup removes
+    // its work folder again at the end, whatever happens).
+    drop(tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(&folder);
+    }));
     made
 }
 
