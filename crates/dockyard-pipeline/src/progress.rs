@@ -124,6 +124,15 @@ impl PlainView {
     }
 }
 
+/// A finished step read back from a plain line `PlainView` printed (`==> NAME: MESSAGE (SECONDSs)`): its name and
+/// seconds, for tools that time a run from its log (the bench). `None` for any other line.
+pub fn parse_done_line(line: &str) -> Option<(&str, f64)> {
+    let rest = line.strip_prefix("==> ")?;
+    let (name, message) = rest.split_once(": ")?;
+    let seconds = message.strip_suffix("s)")?.rsplit_once(" (")?.1;
+    Some((name, seconds.parse().ok()?))
+}
+
 /// The live view's lines for the running steps, one each with its elapsed time. Pure, for its snapshot test.
 pub fn live_lines(running: &BTreeMap<String, (Instant, String)>, now: Instant) -> Vec<String> {
     running

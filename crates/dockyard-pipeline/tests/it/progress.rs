@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use dockyard_pipeline::progress::{live_lines, Event, PlainView};
+use dockyard_pipeline::progress::{live_lines, parse_done_line, Event, PlainView};
 
 /// A short run: a cached base, a builder image build with output, a warning, a failed export.
 fn events() -> Vec<Event> {
@@ -62,6 +62,34 @@ fn render(github: bool) -> String {
 #[test]
 fn plain_view_for_ci_logs() {
     insta::assert_snapshot!(render(false));
+}
+
+#[test]
+fn finished_steps_read_back_from_the_plain_lines() {
+    let mut view = PlainView::new(false);
+    let finished: Vec<(String, f64)> = events()
+        .iter()
+        .flat_map(|event| view.render(event))
+        .filter_map(|line| parse_done_line(&line).map(|(name, seconds)| (name.to_owned(), seconds)))
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            ("base runtime".to_owned(), 0.0),
+            ("builder image".to_owned(), 5.4)
+        ]
+    );
+    assert_eq!(
+        parse_done_line("==> export: a (b) c (12.3s)"),
+        Some(("export", 12.3))
+    );
+    for line in [
+        "==> run: dockyard-sample (run 1a2b-42)",
+        "    builder | ok (0.1s)",
+        "==> export: running (soon s)",
+    ] {
+        assert_eq!(parse_done_line(line), None, "{line}");
+    }
 }
 
 #[test]
