@@ -175,6 +175,11 @@ impl PythonVersion {
     /// The version used when `[python] version` is not written.
     pub const DEFAULT: PythonVersion = PythonVersion::Python3_11;
 
+    /// The short name that tells a matrix Python's bases, images, containers and volumes apart: `py313`.
+    pub fn short_name(self) -> String {
+        format!("py{}", self.as_str().replace('.', ""))
+    }
+
     /// The Debian suite whose `python3` package is this version.
     pub fn debian_suite(self) -> &'static str {
         match self {

@@ -57,6 +57,20 @@ pub struct DeployConfig {
     pub services: BTreeMap<String, Service>,
     /// `[dev]`, its defaults when the file has none.
     pub dev: Dev,
+    /// `[matrix] python`: the Pythons the builder's tests also run on besides [`DeployConfig::python`], in the order
+    /// written; empty without `[matrix]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matrix: Vec<MatrixPython>,
+}
+
+/// One more Python of `[matrix] python`: the builder's tests run on it too; the images ship [`DeployConfig::python`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatrixPython {
+    /// The version.
+    pub python: PythonVersion,
+    /// The base its builder image starts from: `[base.<builder base>-py<XY>]` when written, else Dockyard's built-in
+    /// builder base for that Python's suite, with the same `builder.packages` and `production.packages`.
+    pub builder_base: String,
 }
 
 /// `[dev]`: how `cargo xtask dev` runs the app.

@@ -77,6 +77,19 @@ impl Paths {
         }
     }
 
+    /// The builder context tarball of another Python of `[matrix] python`, `short_name` being `py313`.
+    pub fn matrix_builder_context_tarball(&self, short_name: &str) -> PathBuf {
+        let shipped = self
+            .builder_context_tarball
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.target.join(shipped.replace(
+            "-builder-context.tar.gz",
+            &format!("-builder-{short_name}-context.tar.gz"),
+        ))
+    }
+
     /// The temporary work folder of run `run_id`.
     pub fn work_dir(&self, run_id: &str) -> PathBuf {
         self.target.join(format!("{WORK_PREFIX}{run_id}"))

@@ -47,6 +47,16 @@ pub struct Document {
     pub services: Option<BTreeMap<Spanned<String>, Spanned<Service>>>,
     /// `[dev]`, optional.
     pub dev: Option<Dev>,
+    /// `[matrix]`, optional, with the span of its header.
+    pub matrix: Option<Spanned<Matrix>>,
+}
+
+/// `[matrix]`: the Pythons the builder's tests run on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// `python`: the versions, the shipped one (`[python] version`) among them.
+    pub python: Option<SpannedStrings>,
 }
 
 /// `[dev]`: `cargo xtask dev`.

@@ -84,6 +84,12 @@ pub fn dependencies_only_environment() -> String {
     "DOCKYARD_DEPENDENCIES_ONLY=1".to_owned()
 }
 
+/// The variable that makes the builder script stop once the tests passed: the tests on another Python of `[matrix]`,
+/// which export nothing.
+pub fn tests_only_environment() -> String {
+    "DOCKYARD_TESTS_ONLY=1".to_owned()
+}
+
 /// What the dependencies volume's contents are made from: the builder image (its Python, its script), the locked set
 /// (files and how they are read) and the uv release. The script reinstalls when the volume says another key.
 pub fn dependencies_key(builder_image_id: &str, locked_sha256: &str) -> String {

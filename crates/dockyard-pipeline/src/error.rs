@@ -224,6 +224,26 @@ pub enum PipelineError {
         /// The versions on offer that satisfy every request (may be empty).
         fitting: Vec<String>,
     },
+    /// The project asks for a Python that one of `[matrix] python` is not.
+    #[error("{}: the project asks for Python {request}, but `[matrix] python` runs the tests on Python {offered} too", file.display())]
+    MatrixPythonNotAllowed {
+        /// The file holding the request.
+        file: PathBuf,
+        /// The request as the user reads it.
+        request: String,
+        /// The release that matrix Python brings, `3.13.5`.
+        offered: String,
+        /// The matrix entry, `3.13`.
+        version: String,
+    },
+    /// A step for another Python of `[matrix] python` failed: its builder image or its tests.
+    #[error("on Python {python} of [matrix]: {error}")]
+    OnMatrixPython {
+        /// The matrix Python, `3.13`.
+        python: String,
+        /// What failed.
+        error: Box<PipelineError>,
+    },
     /// A `[[python.ignore]]` entry names a file whose requests the chosen Python satisfies (or that asks for none).
     #[error("{}: `{key}` overrides {}, but `[python] version = \"{version}\"` satisfies what it asks for", deploy_file.display(), file.display())]
     PythonIgnoreUnused {
@@ -255,7 +275,9 @@ impl PipelineError {
             | PipelineError::Template { .. }
             | PipelineError::PythonNotOffered { .. }
             | PipelineError::PythonIgnoreUnused { .. }
+            | PipelineError::MatrixPythonNotAllowed { .. }
             | PipelineError::Python(_) => exit_code::INVALID_CONFIG,
+            PipelineError::OnMatrixPython { error, .. } => error.exit_code(),
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
             PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. })
             | PipelineError::BaseUnavailable { .. }
@@ -369,6 +391,11 @@ impl PipelineError {
             PipelineError::PythonNotOffered { fitting, .. } => Some(match fitting.as_slice() {
                 [] => format!("Dockyard offers Python {}; change the project's request, build on a base image of your own that brings a fitting Python ([base.runtime] and [base.builder] in deploy.toml), or, when the file does not speak for the containers (a Heroku runtime.txt), run on an offered Python on purpose with a `[[python.ignore]]` entry (file, reason)", dockyard_config::PythonVersion::ALL.iter().map(|python| format!("{python} (Debian {})", python.debian_suite())).collect::<Vec<_>>().join(" and ")),
                 fitting => format!("set `[python] version = \"{}\"` in deploy.toml", fitting[0]),
+            }),
+            PipelineError::MatrixPythonNotAllowed { version, .. } => Some(format!("take \"{version}\" out of `[matrix] python`, or, when the file does not speak for the containers, run the tests there on purpose with a `[[python.ignore]]` entry (file, reason)")),
+            PipelineError::OnMatrixPython { python, error } => Some(match error.hint() {
+                Some(hint) => format!("{hint}; it failed on Python {python} only: fix it there, or take \"{python}\" out of `[matrix] python`"),
+                None => format!("it failed on Python {python} only: fix it there, or take \"{python}\" out of `[matrix] python`"),
             }),
             PipelineError::PythonIgnoreUnused { key, .. } => Some(format!("remove the `[[python.ignore]]` entry ({key}): nothing is overridden any more")),
             PipelineError::Python(error) => error.hint(),

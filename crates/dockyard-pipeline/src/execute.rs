@@ -86,6 +86,14 @@ impl Goal {
             return stages;
         }
         stages.push(vec![Step::Export]);
+        // The tests on the other Pythons of [matrix], once they passed on the shipped one.
+        stages.extend(
+            prepared
+                .config
+                .matrix
+                .iter()
+                .map(|entry| vec![Step::MatrixTests(entry.python)]),
+        );
         if matches!(self, Goal::Export) {
             return stages;
         }
@@ -302,6 +310,7 @@ impl Walk {
                 ));
                 Ok(())
             }
+            Step::MatrixTests(python) => run::matrix_tests(session, *python).await,
             Step::ProductionImage => {
                 let (production, _) = run::build_production_and_nginx(session).await?;
                 self.image_line("production image", &production.tag, &production.id);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use dockyard_config::{DeployConfig, Template, TemplateFolder};
+use dockyard_config::{DeployConfig, Template};
 use dockyard_context::{Member, PackOptions, PackSummary, SourceRules};
 use serde::Serialize;
 
@@ -19,8 +19,10 @@ use crate::state::{ExportRecord, State};
 pub use crate::step::Step;
 use crate::{template, PipelineError};
 
+mod builder;
 mod python;
 mod render;
+pub use builder::{BuilderContext, PreparedMatrix};
 pub use dockyard_config::Paths;
 
 /// Label holding the digest of an image's inputs; an image whose label matches is not rebuilt.
@@ -47,6 +49,8 @@ pub struct Prepared {
     pub builder_context: Vec<Member>,
     /// sha256 of the builder image's context tarball.
     pub builder_context_sha256: String,
+    /// The builder image of each other Python of `[matrix] python`.
+    pub matrix: Vec<PreparedMatrix>,
     /// Files uploaded to the builder's /kit (the rendered production Dockerfile).
     pub kit: Vec<Member>,
     /// sha256 of the kit tarball.
@@ -146,38 +150,10 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         std::io::sink(),
     )?;
 
-    let values = template::values(&config);
-    let mut builder_values = values.clone();
-    builder_values.extend(crate::builder_protocol::template_values());
-    builder_values.insert(
-        "base_image",
-        config.base(&config.builder.base).image.to_string(),
-    );
-    let builder_dockerfile = template::render(
-        &config.builder.dockerfile.origin(),
-        &read_template(&config.builder.dockerfile)?,
-        &builder_values,
-    )?;
-    let mut builder_context = match &config.builder.context {
-        TemplateFolder::BuiltIn(_, files) => files
-            .iter()
-            .map(|file| Member {
-                path: file.path.to_owned(),
-                bytes: file.bytes.to_vec(),
-                executable: file.executable,
-            })
-            .collect(),
-        TemplateFolder::Folder(folder) => read_folder_members(folder)?,
-    };
-    builder_context.retain(|member| member.path != "Dockerfile");
-    builder_context.push(Member {
-        path: "Dockerfile".to_owned(),
-        bytes: builder_dockerfile.into_bytes(),
-        executable: false,
-    });
-    let builder_context_sha256 =
-        dockyard_context::pack_members(&builder_context, &pack_options, std::io::sink())?.sha256;
+    let shipped_builder = builder::builder_context(&config, &config.builder.base, &pack_options)?;
+    let matrix = builder::matrix(&config, &pack_options)?;
 
+    let values = template::values(&config);
     let mut production_values = values;
     production_values.insert(
         "base_image",
@@ -238,8 +214,9 @@ pub fn prepare(config: DeployConfig, provenance: Provenance) -> Result<Prepared,
         provenance,
         paths,
         source,
-        builder_context,
-        builder_context_sha256,
+        builder_context: shipped_builder.members,
+        builder_context_sha256: shipped_builder.sha256,
+        matrix,
         kit,
         kit_sha256,
         config,
@@ -288,17 +265,6 @@ pub fn dockyard_excludes(config: &DeployConfig, folder: &std::path::Path) -> Vec
 }
 
 impl Prepared {
-    /// Inputs of the builder image, given the id of its base image (unknown before the base step ran).
-    pub fn builder_inputs(&self, base_id: Option<&str>) -> Inputs {
-        let base = self.config.base(&self.config.builder.base);
-        Inputs::default()
-            .with(
-                "base image",
-                base_id.map_or_else(|| format!("unresolved {}", base.image), str::to_owned),
-            )
-            .with("builder context", self.builder_context_sha256.clone())
-    }
-
     /// Inputs of the export, given the digest of the builder image's inputs and the sha256 of the assets step's
     /// output (with `[assets] runs_in = "node"`).
     pub fn export_inputs(
@@ -579,6 +545,27 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
             "the builder image is resolved first"
         },
     ));
+
+    for entry in &prepared.matrix {
+        let base_id = base_ids.get(entry.builder_base.as_str()).cloned().flatten();
+        let builder_inputs = prepared.matrix_builder_inputs(entry, base_id.as_deref());
+        let inputs =
+            prepared.matrix_tests_inputs(&builder_inputs.digest(), assets_sha256.as_deref());
+        steps.push(compare_step(
+            Step::MatrixTests(entry.python),
+            &inputs,
+            state
+                .matrix
+                .get(entry.python.as_str())
+                .map(|record| &record.inputs),
+            base_id.is_some() && assets_known,
+            if base_id.is_some() {
+                "the assets step runs first"
+            } else {
+                "its builder's base image is resolved first"
+            },
+        ));
+    }
 
     let export_cached = builder_known
         && assets_known

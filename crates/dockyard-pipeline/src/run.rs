@@ -22,11 +22,14 @@ use crate::PipelineError;
 mod assemble;
 mod assets;
 mod base;
+pub(crate) mod builder_container;
 pub(crate) mod export;
+mod matrix;
 
 pub use assets::build_assets;
 pub use base::ensure_base;
 pub use export::{export, write_planned_source};
+pub use matrix::matrix_tests;
 
 /// Environment variable that overrides `builder.ca_bundle`.
 pub const CA_BUNDLE_ENV: &str = "DOCKYARD_CA_BUNDLE";
@@ -239,8 +242,46 @@ pub(crate) fn created_work_dir(session: &Session) -> Result<PathBuf, PipelineErr
 pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, PipelineError> {
     let prepared = &session.prepared;
     let base_id = session.base_id(&prepared.config.builder.base);
-    let inputs = prepared.builder_inputs(base_id.as_deref());
-    let tag = prepared.builder_tag.clone();
+    let builder = BuilderToMake {
+        step: Step::BuilderImage.name(),
+        tag: prepared.builder_tag.clone(),
+        members: prepared.builder_context.clone(),
+        context_path: prepared.paths.builder_context_tarball.clone(),
+        inputs: prepared.builder_inputs(base_id.as_deref()),
+    };
+    let record = make_builder_image(session, builder).await?;
+    session.state.builder = Some(record.clone());
+    session.save_state()?;
+    Ok(record)
+}
+
+/// A builder image to make unless the engine has it with the same inputs.
+pub(crate) struct BuilderToMake {
+    /// The step it is made in.
+    pub step: String,
+    /// Its tag.
+    pub tag: String,
+    /// Its context's files.
+    pub members: Vec<dockyard_context::Member>,
+    /// Where its context tarball is written.
+    pub context_path: PathBuf,
+    /// What it is made from.
+    pub inputs: crate::digest::Inputs,
+}
+
+/// Builds `builder` (labelled with the project, its title and its inputs) unless it is cached.
+pub(crate) async fn make_builder_image(
+    session: &Session,
+    builder: BuilderToMake,
+) -> Result<ImageRecord, PipelineError> {
+    let BuilderToMake {
+        step,
+        tag,
+        members,
+        context_path,
+        inputs,
+    } = builder;
+    let prepared = &session.prepared;
     let mut labels = BTreeMap::from([
         (
             PROJECT_LABEL.to_owned(),
@@ -249,8 +290,6 @@ pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, 
         ("org.opencontainers.image.title".to_owned(), tag.clone()),
     ]);
     labels.insert(INPUTS_LABEL.to_owned(), inputs.digest());
-    let members = prepared.builder_context.clone();
-    let context_path = prepared.paths.builder_context_tarball.clone();
     let pack_options = PackOptions {
         mtime: prepared.provenance.source_date_epoch,
     };
@@ -263,13 +302,8 @@ pub async fn ensure_builder_image(session: &mut Session) -> Result<ImageRecord, 
         })
         .await
     };
-    let shared: &Session = session;
-    let step = Step::BuilderImage.name();
-    let make = async |labels| docker_build(shared, &step, &tag, labels, make_context).await;
-    let record = build_unless_cached(shared, &step, &tag, inputs, labels, make).await?;
-    session.state.builder = Some(record.clone());
-    session.save_state()?;
-    Ok(record)
+    let make = async |labels| docker_build(session, &step, &tag, labels, make_context).await;
+    build_unless_cached(session, &step, &tag, inputs, labels, make).await
 }
 
 /// Runs file work off the async workers, so builds that run at the same time keep streaming.
@@ -316,6 +350,7 @@ async fn build_unless_cached(
         ]
         .into_iter()
         .flatten()
+        .chain(session.state.matrix.values().map(|record| &record.builder))
         .find(|record| record.tag == tag && record.id == image.id)
     });
     let evidence = match &found_digest {

@@ -32,6 +32,18 @@ pub struct State {
     /// The nginx image.
     #[serde(default)]
     pub nginx: Option<ImageRecord>,
+    /// The tests that passed on each other Python of `[matrix] python`, by version (`3.13`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub matrix: BTreeMap<String, MatrixRecord>,
+}
+
+/// The tests that passed on another Python of `[matrix] python`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixRecord {
+    /// The builder image of that Python.
+    pub builder: ImageRecord,
+    /// The inputs the tests passed with.
+    pub inputs: Inputs,
 }
 
 /// A base image as the last run found or made it.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use dockyard_config::PythonVersion;
 use serde::Serialize;
 
 /// One step the executor can run.
@@ -16,6 +17,8 @@ pub enum Step {
     BuilderImage,
     /// The builder container and the deterministic context tarball it exports.
     Export,
+    /// The builder's tests on another Python of `[matrix] python`, in a builder image of that Python.
+    MatrixTests(PythonVersion),
     /// The production image, from the exported context alone.
     ProductionImage,
     /// The nginx image, from the exported static files alone.
@@ -40,6 +43,7 @@ impl Step {
             Step::Assets => "assets".to_owned(),
             Step::BuilderImage => "builder image".to_owned(),
             Step::Export => "export".to_owned(),
+            Step::MatrixTests(python) => format!("tests python {python}"),
             Step::ProductionImage => "production image".to_owned(),
             Step::NginxImage => "nginx image".to_owned(),
             Step::Scan => "scan".to_owned(),

@@ -14,6 +14,7 @@ mod engine;
 mod faults;
 mod hostile_builder;
 mod load;
+mod matrix;
 mod registry;
 mod registry_container;
 mod registry_proxy;

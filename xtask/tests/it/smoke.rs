@@ -12,19 +12,20 @@ use crate::support::{engine_or_skip, runtime, stderr, stdout, Project};
 /// Removes the project's images and its dependencies volumes (the next export installs the locked set again).
 pub(crate) fn cleanup_images(engine: &Engine, project: &Project) {
     runtime().block_on(async {
-        for suffix in ["", "-builder", "-nginx"] {
+        // A [matrix] Python's builder and dependencies carry its short name (`py313`).
+        for suffix in ["", "-builder", "-nginx", "-builder-py313"] {
             let _ = engine
                 .remove_image(&format!("{}{suffix}:latest", project.name))
                 .await;
         }
         let project_label = format!("dev.dockyard.project={}", project.name);
-        if let Ok(mut volumes) = engine
-            .find_labelled(&[&project_label, "dev.dockyard.cache=dependencies"])
-            .await
-        {
-            volumes.containers.clear();
-            volumes.networks.clear();
-            let _ = engine.remove_leftovers(&volumes).await;
+        for cache in ["dependencies", "dependencies-py313"] {
+            let cache_label = format!("dev.dockyard.cache={cache}");
+            if let Ok(mut volumes) = engine.find_labelled(&[&project_label, &cache_label]).await {
+                volumes.containers.clear();
+                volumes.networks.clear();
+                let _ = engine.remove_leftovers(&volumes).await;
+            }
         }
     });
 }

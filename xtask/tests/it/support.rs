@@ -91,6 +91,10 @@ impl Project {
             .replace(
                 "name = \"dockyard-sample-services\"",
                 &format!("name = \"{name}\""),
+            )
+            .replace(
+                "name = \"dockyard-sample-matrix\"",
+                &format!("name = \"{name}\""),
             );
         std::fs::write(dir.path().join("deploy.toml"), deploy).unwrap();
         Project {

@@ -121,6 +121,20 @@ fn built_in_bases(python: PythonVersion, node_in_builder: bool) -> BTreeMap<Stri
     .collect()
 }
 
+/// Dockyard's built-in builder base for `python` (the Node one with `node_in_builder`), named `name`: the base a
+/// `[matrix] python` entry's builder image starts from unless deploy.toml writes its own.
+pub(super) fn built_in_builder(
+    python: PythonVersion,
+    node_in_builder: bool,
+    name: &str,
+) -> BaseImage {
+    let mut base = built_in_bases(python, node_in_builder)
+        .remove(DEFAULT_BUILDER_BASE)
+        .expect("the built-in bases include the builder's");
+    base.name = name.to_owned();
+    base
+}
+
 /// Adds `packages` (`production.packages` or `builder.packages`, named by `key`) to the recipe of the built-in base
 /// `name`, and a digest of its whole package list to its tag, so bases extended differently never share an image.
 pub(super) fn add_packages(

@@ -11,6 +11,7 @@ mod builder;
 mod context;
 mod dependencies;
 mod dev;
+mod matrix;
 mod nginx;
 mod numbers;
 mod production;
@@ -137,6 +138,21 @@ pub(crate) fn resolve_document(
     ];
     // A built-in base nothing starts from (nginx's, without [nginx]) is not planned.
     bases.retain(|name, _| written_bases.contains(&name) || used_bases.contains(&Some(name)));
+    let matrix = self::matrix::resolve_matrix(
+        origin,
+        document.matrix.as_ref(),
+        &self::matrix::Shipped {
+            python,
+            builder_base: &builder.base,
+            written_bases: &written_bases,
+            node_in_builder,
+            builder_packages: &[
+                ("production.packages", production_packages),
+                ("builder.packages", builder_packages),
+            ],
+        },
+        &mut bases,
+    )?;
     let smoke = resolve_smoke(
         origin,
         document.smoke.as_ref(),
@@ -173,6 +189,7 @@ pub(crate) fn resolve_document(
         assets,
         services,
         dev,
+        matrix,
     })
 }
 

@@ -23,6 +23,19 @@ pub(super) fn resolve_python(
     if let Some(version) = PythonVersion::from_name(text) {
         return Ok(version);
     }
+    fail(
+        origin,
+        written.span(),
+        "python.version",
+        format!(
+            "`python.version` = {text:?}: not a Python version Dockyard's built-in bases bring"
+        ),
+        Some(python_hint(text)),
+    )
+}
+
+/// The hint for `text`, which is not one of [`PythonVersion::NAMES`]: the closest one and the versions on offer.
+pub(super) fn python_hint(text: &str) -> String {
     let all = render_backticked_list(PythonVersion::NAMES);
     let offer = format!(
         "the versions on offer are {all}, each Debian's own python3 (3.11 in bookworm, 3.13 in \
@@ -32,22 +45,13 @@ pub(super) fn resolve_python(
         .trim()
         .trim_start_matches("python")
         .trim_start_matches('v');
-    let hint = match closest_candidate(trimmed, PythonVersion::NAMES.iter().copied()) {
+    match closest_candidate(trimmed, PythonVersion::NAMES.iter().copied()) {
         Some(suggestion) if PythonVersion::from_name(trimmed).is_some() => {
             format!("write \"{suggestion}\"; {offer}")
         }
         Some(suggestion) => format!("did you mean `{suggestion}`? {offer}"),
         None => offer,
-    };
-    fail(
-        origin,
-        written.span(),
-        "python.version",
-        format!(
-            "`python.version` = {text:?}: not a Python version Dockyard's built-in bases bring"
-        ),
-        Some(hint),
-    )
+    }
 }
 
 /// `[[python.ignore]]`: each a request file (one of [`dockyard_python::REQUEST_FILES`]) that exists in `app_path` or a

@@ -54,6 +54,15 @@ broken_case!(unknown_sub_table, "[app.env]" => "[app.environment]");
 broken_case!(unknown_base_name, "base = \"builder\"" => "base = \"buidler\"");
 broken_case!(unknown_base_name_without_close_match, "base = \"runtime\"" => "base = \"deploy\"");
 
+// [matrix].
+broken_case!(matrix_names_no_python, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\n");
+broken_case!(matrix_unknown_key, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npythons = [\"3.11\"]");
+broken_case!(matrix_empty, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npython = []");
+broken_case!(matrix_python_not_offered, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npython = [\"3.11\", \"3.12\"]");
+broken_case!(matrix_python_twice, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npython = [\"3.11\", \"3.11\"]");
+broken_case!(matrix_leaves_out_the_shipped_python, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npython = [\"3.13\"]");
+broken_case!(matrix_python_beside_an_own_builder_base, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npython = [\"3.11\", \"3.13\"]");
+
 // [dev].
 broken_case!(dev_unknown_server, "server = \"gunicorn\"" => "server = \"uvicorn\"");
 broken_case!(dev_privileged_port, "port = 8001" => "port = 80");

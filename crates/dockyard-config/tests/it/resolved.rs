@@ -515,3 +515,66 @@ fn a_written_base_replaces_the_built_in_one_of_that_name() {
         "dockyard/python-builder:trixie"
     );
 }
+
+#[test]
+fn a_matrix_python_gets_the_built_in_builder_of_its_suite_with_the_same_packages() {
+    let text = format!(
+        "{PROJECT_AND_APP_ALONE}\n[production]\npackages = [\"libpq5\"]\n\n[builder]\npackages = [\"libpq-dev\"]\n\n[matrix]\npython = [\"3.13\", \"3.11\"]\n"
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.python, PythonVersion::Python3_11);
+    assert_eq!(
+        config.matrix,
+        [dockyard_config::MatrixPython {
+            python: PythonVersion::Python3_13,
+            builder_base: "builder-py313".to_owned(),
+        }]
+    );
+    let shipped = config.base("builder");
+    let twin = config.base("builder-py313");
+    let recipe = twin.bootstrap.as_ref().expect("a built-in recipe");
+    assert_eq!(recipe.suite, "trixie");
+    assert_eq!(
+        recipe.packages,
+        shipped
+            .bootstrap
+            .as_ref()
+            .expect("a built-in recipe")
+            .packages
+    );
+    assert!(recipe
+        .packages
+        .ends_with(&["libpq5".to_owned(), "libpq-dev".to_owned()]));
+    assert!(recipe
+        .changes
+        .contains(&"ENV PYTHON_VERSION=3.13.5".to_owned()));
+    assert!(twin.image.tag.as_deref().unwrap().starts_with("trixie-"));
+    assert_eq!(twin.image.repository, shipped.image.repository);
+}
+
+#[test]
+fn a_written_twin_base_serves_the_matrix_beside_an_own_builder_base() {
+    let text = format!(
+        "{PROJECT_AND_APP_ALONE}\n[base.builder]\nimage = \"python:3.11-slim\"\n\n[base.builder-py313]\nimage = \"python:3.13-slim\"\n\n[matrix]\npython = [\"3.11\", \"3.13\"]\n"
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(config.matrix.len(), 1);
+    assert_eq!(
+        config
+            .base(&config.matrix[0].builder_base)
+            .image
+            .to_string(),
+        "python:3.13-slim"
+    );
+    // Without the matrix, no built-in twin is planned.
+    let plain = format!("{PROJECT_AND_APP_ALONE}\n[matrix]\npython = [\"3.11\"]\n");
+    let folder = write_fixture_project(&plain, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&plain, &root.join("deploy.toml")).expect("valid");
+    assert!(config.matrix.is_empty());
+    assert!(!config.bases.contains_key("builder-py313"));
+}

@@ -9,9 +9,9 @@ use dockyard_context::PackOptions;
 use dockyard_dev::HostUser;
 use dockyard_engine::{ContainerSpec, LogLine, VolumeMount, PROJECT_LABEL};
 
-use crate::run::export::{
+use crate::run::builder_container::{
     builder_environment, ca_bundle, cache_mounts, ensure_cache_volumes, upload_ca_bundle,
-    upload_locked_set, BuilderOutput,
+    upload_locked_set, BuilderOutput, Purpose,
 };
 use crate::run::{throwaway_secret, Session};
 use crate::{builder_protocol, progress, PipelineError};
@@ -46,7 +46,7 @@ pub(crate) async fn ensure_dependencies(
 ) -> Result<String, PipelineError> {
     let prepared = &session.prepared;
     let config = &prepared.config;
-    let volume = ensure_cache_volumes(session, builder_id).await?;
+    let volume = ensure_cache_volumes(session, builder_id, Purpose::Export).await?;
     let key = builder_protocol::dependencies_key(builder_id, &prepared.locked.sha256);
     let mut env = builder_environment(prepared, &key, session.force)?;
     env.push(builder_protocol::dependencies_only_environment());
@@ -200,7 +200,7 @@ impl DevContainers {
             session.prepared.config.assets.as_ref().map(|a| a.runs_in),
             Some(dockyard_config::AssetsRunsIn::Node)
         ) {
-            crate::run::export::upload_assets(
+            crate::run::builder_container::upload_assets(
                 engine,
                 &container,
                 &session.prepared,

@@ -8,7 +8,8 @@ use crate::PipelineError;
 /// Refuses a project whose `requires-python`, `.python-version` or `runtime.txt` (in the app folder or any folder
 /// above it up to deploy.toml's) the chosen Python does not satisfy: never a silent mismatch found deep in pip. A file
 /// a `[[python.ignore]]` entry names is overridden on purpose (the plan prints it); an entry with nothing to override
-/// is refused, so it goes the day the request or the version changes.
+/// is refused, so it goes the day the request or the version changes. Each other Python of `[matrix] python` is held
+/// to the same requests.
 pub(super) fn check_python_requests(config: &DeployConfig) -> Result<(), PipelineError> {
     let folders = config
         .app
@@ -22,30 +23,46 @@ pub(super) fn check_python_requests(config: &DeployConfig) -> Result<(), Pipelin
                 let (major, minor, patch) = python.release();
                 request.allows(dockyard_python::PythonVersion::new(major, minor, patch))
             };
-            if allowed(config.python) {
-                continue;
-            }
             let file = folder.join(&request.file);
-            if let Some(index) = config
+            let ignored = config
                 .python_ignores
                 .iter()
-                .position(|ignore| ignore.file == file)
-            {
-                used[index] = true;
-                continue;
+                .position(|ignore| ignore.file == file);
+            if !allowed(config.python) {
+                match ignored {
+                    Some(index) => used[index] = true,
+                    None => {
+                        let (major, minor, patch) = config.python.release();
+                        return Err(PipelineError::PythonNotOffered {
+                            file,
+                            request: format!("`{}` ({})", request.written, request.specifiers()),
+                            offered: format!("{major}.{minor}.{patch}"),
+                            version: config.python.to_string(),
+                            fitting: dockyard_config::PythonVersion::ALL
+                                .iter()
+                                .filter(|python| allowed(**python))
+                                .map(ToString::to_string)
+                                .collect(),
+                        });
+                    }
+                }
             }
-            let (major, minor, patch) = config.python.release();
-            return Err(PipelineError::PythonNotOffered {
-                file,
-                request: format!("`{}` ({})", request.written, request.specifiers()),
-                offered: format!("{major}.{minor}.{patch}"),
-                version: config.python.to_string(),
-                fitting: dockyard_config::PythonVersion::ALL
-                    .iter()
-                    .filter(|python| allowed(**python))
-                    .map(ToString::to_string)
-                    .collect(),
-            });
+            for entry in &config.matrix {
+                if allowed(entry.python) {
+                    continue;
+                }
+                if let Some(index) = ignored {
+                    used[index] = true;
+                    continue;
+                }
+                let (major, minor, patch) = entry.python.release();
+                return Err(PipelineError::MatrixPythonNotAllowed {
+                    file,
+                    request: format!("`{}` ({})", request.written, request.specifiers()),
+                    offered: format!("{major}.{minor}.{patch}"),
+                    version: entry.python.to_string(),
+                });
+            }
         }
     }
     if let Some(unused) = config

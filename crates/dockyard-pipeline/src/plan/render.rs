@@ -116,6 +116,18 @@ impl Plan {
                 process.command.join(" ")
             ));
         }
+        if !config.matrix.is_empty() {
+            line(format!(
+                "  python     {} in the images; the tests also on {} ([matrix])",
+                config.python,
+                config
+                    .matrix
+                    .iter()
+                    .map(|entry| format!("{} (base {})", entry.python, entry.builder_base))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         for ignore in &config.python_ignores {
             line(format!(
                 "  python     {}, overriding {}: {}",

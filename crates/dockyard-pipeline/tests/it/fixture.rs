@@ -34,6 +34,11 @@ pub struct Project {
 impl Project {
     /// Copies the real project, less generated files (`__pycache__`, `staticfiles`, `*.sqlite3`).
     pub fn copy_of_repository() -> Project {
+        Project::copy_with("deploy.toml")
+    }
+
+    /// Copies the real project with the repository's `deploy_file` (`deploy.matrix.toml`) as its deploy.toml.
+    pub fn copy_with(deploy_file: &str) -> Project {
         let folder = tempfile::Builder::new()
             .prefix("dockyard-plan-")
             .tempdir()
@@ -43,8 +48,8 @@ impl Project {
             .canonicalize()
             .expect("canonicalize the temporary folder");
         let source = repository_root();
-        std::fs::copy(source.join("deploy.toml"), root.join("deploy.toml"))
-            .expect("copy deploy.toml");
+        std::fs::copy(source.join(deploy_file), root.join("deploy.toml"))
+            .expect("copy the deploy file");
         for name in ["app", "docker"] {
             copy_folder(&source.join(name), &root.join(name));
         }
@@ -186,6 +191,20 @@ pub fn matching_state(prepared: &Prepared) -> State {
             id: fake_id("nginx"),
             inputs,
         });
+    }
+    for entry in &prepared.matrix {
+        let base_id = state.bases[&entry.builder_base].id.clone();
+        let builder_inputs = prepared.matrix_builder_inputs(entry, Some(&base_id));
+        let inputs = prepared.matrix_tests_inputs(&builder_inputs.digest(), None);
+        let builder = ImageRecord {
+            tag: entry.builder_tag.clone(),
+            id: fake_id(&entry.builder_tag),
+            inputs: builder_inputs,
+        };
+        state.matrix.insert(
+            entry.python.to_string(),
+            dockyard_pipeline::state::MatrixRecord { builder, inputs },
+        );
     }
     state.export = Some(export);
     state

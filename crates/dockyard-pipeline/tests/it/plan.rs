@@ -597,3 +597,80 @@ fn the_target_folder_and_deploy_toml_of_an_app_at_the_deploy_toml_folder_stay_ou
         ["deploy.toml (/deploy.toml)", "target (/target/)"]
     );
 }
+
+#[test]
+fn the_tests_on_another_python_of_the_matrix_run_after_the_export_and_cache_alike() {
+    use dockyard_pipeline::execute::Goal;
+    let project = Project::copy_with("deploy.matrix.toml");
+    let prepared = project.prepare();
+    let empty = plan::plan(&prepared, &State::default());
+    assert_eq!(steps_with(&empty, Action::Cached), Vec::<String>::new());
+    let tests = step(&empty, "tests python 3.13");
+    assert_eq!(tests.reason, "its builder's base image is resolved first");
+    assert!(empty.render_text().contains(
+        "  python     3.11 in the images; the tests also on 3.13 (base builder-py313) ([matrix])\n"
+    ));
+
+    state::save(&prepared.paths.state, &matching_state(&prepared)).expect("save the state file");
+    let state = state::load(&prepared.paths.state);
+    let cached = plan::plan(&prepared, &state);
+    assert_eq!(steps_with(&cached, Action::Run), Vec::<String>::new());
+
+    // One byte of the source: both Pythons' tests run again, and everything built from the export.
+    let view = project.path("app/notes/views.py");
+    let text = std::fs::read_to_string(&view).expect("read a view");
+    std::fs::write(&view, format!("{text}#\n")).expect("write the view");
+    let edited = plan::plan(&project.prepare(), &state);
+    assert_runs_from(&edited, "export");
+    assert_eq!(step(&edited, "tests python 3.13").reason, "changed: source");
+
+    let stages: Vec<String> = Goal::Check
+        .stages(&prepared)
+        .iter()
+        .map(|stage| {
+            stage
+                .iter()
+                .map(|step| step.name())
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect();
+    assert_eq!(
+        stages.join(" -> "),
+        "base builder -> base builder-py313 -> base nginx -> base runtime -> builder image -> export -> tests python 3.13 -> production image + nginx image -> scan -> smoke -> release"
+    );
+}
+
+#[test]
+fn a_matrix_python_the_project_does_not_allow_is_refused_at_plan_time() {
+    let project = Project::copy_with("deploy.matrix.toml");
+    std::fs::write(project.path("app/.python-version"), "3.11\n").expect("write the request");
+    let error = project
+        .try_prepare()
+        .expect_err("3.13 does not satisfy the request");
+    assert_eq!(error.exit_code(), exit_code::INVALID_CONFIG);
+    assert_eq!(
+        project.redact_root(&error.to_string()),
+        "[ROOT]/app/.python-version: the project asks for Python `3.11` (==3.11.*), but `[matrix] python` runs the tests on Python 3.13.5 too"
+    );
+    assert_eq!(
+        error.hint().as_deref(),
+        Some("take \"3.13\" out of `[matrix] python`, or, when the file does not speak for the containers, run the tests there on purpose with a `[[python.ignore]]` entry (file, reason)")
+    );
+    // An entry overriding the file on purpose is used by the matrix Python alone, so it is not refused as unused.
+    let path = project.path("deploy.toml");
+    let toml = std::fs::read_to_string(&path).expect("read deploy.toml");
+    std::fs::write(
+        &path,
+        format!("{toml}\n[[python.ignore]]\nfile = \"app/.python-version\"\nreason = \"the pin is for local work; CI tests 3.13 too\"\n"),
+    )
+    .expect("write deploy.toml");
+    project.try_prepare().expect("the override is used by 3.13");
+    dockyard_reliability::record(
+        dockyard_reliability::Category::BadConfig,
+        "matrix_python_not_allowed",
+        "deploy.matrix.toml ([matrix] python = [\"3.11\", \"3.13\"]) with app/.python-version asking for 3.11",
+        "refused at plan time (exit 3) naming the file, the request and the matrix Python; the hint says to take it out of the matrix or to ignore the file with a reason",
+        "dockyard-pipeline::plan::a_matrix_python_the_project_does_not_allow_is_refused_at_plan_time",
+    );
+}
