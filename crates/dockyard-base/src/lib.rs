@@ -32,6 +32,16 @@ pub enum BaseError {
         /// Exit status and the last lines of its output.
         reason: String,
     },
+    /// The recipe's architecture is foreign and no emulator for it is registered with the kernel.
+    #[error("base image {image} is for {architecture}, which this machine runs only under emulation, and {entry} is not enabled in binfmt_misc")]
+    EmulationMissing {
+        /// The base image.
+        image: String,
+        /// Its Debian architecture.
+        architecture: String,
+        /// The binfmt_misc entry that would run it (`qemu-aarch64`).
+        entry: String,
+    },
 }
 
 impl BaseError {
@@ -42,6 +52,7 @@ impl BaseError {
             BaseError::MmdebstrapFailed { .. } => {
                 Some("check the package names in the base's [bootstrap] table and that a Debian mirror is reachable".to_owned())
             }
+            BaseError::EmulationMissing { entry, .. } => Some(format!("install qemu's user-mode emulators and register them: `apt-get install -y qemu-user-static binfmt-support`, `mount -t binfmt_misc binfmt_misc {BINFMT_DIR}` (when not mounted), `update-binfmts --enable {entry}`; `cargo xtask doctor` shows what is enabled")),
         }
     }
 }
@@ -80,6 +91,12 @@ pub fn recipe_digest(recipe: &Bootstrap, source_date_epoch: Option<u64>) -> Stri
             hasher.update([0]);
         }
     }
+    // Likewise the architecture, hashed only when the recipe names one.
+    if let Some(architecture) = &recipe.architecture {
+        hasher.update(b"architecture\0");
+        hasher.update(architecture.as_bytes());
+        hasher.update([0]);
+    }
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
@@ -92,6 +109,9 @@ fn staged_file(files_dir: &Path, index: usize) -> PathBuf {
 /// `files_dir`, are uploaded into the root filesystem and made executable by customize hooks.
 pub fn mmdebstrap_args(recipe: &Bootstrap, output: &Path, files_dir: &Path) -> Vec<String> {
     let mut args = vec![format!("--variant={}", recipe.variant)];
+    if let Some(architecture) = &recipe.architecture {
+        args.push(format!("--architectures={architecture}"));
+    }
     if !recipe.packages.is_empty() {
         let mut packages = recipe.packages.clone();
         packages.sort();
@@ -115,6 +135,66 @@ pub fn mmdebstrap_args(recipe: &Bootstrap, output: &Path, files_dir: &Path) -> V
         args.push(mirror.clone());
     }
     args
+}
+
+/// Where the kernel lists the interpreters of foreign binaries (binfmt_misc).
+pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
+
+/// The Debian name of the architecture this program runs on (`amd64`, `arm64`, ...), as mmdebstrap's default.
+pub fn native_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "armhf",
+        "x86" => "i386",
+        "powerpc64" => "ppc64el",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
+/// The name qemu's user-mode emulator of a Debian architecture registers under binfmt_misc (`qemu-aarch64` for
+/// `arm64`); `None` for the architectures an amd64 kernel runs itself (`i386`).
+pub fn qemu_binfmt_entry(architecture: &str) -> Option<&'static str> {
+    match architecture {
+        "arm64" => Some("qemu-aarch64"),
+        "armhf" => Some("qemu-arm"),
+        "ppc64el" => Some("qemu-ppc64le"),
+        "s390x" => Some("qemu-s390x"),
+        "riscv64" => Some("qemu-riscv64"),
+        "amd64" => Some("qemu-x86_64"),
+        _ => None,
+    }
+}
+
+/// Whether this machine runs binaries of `architecture`: natively, or through an enabled qemu entry of binfmt_misc
+/// under `binfmt_dir` (the kernel's [`BINFMT_DIR`]; a parameter for the tests). The error names the architecture and
+/// the entry, for [`BaseError::EmulationMissing`]'s hint.
+pub fn check_emulation(
+    image: &str,
+    architecture: &str,
+    binfmt_dir: &Path,
+) -> Result<&'static str, BaseError> {
+    if architecture == native_architecture()
+        || (native_architecture() == "amd64" && architecture == "i386")
+    {
+        return Ok("native");
+    }
+    let Some(entry) = qemu_binfmt_entry(architecture) else {
+        return Ok("native");
+    };
+    let enabled = std::fs::read_to_string(binfmt_dir.join(entry))
+        .is_ok_and(|text| text.lines().next() == Some("enabled"));
+    if enabled {
+        Ok(entry)
+    } else {
+        Err(BaseError::EmulationMissing {
+            image: image.to_owned(),
+            architecture: architecture.to_owned(),
+            entry: entry.to_owned(),
+        })
+    }
 }
 
 /// Where mmdebstrap is, if it is installed.
@@ -226,7 +306,74 @@ mod tests {
             mirror: None,
             files: Vec::new(),
             changes: Vec::new(),
+            architecture: None,
         }
+    }
+
+    #[test]
+    fn an_architecture_reaches_mmdebstrap_and_the_digest_only_when_named() {
+        let plain = recipe(&["python3"]);
+        let arm = Bootstrap {
+            architecture: Some("arm64".to_owned()),
+            ..recipe(&["python3"])
+        };
+        let args = mmdebstrap_args(&arm, Path::new("/tmp/out.tar"), Path::new("/tmp/files"));
+        assert_eq!(args[..2], ["--variant=minbase", "--architectures=arm64"]);
+        assert!(
+            !mmdebstrap_args(&plain, Path::new("/tmp/out.tar"), Path::new("/tmp/files"))
+                .iter()
+                .any(|arg| arg.starts_with("--architectures"))
+        );
+        assert_ne!(recipe_digest(&plain, None), recipe_digest(&arm, None));
+        // A recipe without one keeps the digest it had before architectures existed (the v1 parts alone: suite,
+        // variant, packages, mirror, epoch).
+        assert_eq!(
+            recipe_digest(&plain, None),
+            "sha256:92916f738f4023b56fd93a71235fdc9b0d7194662cea82862343538905591dbd"
+        );
+    }
+
+    #[test]
+    fn emulation_is_found_in_binfmt_misc_or_missing_with_the_entry_named() {
+        let folder = tempfile::tempdir().unwrap();
+        let foreign = if native_architecture() == "arm64" {
+            "amd64"
+        } else {
+            "arm64"
+        };
+        let entry = qemu_binfmt_entry(foreign).unwrap();
+        assert_eq!(
+            check_emulation("i", native_architecture(), folder.path()).unwrap(),
+            "native"
+        );
+        match check_emulation("dockyard/x:bookworm", foreign, folder.path()) {
+            Err(BaseError::EmulationMissing {
+                image,
+                architecture,
+                entry: named,
+            }) => {
+                assert_eq!(
+                    (image.as_str(), architecture.as_str(), named.as_str()),
+                    ("dockyard/x:bookworm", foreign, entry)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(
+            folder.path().join(entry),
+            "disabled\ninterpreter /usr/libexec/qemu\n",
+        )
+        .unwrap();
+        assert!(
+            check_emulation("i", foreign, folder.path()).is_err(),
+            "a disabled entry runs nothing"
+        );
+        std::fs::write(
+            folder.path().join(entry),
+            "enabled\ninterpreter /usr/libexec/qemu\n",
+        )
+        .unwrap();
+        assert_eq!(check_emulation("i", foreign, folder.path()).unwrap(), entry);
     }
 
     #[test]

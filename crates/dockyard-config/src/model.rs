@@ -283,6 +283,10 @@ pub struct Bootstrap {
     /// `STOPSIGNAL`, `EXPOSE`), after the default `ENV PATH` and `CMD ["/bin/bash"]`; empty for a written table.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
+    /// The Debian architecture of the root filesystem (`arm64`), bootstrapped under emulation and recorded in the
+    /// image's config; `None` for the host's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
 }
 
 /// A file a bootstrap recipe writes into the root filesystem.

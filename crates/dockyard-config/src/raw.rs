@@ -210,6 +210,8 @@ pub struct Bootstrap {
     pub mirror: Option<Spanned<String>>,
     /// `env`: variables set in the image's config (`PYTHON_VERSION`).
     pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// `architecture`: the Debian architecture of the root filesystem (`arm64`), when not the host's.
+    pub architecture: Option<Spanned<String>>,
 }
 
 /// `[builder]`.

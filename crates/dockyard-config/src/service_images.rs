@@ -153,6 +153,7 @@ impl DebianService {
                 content: entrypoint.to_owned(),
             }],
             changes,
+            architecture: None,
         }
     }
 }

@@ -21,6 +21,37 @@ fn layer_name(diff_id: &str) -> String {
     format!("{}/layer.tar", diff_id.trim_start_matches("sha256:"))
 }
 
+/// An image's configuration file and layer names as an archive holds them, without layer files.
+pub(crate) struct RawImage<'a> {
+    /// The configuration's member name, `<sha256>.json`.
+    pub config_name: String,
+    /// Its bytes.
+    pub config: &'a [u8],
+    /// The tag manifest.json gives it.
+    pub tag: &'a str,
+    /// The layers' member names, bottom first.
+    pub layers: &'a [String],
+}
+
+/// Writes `out`: the configuration and `manifest.json` alone (the engine holds every layer).
+pub(crate) fn write_raw_archive(out: &Path, image: &RawImage<'_>) -> Result<(), ImageError> {
+    let manifest = serde_json::json!([{
+        "Config": image.config_name,
+        "RepoTags": [image.tag],
+        "Layers": image.layers,
+    }]);
+    let manifest = serde_json::to_vec(&manifest).unwrap_or_default();
+    let file = File::create(out).map_err(ImageError::io("creating", out))?;
+    let mut builder = tar::Builder::new(BufWriter::new(file));
+    let write = |builder: &mut tar::Builder<BufWriter<File>>| -> io::Result<()> {
+        append_bytes(builder, &image.config_name, image.config)?;
+        append_bytes(builder, "manifest.json", &manifest)?;
+        builder.finish()?;
+        builder.get_mut().flush()
+    };
+    write(&mut builder).map_err(ImageError::io("writing", out))
+}
+
 /// Writes `out`: the configuration, the layers that have a file, and `manifest.json` naming `tag`.
 pub fn write_archive(
     out: &Path,

@@ -12,8 +12,10 @@ mod archive;
 mod config;
 mod error;
 mod layer;
+mod platform;
 
 pub use archive::{read_saved_layers, write_archive, ArchiveLayer};
 pub use config::{with_env, Healthcheck, HistoryEntry, ImageConfig, RootFs, RuntimeConfig};
 pub use error::ImageError;
 pub use layer::{Layer, LayerBuilder, Owner};
+pub use platform::{oci_architecture, oci_variant, retarget_saved_image};

@@ -1,4 +1,4 @@
-//! `doctor`: checks what a run needs (engine, API version, base images or mmdebstrap, CA bundle, trivy and its vulnerability database, disk) and says how to fix each gap.
+//! `doctor`: checks what a run needs (engine, API version, base images or mmdebstrap, emulation of a foreign architecture, CA bundle, trivy and its vulnerability database, disk) and says how to fix each gap.
 
 use std::path::Path;
 
@@ -144,6 +144,11 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
         }
     }
 
+    checks.extend(emulation_checks(
+        config,
+        Path::new(dockyard_base::BINFMT_DIR),
+    ));
+
     let ca_bundle = std::env::var_os(crate::run::CA_BUNDLE_ENV)
         .map(std::path::PathBuf::from)
         .or_else(|| config.builder.ca_bundle.clone());
@@ -177,6 +182,47 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
 
     checks.push(disk_check(&config.root));
     checks
+}
+
+/// One check per foreign architecture a bootstrap recipe names: whether this machine runs its binaries (natively,
+/// or through the qemu entry of binfmt_misc under `binfmt_dir`), which mmdebstrap needs to bootstrap it and the engine
+/// to run its containers.
+pub fn emulation_checks(config: &DeployConfig, binfmt_dir: &Path) -> Vec<Check> {
+    let mut architectures: Vec<(&str, Vec<String>)> = Vec::new();
+    for (name, base) in &config.bases {
+        if let Some(architecture) = base
+            .bootstrap
+            .as_ref()
+            .and_then(|recipe| recipe.architecture.as_deref())
+        {
+            match architectures
+                .iter_mut()
+                .find(|(known, _)| *known == architecture)
+            {
+                Some((_, bases)) => bases.push(name.clone()),
+                None => architectures.push((architecture, vec![name.clone()])),
+            }
+        }
+    }
+    architectures
+        .into_iter()
+        .map(|(architecture, bases)| {
+            let name = format!("emulation {architecture}");
+            let bases = bases.join(", ");
+            match dockyard_base::check_emulation(&bases, architecture, binfmt_dir) {
+                Ok("native") => Check::ok(&name, format!("runs natively (bases {bases})")),
+                Ok(entry) => Check::ok(
+                    &name,
+                    format!("{entry} enabled in binfmt_misc (bases {bases})"),
+                ),
+                Err(error) => Check::fail(
+                    &name,
+                    format!("not enabled, and bases {bases} are for {architecture}"),
+                    error.hint().unwrap_or_default(),
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Which trivy the scan will run: the provisioned one, one on `PATH`, or the pinned one provisioned by the

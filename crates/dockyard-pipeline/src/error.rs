@@ -279,7 +279,10 @@ impl PipelineError {
             | PipelineError::Python(_) => exit_code::INVALID_CONFIG,
             PipelineError::OnMatrixPython { error, .. } => error.exit_code(),
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
-            PipelineError::Base(dockyard_base::BaseError::MmdebstrapMissing { .. })
+            PipelineError::Base(
+                dockyard_base::BaseError::MmdebstrapMissing { .. }
+                | dockyard_base::BaseError::EmulationMissing { .. },
+            )
             | PipelineError::BaseUnavailable { .. }
             | PipelineError::Tools(_) => exit_code::MISSING_PREREQUISITE,
             PipelineError::Interrupted => exit_code::INTERRUPTED,

@@ -68,7 +68,7 @@ pub const ALL: &[ExitCodeDoc] = &[
     doc(
         MISSING_PREREQUISITE,
         "a prerequisite is missing",
-        "mmdebstrap, a base image, disk space, python3 or PyPI for the pinned tools",
+        "mmdebstrap, qemu's emulation of a base's architecture, a base image, disk space, python3 or PyPI for the pinned tools",
     ),
     doc(
         BUILD_FAILED,

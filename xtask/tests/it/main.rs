@@ -15,6 +15,7 @@ mod faults;
 mod hostile_builder;
 mod load;
 mod matrix;
+mod platforms;
 mod registry;
 mod registry_container;
 mod registry_proxy;

@@ -40,6 +40,7 @@ fn bootstrapping_twice_with_source_date_epoch_gives_the_same_root_filesystem() {
         mirror: None,
         files: Vec::new(),
         changes: Vec::new(),
+        architecture: None,
     };
     let mut digests = Vec::new();
     for attempt in ["first", "second"] {
@@ -81,6 +82,7 @@ fn a_failing_bootstrap_names_the_image_and_shows_the_output() {
         mirror: None,
         files: Vec::new(),
         changes: Vec::new(),
+        architecture: None,
     };
     let error = dockyard_base::bootstrap_rootfs(
         "test/rootfs:broken",

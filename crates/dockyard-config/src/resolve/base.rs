@@ -85,6 +85,7 @@ fn built_in_bases(python: PythonVersion, node_in_builder: bool) -> BTreeMap<Stri
                 } else {
                     Vec::new()
                 },
+                architecture: None,
             }),
         }
     };
@@ -387,6 +388,11 @@ fn resolve_bootstrap(
         None => Vec::new(),
     };
 
+    let architecture = match &bootstrap.architecture {
+        Some(written) => Some(resolve_architecture(origin, table, written)?),
+        None => None,
+    };
+
     Ok(Bootstrap {
         suite: suite.clone(),
         variant,
@@ -394,5 +400,54 @@ fn resolve_bootstrap(
         mirror,
         files: Vec::new(),
         changes,
+        architecture,
     })
+}
+
+/// The architectures Debian's archive builds the suites Dockyard bootstraps for, by Debian's names.
+pub const DEBIAN_ARCHITECTURES: [&str; 7] = [
+    "amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64",
+];
+
+/// `[base.<name>.bootstrap] architecture`: one of [`DEBIAN_ARCHITECTURES`]; the kernel's and OCI's other names for
+/// them are refused with Debian's.
+fn resolve_architecture(
+    origin: Origin<'_>,
+    table: &str,
+    written: &Spanned<String>,
+) -> Result<String, ConfigError> {
+    let text = written.get_ref();
+    if DEBIAN_ARCHITECTURES.contains(&text.as_str()) {
+        return Ok(text.clone());
+    }
+    let key = format!("{table}.bootstrap.architecture");
+    let all = render_backticked_list(&DEBIAN_ARCHITECTURES);
+    let debian_name = match text.trim_start_matches("linux/") {
+        "aarch64" | "arm64/v8" => Some("arm64"),
+        "x86_64" | "x86-64" | "amd64/v1" => Some("amd64"),
+        "arm/v7" | "armv7l" | "armv7" => Some("armhf"),
+        "ppc64le" => Some("ppc64el"),
+        "386" | "i686" => Some("i386"),
+        plain if DEBIAN_ARCHITECTURES.contains(&plain) => DEBIAN_ARCHITECTURES
+            .iter()
+            .copied()
+            .find(|name| *name == plain),
+        _ => None,
+    };
+    let hint = match debian_name {
+        Some(name) => {
+            format!("Debian calls it `{name}`: write \"{name}\"; the architectures are {all}")
+        }
+        None => match closest_candidate(text, DEBIAN_ARCHITECTURES) {
+            Some(suggestion) => format!("did you mean `{suggestion}`? the architectures are {all}"),
+            None => format!("the architectures are {all}, by Debian's names"),
+        },
+    };
+    fail(
+        origin,
+        written.span(),
+        &key,
+        format!("`{key}` = {text:?}: not a Debian architecture"),
+        Some(hint),
+    )
 }

@@ -54,6 +54,11 @@ broken_case!(unknown_sub_table, "[app.env]" => "[app.environment]");
 broken_case!(unknown_base_name, "base = \"builder\"" => "base = \"buidler\"");
 broken_case!(unknown_base_name_without_close_match, "base = \"runtime\"" => "base = \"deploy\"");
 
+// [base.<name>.bootstrap] architecture.
+broken_case!(bootstrap_architecture_kernel_name, "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]" => "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]\narchitecture = \"aarch64\"");
+broken_case!(bootstrap_architecture_oci_platform, "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]" => "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]\narchitecture = \"linux/arm64\"");
+broken_case!(bootstrap_architecture_unknown, "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]" => "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]\narchitecture = \"sparc\"");
+
 // [matrix].
 broken_case!(matrix_names_no_python, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\n");
 broken_case!(matrix_unknown_key, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npythons = [\"3.11\"]");

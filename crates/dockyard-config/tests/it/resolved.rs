@@ -578,3 +578,24 @@ fn a_written_twin_base_serves_the_matrix_beside_an_own_builder_base() {
     assert!(config.matrix.is_empty());
     assert!(!config.bases.contains_key("builder-py313"));
 }
+
+#[test]
+fn a_bootstrap_recipe_names_a_foreign_architecture() {
+    let text = format!(
+        "{PROJECT_AND_APP_ALONE}\n[base.runtime]\nimage = \"dockyard/python-runtime:bookworm-arm64\"\n\n[base.runtime.bootstrap]\nsuite = \"bookworm\"\npackages = [\"python3\"]\narchitecture = \"arm64\"\n"
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    let recipe = config.base("runtime").bootstrap.as_ref().expect("a recipe");
+    assert_eq!(recipe.architecture.as_deref(), Some("arm64"));
+    assert_eq!(
+        config
+            .base("builder")
+            .bootstrap
+            .as_ref()
+            .unwrap()
+            .architecture,
+        None
+    );
+}

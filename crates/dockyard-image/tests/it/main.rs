@@ -309,3 +309,66 @@ fn an_archive_names_every_layer_holds_those_with_a_file_and_reads_back() {
         std::fs::read(&bottom.path).unwrap()
     );
 }
+
+#[test]
+fn a_saved_image_is_retargeted_to_another_architecture_without_its_layer_files() {
+    use sha2::Digest;
+    let folder = tempfile::tempdir().unwrap();
+    // What the engine's export writes for an imported root filesystem: the configuration, one layer, the manifest.
+    let saved = folder.path().join("saved.tar");
+    let config = br#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:aa"]}}"#;
+    {
+        let mut tar = tar::Builder::new(std::fs::File::create(&saved).unwrap());
+        let mut append = |name: &str, bytes: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, name, bytes).unwrap();
+        };
+        append("0123.json", config);
+        append("aa/layer.tar", &[0u8; 1024]);
+        append("manifest.json", br#"[{"Config":"0123.json","RepoTags":["dockyard/it:bookworm"],"Layers":["aa/layer.tar"]}]"#);
+        tar.finish().unwrap();
+    }
+    let out = folder.path().join("out.tar");
+    let id = dockyard_image::retarget_saved_image(
+        &saved,
+        &out,
+        "dockyard/it:bookworm",
+        "arm64",
+        Some("v8"),
+    )
+    .unwrap();
+    let mut members: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        members.insert(name, bytes);
+    }
+    let config_name = format!("{}.json", id.trim_start_matches("sha256:"));
+    assert_eq!(
+        members.keys().cloned().collect::<Vec<_>>(),
+        [config_name.clone(), "manifest.json".to_owned()],
+        "the configuration and the manifest, no layer file"
+    );
+    let written = &members[&config_name];
+    assert_eq!(
+        id,
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(written)))
+    );
+    let written: serde_json::Value = serde_json::from_slice(written).unwrap();
+    assert_eq!(written["architecture"], "arm64");
+    assert_eq!(written["variant"], "v8");
+    assert_eq!(written["rootfs"]["diff_ids"][0], "sha256:aa");
+    assert_eq!(written["config"]["Env"][0], "PATH=/usr/bin");
+    let manifest: serde_json::Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
+    assert_eq!(manifest[0]["Config"], config_name.as_str());
+    assert_eq!(manifest[0]["RepoTags"][0], "dockyard/it:bookworm");
+    assert_eq!(manifest[0]["Layers"][0], "aa/layer.tar");
+    assert_eq!(dockyard_image::oci_architecture("armhf"), "arm");
+    assert_eq!(dockyard_image::oci_variant("amd64"), None);
+}

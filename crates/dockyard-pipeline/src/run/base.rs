@@ -142,12 +142,24 @@ async fn bootstrap_base(
             .get(..12)
             .unwrap_or("rootfs")
     ));
+    if let Some(architecture) = &bootstrap.architecture {
+        let how = dockyard_base::check_emulation(
+            reference,
+            architecture,
+            std::path::Path::new(dockyard_base::BINFMT_DIR),
+        )?;
+        progress::detail(&format!("{architecture}: {how}"));
+    }
     progress::step(
         step,
         &format!(
-            "bootstrapping {reference} with mmdebstrap ({} {}, {})",
+            "bootstrapping {reference} with mmdebstrap ({} {}{}, {})",
             bootstrap.suite,
             bootstrap.variant,
+            bootstrap
+                .architecture
+                .as_ref()
+                .map_or(String::new(), |architecture| format!(" {architecture}")),
             bootstrap.packages.join(" ")
         ),
     );
@@ -181,5 +193,57 @@ async fn bootstrap_base(
         .import_rootfs(&rootfs, reference, &changes)
         .await;
     let _ = std::fs::remove_file(&rootfs);
-    Ok(id?)
+    let id = id?;
+    match &bootstrap.architecture {
+        Some(architecture) => record_architecture(session, reference, architecture, &folder).await,
+        None => Ok(id),
+    }
+}
+
+/// The engine's import records its own architecture whatever the root filesystem is: the image `reference` is
+/// loaded again with `architecture` in its configuration (its layers stay where they are).
+async fn record_architecture(
+    session: &Session,
+    reference: &str,
+    architecture: &str,
+    folder: &std::path::Path,
+) -> Result<String, PipelineError> {
+    let oci_architecture = dockyard_image::oci_architecture(architecture).to_owned();
+    let image = session.engine.image(reference).await?;
+    let imported = match image {
+        Some(image) if image.architecture == oci_architecture => return Ok(image.id),
+        Some(image) => Some(image.id),
+        None => None,
+    };
+    let saved = folder.join("imported.tar");
+    let retargeted = folder.join("retargeted.tar");
+    session
+        .engine
+        .export_image_to_file(reference, &saved)
+        .await?;
+    let (from, to, tag) = (saved.clone(), retargeted.clone(), reference.to_owned());
+    let variant = dockyard_image::oci_variant(architecture);
+    let rewritten = tokio::task::spawn_blocking(move || {
+        dockyard_image::retarget_saved_image(&from, &to, &tag, &oci_architecture, variant)
+    })
+    .await
+    .map_err(|error| PipelineError::Io {
+        operation: "rewriting the configuration of",
+        path: saved.clone(),
+        source: std::io::Error::other(error),
+    })?;
+    let _ = std::fs::remove_file(&saved);
+    rewritten?;
+    let id = session
+        .engine
+        .load_image_archive(&retargeted, reference)
+        .await;
+    let _ = std::fs::remove_file(&retargeted);
+    let id = id?;
+    // The import's image, untagged now, holds nothing the loaded one does not.
+    if let Some(imported) = imported.filter(|imported| *imported != id) {
+        let _ = session.engine.remove_image(&imported).await;
+    }
+    progress::detail(&format!("{reference} recorded as {architecture}"));
+    Ok(id)
 }

@@ -674,3 +674,50 @@ fn a_matrix_python_the_project_does_not_allow_is_refused_at_plan_time() {
         "dockyard-pipeline::plan::a_matrix_python_the_project_does_not_allow_is_refused_at_plan_time",
     );
 }
+
+#[test]
+fn doctor_says_whether_a_foreign_architecture_runs_here() {
+    use dockyard_pipeline::doctor::emulation_checks;
+    let project = Project::copy_of_repository();
+    assert!(
+        emulation_checks(&project.config(), std::path::Path::new("/nonexistent")).is_empty(),
+        "no recipe names an architecture"
+    );
+    let foreign = if dockyard_base::native_architecture() == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    let path = project.path("deploy.toml");
+    let toml = std::fs::read_to_string(&path).expect("read deploy.toml");
+    let toml = toml.replace(
+        "[base.nginx.bootstrap]\nsuite = \"bookworm\"\n",
+        &format!("[base.nginx.bootstrap]\nsuite = \"bookworm\"\narchitecture = \"{foreign}\"\n"),
+    );
+    std::fs::write(&path, toml).expect("write deploy.toml");
+    let config = project.config();
+    let binfmt = tempfile::tempdir().expect("a folder standing in for binfmt_misc");
+    let entry = dockyard_base::qemu_binfmt_entry(foreign).expect("an emulator entry");
+    let missing = emulation_checks(&config, binfmt.path());
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].name, format!("emulation {foreign}"));
+    assert!(!missing[0].ok);
+    assert_eq!(
+        missing[0].detail,
+        format!("not enabled, and bases nginx are for {foreign}")
+    );
+    assert!(
+        missing[0]
+            .fix
+            .as_deref()
+            .is_some_and(|fix| fix.contains(&format!("update-binfmts --enable {entry}"))),
+        "{missing:?}"
+    );
+    std::fs::write(binfmt.path().join(entry), "enabled\n").expect("write the entry");
+    let enabled = emulation_checks(&config, binfmt.path());
+    assert!(enabled[0].ok, "{enabled:?}");
+    assert_eq!(
+        enabled[0].detail,
+        format!("{entry} enabled in binfmt_misc (bases nginx)")
+    );
+}
