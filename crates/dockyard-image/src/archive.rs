@@ -106,6 +106,19 @@ fn archive_header() -> tar::Header {
     header
 }
 
+/// The strings of a JSON array (`Layers`, `diff_ids`); none when it is missing or not an array.
+pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+    value
+        .and_then(serde_json::Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Reads a `docker save` archive of one image (what the engine's image export writes): extracts its layers into
 /// folder `into` and returns them bottom first, each with its diff id from the image's configuration.
 pub fn read_saved_layers(archive: &Path, into: &Path) -> Result<Vec<ArchiveLayer>, ImageError> {
@@ -151,25 +164,8 @@ pub fn read_saved_layers(archive: &Path, into: &Path) -> Result<Vec<ArchiveLayer
         .and_then(|config| config.as_str())
         .ok_or_else(|| not_an_archive("manifest.json names no configuration"))?;
     let config = read_json(&flat(config_name))?;
-    let diff_ids: Vec<String> = config
-        .pointer("/rootfs/diff_ids")
-        .and_then(|ids| ids.as_array())
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| id.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let files: Vec<String> = image
-        .get("Layers")
-        .and_then(|layers| layers.as_array())
-        .map(|layers| {
-            layers
-                .iter()
-                .filter_map(|layer| layer.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let diff_ids = strings(config.pointer("/rootfs/diff_ids"));
+    let files = strings(image.get("Layers"));
     if files.len() != diff_ids.len() {
         return Err(not_an_archive(
             "the layers and the configuration's diff ids disagree",

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{write_raw_archive, RawImage};
+use crate::archive::{strings, write_raw_archive, RawImage};
 use crate::error::ImageError;
 
 /// The largest archive member read as JSON (a manifest or a configuration); layers are skipped unread.
@@ -62,16 +62,7 @@ pub fn retarget_saved_image(
         .get("Config")
         .and_then(|config| config.as_str())
         .ok_or_else(|| not_an_archive("manifest.json names no configuration"))?;
-    let layers: Vec<String> = image
-        .get("Layers")
-        .and_then(|layers| layers.as_array())
-        .map(|layers| {
-            layers
-                .iter()
-                .filter_map(|layer| layer.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let layers = strings(image.get("Layers"));
     let mut config = parse(config_name)?;
     let fields = config
         .as_object_mut()

@@ -53,6 +53,23 @@ pub(crate) struct BuilderContainer {
     pub services: Option<(String, dockyard_services::Started)>,
 }
 
+impl BuilderContainer {
+    /// Waits for the builder to end, stops its services, and fails with what `output` read when it failed.
+    pub(crate) async fn finish(&mut self, output: &mut BuilderOutput) -> Result<(), PipelineError> {
+        let exit_code = self.engine.wait_container(&self.container).await?;
+        if let Some((_, started)) = self.services.take() {
+            started
+                .stop(&self.engine)
+                .await
+                .map_err(PipelineError::BuilderServices)?;
+        }
+        if exit_code != 0 {
+            return Err(std::mem::take(output).failure(exit_code));
+        }
+        Ok(())
+    }
+}
+
 /// Creates the builder container of `builder` for `purpose`, with the services started on a network of the run's own,
 /// uploads the planned source (already written by [`super::write_planned_source`]), the asset outputs, the kit, the
 /// locked set and the CA bundle, and starts it.

@@ -7,9 +7,7 @@ use std::time::Instant;
 use dockyard_context::PackOptions;
 use dockyard_engine::LogLine;
 
-use super::builder_container::{
-    forget_other_dependencies, start_builder, BuilderContainer, BuilderOutput, Purpose,
-};
+use super::builder_container::{forget_other_dependencies, start_builder, BuilderOutput, Purpose};
 use super::{blocking, created_work_dir, Session};
 use crate::builder_protocol;
 use crate::decide::{decide, Action, Evidence};
@@ -90,12 +88,13 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         &source.sha256[..12]
     ));
 
-    let BuilderContainer {
-        engine,
-        container,
-        dependencies_volume,
-        mut services,
-    } = start_builder(session, &builder, assets.as_ref(), Purpose::Export).await?;
+    let mut builder_container =
+        start_builder(session, &builder, assets.as_ref(), Purpose::Export).await?;
+    let (engine, container) = (
+        builder_container.engine.clone(),
+        builder_container.container.clone(),
+    );
+    let dependencies_volume = builder_container.dependencies_volume.clone();
     // The production image's dependencies layer is made beside the tests once the builder has made a new
     // dependencies volume: it announces the wheels step only then, and the install step once every wheel is there.
     let (past_dependencies, dependencies_made) = tokio::sync::oneshot::channel::<()>();
@@ -123,16 +122,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
             .await;
         drop(past_dependencies);
         followed?;
-        let exit_code = engine.wait_container(&container).await?;
-        if let Some((_, started)) = services.take() {
-            started
-                .stop(&engine)
-                .await
-                .map_err(PipelineError::BuilderServices)?;
-        }
-        if exit_code != 0 {
-            return Err(std::mem::take(&mut output).failure(exit_code));
-        }
+        builder_container.finish(&mut output).await?;
         let downloaded = download_context(
             &engine,
             &container,
@@ -151,7 +141,7 @@ pub async fn export(session: &mut Session) -> Result<ExportRecord, PipelineError
         Ok(downloaded)
     };
     let builder_run = async {
-        let result = builder_run.await;
+        let result: Result<Downloaded, PipelineError> = builder_run.await;
         if result.is_err() {
             // A failed builder stops the layer beside it (its container is the run's, removed at the end).
             let _ = stop_beside.send(());

@@ -7,9 +7,7 @@ use std::time::Instant;
 use dockyard_config::PythonVersion;
 use dockyard_engine::LogLine;
 
-use super::builder_container::{
-    forget_other_dependencies, start_builder, BuilderContainer, BuilderOutput, Purpose,
-};
+use super::builder_container::{forget_other_dependencies, start_builder, BuilderOutput, Purpose};
 use super::{blocking, make_builder_image, BuilderToMake, Session};
 use crate::decide::{decide, Action, Evidence};
 use crate::progress;
@@ -91,15 +89,11 @@ async fn run(session: &mut Session, python: PythonVersion) -> Result<(), Pipelin
     )
     .await?;
     let purpose = Purpose::MatrixTests(python);
-    let BuilderContainer {
-        engine,
-        container,
-        dependencies_volume,
-        mut services,
-    } = start_builder(session, &builder, assets.as_ref(), purpose).await?;
+    let mut builder_container = start_builder(session, &builder, assets.as_ref(), purpose).await?;
     let mut output = BuilderOutput::default();
-    engine
-        .follow_logs(&container, &mut |line: LogLine| {
+    builder_container
+        .engine
+        .follow_logs(&builder_container.container, &mut |line: LogLine| {
             let text = line.text();
             match output.take(text) {
                 Some(announced) => progress::detail(&format!("builder step: {announced}")),
@@ -107,21 +101,12 @@ async fn run(session: &mut Session, python: PythonVersion) -> Result<(), Pipelin
             }
         })
         .await?;
-    let exit_code = engine.wait_container(&container).await?;
-    if let Some((_, started)) = services.take() {
-        started
-            .stop(&engine)
-            .await
-            .map_err(PipelineError::BuilderServices)?;
-    }
-    if exit_code != 0 {
-        return Err(output.failure(exit_code));
-    }
+    builder_container.finish(&mut output).await?;
     forget_other_dependencies(
-        &engine,
+        &builder_container.engine,
         &prepared.config.project.name,
         purpose,
-        &dependencies_volume,
+        &builder_container.dependencies_volume,
     )
     .await;
     progress::done(
