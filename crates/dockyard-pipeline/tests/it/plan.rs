@@ -713,6 +713,23 @@ fn doctor_says_whether_a_foreign_architecture_runs_here() {
             .is_some_and(|fix| fix.contains(&format!("update-binfmts --enable {entry}"))),
         "{missing:?}"
     );
+    // The base step refuses the same way before mmdebstrap runs (exit 5, the hint's commands).
+    let error = dockyard_pipeline::PipelineError::from(
+        dockyard_base::check_emulation("dockyard/nginx:bookworm", foreign, binfmt.path())
+            .expect_err("no emulator is enabled"),
+    );
+    assert_eq!(error.exit_code(), exit_code::MISSING_PREREQUISITE);
+    assert_eq!(
+        error.to_string(),
+        format!("base image dockyard/nginx:bookworm is for {foreign}, which this machine runs only under emulation, and {entry} is not enabled in binfmt_misc")
+    );
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "emulation_missing",
+        "a bootstrap recipe for a foreign architecture (arm64 on amd64) with no enabled qemu entry in binfmt_misc",
+        "doctor fails the `emulation arm64` check with the commands that enable it; the base step refuses before mmdebstrap runs (exit 5) naming the image, the architecture and the binfmt_misc entry",
+        "dockyard-pipeline::plan::doctor_says_whether_a_foreign_architecture_runs_here",
+    );
     std::fs::write(binfmt.path().join(entry), "enabled\n").expect("write the entry");
     let enabled = emulation_checks(&config, binfmt.path());
     assert!(enabled[0].ok, "{enabled:?}");
