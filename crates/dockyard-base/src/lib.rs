@@ -140,19 +140,7 @@ pub fn mmdebstrap_args(recipe: &Bootstrap, output: &Path, files_dir: &Path) -> V
 /// Where the kernel lists the interpreters of foreign binaries (binfmt_misc).
 pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
 
-/// The Debian name of the architecture this program runs on (`amd64`, `arm64`, ...), as mmdebstrap's default.
-pub fn native_architecture() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "arm" => "armhf",
-        "x86" => "i386",
-        "powerpc64" => "ppc64el",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
+pub use dockyard_config::native_architecture;
 
 /// The name qemu's user-mode emulator of a Debian architecture registers under binfmt_misc (`qemu-aarch64` for
 /// `arm64`); `None` for the architectures an amd64 kernel runs itself (`i386`).

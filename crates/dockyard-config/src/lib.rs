@@ -44,11 +44,12 @@ pub use crate::error::ConfigError;
 pub use crate::image_reference::{is_valid_tag, ImageRef, MAXIMUM_TAG_LENGTH};
 pub use crate::model::{
     App, AssetOutput, Assets, BaseImage, Bootstrap, BootstrapFile, Builder, ContextRules,
-    Dependencies, DeployConfig, Dev, MatrixPython, Nginx, Process, ProcessReady, Production,
-    Project, PythonIgnore, Release, Scan, ScanIgnore, Service, Smoke, SmokeCheck,
+    Dependencies, DeployConfig, Dev, MatrixPython, Nginx, PlatformImages, Process, ProcessReady,
+    Production, Project, PythonIgnore, Release, Scan, ScanIgnore, Service, Smoke, SmokeCheck,
 };
 pub use crate::names::looks_like_secret_name;
 pub use crate::outputs::Paths;
+pub use crate::resolve::native_architecture;
 pub use crate::templates::{BuiltInFile, Template, TemplateFolder};
 
 use crate::error::SourceText;

@@ -61,6 +61,24 @@ pub struct DeployConfig {
     /// written; empty without `[matrix]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub matrix: Vec<MatrixPython>,
+    /// `[platforms] targets`: the platforms the production and nginx images are also made for, besides this machine's,
+    /// in the order written; empty without `[platforms]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformImages>,
+}
+
+/// Another platform of `[platforms] targets`: the production and nginx images are assembled for it too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlatformImages {
+    /// The OCI platform, `linux/arm64`.
+    pub platform: String,
+    /// Its Debian architecture, `arm64`.
+    pub architecture: String,
+    /// The production image's base on it: `[base.<runtime>-<arch>]` when written, else Dockyard's built-in runtime
+    /// base bootstrapped for the architecture.
+    pub runtime_base: String,
+    /// The nginx image's base on it, with `[nginx]`.
+    pub nginx_base: Option<String>,
 }
 
 /// One more Python of `[matrix] python`: the builder's tests run on it too; the images ship [`DeployConfig::python`].

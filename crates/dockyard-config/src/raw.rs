@@ -49,6 +49,16 @@ pub struct Document {
     pub dev: Option<Dev>,
     /// `[matrix]`, optional, with the span of its header.
     pub matrix: Option<Spanned<Matrix>>,
+    /// `[platforms]`, optional, with the span of its header.
+    pub platforms: Option<Spanned<Platforms>>,
+}
+
+/// `[platforms]`: the platforms of the production and nginx images.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platforms {
+    /// `targets`: OCI platforms (`linux/arm64`), this machine's among them.
+    pub targets: Option<SpannedStrings>,
 }
 
 /// `[matrix]`: the Pythons the builder's tests run on.

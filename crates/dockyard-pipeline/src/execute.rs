@@ -102,6 +102,15 @@ impl Goal {
             images.push(Step::NginxImage);
         }
         stages.push(images);
+        if !matches!(self, Goal::Command(_)) {
+            stages.extend(
+                prepared
+                    .config
+                    .platforms
+                    .iter()
+                    .map(|platform| vec![Step::PlatformImages(platform.architecture.clone())]),
+            );
+        }
         let after_images: &[Step] = match self {
             Goal::Bases | Goal::Export | Goal::Images | Goal::Dev(_) => &[],
             Goal::Scan { .. } => &[Step::Scan],
@@ -172,6 +181,17 @@ pub fn run_goal(config: DeployConfig, goal: Goal, force: bool) -> Result<Report,
     let started = Instant::now();
     let provenance = provenance::detect(&config.root);
     let prepared = plan::prepare(config, provenance)?;
+    if let (Goal::Release { .. }, [_, ..]) = (&goal, prepared.config.platforms.as_slice()) {
+        return Err(PipelineError::PlatformsNotReleased {
+            platforms: prepared
+                .config
+                .platforms
+                .iter()
+                .map(|platform| platform.platform.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
     let state = state::load(&prepared.paths.state);
     let preflight = match goal.release_options() {
         Some(options) => Some(release::preflight(&prepared, &options)?),
@@ -311,6 +331,18 @@ impl Walk {
                 Ok(())
             }
             Step::MatrixTests(python) => run::matrix_tests(session, *python).await,
+            Step::PlatformImages(architecture) => {
+                let record = run::platform_images(session, architecture).await?;
+                self.image_line(
+                    &format!("production {architecture}"),
+                    &record.production.tag,
+                    &record.production.id,
+                );
+                if let Some(nginx) = &record.nginx {
+                    self.image_line(&format!("nginx {architecture}"), &nginx.tag, &nginx.id);
+                }
+                Ok(())
+            }
             Step::ProductionImage => {
                 let (production, _) = run::build_production_and_nginx(session).await?;
                 self.image_line("production image", &production.tag, &production.id);

@@ -20,6 +20,7 @@ pub use crate::step::Step;
 use crate::{template, PipelineError};
 
 mod builder;
+mod platforms;
 mod python;
 mod render;
 pub use builder::{BuilderContext, PreparedMatrix};
@@ -615,6 +616,12 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
             }),
         }
     }
+    steps.extend(platforms::plan_platforms(
+        prepared,
+        state,
+        &base_ids,
+        export_record.filter(|_| export_cached),
+    ));
 
     Plan {
         config: config.clone(),

@@ -25,11 +25,13 @@ mod base;
 pub(crate) mod builder_container;
 pub(crate) mod export;
 mod matrix;
+mod platforms;
 
 pub use assets::build_assets;
 pub use base::ensure_base;
 pub use export::{export, write_planned_source};
 pub use matrix::matrix_tests;
+pub use platforms::{platform_images, platform_tag};
 
 /// Environment variable that overrides `builder.ca_bundle`.
 pub const CA_BUNDLE_ENV: &str = "DOCKYARD_CA_BUNDLE";

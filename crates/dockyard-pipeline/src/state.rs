@@ -35,6 +35,20 @@ pub struct State {
     /// The tests that passed on each other Python of `[matrix] python`, by version (`3.13`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub matrix: BTreeMap<String, MatrixRecord>,
+    /// The images made for each other platform of `[platforms] targets`, by architecture (`arm64`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub platforms: BTreeMap<String, PlatformRecord>,
+}
+
+/// The images of another platform of `[platforms] targets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformRecord {
+    /// The OCI platform, `linux/arm64`.
+    pub platform: String,
+    /// Its production image.
+    pub production: ImageRecord,
+    /// Its nginx image, with `[nginx]`.
+    pub nginx: Option<ImageRecord>,
 }
 
 /// The tests that passed on another Python of `[matrix] python`.

@@ -23,6 +23,8 @@ pub enum Step {
     ProductionImage,
     /// The nginx image, from the exported static files alone.
     NginxImage,
+    /// The production and nginx images of another platform of `[platforms] targets` (its Debian architecture).
+    PlatformImages(String),
     /// trivy on the images and the policy gate.
     Scan,
     /// The containers on a private network, checked.
@@ -46,6 +48,7 @@ impl Step {
             Step::MatrixTests(python) => format!("tests python {python}"),
             Step::ProductionImage => "production image".to_owned(),
             Step::NginxImage => "nginx image".to_owned(),
+            Step::PlatformImages(architecture) => format!("images {architecture}"),
             Step::Scan => "scan".to_owned(),
             Step::Smoke => "smoke".to_owned(),
             Step::Release => "release".to_owned(),

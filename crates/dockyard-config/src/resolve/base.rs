@@ -129,9 +129,19 @@ pub(super) fn built_in_builder(
     node_in_builder: bool,
     name: &str,
 ) -> BaseImage {
+    built_in_base(python, node_in_builder, DEFAULT_BUILDER_BASE, name)
+}
+
+/// Dockyard's built-in base `kind` (`runtime`, `builder`, `nginx`) for `python`, named `name`.
+pub(super) fn built_in_base(
+    python: PythonVersion,
+    node_in_builder: bool,
+    kind: &str,
+    name: &str,
+) -> BaseImage {
     let mut base = built_in_bases(python, node_in_builder)
-        .remove(DEFAULT_BUILDER_BASE)
-        .expect("the built-in bases include the builder's");
+        .remove(kind)
+        .expect("a built-in base kind");
     base.name = name.to_owned();
     base
 }

@@ -12,6 +12,9 @@ mod context;
 mod dependencies;
 mod dev;
 mod matrix;
+mod platforms;
+
+pub use self::platforms::native_architecture;
 mod nginx;
 mod numbers;
 mod production;
@@ -153,6 +156,22 @@ pub(crate) fn resolve_document(
         },
         &mut bases,
     )?;
+    let platforms = self::platforms::resolve_platforms(
+        origin,
+        document.platforms.as_ref(),
+        &self::platforms::Shipped {
+            python,
+            runtime_base: &production.base,
+            nginx_base: nginx.as_ref().map(|nginx| nginx.base.as_str()),
+            written_bases: &written_bases,
+            runtime_packages: production_packages,
+            assembled: matches!(production.dockerfile, Template::BuiltIn(..))
+                && nginx
+                    .as_ref()
+                    .is_none_or(|nginx| matches!(nginx.dockerfile, Template::BuiltIn(..))),
+        },
+        &mut bases,
+    )?;
     let smoke = resolve_smoke(
         origin,
         document.smoke.as_ref(),
@@ -190,6 +209,7 @@ pub(crate) fn resolve_document(
         services,
         dev,
         matrix,
+        platforms,
     })
 }
 

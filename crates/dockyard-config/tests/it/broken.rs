@@ -59,6 +59,14 @@ broken_case!(bootstrap_architecture_kernel_name, "packages = [\"python3\", \"pyt
 broken_case!(bootstrap_architecture_oci_platform, "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]" => "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]\narchitecture = \"linux/arm64\"");
 broken_case!(bootstrap_architecture_unknown, "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]" => "packages = [\"python3\", \"python3-venv\", \"ca-certificates\"]\narchitecture = \"sparc\"");
 
+// [platforms].
+broken_case!(platforms_names_no_target, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\n");
+broken_case!(platforms_debian_name, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"arm64\"]");
+broken_case!(platforms_unknown, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"windows/amd64\"]");
+broken_case!(platforms_twice, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/amd64\"]");
+broken_case!(platforms_leave_out_this_machine, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/s390x\"]");
+broken_case!(platforms_beside_an_own_production_dockerfile, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]");
+
 // [matrix].
 broken_case!(matrix_names_no_python, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\n");
 broken_case!(matrix_unknown_key, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[matrix]\npythons = [\"3.11\"]");

@@ -599,3 +599,45 @@ fn a_bootstrap_recipe_names_a_foreign_architecture() {
         None
     );
 }
+
+#[test]
+fn a_platform_gets_the_built_in_runtime_and_nginx_bases_of_its_architecture() {
+    if dockyard_config::native_architecture() != "amd64" {
+        return;
+    }
+    let text = format!(
+        "{PROJECT_AND_APP_ALONE}\n[production]\npackages = [\"libpq5\"]\n\n[nginx]\n\n[platforms]\ntargets = [\"linux/arm64\", \"linux/amd64\"]\n"
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    assert_eq!(
+        config.platforms,
+        [dockyard_config::PlatformImages {
+            platform: "linux/arm64".to_owned(),
+            architecture: "arm64".to_owned(),
+            runtime_base: "runtime-arm64".to_owned(),
+            nginx_base: Some("nginx-arm64".to_owned()),
+        }]
+    );
+    let runtime = config.base("runtime");
+    let twin = config.base("runtime-arm64");
+    let recipe = twin.bootstrap.as_ref().expect("a built-in recipe");
+    assert_eq!(recipe.architecture.as_deref(), Some("arm64"));
+    assert_eq!(
+        recipe.packages,
+        runtime.bootstrap.as_ref().unwrap().packages
+    );
+    assert_eq!(
+        twin.image.tag.as_deref(),
+        Some(format!("{}-arm64", runtime.image.tag.as_deref().unwrap()).as_str())
+    );
+    assert_eq!(
+        config.base("nginx-arm64").image.to_string(),
+        "dockyard/nginx:bookworm-arm64"
+    );
+    assert!(
+        !config.bases.contains_key("builder-arm64"),
+        "the builder runs on this machine"
+    );
+}

@@ -128,6 +128,24 @@ impl Plan {
                     .join(", ")
             ));
         }
+        if !config.platforms.is_empty() {
+            line(format!(
+                "  platforms  this machine's ({}), {}",
+                dockyard_config::native_architecture(),
+                config
+                    .platforms
+                    .iter()
+                    .map(|platform| match &platform.nginx_base {
+                        Some(nginx) => format!(
+                            "{} (bases {}, {nginx})",
+                            platform.platform, platform.runtime_base
+                        ),
+                        None => format!("{} (base {})", platform.platform, platform.runtime_base),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         for ignore in &config.python_ignores {
             line(format!(
                 "  python     {}, overriding {}: {}",

@@ -738,3 +738,48 @@ fn doctor_says_whether_a_foreign_architecture_runs_here() {
         format!("{entry} enabled in binfmt_misc (bases nginx)")
     );
 }
+
+#[test]
+fn another_platform_adds_its_images_after_this_machines() {
+    use dockyard_pipeline::execute::Goal;
+    if dockyard_config::native_architecture() != "amd64" {
+        return;
+    }
+    let project = Project::copy_of_repository();
+    let path = project.path("deploy.toml");
+    let toml = std::fs::read_to_string(&path).expect("read deploy.toml");
+    std::fs::write(
+        &path,
+        format!("{toml}\n[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\n\n[base.runtime-arm64]\nimage = \"dockyard/python-runtime:bookworm-arm64\"\n\n[base.runtime-arm64.bootstrap]\nsuite = \"bookworm\"\npackages = [\"python3\", \"python3-venv\", \"ca-certificates\"]\narchitecture = \"arm64\"\n\n[base.nginx-arm64]\nimage = \"dockyard/nginx:bookworm-arm64\"\n\n[base.nginx-arm64.bootstrap]\nsuite = \"bookworm\"\npackages = [\"nginx-light\"]\narchitecture = \"arm64\"\n"),
+    )
+    .expect("write deploy.toml");
+    let prepared = project.prepare();
+    let plan = plan::plan(&prepared, &State::default());
+    assert_eq!(
+        step(&plan, "images arm64").reason,
+        "built from the context the export makes"
+    );
+    assert!(plan.render_text().contains(
+        "  platforms  this machine's (amd64), linux/arm64 (bases runtime-arm64, nginx-arm64)\n"
+    ));
+    let stages: Vec<String> = Goal::Images
+        .stages(&prepared)
+        .iter()
+        .map(|stage| {
+            stage
+                .iter()
+                .map(|step| step.name())
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect();
+    assert_eq!(
+        stages[stages.len() - 3..].join(" -> "),
+        "export -> production image + nginx image -> images arm64"
+    );
+    assert!(!Goal::Command(vec!["true".to_owned()])
+        .stages(&prepared)
+        .contains(&vec![dockyard_pipeline::plan::Step::PlatformImages(
+            "arm64".to_owned()
+        )]));
+}

@@ -1,0 +1,84 @@
+//! The images of another platform of `[platforms] targets`: the production and nginx images assembled again from the
+//! same exported context on that architecture's bases. The dependencies layer is made in a container of its runtime
+//! base, under emulation, from the wheels the builder made: pure-Python wheels install anywhere, and a wheel built
+//! for this machine alone is refused by pip there, naming the package.
+
+use crate::run::{assemble, build_unless_cached, missing_base, Session};
+use crate::state::PlatformRecord;
+use crate::step::Step;
+use crate::PipelineError;
+
+/// The tag of `tag`'s image for `architecture`: `app:latest` becomes `app:latest-arm64`.
+pub fn platform_tag(tag: &str, architecture: &str) -> String {
+    format!("{tag}-{architecture}")
+}
+
+/// Makes the production and nginx images for `architecture`, unless the engine holds them with the same inputs.
+/// A failure names the platform.
+pub async fn platform_images(
+    session: &mut Session,
+    architecture: &str,
+) -> Result<PlatformRecord, PipelineError> {
+    let result = make(session, architecture).await;
+    let record = result.map_err(|error| match error {
+        PipelineError::Interrupted => PipelineError::Interrupted,
+        error => PipelineError::OnPlatform {
+            architecture: architecture.to_owned(),
+            error: Box::new(error),
+        },
+    })?;
+    session
+        .state
+        .platforms
+        .insert(architecture.to_owned(), record.clone());
+    session.save_state()?;
+    Ok(record)
+}
+
+async fn make(session: &Session, architecture: &str) -> Result<PlatformRecord, PipelineError> {
+    let prepared = &session.prepared;
+    let platform = prepared
+        .config
+        .platforms
+        .iter()
+        .find(|platform| platform.architecture == architecture)
+        .ok_or_else(|| {
+            PipelineError::Internal(format!("{architecture} is not in [platforms] targets"))
+        })?;
+    let step = Step::PlatformImages(architecture.to_owned()).name();
+    let export = session.exported_context()?;
+
+    let labels = prepared.production_labels(&export);
+    let base_id = session.base_id(&platform.runtime_base);
+    let inputs = prepared.production_inputs(base_id.as_deref(), &export, &labels);
+    let tag = platform_tag(&prepared.production_tag, architecture);
+    let make = async |labels| {
+        let base_id = base_id
+            .as_deref()
+            .ok_or_else(|| missing_base(&platform.runtime_base))?;
+        assemble::production(session, &tag, base_id, &export.path, labels).await
+    };
+    let production = build_unless_cached(session, &step, &tag, inputs, labels, make).await?;
+
+    let nginx = match (&prepared.nginx, &platform.nginx_base) {
+        (Some(nginx), Some(nginx_base)) => {
+            let labels = prepared.nginx_labels(&export);
+            let base_id = session.base_id(nginx_base);
+            let inputs = prepared
+                .nginx_inputs(base_id.as_deref(), &export, &labels)
+                .unwrap_or_default();
+            let tag = platform_tag(&nginx.tag, architecture);
+            let make = async |labels| {
+                let base_id = base_id.as_deref().ok_or_else(|| missing_base(nginx_base))?;
+                assemble::nginx(session, &tag, base_id, nginx, &export.path, labels).await
+            };
+            Some(build_unless_cached(session, &step, &tag, inputs, labels, make).await?)
+        }
+        _ => None,
+    };
+    Ok(PlatformRecord {
+        platform: platform.platform.clone(),
+        production,
+        nginx,
+    })
+}
