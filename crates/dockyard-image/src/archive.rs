@@ -106,6 +106,21 @@ fn archive_header() -> tar::Header {
     header
 }
 
+/// The one image a `docker save` manifest lists: its configuration's member name and its layers' member names.
+pub(crate) fn saved_image(
+    manifest: &serde_json::Value,
+    not_an_archive: impl Fn(&str) -> ImageError,
+) -> Result<(String, Vec<String>), ImageError> {
+    let image = manifest
+        .get(0)
+        .ok_or_else(|| not_an_archive("manifest.json lists no image"))?;
+    let config_name = image
+        .get("Config")
+        .and_then(|config| config.as_str())
+        .ok_or_else(|| not_an_archive("manifest.json names no configuration"))?;
+    Ok((config_name.to_owned(), strings(image.get("Layers"))))
+}
+
 /// The strings of a JSON array (`Layers`, `diff_ids`); none when it is missing or not an array.
 pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
     value
@@ -156,16 +171,9 @@ pub fn read_saved_layers(archive: &Path, into: &Path) -> Result<Vec<ArchiveLayer
         serde_json::from_slice(&bytes).map_err(|error| not_an_archive(&error.to_string()))
     };
     let manifest = read_json(&flat("manifest.json"))?;
-    let image = manifest
-        .get(0)
-        .ok_or_else(|| not_an_archive("manifest.json lists no image"))?;
-    let config_name = image
-        .get("Config")
-        .and_then(|config| config.as_str())
-        .ok_or_else(|| not_an_archive("manifest.json names no configuration"))?;
-    let config = read_json(&flat(config_name))?;
+    let (config_name, files) = saved_image(&manifest, not_an_archive)?;
+    let config = read_json(&flat(&config_name))?;
     let diff_ids = strings(config.pointer("/rootfs/diff_ids"));
-    let files = strings(image.get("Layers"));
     if files.len() != diff_ids.len() {
         return Err(not_an_archive(
             "the layers and the configuration's diff ids disagree",

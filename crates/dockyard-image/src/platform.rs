@@ -9,7 +9,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{strings, write_raw_archive, RawImage};
+use crate::archive::{saved_image, write_raw_archive, RawImage};
 use crate::error::ImageError;
 
 /// The largest archive member read as JSON (a manifest or a configuration); layers are skipped unread.
@@ -55,15 +55,8 @@ pub fn retarget_saved_image(
         serde_json::from_slice(bytes).map_err(|error| not_an_archive(&error.to_string()))
     };
     let manifest = parse("manifest.json")?;
-    let image = manifest
-        .get(0)
-        .ok_or_else(|| not_an_archive("manifest.json lists no image"))?;
-    let config_name = image
-        .get("Config")
-        .and_then(|config| config.as_str())
-        .ok_or_else(|| not_an_archive("manifest.json names no configuration"))?;
-    let layers = strings(image.get("Layers"));
-    let mut config = parse(config_name)?;
+    let (config_name, layers) = saved_image(&manifest, not_an_archive)?;
+    let mut config = parse(&config_name)?;
     let fields = config
         .as_object_mut()
         .ok_or_else(|| not_an_archive("the configuration is not an object"))?;

@@ -54,6 +54,20 @@ fn assert_runs_from(plan: &Plan, first: &str) {
     assert_eq!(actions, expected, "{}", plan.render_text());
 }
 
+/// A goal's stages as `cargo xtask plan` would name them: the steps of a stage joined by `+`.
+fn stage_names(goal: &dockyard_pipeline::execute::Goal, prepared: &plan::Prepared) -> Vec<String> {
+    goal.stages(prepared)
+        .iter()
+        .map(|stage| {
+            stage
+                .iter()
+                .map(|step| step.name())
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect()
+}
+
 /// Adds `package` to the `packages` list of `[base.<base>.bootstrap]` in the copy's deploy.toml.
 fn add_package(project: &Project, base: &str, package: &str) {
     let path = project.path("deploy.toml");
@@ -446,17 +460,7 @@ fn every_goal_walks_the_stages_of_its_plan() {
     ];
     let mut text = String::new();
     for (command, goal) in goals {
-        let stages: Vec<String> = goal
-            .stages(&prepared)
-            .iter()
-            .map(|stage| {
-                stage
-                    .iter()
-                    .map(|step| step.name())
-                    .collect::<Vec<_>>()
-                    .join(" + ")
-            })
-            .collect();
+        let stages = stage_names(&goal, &prepared);
         text.push_str(&format!("{command:<7} {}\n", stages.join(" -> ")));
     }
     insta::assert_snapshot!(text);
@@ -624,17 +628,7 @@ fn the_tests_on_another_python_of_the_matrix_run_after_the_export_and_cache_alik
     assert_runs_from(&edited, "export");
     assert_eq!(step(&edited, "tests python 3.13").reason, "changed: source");
 
-    let stages: Vec<String> = Goal::Check
-        .stages(&prepared)
-        .iter()
-        .map(|stage| {
-            stage
-                .iter()
-                .map(|step| step.name())
-                .collect::<Vec<_>>()
-                .join(" + ")
-        })
-        .collect();
+    let stages = stage_names(&Goal::Check, &prepared);
     assert_eq!(
         stages.join(" -> "),
         "base builder -> base builder-py313 -> base nginx -> base runtime -> builder image -> export -> tests python 3.13 -> production image + nginx image -> scan -> smoke -> release"
@@ -762,17 +756,7 @@ fn another_platform_adds_its_images_after_this_machines() {
     assert!(plan.render_text().contains(
         "  platforms  this machine's (amd64), linux/arm64 (bases runtime-arm64, nginx-arm64)\n"
     ));
-    let stages: Vec<String> = Goal::Images
-        .stages(&prepared)
-        .iter()
-        .map(|stage| {
-            stage
-                .iter()
-                .map(|step| step.name())
-                .collect::<Vec<_>>()
-                .join(" + ")
-        })
-        .collect();
+    let stages = stage_names(&Goal::Images, &prepared);
     assert_eq!(
         stages[stages.len() - 3..].join(" -> "),
         "export -> production image + nginx image -> images arm64"
