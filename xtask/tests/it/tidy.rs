@@ -595,3 +595,60 @@ fn xtask_decides_no_step_and_no_gate() {
         &offenders,
     );
 }
+
+/// The test a RELIABILITY.md row names, as the last `::` segment of its backticked last cell.
+fn reliability_row_test(line: &str) -> Option<&str> {
+    let last_cell = line
+        .trim_end()
+        .strip_suffix('|')?
+        .rsplit(" | ")
+        .next()?
+        .trim();
+    let path = last_cell.strip_prefix('`')?.strip_suffix('`')?;
+    path.rsplit("::").next().filter(|name| !name.is_empty())
+}
+
+/// A record left in `target/reliability/` by a test since renamed or removed keeps its row in a locally
+/// regenerated RELIABILITY.md, and a fresh clone's `reliability --check` then fails on it: every row must
+/// name a test that still exists in the repository's Rust code (as a whole word, so `broken_case!` names count).
+#[test]
+fn every_reliability_row_names_a_test_that_exists() {
+    let root = repository_root();
+    let markdown =
+        std::fs::read_to_string(root.join("RELIABILITY.md")).expect("read RELIABILITY.md");
+    let rust: Vec<String> = repository_files()
+        .iter()
+        .filter(|file| file.is_rust() && file.relative != "xtask/tests/it/tidy.rs")
+        .map(RepoFile::text)
+        .collect();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mentioned = |name: &str| {
+        rust.iter().any(|text| {
+            text.match_indices(name).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + name.len()..].chars().next();
+                !before.is_some_and(is_word) && !after.is_some_and(is_word)
+            })
+        })
+    };
+    let mut rows = 0;
+    let mut offenders = Vec::new();
+    for (index, line) in markdown.lines().enumerate() {
+        let Some(name) = line
+            .starts_with("| ")
+            .then(|| reliability_row_test(line))
+            .flatten()
+        else {
+            continue;
+        };
+        rows += 1;
+        if !mentioned(name) {
+            offenders.push(format!("RELIABILITY.md:{}: `{name}` is no test of the repository (hint: remove its record from target/reliability/ and run `cargo xtask reliability`)", index + 1));
+        }
+    }
+    assert!(rows > 100, "read the rows of RELIABILITY.md (found {rows})");
+    assert_no_offenders(
+        "every RELIABILITY.md row names an existing test",
+        &offenders,
+    );
+}
