@@ -18,7 +18,7 @@ pub const PROJECT_LABEL: &str = "dev.dockyard.project";
 pub struct Leftovers {
     /// Container ids with their names.
     pub containers: Vec<String>,
-    /// Network names.
+    /// Network ids (two networks may share a name; an id names one).
     pub networks: Vec<String>,
     /// Volume names.
     pub volumes: Vec<String>,
@@ -68,7 +68,7 @@ impl Engine {
                 self.engine_error(format!("listing networks labelled {label}"), error)
             })?
             .into_iter()
-            .filter_map(|network| network.name)
+            .filter_map(|network| network.id)
             .collect();
         let volumes = self
             .docker

@@ -97,7 +97,7 @@ pub enum PipelineError {
     DevSessionRunning {
         /// The project.
         project: String,
-        /// The running session's network.
+        /// The running session's network (its id).
         network: String,
     },
     /// `cargo xtask dev` could not watch the project for changes.
@@ -252,12 +252,6 @@ pub enum PipelineError {
         /// What failed.
         error: Box<PipelineError>,
     },
-    /// A release of several platforms: one OCI index per tag is not pushed yet.
-    #[error("release refused: [platforms] lists {platforms}, and Dockyard does not push an image index of several platforms yet")]
-    PlatformsNotReleased {
-        /// The platforms listed.
-        platforms: String,
-    },
     /// A `[[python.ignore]]` entry names a file whose requests the chosen Python satisfies (or that asks for none).
     #[error("{}: `{key}` overrides {}, but `[python] version = \"{version}\"` satisfies what it asks for", deploy_file.display(), file.display())]
     PythonIgnoreUnused {
@@ -293,7 +287,6 @@ impl PipelineError {
             | PipelineError::Python(_) => exit_code::INVALID_CONFIG,
             PipelineError::OnMatrixPython { error, .. }
             | PipelineError::OnPlatform { error, .. } => error.exit_code(),
-            PipelineError::PlatformsNotReleased { .. } => exit_code::RELEASE_REFUSED,
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
             PipelineError::Base(
                 dockyard_base::BaseError::MmdebstrapMissing { .. }
@@ -420,7 +413,6 @@ impl PipelineError {
                 Some(hint) => format!("{hint}; it failed for {architecture} only (a wheel built for this machine alone cannot install there: the builder runs on this machine's platform)"),
                 None => format!("it failed for {architecture} only; take it out of `[platforms] targets` to release this machine's platform alone"),
             }),
-            PipelineError::PlatformsNotReleased { .. } => Some("`cargo xtask check` builds and checks the images of every platform; release this machine's platform alone by taking the others out of `[platforms] targets` for now".to_owned()),
             PipelineError::PythonIgnoreUnused { key, .. } => Some(format!("remove the `[[python.ignore]]` entry ({key}): nothing is overridden any more")),
             PipelineError::Python(error) => error.hint(),
             PipelineError::ScanNotConfigured => Some("add a [scan] table with trivy_version (see the repository's deploy.toml); `smoke` and `check` run without one, with a warning".to_owned()),
