@@ -90,6 +90,25 @@ impl Paths {
         ))
     }
 
+    /// The smoke reports (JSON, JUnit XML) of another platform of `[platforms] targets`, `architecture` being
+    /// `arm64`: `<name>-smoke-arm64.json` beside this machine's.
+    pub fn platform_smoke_reports(&self, architecture: &str) -> (PathBuf, PathBuf) {
+        let beside = |path: &Path, extension: &str| {
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            path.with_file_name(name.replace(
+                &format!("smoke{extension}"),
+                &format!("smoke-{architecture}{extension}"),
+            ))
+        };
+        (
+            beside(&self.smoke_json, ".json"),
+            beside(&self.smoke_junit, ".junit.xml"),
+        )
+    }
+
     /// The temporary work folder of run `run_id`.
     pub fn work_dir(&self, run_id: &str) -> PathBuf {
         self.target.join(format!("{WORK_PREFIX}{run_id}"))

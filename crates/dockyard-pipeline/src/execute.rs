@@ -181,17 +181,6 @@ pub fn run_goal(config: DeployConfig, goal: Goal, force: bool) -> Result<Report,
     let started = Instant::now();
     let provenance = provenance::detect(&config.root);
     let prepared = plan::prepare(config, provenance)?;
-    if let (Goal::Release { .. }, [_, ..]) = (&goal, prepared.config.platforms.as_slice()) {
-        return Err(PipelineError::PlatformsNotReleased {
-            platforms: prepared
-                .config
-                .platforms
-                .iter()
-                .map(|platform| platform.platform.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
     let state = state::load(&prepared.paths.state);
     let preflight = match goal.release_options() {
         Some(options) => Some(release::preflight(&prepared, &options)?),
@@ -478,6 +467,33 @@ impl Walk {
             });
         }
         self.smoke = Some(outcome);
+        // Each other platform's images: the same checks, under emulation.
+        let architectures: Vec<String> = session
+            .prepared
+            .config
+            .platforms
+            .iter()
+            .map(|platform| platform.architecture.clone())
+            .collect();
+        for architecture in architectures {
+            let outcome =
+                smoke::smoke_platform(session, &architecture, self.scan_notes.clone()).await?;
+            progress::table(&outcome.report.render_table());
+            self.summary.push(format!(
+                "smoke {architecture:<11} {} and {}",
+                outcome.json_path.display(),
+                outcome.junit_path.display()
+            ));
+            if !outcome.report.passed() {
+                return Err(PipelineError::OnPlatform {
+                    architecture,
+                    error: Box::new(PipelineError::SmokeFailed {
+                        n_failed: outcome.report.n_failed(),
+                        report: outcome.json_path,
+                    }),
+                });
+            }
+        }
         Ok(())
     }
 

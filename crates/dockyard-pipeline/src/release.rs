@@ -3,13 +3,14 @@
 
 use dockyard_release::manifest::{BaseSummary, ContextSummary, ImageKind, SmokeSummaryRecord};
 use dockyard_release::provenance::{BuildFacts, LockedPackage, Material};
-use dockyard_release::{ImageToRelease, Publication};
+use dockyard_release::{ImageToRelease, PlatformImage, Publication};
 pub use dockyard_release::{Mode, Preflight, ReleaseError, ReleaseManifest, ReleaseOptions};
 
 use crate::plan::Prepared;
 use crate::run::Session;
 use crate::scan::ScanOutcome;
 use crate::smoke::SmokeOutcome;
+use crate::state::{ImageRecord, PlatformRecord};
 use crate::{progress, PipelineError};
 
 /// Refuses a dirty tree unless allowed, and works out the version. Runs git: call it before the engine is involved.
@@ -50,16 +51,21 @@ pub async fn publish(
 ) -> Result<ReleaseManifest, PipelineError> {
     let export = session.exported_context()?;
     let sbom = |kind: ImageKind| scan.and_then(|scan| scan.sbom(&kind.to_string()));
+    let production_id = session.production_image()?.id;
     let mut images = vec![ImageToRelease {
         kind: ImageKind::App,
-        image_id: session.production_image()?.id,
+        platforms: platform_images(session, &production_id, |record| Some(&record.production))?,
+        image_id: production_id,
         sbom: sbom(ImageKind::App),
     }];
-    images.extend(session.state.nginx.iter().map(|nginx| ImageToRelease {
-        kind: ImageKind::Nginx,
-        image_id: nginx.id.clone(),
-        sbom: sbom(ImageKind::Nginx),
-    }));
+    if let Some(nginx) = &session.state.nginx {
+        images.push(ImageToRelease {
+            kind: ImageKind::Nginx,
+            image_id: nginx.id.clone(),
+            sbom: sbom(ImageKind::Nginx),
+            platforms: platform_images(session, &nginx.id, |record| record.nginx.as_ref())?,
+        });
+    }
     let (config, provenance) = (&session.prepared.config, &session.prepared.provenance);
     let bases = session.state.bases.iter().map(|(name, base)| {
         let (image, id, origin) = (base.image.clone(), base.id.clone(), base.origin.clone());
@@ -94,6 +100,41 @@ pub async fn publish(
         build: build_facts(session)?,
     };
     Ok(dockyard_release::publish(publication).await?)
+}
+
+/// With `[platforms] targets`: the image of each platform, this machine's (`native_id`) first, as `image_of` picks
+/// it from the platform's record; empty without. A platform whose image is missing is a bug of the plan.
+fn platform_images(
+    session: &Session,
+    native_id: &str,
+    image_of: impl Fn(&PlatformRecord) -> Option<&ImageRecord>,
+) -> Result<Vec<PlatformImage>, PipelineError> {
+    let platforms = &session.prepared.config.platforms;
+    if platforms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut images = vec![PlatformImage {
+        platform: dockyard_config::native_platform(),
+        image_id: native_id.to_owned(),
+    }];
+    for platform in platforms {
+        let image = session
+            .state
+            .platforms
+            .get(&platform.architecture)
+            .and_then(&image_of)
+            .ok_or_else(|| {
+                PipelineError::Internal(format!(
+                    "the images of {} were not made before the release",
+                    platform.platform
+                ))
+            })?;
+        images.push(PlatformImage {
+            platform: platform.platform.clone(),
+            image_id: image.id.clone(),
+        });
+    }
+    Ok(images)
 }
 
 /// What the provenance says the images were built from and by: deploy.toml and the dependency files the builder

@@ -122,11 +122,39 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
     let mut reports = Vec::new();
     let mut images = Vec::new();
     let mut sboms = Vec::new();
+    // This machine's images, then each other platform's app and nginx images (`app linux/arm64`), without SBOM.
+    let mut targets = Vec::new();
     for &image_kind in &scan_config.images {
-        let image_name = image_kind.as_str();
+        targets.push((image_kind, image_kind.as_str().to_owned(), None));
+    }
+    for &image_kind in &scan_config.images {
+        for (architecture, platform) in &session.state.platforms {
+            let record = match image_kind {
+                ImageKind::App => Some(&platform.production),
+                ImageKind::Nginx => platform.nginx.as_ref(),
+                ImageKind::Builder => None,
+            };
+            if let Some(record) = record {
+                let name = policy::platform_image_name(image_kind.as_str(), &platform.platform);
+                targets.push((
+                    image_kind,
+                    name,
+                    Some((architecture.clone(), record.clone())),
+                ));
+            }
+        }
+    }
+    for (image_kind, image_name, platform) in targets {
+        let image_name = image_name.as_str();
         let image_started = Instant::now();
-        let record = image_record(session, image_kind)?;
-        let archive = folder.join(format!("{image_name}.tar"));
+        let native = platform.is_none();
+        let (record, file_stem) = match platform {
+            None => (image_record(session, image_kind)?, image_name.to_owned()),
+            Some((architecture, record)) => {
+                (record, format!("{}-{architecture}", image_kind.as_str()))
+            }
+        };
+        let archive = folder.join(format!("{file_stem}.tar"));
         let n_bytes = session
             .engine
             .export_image_to_file(&record.id, &archive)
@@ -144,7 +172,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
             timeout_seconds: scan_config.timeout_seconds,
             db_repository: scan_config.db_repository.clone(),
             skip_db_update: scan_config.skip_db_update,
-            output: reports_folder.join(format!("{image_name}.trivy.json")),
+            output: reports_folder.join(format!("{file_stem}.trivy.json")),
         };
         let (report, vulnerability_scan, scanners) = match run_blocking(invocation.clone()).await? {
             Ok(report) => (report, VulnScanStatus::Ran, invocation.scanners.clone()),
@@ -162,7 +190,7 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
             Err(error) => return Err(error.into()),
         };
         // The shipped images get a bill of materials from the same archive (no database needed).
-        let sbom = if image_kind == ImageKind::Builder {
+        let sbom = if image_kind == ImageKind::Builder || !native {
             None
         } else {
             let invocation = SbomInvocation {

@@ -46,6 +46,56 @@ pub async fn smoke(
     Ok(dockyard_smoke::smoke(inputs).await?)
 }
 
+/// How much longer a platform's containers may take under emulation than on this machine: qemu's user-mode
+/// emulation runs Python several times slower.
+pub const EMULATION_SLOWDOWN: u64 = 5;
+
+/// The smoke run of another platform of `[platforms] targets`: the same checks against that platform's app and
+/// nginx images (the services stay this machine's), run under emulation with the start-up and stop timeouts
+/// multiplied by [`EMULATION_SLOWDOWN`] (a note in its report says so), its reports beside this machine's.
+pub async fn smoke_platform(
+    session: &Session,
+    architecture: &str,
+    mut notes: Vec<String>,
+) -> Result<SmokeOutcome, PipelineError> {
+    let record = session.state.platforms.get(architecture).ok_or_else(|| {
+        PipelineError::Internal(format!(
+            "the images of {architecture} were not made before its smoke run"
+        ))
+    })?;
+    let mut config = session.prepared.config.clone();
+    config.smoke.startup_timeout_seconds *= EMULATION_SLOWDOWN;
+    config.smoke.stop_timeout_seconds *= EMULATION_SLOWDOWN;
+    notes.push(format!(
+        "{} under emulation: start-up timeout {} s and stop timeout {} s ({EMULATION_SLOWDOWN}x this machine's)",
+        record.platform, config.smoke.startup_timeout_seconds, config.smoke.stop_timeout_seconds
+    ));
+    let (json, junit) = session.prepared.paths.platform_smoke_reports(architecture);
+    // Its own names (network, volume, containers) beside this machine's run, whose network is still there.
+    let run_id = format!("{}-{architecture}", session.run_id);
+    let inputs = SmokeInputs {
+        run: RunContext {
+            app_image: image(&record.production),
+            config: &config,
+            run_id: &run_id,
+            ..run_context(session)?
+        },
+        nginx_image: match (&session.prepared.nginx, &record.nginx) {
+            (Some(_), Some(nginx)) => Some(image(nginx)),
+            _ => None,
+        },
+        static_files: StaticFiles {
+            url: STATIC_URL,
+            manifest_label: STATIC_MANIFEST_LABEL,
+            tree_label: STATIC_LABEL,
+        },
+        reports: ReportPaths { json, junit },
+        notes,
+        load: None,
+    };
+    Ok(dockyard_smoke::smoke(inputs).await?)
+}
+
 /// `cargo xtask run -- CMD...`: migrates, then runs `cmd` in a one-off container of the production image with the
 /// smoke environment and network. Returns the command's exit code.
 pub async fn run_command(

@@ -8,10 +8,12 @@
 //! Nothing is printed here: progress goes through the caller's [`Progress`].
 #![warn(missing_docs)]
 
+mod archive;
 pub mod attachments;
 pub mod credentials;
 mod error;
 pub mod git;
+pub mod index;
 pub mod manifest;
 mod preflight;
 mod progress;
@@ -25,5 +27,6 @@ pub use crate::manifest::ReleaseManifest;
 pub use crate::preflight::{preflight, Preflight, Version};
 pub use crate::progress::Progress;
 pub use crate::publish::{
-    publish, ImageToRelease, Mode, Publication, ReleaseOptions, RetryPolicy, REGISTRY_ENV,
+    publish, ImageToRelease, Mode, PlatformImage, Publication, ReleaseOptions, RetryPolicy,
+    REGISTRY_ENV,
 };

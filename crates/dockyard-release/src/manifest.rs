@@ -107,6 +107,25 @@ pub struct ReleasedImage {
     pub sbom: Option<crate::attachments::ReleasedSbom>,
     /// Its provenance (an in-toto statement, SLSA v1), once pushed.
     pub provenance: Option<crate::attachments::ReleasedProvenance>,
+    /// The image of each platform of `[platforms] targets`, this machine's first, when there are several: then
+    /// `digest` is the digest of the image index every tag names, and each entry's digest is its manifest's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<ReleasedPlatform>,
+}
+
+/// One platform's image of a multi-platform release.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleasedPlatform {
+    /// The OCI platform, `linux/arm64`.
+    pub platform: String,
+    /// Its local image id.
+    pub image_id: String,
+    /// The tag it was pushed under before the index named it: `REPOSITORY:TAG-ARCH`.
+    pub reference: Option<String>,
+    /// Its manifest digest in the registry, read back after the push.
+    pub digest: Option<String>,
+    /// Its image archive, when there is no registry.
+    pub archive: Option<Archive>,
 }
 
 /// An image archive (`docker save` format) with its checksum.
@@ -229,6 +248,19 @@ impl ReleaseManifest {
                 "| {} | `{}` | {target} |\n",
                 image.name, image.repository
             ));
+            for platform in &image.platforms {
+                let target = match (&platform.digest, &platform.archive) {
+                    (Some(digest), _) => format!("`{digest}`"),
+                    (None, Some(archive)) => format!("`{}`", archive.path.display()),
+                    (None, None) => "not published".to_owned(),
+                };
+                markdown.push_str(&format!(
+                    "| {} {} | `{}` | {target} |\n",
+                    image.name,
+                    platform.platform,
+                    platform.reference.as_deref().unwrap_or(&image.repository)
+                ));
+            }
         }
         for gap in &self.scan.not_scanned {
             markdown.push_str(&format!(

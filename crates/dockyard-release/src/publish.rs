@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use dockyard_engine::{Engine, PushFailureKind, RegistryCredentials};
 
 use crate::attachments::{AttachmentKind, Pushed, ReleasedProvenance, ReleasedSbom, SbomFile};
+use crate::index::{self, RegistryClient};
 use crate::manifest::{
-    Archive, BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, ReleaseManifest,
-    ReleasedImage, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
+    BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, ReleaseManifest, ReleasedImage,
+    ReleasedPlatform, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
 };
 use crate::provenance::BuildFacts;
 use crate::signing::SigningKey;
@@ -80,6 +81,18 @@ pub struct ImageToRelease {
     pub image_id: String,
     /// Its SBOM, when the scan wrote one: pushed beside it (see [`crate::attachments`]).
     pub sbom: Option<SbomFile>,
+    /// With several `[platforms] targets`: the image of each platform, this machine's (`image_id`) first; they
+    /// are released as one image index per tag (see [`crate::index`]). Empty for one platform.
+    pub platforms: Vec<PlatformImage>,
+}
+
+/// One platform's image of an [`ImageToRelease`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformImage {
+    /// The OCI platform, `linux/arm64`.
+    pub platform: String,
+    /// Its local image id.
+    pub image_id: String,
 }
 
 /// Everything a release or a check needs, filled by the caller after every gate passed.
@@ -178,7 +191,7 @@ pub async fn publish(publication: Publication<'_>) -> Result<ReleaseManifest, Re
     if publication.mode.publishes() {
         match &registry {
             Some(registry) => push_all(&publication, registry, &release, &mut images).await?,
-            None => archive_all(&publication, &mut images).await?,
+            None => crate::archive::archive_all(&publication, &mut images).await?,
         }
     }
     let writes_manifest = publication.mode.writes_manifest();
@@ -249,6 +262,17 @@ fn planned_images(
                     pushed: Pushed::default(),
                 }),
                 provenance: None,
+                platforms: image
+                    .platforms
+                    .iter()
+                    .map(|platform| ReleasedPlatform {
+                        platform: platform.platform.clone(),
+                        image_id: platform.image_id.clone(),
+                        reference: None,
+                        digest: None,
+                        archive: None,
+                    })
+                    .collect(),
             })
         })
         .collect()
@@ -302,12 +326,30 @@ async fn push_all(
         credentials: credentials.as_ref(),
         retry,
     };
+    let host = registry.split('/').next().unwrap_or(registry);
+    let index_client = images
+        .iter()
+        .any(|image| !image.platforms.is_empty())
+        .then(|| RegistryClient::new(host, credentials.as_ref()));
+    let mut indexes = Vec::with_capacity(images.len());
     // Immutable tags of every image first; moving tags only after all of them are pushed and verified.
     for image in images.iter_mut() {
+        // Several platforms: each platform's image pushed first, then an index of them under every tag.
+        let index = match &index_client {
+            Some(client) if !image.platforms.is_empty() => {
+                Some(index::push_platforms(&pusher, client, image).await?)
+            }
+            _ => None,
+        };
         for tag in &image.tags {
             let reference = format!("{}:{tag}", image.repository);
-            engine.tag_image(&image.image_id, &reference).await?;
-            let digest = pusher.push_and_verify(&reference).await?;
+            let digest = match (&index, &index_client) {
+                (Some(index), Some(client)) => index.put(client, &pusher, &reference).await?,
+                _ => {
+                    engine.tag_image(&image.image_id, &reference).await?;
+                    pusher.push_and_verify(&reference).await?
+                }
+            };
             if let Some(known) = image.digest.as_ref().filter(|known| **known != digest) {
                 return Err(ReleaseError::PushFailed {
                     reference,
@@ -359,12 +401,18 @@ async fn push_all(
             signed_by: signing_key.as_ref().map(|key| key.id.clone()),
             pushed,
         });
+        indexes.push(index);
     }
-    for image in images.iter() {
+    for (image, index) in images.iter().zip(&indexes) {
         for tag in &image.moving_tags {
             let reference = format!("{}:{tag}", image.repository);
-            engine.tag_image(&image.image_id, &reference).await?;
-            let digest = pusher.push_and_verify(&reference).await?;
+            let digest = match (index, &index_client) {
+                (Some(index), Some(client)) => index.put(client, &pusher, &reference).await?,
+                _ => {
+                    engine.tag_image(&image.image_id, &reference).await?;
+                    pusher.push_and_verify(&reference).await?
+                }
+            };
             publication
                 .progress
                 .detail(&format!("moved {reference} to {digest}"));
@@ -509,16 +557,16 @@ async fn push_attachment(
 }
 
 /// Pushes one reference at a time with retries, and reads its digest back.
-struct Pusher<'a> {
-    engine: &'a Engine,
-    progress: &'a dyn Progress,
+pub(crate) struct Pusher<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) progress: &'a dyn Progress,
     credentials: Option<&'a RegistryCredentials>,
-    retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl Pusher<'_> {
     /// Pushes `reference`, retrying transient errors, and checks that the registry answers the pushed digest.
-    async fn push_and_verify(&self, reference: &str) -> Result<String, ReleaseError> {
+    pub(crate) async fn push_and_verify(&self, reference: &str) -> Result<String, ReleaseError> {
         let digest = self.push_with_retries(reference).await?;
         self.verify_digest(reference, &digest).await?;
         Ok(digest)
@@ -592,81 +640,6 @@ impl Pusher<'_> {
         }
         Ok(())
     }
-}
-
-/// Without a registry: tags locally and writes one `docker save` archive per image with a sha256 beside it.
-async fn archive_all(
-    publication: &Publication<'_>,
-    images: &mut [ReleasedImage],
-) -> Result<(), ReleaseError> {
-    let engine = publication.engine;
-    let version = publication.preflight.version.as_str();
-    let folder = publication.paths.release_archives.clone();
-    tokio::fs::create_dir_all(&folder)
-        .await
-        .map_err(|source| ReleaseError::Io {
-            operation: "creating",
-            path: folder.clone(),
-            source,
-        })?;
-    publication.progress.warning("no registry configured ([release] registry or DOCKYARD_REGISTRY): writing image archives instead of pushing");
-    for image in images.iter_mut() {
-        for tag in image.tags.iter().chain(&image.moving_tags) {
-            engine
-                .tag_image(&image.image_id, &format!("{}:{tag}", image.repository))
-                .await?;
-        }
-        let reference = format!(
-            "{}:{}",
-            image.repository,
-            image.tags.first().map_or(version, String::as_str)
-        );
-        let path = folder.join(format!(
-            "{}-{}-{version}.tar",
-            publication.project, image.name
-        ));
-        let size = engine.export_image_to_file(&reference, &path).await?;
-        let sha256 = hash_file(&path).await?;
-        write_sidecar(&path, &sha256).await?;
-        publication.progress.detail(&format!(
-            "{}: {} ({} MiB, sha256 {})",
-            image.name,
-            path.display(),
-            size / (1024 * 1024),
-            &sha256[..12]
-        ));
-        image.archive = Some(Archive { path, sha256, size });
-    }
-    Ok(())
-}
-
-/// The sha256 of an archive, hashed off the async threads (archives are hundreds of MiB).
-async fn hash_file(path: &Path) -> Result<String, ReleaseError> {
-    let owned = path.to_owned();
-    let hashed = tokio::task::spawn_blocking(move || dockyard_context::sha256_file(&owned))
-        .await
-        .map_err(|error| ReleaseError::Io {
-            operation: "hashing",
-            path: path.to_owned(),
-            source: std::io::Error::other(error),
-        })??;
-    Ok(hashed)
-}
-
-/// `ARCHIVE.sha256` beside the archive, in `sha256sum`'s format.
-async fn write_sidecar(archive: &Path, sha256: &str) -> Result<(), ReleaseError> {
-    let sidecar = PathBuf::from(format!("{}.sha256", archive.display()));
-    let file_name = archive
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    tokio::fs::write(&sidecar, format!("{sha256}  {file_name}\n"))
-        .await
-        .map_err(|source| ReleaseError::Io {
-            operation: "writing",
-            path: sidecar,
-            source,
-        })
 }
 
 /// The versions of the tools behind a release: Dockyard, the engine, and the trivy the scan ran.

@@ -408,13 +408,24 @@ fn misconfiguration_candidate<'a>(
     }
 }
 
+/// The name a scan gives another platform's image (`[platforms] targets`): `app linux/arm64`. An ignore entry
+/// scoped to `app` applies to it too.
+pub fn platform_image_name(image: &str, platform: &str) -> String {
+    format!("{image} {platform}")
+}
+
+/// The image of a scanned image's name: `app` of `app` and of `app linux/arm64`.
+fn image_of(name: &str) -> &str {
+    name.split(' ').next().unwrap_or(name)
+}
+
 /// Whether `entry` applies to `finding`: the id, and every scope the entry has.
 fn entry_matches(entry: &IgnoreEntry, finding: &Finding, package_path: Option<&str>) -> bool {
     if !entry.id.trim().eq_ignore_ascii_case(&finding.id) {
         return false;
     }
     if let Some(image) = &entry.image {
-        if image != &finding.image {
+        if image != image_of(&finding.image) {
             return false;
         }
     }

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::registry::LocalRegistry;
+use crate::release::{assert_matches_schema, release, release_json};
 use crate::support::{assert_no_leftovers, engine_or_skip, runtime, stderr, Project};
 
 /// The sample's bases for arm64, written beside its own (deploy.toml writes its runtime and nginx bases itself).
@@ -135,9 +137,63 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
     assert!(context(&app).is_some());
 
     // The arm64 app under emulation: its own HEALTHCHECK (Python asking /health/) turns healthy.
+    assert_healthy_under_emulation(&engine, &project, &app_arm64.id);
+
+    let again = project.xtask(&["build"]);
+    let log = stderr(&again);
+    assert_eq!(again.status.code(), Some(0), "{log}");
+    // The recipe label survives the rewrite of the configuration: the bases are found present.
+    assert!(
+        log.contains("==> base runtime-arm64: dockyard/python-runtime:bookworm-arm64 present"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "==> images arm64: skipped: {}:latest-arm64",
+            project.name
+        )),
+        "{log}"
+    );
+    release_one_index_per_tag(&engine, &project, &app_arm64.id);
+
+    // A wheel built for this machine alone: the arm64 install refuses it, naming the platform and the package.
+    let requirements = project.path("app/requirements.txt");
+    let pinned = std::fs::read_to_string(&requirements).unwrap();
+    std::fs::write(&requirements, format!("{pinned}PyYAML==6.0.2\n")).unwrap();
+    let failed = project.xtask(&["build"]);
+    let log = stderr(&failed);
+    assert_eq!(failed.status.code(), Some(6), "{log}");
+    assert!(log.contains("on arm64 of [platforms]:"), "{log}");
+    assert!(
+        log.contains("PyYAML-6.0.2-cp311-cp311-manylinux"),
+        "the failure does not name the wheel:\n{log}"
+    );
+    assert!(log.contains("it failed for arm64 only"), "{log}");
+    assert_no_leftovers(&engine, &project);
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "platform_wheel_for_this_machine_only",
+        "[platforms] linux/amd64 + linux/arm64 with PyYAML==6.0.2 added: the builder (amd64) makes a cp311 x86_64 wheel",
+        "the amd64 images are made; step `images arm64` fails with exit 6 naming arm64 of [platforms] and the wheel pip refused; nothing left behind",
+        "xtask::platforms::the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_under_emulation",
+    );
+    crate::smoke::cleanup_images(&engine, &project);
+    runtime().block_on(async {
+        for suffix in [":latest-arm64", "-nginx:latest-arm64"] {
+            let _ = engine.remove_image(&tag(suffix)).await;
+        }
+    });
+}
+
+/// Runs `image` (an arm64 app image) under emulation until its own HEALTHCHECK (Python asking /health/) says healthy.
+fn assert_healthy_under_emulation(
+    engine: &dockyard_engine::Engine,
+    project: &Project,
+    image: &str,
+) {
     let health = runtime().block_on(async {
         let spec = dockyard_engine::ContainerSpec {
-            image: app_arm64.id.clone(),
+            image: image.to_owned(),
             env: vec![
                 "DJANGO_SECRET_KEY=platform-test-only-not-a-secret-0123456789abcdef".to_owned(),
                 "DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1".to_owned(),
@@ -169,62 +225,166 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
     assert_eq!(
         health.0,
         dockyard_engine::HealthStatus::Healthy,
-        "after {:?}:\n{}",
+        "{image} after {:?}:\n{}",
         health.1,
         health.2.join("\n")
     );
-    eprintln!(
-        "the arm64 app was healthy under emulation after {:?}",
-        health.1
-    );
+    eprintln!("{image} was healthy under emulation after {:?}", health.1);
+}
 
-    let again = project.xtask(&["build"]);
-    let log = stderr(&again);
-    assert_eq!(again.status.code(), Some(0), "{log}");
-    // The recipe label survives the rewrite of the configuration: the bases are found present.
-    assert!(
-        log.contains("==> base runtime-arm64: dockyard/python-runtime:bookworm-arm64 present"),
-        "{log}"
-    );
-    assert!(
-        log.contains(&format!(
-            "==> images arm64: skipped: {}:latest-arm64",
+/// `release` against a local registry: each image's platforms pushed as `TAG-ARCH`, one index per tag naming both
+/// (its digest the image's in release.json, which holds each platform's digest and matches its schema), and the arm64
+/// app pulled back by its digest into an engine without it, healthy under emulation.
+fn release_one_index_per_tag(
+    engine: &dockyard_engine::Engine,
+    project: &Project,
+    app_arm64_id: &str,
+) {
+    let Some(registry) = LocalRegistry::start() else {
+        return;
+    };
+    let output = release(project, &registry.address, "1.0.0");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_matches_schema(project);
+    // The gates covered arm64 too: its own smoke run under emulation, its images in the scan.
+    let smoke: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path(&format!(
+            "target/dockyard/{}-smoke-arm64.json",
             project.name
-        )),
-        "{log}"
-    );
-    let release = project.xtask(&["release", "--dry-run"]);
-    assert_eq!(release.status.code(), Some(11), "{}", stderr(&release));
+        )))
+        .expect("the arm64 smoke report"),
+    )
+    .unwrap();
+    assert_eq!(smoke["passed"], true, "{smoke}");
+    assert!(smoke["n_passed"].as_u64().unwrap() > 5, "{smoke}");
     assert!(
-        stderr(&release).contains("release refused: [platforms] lists linux/arm64, and Dockyard does not push an image index of several platforms yet"),
-        "{}",
-        stderr(&release)
+        smoke["notes"].as_array().unwrap().iter().any(|note| note
+            .as_str()
+            .unwrap()
+            .starts_with("linux/arm64 under emulation: start-up timeout")),
+        "{smoke}"
     );
-    // A wheel built for this machine alone: the arm64 install refuses it, naming the platform and the package.
-    let requirements = project.path("app/requirements.txt");
-    let pinned = std::fs::read_to_string(&requirements).unwrap();
-    std::fs::write(&requirements, format!("{pinned}PyYAML==6.0.2\n")).unwrap();
-    let failed = project.xtask(&["build"]);
-    let log = stderr(&failed);
-    assert_eq!(failed.status.code(), Some(6), "{log}");
-    assert!(log.contains("on arm64 of [platforms]:"), "{log}");
-    assert!(
-        log.contains("PyYAML-6.0.2-cp311-cp311-manylinux"),
-        "the failure does not name the wheel:\n{log}"
-    );
-    assert!(log.contains("it failed for arm64 only"), "{log}");
-    assert_no_leftovers(&engine, &project);
-    dockyard_reliability::record(
-        dockyard_reliability::Category::Fault,
-        "platform_wheel_for_this_machine_only",
-        "[platforms] linux/amd64 + linux/arm64 with PyYAML==6.0.2 added: the builder (amd64) makes a cp311 x86_64 wheel",
-        "the amd64 images are made; step `images arm64` fails with exit 6 naming arm64 of [platforms] and the wheel pip refused; nothing left behind",
-        "xtask::platforms::the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_under_emulation",
-    );
-    crate::smoke::cleanup_images(&engine, &project);
-    runtime().block_on(async {
-        for suffix in [":latest-arm64", "-nginx:latest-arm64"] {
-            let _ = engine.remove_image(&tag(suffix)).await;
+    let scan = std::fs::read_to_string(
+        project.path(&format!("target/dockyard/{}-scan.json", project.name)),
+    )
+    .expect("the scan report");
+    for image in ["\"app linux/arm64\"", "\"nginx linux/arm64\""] {
+        assert!(scan.contains(image), "{image} not scanned:\n{scan}");
+    }
+    let manifest = release_json(project);
+    let images = manifest["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{manifest}");
+    let mut app_arm64_digest = None;
+    for image in images {
+        let repository = image["repository"].as_str().unwrap();
+        let path = repository.trim_start_matches(&format!("{}/", registry.address));
+        let digest = image["digest"].as_str().unwrap();
+        let platforms: Vec<(&str, &str)> = image["platforms"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no platforms in {image}"))
+            .iter()
+            .map(|entry| {
+                (
+                    entry["platform"].as_str().unwrap(),
+                    entry["digest"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            platforms
+                .iter()
+                .map(|(platform, _)| *platform)
+                .collect::<Vec<_>>(),
+            ["linux/amd64", "linux/arm64"],
+            "{image}"
+        );
+        for tag in ["1.0.0", "latest"] {
+            assert_eq!(
+                registry.manifest_digest(path, tag).as_deref(),
+                Some(digest),
+                "{path}:{tag}"
+            );
         }
+        let index = registry.manifest(path, "1.0.0").expect("the index");
+        assert_eq!(
+            index["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json",
+            "{index}"
+        );
+        let entries: Vec<(String, &str)> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                let platform = &entry["platform"];
+                (
+                    format!(
+                        "{}/{}",
+                        platform["os"].as_str().unwrap(),
+                        platform["architecture"].as_str().unwrap()
+                    ),
+                    entry["digest"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, &str)> = platforms
+            .iter()
+            .map(|(platform, digest)| ((*platform).to_owned(), *digest))
+            .collect();
+        assert_eq!(entries, expected, "{index}");
+        for (platform, platform_digest) in &platforms {
+            let architecture = platform.trim_start_matches("linux/");
+            assert_eq!(
+                registry
+                    .manifest_digest(path, &format!("1.0.0-{architecture}"))
+                    .as_deref(),
+                Some(*platform_digest),
+                "{path}:1.0.0-{architecture}"
+            );
+        }
+        if image["name"] == "app" {
+            app_arm64_digest = Some(format!("{repository}@{}", platforms[1].1));
+        }
+    }
+    // The arm64 app, from the registry into an engine that no longer holds it.
+    let by_digest = app_arm64_digest.expect("the app image");
+    runtime().block_on(async {
+        for reference in [
+            format!("{}:latest-arm64", project.name),
+            format!("{}/{}:1.0.0-arm64", registry.address, project.name),
+        ] {
+            let _ = engine.remove_image(&reference).await;
+        }
+        assert!(
+            engine.image(app_arm64_id).await.unwrap().is_none(),
+            "the local arm64 image is gone before the pull"
+        );
+        engine
+            .pull_image_with_credentials(&by_digest, None, &mut |_| {})
+            .await
+            .unwrap();
+    });
+    let pulled = runtime()
+        .block_on(engine.image(&by_digest))
+        .unwrap()
+        .expect("the pulled arm64 image");
+    assert_eq!(pulled.architecture, "arm64");
+    assert_eq!(pulled.id, app_arm64_id, "the image pulled is the one made");
+    assert_healthy_under_emulation(engine, project, &by_digest);
+    let repositories = [project.name.clone(), format!("{}-nginx", project.name)];
+    runtime().block_on(async {
+        for repository in &repositories {
+            for tag in [
+                "1.0.0",
+                "latest",
+                "sha-unknown",
+                "1.0.0-amd64",
+                "1.0.0-arm64",
+            ] {
+                let _ = engine
+                    .remove_image(&format!("{}/{repository}:{tag}", registry.address))
+                    .await;
+            }
+        }
+        let _ = engine.remove_image(&by_digest).await;
     });
 }

@@ -17,12 +17,12 @@ use crate::support::{engine_or_skip, runtime, stderr, stdout, workspace_root, Pr
 /// Releases accept the missing vulnerability database of these machines, loudly (recorded in release.json).
 const RELEASE: &[&str] = &["release", "--allow-missing-vulnerability-db", "--version"];
 
-fn release(project: &Project, registry: &str, version: &str) -> std::process::Output {
+pub(crate) fn release(project: &Project, registry: &str, version: &str) -> std::process::Output {
     let args: Vec<&str> = RELEASE.iter().copied().chain([version]).collect();
     project.xtask_with_env(&args, &[("DOCKYARD_REGISTRY", registry)])
 }
 
-fn release_json(project: &Project) -> serde_json::Value {
+pub(crate) fn release_json(project: &Project) -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(project.path("target/dockyard/release.json")).unwrap(),
     )
@@ -31,7 +31,7 @@ fn release_json(project: &Project) -> serde_json::Value {
 
 /// Validates release.json against docs/release.schema.json with the provisioned check-jsonschema; skips loudly
 /// without it (fails under CI=true).
-fn assert_matches_schema(project: &Project) {
+pub(crate) fn assert_matches_schema(project: &Project) {
     let schema = workspace_root().join("docs/release.schema.json");
     let Some(tools) = crate::support::tools_or_skip("the release.json schema check") else {
         return;

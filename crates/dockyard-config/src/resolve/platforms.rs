@@ -38,6 +38,18 @@ pub fn native_architecture() -> &'static str {
     }
 }
 
+/// The OCI platform this program runs on (`linux/amd64`): the one the engine builds natively.
+pub fn native_platform() -> String {
+    let architecture = native_architecture();
+    PLATFORMS
+        .iter()
+        .find(|(_, debian)| *debian == architecture)
+        .map_or_else(
+            || format!("linux/{architecture}"),
+            |(oci, _)| (*oci).to_owned(),
+        )
+}
+
 /// What the platforms need from the rest of the file.
 pub(super) struct Shipped<'a> {
     /// `[python] version`: the suite of the built-in bases.

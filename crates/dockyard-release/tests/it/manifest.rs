@@ -10,7 +10,8 @@ use dockyard_release::attachments::{
 };
 use dockyard_release::manifest::{
     Archive, BaseSummary, ContextSummary, GitState, ImageKind, ManifestKind, NotScanned,
-    ReleaseManifest, ReleasedImage, ScanSummaryRecord, SmokeSummaryRecord, RELEASE_SCHEMA_VERSION,
+    ReleaseManifest, ReleasedImage, ReleasedPlatform, ScanSummaryRecord, SmokeSummaryRecord,
+    RELEASE_SCHEMA_VERSION,
 };
 use dockyard_release::provenance::{statement, BuildFacts, LockedPackage, Material};
 use dockyard_release::{RetryPolicy, Version};
@@ -75,6 +76,7 @@ fn image(name: ImageKind, digest: Option<&str>, archive: Option<Archive>) -> Rel
             signed_by: Some("ef".repeat(32)),
             pushed: pushed(name, digest, AttachmentKind::SignedProvenance),
         }),
+        platforms: Vec::new(),
     }
 }
 
@@ -165,6 +167,29 @@ fn the_step_summary_shows_digests_archives_and_scan_gaps() {
         scanned_with_a_gap(),
     );
     insta::assert_snapshot!("checked", checked.step_summary());
+}
+
+#[test]
+fn an_image_of_several_platforms_lists_each_platform_s_digest_under_the_index_s() {
+    let mut app = image(ImageKind::App, Some("sha256:aaaa"), None);
+    app.platforms = ["amd64", "arm64"]
+        .into_iter()
+        .enumerate()
+        .map(|(n, architecture)| ReleasedPlatform {
+            platform: format!("linux/{architecture}"),
+            image_id: format!("sha256:{}", n.to_string().repeat(16)),
+            reference: Some(format!("127.0.0.1:5000/demo-app:1.2.3-{architecture}")),
+            digest: Some(format!("sha256:{}", (n + 7).to_string().repeat(64))),
+            archive: None,
+        })
+        .collect();
+    let manifest = manifest(
+        ManifestKind::Release,
+        vec![app],
+        ScanSummaryRecord::unscanned([ImageKind::App]),
+    );
+    insta::assert_json_snapshot!(manifest.images);
+    insta::assert_snapshot!(manifest.step_summary());
 }
 
 #[test]

@@ -512,3 +512,36 @@ fn today_is_a_plausible_date() {
     assert!(today < date("2200-01-01"), "{today}");
     assert_eq!(today.to_string().parse::<Date>().unwrap(), today);
 }
+
+#[test]
+fn an_entry_scoped_to_an_image_applies_to_its_other_platforms_and_not_to_another_image() {
+    let arm64 = dockyard_scan::policy::platform_image_name("nginx", "linux/arm64");
+    assert_eq!(arm64, "nginx linux/arm64");
+    let reports = [
+        ("nginx".to_owned(), fixture(ALPINE)),
+        (arm64, fixture(ALPINE)),
+    ];
+    let scoped_to = |image: &str| {
+        scoped(
+            entry("CVE-2019-1549", "2030-01-01", "not reachable"),
+            Some(image),
+            None,
+            None,
+        )
+    };
+    let evaluation = evaluate(
+        &reports,
+        &strict_policy(),
+        &[scoped_to("nginx")],
+        date(TODAY),
+    );
+    assert_eq!(evaluation.findings.len(), 8, "both platforms' findings");
+    assert_eq!(
+        evaluation.suppressed_counts.get("CVE-2019-1549"),
+        Some(&4),
+        "suppressed on both platforms"
+    );
+    let evaluation = evaluate(&reports, &strict_policy(), &[scoped_to("app")], date(TODAY));
+    assert_eq!(evaluation.n_suppressed(), 0);
+    assert_eq!(evaluation.unused_entries.len(), 1);
+}
