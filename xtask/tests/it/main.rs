@@ -13,6 +13,7 @@ mod dev;
 mod engine;
 mod faults;
 mod hostile_builder;
+mod index;
 mod load;
 mod matrix;
 mod platforms;
