@@ -199,8 +199,8 @@ pub struct Bench {
     /// Runs per figure [default: 3, quick: 2]
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
-    /// Only this figure (1 to 9)
-    #[arg(long, value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=9))]
+    /// Only this figure (1 to 10)
+    #[arg(long, value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=10))]
     pub only: Option<u8>,
 }
 

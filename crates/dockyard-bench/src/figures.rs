@@ -1,5 +1,5 @@
 //! The figures of issue #6 and their shared helpers, each against its baseline in the same run (figures 4 and 6 in
-//! `cold`, 7 in `edit_loop`, 8 in `services`, 9 in `dev_loop`).
+//! `cold`, 7 in `edit_loop`, 8 in `services`, 9 in `dev_loop`, 10 in `platforms`).
 //!
 //! Dockyard's side always runs as a child process of the xtask binary (`cargo xtask build`, `smoke`, or the
 //! hidden `bench-probe`), so wall times include process start, as the baselines' do.
@@ -127,7 +127,7 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Outcome,
     }
     if options.quick {
         outcome.notes.push(
-            "quick mode: figures 4 (cold pipeline), 5 (image size), 6 (smoke latency), 7 (edit loop), 8 (services) and 9 (dev loop) take minutes of builds and are measured by the full run only"
+            "quick mode: figures 4 (cold pipeline), 5 (image size), 6 (smoke latency), 7 (edit loop), 8 (services), 9 (dev loop) and 10 (platforms) take minutes of builds and are measured by the full run only"
                 .to_owned(),
         );
         return Ok(outcome);
@@ -151,6 +151,10 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Outcome,
     if options.wants(9) {
         let res = crate::dev_loop::figure_dev_loop(options, &mut outcome, progress);
         attempt("figure 9", res, &mut outcome);
+    }
+    if options.wants(10) {
+        let res = crate::platforms::figure_platforms(options, &mut outcome, progress);
+        attempt("figure 10", res, &mut outcome);
     }
     outcome.rows.sort_by_key(|row| row.figure);
     outcome.commands.sort_by_key(|(figure, _)| *figure);

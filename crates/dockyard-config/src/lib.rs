@@ -49,7 +49,7 @@ pub use crate::model::{
 };
 pub use crate::names::looks_like_secret_name;
 pub use crate::outputs::Paths;
-pub use crate::resolve::{native_architecture, native_platform};
+pub use crate::resolve::{native_architecture, native_platform, wheel_machine};
 pub use crate::templates::{BuiltInFile, Template, TemplateFolder};
 
 use crate::error::SourceText;

@@ -91,11 +91,26 @@ pub fn tests_only_environment() -> String {
 }
 
 /// What the dependencies volume's contents are made from: the builder image (its Python, its script), the locked set
-/// (files and how they are read) and the uv release. The script reinstalls when the volume says another key.
-pub fn dependencies_key(builder_image_id: &str, locked_sha256: &str) -> String {
-    crate::digest::sha256_hex(
-        format!("builder {builder_image_id}\nlocked {locked_sha256}\nuv {UV_VERSION}\n").as_bytes(),
-    )
+/// (files and how they are read), the uv release, and the machines of the other platforms' wheels (named only when
+/// there are some). The script reinstalls when the volume says another key.
+pub fn dependencies_key(builder_image_id: &str, locked_sha256: &str, machines: &[&str]) -> String {
+    let mut text = format!("builder {builder_image_id}\nlocked {locked_sha256}\nuv {UV_VERSION}\n");
+    if !machines.is_empty() {
+        text.push_str(&format!("platform wheels {}\n", machines.join(" ")));
+    }
+    crate::digest::sha256_hex(text.as_bytes())
+}
+
+/// The folder of `/out` (and of the dependencies volume) holding the wheels of another platform's `machine`
+/// (`wheels-aarch64`), which the script names `wheels-$machine`.
+pub fn platform_wheels_dir(machine: &str) -> String {
+    format!("wheels-{machine}")
+}
+
+/// The variable naming the machines (`aarch64`) whose wheels the script fetches beside this machine's, for the other
+/// platforms of `[platforms]`; none without.
+pub fn platform_wheels_environment(machines: &[&str]) -> Option<String> {
+    (!machines.is_empty()).then(|| format!("DOCKYARD_PLATFORM_WHEELS={}", machines.join(" ")))
 }
 
 /// The environment that tells the script which dependencies the volume must hold (`DOCKYARD_DEPS_KEY`), and with
@@ -148,9 +163,11 @@ mod tests {
                 "docker/builder/dockyard-build hard-codes {literal}"
             );
         }
+        assert!(script.contains(&platform_wheels_dir("$machine")));
         for line in environment()
             .into_iter()
             .chain(dependencies_environment("key", true))
+            .chain(platform_wheels_environment(&["aarch64"]))
         {
             let name = line.split('=').next().unwrap_or_default();
             assert!(

@@ -103,6 +103,17 @@ pub enum PipelineError {
     /// `cargo xtask dev` could not watch the project for changes.
     #[error(transparent)]
     Watch(#[from] dockyard_dev::WatchError),
+    /// Another platform of `[platforms]` needs a wheel of a package the builder made for this machine alone, and the
+    /// index has none for it.
+    #[error("no {architecture} wheel of {}: the builder made it for this machine alone, and the index has no {machine} wheel of the same release", packages.join(", "))]
+    NoPlatformWheel {
+        /// Debian's name of the platform's architecture, `arm64`.
+        architecture: String,
+        /// The machine in wheel tags, `aarch64`.
+        machine: String,
+        /// Each package with its version and the wheel the builder made.
+        packages: Vec<String>,
+    },
     /// A download did not match the hashes the lock pins.
     #[error("the lock's hashes do not match what was downloaded for {}", packages.join(", "))]
     HashMismatch {
@@ -345,6 +356,7 @@ impl PipelineError {
             | PipelineError::BuilderStepFailed { .. }
             | PipelineError::DevStepFailed { .. }
             | PipelineError::HashMismatch { .. }
+            | PipelineError::NoPlatformWheel { .. }
             | PipelineError::BuilderServices(_)
             | PipelineError::AssetsFailed { .. }
             | PipelineError::AssetsTimedOut { .. }
@@ -380,6 +392,7 @@ impl PipelineError {
             PipelineError::DevStepFailed { what, .. } => Some(format!("the output above shows why {what} stopped; fix the source and run `cargo xtask dev` again (the services' data is kept)")),
             PipelineError::Watch(error) => Some(error.hint()),
             PipelineError::DevSessionRunning { .. } => Some("use the running session (one-off commands beside it: `cargo xtask dev -- manage.py shell`), or stop it with Ctrl-C first; `cargo xtask clean` removes what a killed session left".to_owned()),
+            PipelineError::NoPlatformWheel { architecture, machine, .. } => Some(format!("pin a release of each that publishes {machine} wheels (manylinux), or take linux/{architecture} out of `[platforms] targets`; Dockyard builds wheels on this machine's platform only for now")),
             PipelineError::HashMismatch { .. } => Some("the index served files whose sha256 the lock does not pin: if the lock was edited by hand or the package was re-published, lock again (`uv lock`, `poetry lock`, `pipenv lock`, or `pip-compile --generate-hashes`); otherwise treat it as tampering and do not ship".to_owned()),
             PipelineError::BuilderServices(error) => error.hint(),
             PipelineError::AssetsFailed { phase, .. } => Some(match phase.as_str() {
@@ -410,7 +423,7 @@ impl PipelineError {
                 None => format!("it failed on Python {python} only: fix it there, or take \"{python}\" out of `[matrix] python`"),
             }),
             PipelineError::OnPlatform { architecture, error } => Some(match error.hint() {
-                Some(hint) => format!("{hint}; it failed for {architecture} only (a wheel built for this machine alone cannot install there: the builder runs on this machine's platform)"),
+                Some(hint) => format!("{hint}; it failed for {architecture} only"),
                 None => format!("it failed for {architecture} only; take it out of `[platforms] targets` to release this machine's platform alone"),
             }),
             PipelineError::PythonIgnoreUnused { key, .. } => Some(format!("remove the `[[python.ignore]]` entry ({key}): nothing is overridden any more")),

@@ -266,6 +266,15 @@ pub fn dockyard_excludes(config: &DeployConfig, folder: &std::path::Path) -> Vec
 }
 
 impl Prepared {
+    /// The machine names (`aarch64`) of the other platforms of `[platforms]`, whose wheels the builder fetches.
+    pub fn platform_wheel_machines(&self) -> Vec<&str> {
+        self.config
+            .platforms
+            .iter()
+            .map(|platform| dockyard_config::wheel_machine(&platform.architecture))
+            .collect()
+    }
+
     /// Inputs of the export, given the digest of the builder image's inputs and the sha256 of the assets step's
     /// output (with `[assets] runs_in = "node"`).
     pub fn export_inputs(
@@ -294,6 +303,13 @@ impl Prepared {
                     .unwrap_or_default()
                     .as_bytes(),
             );
+        // The other platforms' wheels come out of the export too; named only when there are some.
+        let machines = self.platform_wheel_machines();
+        let inputs = if machines.is_empty() {
+            inputs
+        } else {
+            inputs.with("platform wheels", machines.join(" "))
+        };
         // The tests run against the services: another kind, version, image or variable is another run. Only a
         // config with services hashes them, so the inputs of one without stay what they were.
         // The variables given throwaway secrets change what the tests see; hashed only when named, like services.

@@ -96,29 +96,13 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
         "arm64"
     );
     // The base's binaries are arm64's, run by qemu.
-    let (code, lines) = runtime().block_on(async {
-        let spec = dockyard_engine::ContainerSpec {
-            image: "dockyard/nginx:bookworm-arm64".to_owned(),
-            cmd: vec![
-                "sh".to_owned(),
-                "-c".to_owned(),
-                "uname -m; dpkg --print-architecture".to_owned(),
-            ],
-            labels: BTreeMap::from([(
-                dockyard_engine::PROJECT_LABEL.to_owned(),
-                project.name.clone(),
-            )]),
-            ..dockyard_engine::ContainerSpec::default()
-        };
-        let container = engine.create_container(&spec).await.unwrap();
-        engine.start_container(&container).await.unwrap();
-        let code = engine.wait_container(&container).await.unwrap();
-        let lines = engine.logs_tail(&container, 10).await.unwrap();
-        let _ = engine.remove_container(&container).await;
-        (code, lines)
-    });
+    let (code, lines) = run_in(
+        &engine,
+        &project,
+        "dockyard/nginx:bookworm-arm64",
+        "uname -m; dpkg --print-architecture",
+    );
     assert_eq!(code, 0, "{lines:?}");
-    let lines: Vec<&str> = lines.iter().map(|line| line.trim()).collect();
     assert_eq!(lines, ["aarch64", "arm64"]);
     assert_eq!(app.architecture, "amd64");
     assert_eq!(app_arm64.architecture, "arm64");
@@ -156,25 +140,48 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
     );
     release_one_index_per_tag(&engine, &project, &app_arm64.id);
 
-    // A wheel built for this machine alone: the arm64 install refuses it, naming the platform and the package.
+    // A package with compiled code: the builder makes PyYAML's x86_64 wheel and fetches the index's aarch64 one of the
+    // same release, which the arm64 image installs: its C extension loads under emulation.
     let requirements = project.path("app/requirements.txt");
     let pinned = std::fs::read_to_string(&requirements).unwrap();
     std::fs::write(&requirements, format!("{pinned}PyYAML==6.0.2\n")).unwrap();
+    let built = project.xtask(&["build"]);
+    let log = stderr(&built);
+    assert_eq!(built.status.code(), Some(0), "{log}");
+    let (code, lines) = run_in(
+        &engine,
+        &project,
+        &tag(":latest-arm64"),
+        "/opt/venv/bin/python -c 'import platform, yaml._yaml; print(platform.machine(), yaml.__with_libyaml__)'",
+    );
+    assert_eq!(
+        (code, lines.as_slice()),
+        (0, ["aarch64 True".to_owned()].as_slice())
+    );
+
+    // A package the index has no aarch64 wheel of (crcmod 1.7: an sdist with a C extension, built here for x86_64):
+    // this machine's images are made, step `images arm64` fails naming the package and the platform.
+    std::fs::write(&requirements, format!("{pinned}crcmod==1.7\n")).unwrap();
     let failed = project.xtask(&["build"]);
     let log = stderr(&failed);
     assert_eq!(failed.status.code(), Some(6), "{log}");
     assert!(log.contains("on arm64 of [platforms]:"), "{log}");
     assert!(
-        log.contains("PyYAML-6.0.2-cp311-cp311-manylinux"),
-        "the failure does not name the wheel:\n{log}"
+        log.contains("no arm64 wheel of crcmod 1.7 (the builder made crcmod-1.7-cp311-cp311-linux_x86_64.whl)"),
+        "the failure does not name the package:\n{log}"
     );
+    assert!(
+        log.contains("no aarch64 wheel of crcmod 1.7 on the index"),
+        "{log}"
+    );
+    assert!(log.contains("==> production image: built"), "{log}");
     assert!(log.contains("it failed for arm64 only"), "{log}");
     assert_no_leftovers(&engine, &project);
     dockyard_reliability::record(
         dockyard_reliability::Category::Fault,
         "platform_wheel_for_this_machine_only",
-        "[platforms] linux/amd64 + linux/arm64 with PyYAML==6.0.2 added: the builder (amd64) makes a cp311 x86_64 wheel",
-        "the amd64 images are made; step `images arm64` fails with exit 6 naming arm64 of [platforms] and the wheel pip refused; nothing left behind",
+        "[platforms] linux/amd64 + linux/arm64 with crcmod==1.7 added: the builder (amd64) builds its sdist into a cp311 x86_64 wheel, and the index has no aarch64 wheel of it",
+        "the amd64 images are made; step `images arm64` fails with exit 6 naming arm64 of [platforms], crcmod 1.7 and the wheel the builder made, with a hint; nothing left behind (PyYAML, which has aarch64 wheels, passes: its C extension loads in the arm64 image)",
         "xtask::platforms::the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_under_emulation",
     );
     crate::smoke::cleanup_images(&engine, &project);
@@ -387,4 +394,33 @@ fn release_one_index_per_tag(
         }
         let _ = engine.remove_image(&by_digest).await;
     });
+}
+
+/// Runs `script` with `sh -c` in a container of `image` (labelled with the project); its exit code and output lines.
+fn run_in(
+    engine: &dockyard_engine::Engine,
+    project: &Project,
+    image: &str,
+    script: &str,
+) -> (i64, Vec<String>) {
+    runtime().block_on(async {
+        let spec = dockyard_engine::ContainerSpec {
+            image: image.to_owned(),
+            cmd: vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()],
+            labels: BTreeMap::from([(
+                dockyard_engine::PROJECT_LABEL.to_owned(),
+                project.name.clone(),
+            )]),
+            ..dockyard_engine::ContainerSpec::default()
+        };
+        let container = engine.create_container(&spec).await.unwrap();
+        engine.start_container(&container).await.unwrap();
+        let code = engine.wait_container(&container).await.unwrap();
+        let lines = engine.logs_tail(&container, 10).await.unwrap();
+        let _ = engine.remove_container(&container).await;
+        (
+            code,
+            lines.iter().map(|line| line.trim().to_owned()).collect(),
+        )
+    })
 }

@@ -14,7 +14,7 @@ mod dev;
 mod matrix;
 mod platforms;
 
-pub use self::platforms::{native_architecture, native_platform};
+pub use self::platforms::{native_architecture, native_platform, wheel_machine};
 mod nginx;
 mod numbers;
 mod production;

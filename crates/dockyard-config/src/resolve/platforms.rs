@@ -38,6 +38,19 @@ pub fn native_architecture() -> &'static str {
     }
 }
 
+/// The machine name a wheel built for Debian's `architecture` carries in its platform tag (`manylinux_2_17_aarch64`
+/// for `arm64`): the kernel's `uname -m`, as PEP 600 names it.
+pub fn wheel_machine(architecture: &str) -> &str {
+    match architecture {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        "armhf" => "armv7l",
+        "ppc64el" => "ppc64le",
+        "i386" => "i686",
+        other => other,
+    }
+}
+
 /// The OCI platform this program runs on (`linux/amd64`): the one the engine builds natively.
 pub fn native_platform() -> String {
     let architecture = native_architecture();
@@ -84,10 +97,8 @@ pub(super) fn resolve_platforms(
     let Some(platforms) = platforms else {
         return Ok(Vec::new());
     };
-    let native = PLATFORMS
-        .iter()
-        .find(|(_, architecture)| *architecture == native_architecture())
-        .map_or("linux/amd64", |(platform, _)| *platform);
+    let native = native_platform();
+    let native = native.as_str();
     let all = render_backticked_list(&PLATFORMS.map(|(platform, _)| platform));
     let example = format!("targets = [\"{native}\", \"linux/arm64\"]");
     let Some(targets) = platforms.get_ref().targets.as_ref() else {

@@ -47,7 +47,11 @@ pub(crate) async fn ensure_dependencies(
     let prepared = &session.prepared;
     let config = &prepared.config;
     let volume = ensure_cache_volumes(session, builder_id, Purpose::Export).await?;
-    let key = builder_protocol::dependencies_key(builder_id, &prepared.locked.sha256);
+    let key = builder_protocol::dependencies_key(
+        builder_id,
+        &prepared.locked.sha256,
+        &prepared.platform_wheel_machines(),
+    );
     let mut env = builder_environment(prepared, &key, session.force)?;
     env.push(builder_protocol::dependencies_only_environment());
     let spec = ContainerSpec {

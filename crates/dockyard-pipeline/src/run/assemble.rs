@@ -16,6 +16,7 @@ use dockyard_image::{ArchiveLayer, ImageConfig, Layer, LayerBuilder};
 
 use super::{blocking, Session};
 use crate::assembly;
+use crate::builder_protocol;
 use crate::digest::sha256_hex;
 use crate::plan::short;
 use crate::progress;
@@ -228,6 +229,24 @@ async fn dependencies_layer(
     folder: &Path,
 ) -> Result<Layer, PipelineError> {
     let wheels = unpacked.join("wheels");
+    // Another platform's image: its own selection of the wheels (the pure ones shared, the fetched ones for its machine).
+    let wheels = if base.architecture == dockyard_config::native_architecture() {
+        wheels
+    } else {
+        let architecture = base.architecture.clone();
+        let fetched = unpacked.join(builder_protocol::platform_wheels_dir(
+            dockyard_config::wheel_machine(&architecture),
+        ));
+        let into = folder.join(format!("wheels-{architecture}"));
+        let pins: Vec<dockyard_python::PinnedPackage> = (session.prepared.locked.pins.iter())
+            .flat_map(|pins| pins.packages.iter().cloned())
+            .collect();
+        blocking("selecting the wheels", wheels.clone(), move || {
+            let pins: Vec<&dockyard_python::PinnedPackage> = pins.iter().collect();
+            super::platform_wheels::select(&wheels, &fetched, &architecture, &pins, &into)
+        })
+        .await?
+    };
     let sums = {
         let wheels = wheels.clone();
         blocking("hashing", wheels.clone(), move || wheel_sums(&wheels)).await?

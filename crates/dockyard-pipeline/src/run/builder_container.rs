@@ -85,7 +85,11 @@ pub(crate) async fn start_builder(
         mtime: prepared.provenance.source_date_epoch,
     };
     let dependencies_volume = ensure_cache_volumes(session, &builder.id, purpose).await?;
-    let dependencies_key = builder_protocol::dependencies_key(&builder.id, &prepared.locked.sha256);
+    let dependencies_key = builder_protocol::dependencies_key(
+        &builder.id,
+        &prepared.locked.sha256,
+        &prepared.platform_wheel_machines(),
+    );
     let ca_bundle = ca_bundle(config);
     let mut env = builder_environment(prepared, &dependencies_key, session.force)?;
     if let Purpose::MatrixTests(_) = purpose {
@@ -217,8 +221,11 @@ pub(crate) async fn ensure_cache_volumes(
         .await?;
     // The dependencies volume: the tests' venv and the wheels, made by the first export of this locked set and
     // builder, reused by the next ones (a source edit never runs pip).
-    let dependencies_key =
-        builder_protocol::dependencies_key(builder_id, &session.prepared.locked.sha256);
+    let dependencies_key = builder_protocol::dependencies_key(
+        builder_id,
+        &session.prepared.locked.sha256,
+        &session.prepared.platform_wheel_machines(),
+    );
     let dependencies_volume = dependencies_volume(&config.project.name, &dependencies_key);
     cache_labels.insert(CACHE_LABEL.to_owned(), purpose.dependencies_cache());
     session
@@ -341,6 +348,9 @@ pub(crate) fn builder_environment(
         force,
     ));
     env.extend(prepared.locked.environment());
+    env.extend(builder_protocol::platform_wheels_environment(
+        &prepared.platform_wheel_machines(),
+    ));
     // [builder.env] after [app.env]: the engine keeps the last value of a name, so the builder's wins.
     env.extend(
         config

@@ -767,3 +767,33 @@ fn another_platform_adds_its_images_after_this_machines() {
             "arm64".to_owned()
         )]));
 }
+
+#[test]
+fn deploy_platforms_toml_takes_the_built_in_arm64_bases_and_the_platform_wheels_are_an_input_of_the_export(
+) {
+    if dockyard_config::native_architecture() != "amd64" {
+        return;
+    }
+    let project = Project::copy_with("deploy.platforms.toml");
+    let prepared = project.prepare();
+    assert_eq!(prepared.platform_wheel_machines(), ["aarch64"]);
+    let plan = plan::plan(&prepared, &State::default());
+    assert!(plan.render_text().contains(
+        "  base       runtime-arm64 = dockyard/python-runtime:bookworm-arm64 (bootstrap: bookworm minbase, python3 python3-venv ca-certificates)\n"
+    ));
+    let with = prepared.export_inputs("builder", None);
+
+    // The same file without [platforms]: the export no longer fetches other machines' wheels.
+    let path = project.path("deploy.toml");
+    let toml = std::fs::read_to_string(&path).expect("read deploy.toml");
+    let native = toml.replace(
+        "[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\n",
+        "",
+    );
+    assert_ne!(native, toml);
+    std::fs::write(&path, native).expect("write deploy.toml");
+    let prepared = project.prepare();
+    assert!(prepared.platform_wheel_machines().is_empty());
+    let without = prepared.export_inputs("builder", None);
+    assert_eq!(with.changed_since(&without), ["platform wheels"]);
+}

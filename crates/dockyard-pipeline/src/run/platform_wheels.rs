@@ -1,0 +1,230 @@
+//! The wheels another platform's production image installs: the builder's pure-Python wheels, shared, and for each
+//! wheel it made for this machine alone, the index's wheel of the same release for that platform's machine, which
+//! the builder fetched into `wheels-MACHINE` (`builder_protocol::platform_wheels_dir`), checked here against the
+//! lock's hashes. A package with no such wheel fails that platform's images, naming it; this machine's are made.
+
+use std::path::{Path, PathBuf};
+
+use dockyard_python::{normalize_name, PinnedPackage};
+
+use crate::PipelineError;
+
+/// The distribution (normalized) and version a wheel's file name carries: `PyYAML-6.0.2-cp311-...whl` gives
+/// `("pyyaml", "6.0.2")`.
+fn name_and_version(file_name: &str) -> Option<(String, &str)> {
+    let stem = file_name.strip_suffix(".whl")?;
+    let mut fields = stem.split('-');
+    let distribution = fields.next()?;
+    let version = fields.next()?;
+    Some((normalize_name(distribution), version))
+}
+
+/// The `.whl` files of `folder`, by name, sorted (none when it does not exist).
+fn wheel_names(folder: &Path) -> Result<Vec<String>, PipelineError> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(PipelineError::Io {
+                operation: "reading",
+                path: folder.to_owned(),
+                source,
+            })
+        }
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".whl"))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Copies into `into` (made here) the wheels `architecture`'s image installs, from the builder's `wheels` and the
+/// fetched `fetched` (`wheels-aarch64`); `pins` are the lock's packages with their accepted hashes (none: nothing
+/// to check, as for the builder's own downloads). Returns `into`.
+pub(crate) fn select(
+    wheels: &Path,
+    fetched: &Path,
+    architecture: &str,
+    pins: &[&PinnedPackage],
+    into: &Path,
+) -> Result<PathBuf, PipelineError> {
+    std::fs::create_dir_all(into).map_err(|source| PipelineError::Io {
+        operation: "creating",
+        path: into.to_owned(),
+        source,
+    })?;
+    let available = wheel_names(fetched)?;
+    let (mut missing, mut mismatched) = (Vec::new(), Vec::new());
+    for name in wheel_names(wheels)? {
+        let source = if name.ends_with("-none-any.whl") {
+            wheels.join(&name)
+        } else {
+            let Some((distribution, version)) = name_and_version(&name) else {
+                missing.push(name);
+                continue;
+            };
+            let found = available.iter().find(|candidate| {
+                name_and_version(candidate).is_some_and(|(other, other_version)| {
+                    other == distribution && other_version == version
+                })
+            });
+            let Some(found) = found else {
+                missing.push(format!(
+                    "{distribution} {version} (the builder made {name})"
+                ));
+                continue;
+            };
+            let path = fetched.join(found);
+            let pinned = pins
+                .iter()
+                .find(|pin| pin.name == distribution && pin.version == version)
+                .filter(|pin| !pin.sha256.is_empty());
+            if let Some(pin) = pinned {
+                let sha256 = dockyard_context::sha256_file(&path)?;
+                if !pin.sha256.contains(&sha256) {
+                    mismatched.push(format!("{distribution}=={version} ({found})"));
+                    continue;
+                }
+            }
+            path
+        };
+        let target = into.join(source.file_name().unwrap_or_default());
+        std::fs::copy(&source, &target).map_err(|source_error| PipelineError::Io {
+            operation: "copying",
+            path: source.clone(),
+            source: source_error,
+        })?;
+    }
+    if !mismatched.is_empty() {
+        return Err(PipelineError::HashMismatch {
+            packages: mismatched,
+            tail: vec![format!(
+                "the {architecture} wheels fetched from the index beside this machine's"
+            )],
+        });
+    }
+    if !missing.is_empty() {
+        return Err(PipelineError::NoPlatformWheel {
+            architecture: architecture.to_owned(),
+            machine: dockyard_config::wheel_machine(architecture).to_owned(),
+            packages: missing,
+        });
+    }
+    Ok(into.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(folder: &Path, name: &str, bytes: &[u8]) {
+        std::fs::create_dir_all(folder).unwrap();
+        std::fs::write(folder.join(name), bytes).unwrap();
+    }
+
+    fn selected(into: &Path) -> Vec<String> {
+        wheel_names(into).unwrap()
+    }
+
+    #[test]
+    fn pure_wheels_are_shared_and_machine_wheels_replaced_by_the_fetched_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let (wheels, fetched) = (
+            root.path().join("wheels"),
+            root.path().join("wheels-aarch64"),
+        );
+        write(&wheels, "Django-5.2.19-py3-none-any.whl", b"django");
+        write(
+            &wheels,
+            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_x86_64.whl",
+            b"x86",
+        );
+        write(
+            &fetched,
+            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl",
+            b"arm",
+        );
+        let pin = PinnedPackage {
+            name: "pyyaml".to_owned(),
+            version: "6.0.2".to_owned(),
+            sha256: vec![dockyard_context::sha256_hex(b"arm")],
+        };
+        let into = root.path().join("arm64");
+        select(&wheels, &fetched, "arm64", &[&pin], &into).unwrap();
+        assert_eq!(
+            selected(&into),
+            [
+                "Django-5.2.19-py3-none-any.whl",
+                "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wheel_without_a_fetched_counterpart_names_the_package_and_the_platform() {
+        let root = tempfile::tempdir().unwrap();
+        let (wheels, fetched) = (
+            root.path().join("wheels"),
+            root.path().join("wheels-aarch64"),
+        );
+        write(&wheels, "crcmod-1.7-cp311-cp311-linux_x86_64.whl", b"x86");
+        let error =
+            select(&wheels, &fetched, "arm64", &[], &root.path().join("arm64")).unwrap_err();
+        let PipelineError::NoPlatformWheel {
+            architecture,
+            machine,
+            packages,
+        } = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            (architecture.as_str(), machine.as_str()),
+            ("arm64", "aarch64")
+        );
+        assert_eq!(
+            packages,
+            &["crcmod 1.7 (the builder made crcmod-1.7-cp311-cp311-linux_x86_64.whl)"]
+        );
+        assert!(error.to_string().contains("arm64"), "{error}");
+    }
+
+    #[test]
+    fn a_fetched_wheel_the_lock_does_not_pin_is_a_hash_mismatch() {
+        let root = tempfile::tempdir().unwrap();
+        let (wheels, fetched) = (
+            root.path().join("wheels"),
+            root.path().join("wheels-aarch64"),
+        );
+        write(
+            &wheels,
+            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_x86_64.whl",
+            b"x86",
+        );
+        write(
+            &fetched,
+            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl",
+            b"tampered",
+        );
+        let pin = PinnedPackage {
+            name: "pyyaml".to_owned(),
+            version: "6.0.2".to_owned(),
+            sha256: vec![dockyard_context::sha256_hex(b"arm")],
+        };
+        let error = select(
+            &wheels,
+            &fetched,
+            "arm64",
+            &[&pin],
+            &root.path().join("arm64"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&error, PipelineError::HashMismatch { packages, .. } if packages[0].starts_with("pyyaml==6.0.2")),
+            "{error:?}"
+        );
+    }
+}
