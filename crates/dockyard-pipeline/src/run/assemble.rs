@@ -251,7 +251,7 @@ async fn dependencies_layer(
         let wheels = wheels.clone();
         blocking("hashing", wheels.clone(), move || wheel_sums(&wheels)).await?
     };
-    let entry = CachedLayer::new(session, &base.id, &sums)?;
+    let entry = CachedLayer::new(session, base, &sums)?;
     if let Some(layer) = entry.reuse() {
         progress::detail(&format!(
             "dependencies layer {} reused ({} MiB)",
@@ -306,7 +306,7 @@ pub(crate) async fn dependencies_layer_beside(
             &folder,
         )
         .await?;
-        let entry = CachedLayer::new(session, &base.id, &installed.wheel_sums)?;
+        let entry = CachedLayer::new(session, &base, &installed.wheel_sums)?;
         if entry.reuse().is_none() {
             let layer = entry.store(session, installed, &folder).await?;
             progress::detail(&format!(
@@ -348,7 +348,8 @@ fn wheel_sums(wheels: &Path) -> Result<String, PipelineError> {
 }
 
 /// One dependencies layer in `target/dockyard/layers/`, keyed on the base, the wheels' `sha256sum` listing, the venv
-/// script and the layer mtime; one is kept per project.
+/// script and the layer mtime; one is kept per project and architecture (each platform of `[platforms]` has its own,
+/// so making one never drops another's).
 struct CachedLayer {
     layers_dir: PathBuf,
     prefix: String,
@@ -358,9 +359,10 @@ struct CachedLayer {
 impl CachedLayer {
     fn new(
         session: &Session,
-        base_id: &str,
+        base: &dockyard_engine::ImageInfo,
         wheel_sums: &str,
     ) -> Result<CachedLayer, PipelineError> {
+        let base_id = &base.id;
         let prepared = &session.prepared;
         let script = assembly::venv_script(prepared.config.production.user);
         let key = sha256_hex(
@@ -374,7 +376,10 @@ impl CachedLayer {
         );
         let layers_dir = prepared.paths.layers.clone();
         std::fs::create_dir_all(&layers_dir).map_err(io_error("creating", &layers_dir))?;
-        let prefix = format!("{}-dependencies-", prepared.config.project.name);
+        let prefix = format!(
+            "{}-dependencies-{}-",
+            prepared.config.project.name, base.architecture
+        );
         let path = layers_dir.join(format!("{prefix}{}.tar", &key[..16]));
         Ok(CachedLayer {
             layers_dir,
