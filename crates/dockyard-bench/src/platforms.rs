@@ -173,7 +173,7 @@ pub(crate) fn figure_platforms(
             outcome.rows.push(Row {
                 figure: FIGURE,
                 name: format!(
-                    "[platforms], {}: step `{ARM64_STEP}` alone (both arm64 images; each image's dependencies layer made under emulation when the lock changed)",
+                    "[platforms], {}: step `{ARM64_STEP}` alone, per image (production, nginx; the production image's dependencies layer made under emulation when its wheels or base changed)",
                     round.describe()
                 ),
                 unit: Unit::Seconds,
