@@ -120,59 +120,64 @@ pub(crate) fn select(
 mod tests {
     use super::*;
 
-    fn write(folder: &Path, name: &str, bytes: &[u8]) {
-        std::fs::create_dir_all(folder).unwrap();
-        std::fs::write(folder.join(name), bytes).unwrap();
-    }
+    const PURE: &str = "Django-5.2.19-py3-none-any.whl";
+    const X86: &str = "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_x86_64.whl";
+    const ARM: &str = "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl";
 
-    fn selected(into: &Path) -> Vec<String> {
-        wheel_names(into).unwrap()
+    /// `select` for arm64 over the builder's `wheels` and the fetched `fetched` (name, bytes), with PyYAML 6.0.2
+    /// pinned to the sha256 of `pinned` when given; the names selected.
+    fn check(
+        wheels: &[(&str, &[u8])],
+        fetched: &[(&str, &[u8])],
+        pinned: Option<&[u8]>,
+    ) -> Result<Vec<String>, PipelineError> {
+        let root = tempfile::tempdir().unwrap();
+        let folder = |name: &str, files: &[(&str, &[u8])]| {
+            let folder = root.path().join(name);
+            std::fs::create_dir_all(&folder).unwrap();
+            for (file, bytes) in files {
+                std::fs::write(folder.join(file), bytes).unwrap();
+            }
+            folder
+        };
+        let (wheels, fetched) = (folder("wheels", wheels), folder("wheels-aarch64", fetched));
+        let pins: Vec<PinnedPackage> = pinned
+            .map(|bytes| PinnedPackage {
+                name: "pyyaml".to_owned(),
+                version: "6.0.2".to_owned(),
+                sha256: vec![dockyard_context::sha256_hex(bytes)],
+            })
+            .into_iter()
+            .collect();
+        let pins: Vec<&PinnedPackage> = pins.iter().collect();
+        let into = select(
+            &wheels,
+            &fetched,
+            "arm64",
+            &pins,
+            &root.path().join("arm64"),
+        )?;
+        Ok(wheel_names(&into).unwrap())
     }
 
     #[test]
     fn pure_wheels_are_shared_and_machine_wheels_replaced_by_the_fetched_ones() {
-        let root = tempfile::tempdir().unwrap();
-        let (wheels, fetched) = (
-            root.path().join("wheels"),
-            root.path().join("wheels-aarch64"),
+        let selected = check(
+            &[(PURE, b"django"), (X86, b"x86")],
+            &[(ARM, b"arm")],
+            Some(b"arm"),
         );
-        write(&wheels, "Django-5.2.19-py3-none-any.whl", b"django");
-        write(
-            &wheels,
-            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_x86_64.whl",
-            b"x86",
-        );
-        write(
-            &fetched,
-            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl",
-            b"arm",
-        );
-        let pin = PinnedPackage {
-            name: "pyyaml".to_owned(),
-            version: "6.0.2".to_owned(),
-            sha256: vec![dockyard_context::sha256_hex(b"arm")],
-        };
-        let into = root.path().join("arm64");
-        select(&wheels, &fetched, "arm64", &[&pin], &into).unwrap();
-        assert_eq!(
-            selected(&into),
-            [
-                "Django-5.2.19-py3-none-any.whl",
-                "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl"
-            ]
-        );
+        assert_eq!(selected.unwrap(), [PURE, ARM]);
     }
 
     #[test]
     fn a_wheel_without_a_fetched_counterpart_names_the_package_and_the_platform() {
-        let root = tempfile::tempdir().unwrap();
-        let (wheels, fetched) = (
-            root.path().join("wheels"),
-            root.path().join("wheels-aarch64"),
-        );
-        write(&wheels, "crcmod-1.7-cp311-cp311-linux_x86_64.whl", b"x86");
-        let error =
-            select(&wheels, &fetched, "arm64", &[], &root.path().join("arm64")).unwrap_err();
+        let error = check(
+            &[("crcmod-1.7-cp311-cp311-linux_x86_64.whl", b"x86")],
+            &[],
+            None,
+        )
+        .unwrap_err();
         let PipelineError::NoPlatformWheel {
             architecture,
             machine,
@@ -189,39 +194,17 @@ mod tests {
             packages,
             &["crcmod 1.7 (the builder made crcmod-1.7-cp311-cp311-linux_x86_64.whl)"]
         );
-        assert!(error.to_string().contains("arm64"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("no arm64 wheel of crcmod 1.7"),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_fetched_wheel_the_lock_does_not_pin_is_a_hash_mismatch() {
-        let root = tempfile::tempdir().unwrap();
-        let (wheels, fetched) = (
-            root.path().join("wheels"),
-            root.path().join("wheels-aarch64"),
-        );
-        write(
-            &wheels,
-            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_x86_64.whl",
-            b"x86",
-        );
-        write(
-            &fetched,
-            "PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl",
-            b"tampered",
-        );
-        let pin = PinnedPackage {
-            name: "pyyaml".to_owned(),
-            version: "6.0.2".to_owned(),
-            sha256: vec![dockyard_context::sha256_hex(b"arm")],
-        };
-        let error = select(
-            &wheels,
-            &fetched,
-            "arm64",
-            &[&pin],
-            &root.path().join("arm64"),
-        )
-        .unwrap_err();
+        let error = check(&[(X86, b"x86")], &[(ARM, b"tampered")], Some(b"arm")).unwrap_err();
         assert!(
             matches!(&error, PipelineError::HashMismatch { packages, .. } if packages[0].starts_with("pyyaml==6.0.2")),
             "{error:?}"
