@@ -178,10 +178,24 @@ pub async fn publish(publication: Publication<'_>) -> Result<ReleaseManifest, Re
             (Some(_), true) => "tagging and pushing",
             (None, true) => "tagging and archiving",
         };
+        let platforms = match image.platforms.as_slice() {
+            [] => String::new(),
+            platforms if registry.is_none() => {
+                format!(" (an archive per platform, {})", platforms.len())
+            }
+            platforms => format!(
+                " (one index of {} per tag)",
+                platforms
+                    .iter()
+                    .map(|platform| platform.platform.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        };
         progress.step(
             &kind.to_string(),
             &format!(
-                "{} {}: {action} {}",
+                "{} {}: {action} {}{platforms}",
                 image.name,
                 short(&image.image_id),
                 all_tags.join(", ")
