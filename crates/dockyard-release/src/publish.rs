@@ -181,7 +181,7 @@ pub async fn publish(publication: Publication<'_>) -> Result<ReleaseManifest, Re
         let platforms = match image.platforms.as_slice() {
             [] => String::new(),
             platforms if registry.is_none() => {
-                format!(" (an archive per platform, {})", platforms.len())
+                format!(" ({} archives, one per platform)", platforms.len())
             }
             platforms => format!(
                 " (one index of {} per tag)",
