@@ -79,6 +79,21 @@ pub struct PlatformImages {
     pub runtime_base: String,
     /// The nginx image's base on it, with `[nginx]`.
     pub nginx_base: Option<String>,
+    /// `[platforms] engines`: the engine its bases, images, smoke run and push go to (`tcp://arm-builder:2375`, as
+    /// `DOCKER_HOST` spells it), a native one instead of emulation on this machine's; `None` for this machine's.
+    pub engine: Option<String>,
+    /// With its own engine: the base of each `[services.<name>]` on it by service name (`service-db-arm64`), since
+    /// the platform's smoke run starts its services there; empty without.
+    pub service_bases: BTreeMap<String, String>,
+}
+
+impl PlatformImages {
+    /// The bases made for this platform: on its own engine when it has one.
+    pub fn bases(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.runtime_base.as_str())
+            .chain(self.nginx_base.as_deref())
+            .chain(self.service_bases.values().map(String::as_str))
+    }
 }
 
 /// One more Python of `[matrix] python`: the builder's tests run on it too; the images ship [`DeployConfig::python`].
@@ -114,6 +129,15 @@ impl DeployConfig {
             Some(base) => base,
             None => panic!("no base image named `{name}` in {}", self.file.display()),
         }
+    }
+
+    /// The platform of `[platforms]` with its own engine that the base `name` is made for, if any: that base goes to
+    /// that engine, every other to this machine's.
+    pub fn platform_with_engine_of_base(&self, name: &str) -> Option<&PlatformImages> {
+        self.platforms
+            .iter()
+            .filter(|platform| platform.engine.is_some())
+            .find(|platform| platform.bases().any(|base| base == name))
     }
 }
 

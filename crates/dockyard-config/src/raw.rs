@@ -59,6 +59,8 @@ pub struct Document {
 pub struct Platforms {
     /// `targets`: OCI platforms (`linux/arm64`), this machine's among them.
     pub targets: Option<SpannedStrings>,
+    /// `engines`: the engine of a platform (`"linux/arm64" = "tcp://arm-builder:2375"`), as `DOCKER_HOST` spells it.
+    pub engines: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 /// `[matrix]`: the Pythons the builder's tests run on.

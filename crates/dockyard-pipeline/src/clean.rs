@@ -19,6 +19,8 @@ pub struct CleanReport {
     pub cache_failures: Vec<String>,
     /// The data volumes `cargo xtask dev` keeps between sessions, removed (only when asked for).
     pub dev_volumes: Vec<String>,
+    /// The engines of `[platforms] engines` that did not answer, with the reason: nothing was cleaned there.
+    pub unreachable: Vec<String>,
 }
 
 impl CleanReport {
@@ -41,7 +43,7 @@ impl CleanReport {
         for volume in &self.dev_volumes {
             text.push_str(&format!("removed the dev data volume {volume}\n"));
         }
-        for failure in &self.cache_failures {
+        for failure in self.cache_failures.iter().chain(&self.unreachable) {
             text.push_str(&format!("warning: {failure}\n"));
         }
         text
@@ -68,6 +70,22 @@ pub async fn clean(
         leftovers,
         ..CleanReport::default()
     };
+    // A platform's own engine holds its runs' containers, networks and volumes too.
+    for platform in &config.platforms {
+        let Some(host) = &platform.engine else {
+            continue;
+        };
+        match Engine::connect_to(host).await {
+            Ok(engine) => {
+                let found = sweep(&engine, &[RUN_LABEL, &project_label]).await?;
+                merge(&mut report.leftovers, found);
+            }
+            Err(error) => report.unreachable.push(format!(
+                "{} ([platforms] engines): {error}",
+                platform.platform
+            )),
+        }
+    }
     if caches {
         report.caches = engine.find_labelled(&[&project_label, CACHE_LABEL]).await?;
         report.cache_failures = engine
@@ -105,17 +123,22 @@ async fn sweep(engine: &Engine, labels: &[&str]) -> Result<Leftovers, PipelineEr
         if let Some(failure) = engine.remove_leftovers(&found).await.into_iter().next() {
             return Err(failure.into());
         }
-        for (all, new) in [
-            (&mut removed.containers, found.containers),
-            (&mut removed.networks, found.networks),
-            (&mut removed.volumes, found.volumes),
-        ] {
-            for name in new {
-                if !all.contains(&name) {
-                    all.push(name);
-                }
+        merge(&mut removed, found);
+    }
+    Ok(removed)
+}
+
+/// Adds what `found` names to `removed`, each once.
+fn merge(removed: &mut Leftovers, found: Leftovers) {
+    for (all, new) in [
+        (&mut removed.containers, found.containers),
+        (&mut removed.networks, found.networks),
+        (&mut removed.volumes, found.volumes),
+    ] {
+        for name in new {
+            if !all.contains(&name) {
+                all.push(name);
             }
         }
     }
-    Ok(removed)
 }

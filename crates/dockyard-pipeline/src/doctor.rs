@@ -1,5 +1,6 @@
 //! `doctor`: checks what a run needs (engine, API version, base images or mmdebstrap, emulation of a foreign architecture, CA bundle, trivy and its vulnerability database, disk) and says how to fix each gap.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use dockyard_config::DeployConfig;
@@ -62,34 +63,28 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
         }
     };
     if let Some(engine) = &engine {
-        match engine.version().await {
-            Ok(version) => {
-                let api = parse_api_version(&version.api_version);
-                let detail = format!(
-                    "{} at {}, docker {} (API {}), {}",
-                    "reachable",
-                    engine.host(),
-                    version.version,
-                    version.api_version,
-                    version.platform
-                );
-                if api.is_some_and(|api| api >= MINIMUM_API_VERSION) {
-                    checks.push(Check::ok("engine", detail));
-                } else {
-                    checks.push(Check::fail(
-                        "engine",
-                        detail,
-                        format!(
-                            "upgrade the engine: Dockyard needs API {}.{} or newer",
-                            MINIMUM_API_VERSION.0, MINIMUM_API_VERSION.1
-                        ),
-                    ));
-                }
+        checks.push(engine_check("engine", engine, None).await);
+    }
+    // `[platforms] engines`: each platform's own engine, reachable, and whether it runs that platform natively.
+    let mut platform_engines = BTreeMap::new();
+    for platform in &config.platforms {
+        let Some(host) = &platform.engine else {
+            continue;
+        };
+        let name = format!("engine {}", platform.platform);
+        match Engine::connect_to(host).await {
+            Ok(engine) => {
+                checks.push(engine_check(&name, &engine, Some(&platform.platform)).await);
+                platform_engines.insert(platform.architecture.clone(), engine);
             }
             Err(error) => checks.push(Check::fail(
-                "engine",
+                &name,
                 error.to_string(),
-                "check the engine's logs".to_owned(),
+                format!(
+                    "{}; or remove `{}` from `[platforms] engines` to make its images on this machine's engine, under emulation",
+                    error.hint().unwrap_or_default(),
+                    platform.platform
+                ),
             )),
         }
     }
@@ -97,13 +92,36 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
     let mut needs_mmdebstrap = Vec::new();
     for (name, base) in &config.bases {
         let reference = base.image.to_string();
-        let present = match &engine {
-            Some(engine) => engine.image(&reference).await.ok().flatten().is_some(),
+        let own = config
+            .platform_with_engine_of_base(name)
+            .map(|platform| platform.architecture.as_str());
+        let holder = match own {
+            Some(architecture) => platform_engines.get(architecture),
+            None => engine.as_ref(),
+        };
+        let present = match holder {
+            Some(holder) => holder.image(&reference).await.ok().flatten().is_some(),
             None => false,
         };
+        let on_native = match (own, &engine) {
+            (Some(_), Some(engine)) => engine.image(&reference).await.ok().flatten().is_some(),
+            _ => false,
+        };
         let check_name = format!("base {name}");
+        let there = match (own, holder) {
+            (Some(_), Some(holder)) => format!(" on {}", holder.host()),
+            _ => String::new(),
+        };
         if present {
-            checks.push(Check::ok(&check_name, format!("{reference} present")));
+            checks.push(Check::ok(
+                &check_name,
+                format!("{reference} present{there}"),
+            ));
+        } else if on_native {
+            checks.push(Check::ok(
+                &check_name,
+                format!("{reference} not present{there}: will be copied from this machine's engine, which has it"),
+            ));
         } else if base.bootstrap.is_some() {
             checks.push(Check::ok(
                 &check_name,
@@ -182,6 +200,50 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
 
     checks.push(disk_check(&config.root));
     checks
+}
+
+/// Whether `engine` is reachable and new enough; for a platform's own engine (`platform`), whether it runs that
+/// platform natively or under its own emulation.
+async fn engine_check(name: &str, engine: &Engine, platform: Option<&str>) -> Check {
+    let version = match engine.version().await {
+        Ok(version) => version,
+        Err(error) => {
+            return Check::fail(
+                name,
+                error.to_string(),
+                "check the engine's logs".to_owned(),
+            );
+        }
+    };
+    let api = parse_api_version(&version.api_version);
+    let mut detail = format!(
+        "reachable at {}, docker {} (API {}), {}",
+        engine.host(),
+        version.version,
+        version.api_version,
+        version.platform
+    );
+    if let Some(platform) = platform {
+        if platform.starts_with(&version.platform) {
+            detail.push_str(&format!(": builds {platform} natively"));
+        } else {
+            detail.push_str(&format!(
+                ": runs {platform} under its own emulation, not natively"
+            ));
+        }
+    }
+    if api.is_some_and(|api| api >= MINIMUM_API_VERSION) {
+        Check::ok(name, detail)
+    } else {
+        Check::fail(
+            name,
+            detail,
+            format!(
+                "upgrade the engine: Dockyard needs API {}.{} or newer",
+                MINIMUM_API_VERSION.0, MINIMUM_API_VERSION.1
+            ),
+        )
+    }
 }
 
 /// One check per foreign architecture a bootstrap recipe names: whether this machine runs its binaries (natively,

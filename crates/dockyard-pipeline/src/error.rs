@@ -263,6 +263,16 @@ pub enum PipelineError {
         /// What failed.
         error: Box<PipelineError>,
     },
+    /// The engine `[platforms] engines` names for a platform does not answer.
+    #[error("cannot reach {platform}'s engine at {host} ([platforms] engines): {reason}")]
+    PlatformEngineUnreachable {
+        /// The OCI platform, `linux/arm64`.
+        platform: String,
+        /// The address as deploy.toml writes it.
+        host: String,
+        /// What the client said.
+        reason: String,
+    },
     /// A `[[python.ignore]]` entry names a file whose requests the chosen Python satisfies (or that asks for none).
     #[error("{}: `{key}` overrides {}, but `[python] version = \"{version}\"` satisfies what it asks for", deploy_file.display(), file.display())]
     PythonIgnoreUnused {
@@ -299,6 +309,7 @@ impl PipelineError {
             PipelineError::OnMatrixPython { error, .. }
             | PipelineError::OnPlatform { error, .. } => error.exit_code(),
             PipelineError::Engine(error) if error.is_unreachable() => exit_code::ENGINE_UNREACHABLE,
+            PipelineError::PlatformEngineUnreachable { .. } => exit_code::ENGINE_UNREACHABLE,
             PipelineError::Base(
                 dockyard_base::BaseError::MmdebstrapMissing { .. }
                 | dockyard_base::BaseError::EmulationMissing { .. },
@@ -426,6 +437,7 @@ impl PipelineError {
                 Some(hint) => format!("{hint}; it failed for {architecture} only"),
                 None => format!("it failed for {architecture} only; take it out of `[platforms] targets` to release this machine's platform alone"),
             }),
+            PipelineError::PlatformEngineUnreachable { platform, host, .. } => Some(format!("start the engine at {host} or fix its address in `[platforms] engines` (`cargo xtask doctor` checks it); without the entry {platform}'s images are made on this machine's engine, under emulation")),
             PipelineError::PythonIgnoreUnused { key, .. } => Some(format!("remove the `[[python.ignore]]` entry ({key}): nothing is overridden any more")),
             PipelineError::Python(error) => error.hint(),
             PipelineError::ScanNotConfigured => Some("add a [scan] table with trivy_version (see the repository's deploy.toml); `smoke` and `check` run without one, with a warning".to_owned()),

@@ -3,6 +3,7 @@
 //! This is the only place that knows the order of steps and the rules of the gates (which scan failures stop a
 //! run, what a release needs). xtask maps flags to a `Goal` and renders the [`Report`]; nothing else.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use dockyard_config::DeployConfig;
@@ -203,8 +204,10 @@ pub fn run_goal(config: DeployConfig, goal: Goal, force: bool) -> Result<Report,
         })?;
     runtime.block_on(async move {
         let engine = Engine::connect().await?;
+        let platform_engines = connect_platform_engines(&prepared, &goal).await?;
         let mut session = Session {
             engine,
+            platform_engines,
             prepared,
             state,
             run_id: run::new_run_id(),
@@ -225,6 +228,56 @@ pub fn run_goal(config: DeployConfig, goal: Goal, force: bool) -> Result<Report,
         report.elapsed = started.elapsed();
         Ok(report)
     })
+}
+
+/// The engine of each platform with its own (`[platforms] engines`), connected when `goal` has a step that speaks
+/// to it (its bases, its images, the gates and the release); one that does not answer fails the run naming the
+/// platform.
+async fn connect_platform_engines(
+    prepared: &Prepared,
+    goal: &Goal,
+) -> Result<BTreeMap<String, Engine>, PipelineError> {
+    let config = &prepared.config;
+    let needed = goal
+        .stages(prepared)
+        .iter()
+        .flatten()
+        .any(|step| match step {
+            Step::PlatformImages(_) | Step::Smoke | Step::Scan | Step::Release => true,
+            Step::Base(name) => config.platform_with_engine_of_base(name).is_some(),
+            _ => false,
+        });
+    let mut engines = BTreeMap::new();
+    for platform in config.platforms.iter().filter(|_| needed) {
+        let Some(host) = &platform.engine else {
+            continue;
+        };
+        let unreachable = |error: dockyard_engine::EngineError| {
+            let reason = match error {
+                dockyard_engine::EngineError::Unreachable { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            PipelineError::PlatformEngineUnreachable {
+                platform: platform.platform.clone(),
+                host: host.clone(),
+                reason,
+            }
+        };
+        let engine = Engine::connect_to(host).await.map_err(unreachable)?;
+        let version = engine.version().await.map_err(unreachable)?;
+        let runs = if platform.platform.starts_with(&version.platform) {
+            "natively"
+        } else {
+            "under its own emulation"
+        };
+        progress::detail(&format!(
+            "{}: its own engine {} ([platforms] engines), which runs it {runs}",
+            platform.platform,
+            engine.host()
+        ));
+        engines.insert(platform.architecture.clone(), engine);
+    }
+    Ok(engines)
 }
 
 /// Executes `goal` on `session`: every stage of [`Goal::stages`] in order, then removes everything the run

@@ -71,8 +71,17 @@ pub async fn publish(
         let (image, id, origin) = (base.image.clone(), base.id.clone(), base.origin.clone());
         (name.clone(), BaseSummary { image, id, origin })
     });
+    let platform_engines = config
+        .platforms
+        .iter()
+        .filter_map(|platform| {
+            let engine = session.platform_engines.get(&platform.architecture)?;
+            Some((platform.platform.clone(), engine.clone()))
+        })
+        .collect();
     let publication = Publication {
         engine: &session.engine,
+        platform_engines,
         progress: &progress::Printer,
         mode,
         preflight,

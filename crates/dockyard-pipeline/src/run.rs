@@ -39,10 +39,13 @@ pub const CA_BUNDLE_ENV: &str = "DOCKYARD_CA_BUNDLE";
 /// Label on the pip cache volume, which outlives runs on purpose.
 pub const CACHE_LABEL: &str = "dev.dockyard.cache";
 
-/// One run of the pipeline against one engine.
+/// One run of the pipeline against one engine (and the engines of the platforms of `[platforms] engines`).
 pub struct Session {
-    /// The engine.
+    /// The engine: `DOCKER_HOST`'s, this machine's platform's.
     pub engine: Engine,
+    /// `[platforms] engines`, connected: the engine of each platform that has its own, by Debian architecture.
+    /// Its bases, images, smoke run, scan export and push go there; everything else to [`Session::engine`].
+    pub platform_engines: BTreeMap<String, Engine>,
     /// Everything computed before the engine was involved.
     pub prepared: Prepared,
     /// The state file as loaded, updated as steps finish.
@@ -165,6 +168,36 @@ impl Session {
         self.state.bases.get(name).map(|record| record.id.clone())
     }
 
+    /// The engine of `architecture`'s images: its own (`[platforms] engines`), else this machine's.
+    pub fn engine_of(&self, architecture: &str) -> &Engine {
+        self.platform_engines
+            .get(architecture)
+            .unwrap_or(&self.engine)
+    }
+
+    /// Every engine of the run: this machine's first, then each platform's own.
+    pub fn engines(&self) -> impl Iterator<Item = &Engine> {
+        std::iter::once(&self.engine).chain(self.platform_engines.values())
+    }
+
+    /// Runs `work` with `architecture`'s own engine in place of this machine's when it has one (the steps it runs
+    /// speak to `session.engine`), putting this machine's back after. Only for the base and platform steps: an
+    /// interrupted `work` leaves the platform's engine in place, which the cleanup, holding every engine, is fine
+    /// with.
+    pub(crate) async fn on_engine_of<T>(
+        &mut self,
+        architecture: &str,
+        work: impl AsyncFnOnce(&mut Session) -> T,
+    ) -> T {
+        let Some(engine) = self.platform_engines.get(architecture).cloned() else {
+            return work(self).await;
+        };
+        let native = std::mem::replace(&mut self.engine, engine);
+        let result = work(self).await;
+        self.engine = native;
+        result
+    }
+
     fn save_state(&self) -> Result<(), PipelineError> {
         crate::state::save(&self.prepared.paths.state, &self.state)
     }
@@ -192,7 +225,7 @@ pub async fn with_cleanup<T>(
     session: &mut Session,
     work: impl AsyncFnOnce(&mut Session) -> Result<T, PipelineError>,
 ) -> Result<T, PipelineError> {
-    let engine = session.engine.clone();
+    let engines: Vec<Engine> = session.engines().cloned().collect();
     let run_id = session.run_id.clone();
     let work_dir = work_dir(session);
     let res = tokio::select! {
@@ -211,14 +244,16 @@ pub async fn with_cleanup<T>(
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
-        match engine.find_labelled(&[&label]).await {
-            Ok(leftovers) if !leftovers.is_empty() => {
-                for failure in engine.remove_leftovers(&leftovers).await {
-                    progress::warning(&format!("cleanup: {failure}"));
+        for engine in &engines {
+            match engine.find_labelled(&[&label]).await {
+                Ok(leftovers) if !leftovers.is_empty() => {
+                    for failure in engine.remove_leftovers(&leftovers).await {
+                        progress::warning(&format!("cleanup: {failure}"));
+                    }
                 }
+                Ok(_) => {}
+                Err(error) => progress::warning(&format!("cleanup: {} {error}", engine.host())),
             }
-            Ok(_) => {}
-            Err(error) => progress::warning(&format!("cleanup: {error}")),
         }
     }
     let _ = std::fs::remove_dir_all(&work_dir);

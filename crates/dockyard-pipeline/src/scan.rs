@@ -148,17 +148,20 @@ pub async fn scan(session: &Session) -> Result<Option<ScanOutcome>, PipelineErro
         let image_name = image_name.as_str();
         let image_started = Instant::now();
         let native = platform.is_none();
-        let (record, file_stem) = match platform {
-            None => (image_record(session, image_kind)?, image_name.to_owned()),
-            Some((architecture, record)) => {
-                (record, format!("{}-{architecture}", image_kind.as_str()))
-            }
+        let (record, file_stem, engine) = match platform {
+            None => (
+                image_record(session, image_kind)?,
+                image_name.to_owned(),
+                &session.engine,
+            ),
+            Some((architecture, record)) => (
+                record,
+                format!("{}-{architecture}", image_kind.as_str()),
+                session.engine_of(&architecture),
+            ),
         };
         let archive = folder.join(format!("{file_stem}.tar"));
-        let n_bytes = session
-            .engine
-            .export_image_to_file(&record.id, &archive)
-            .await?;
+        let n_bytes = engine.export_image_to_file(&record.id, &archive).await?;
         progress::detail(&format!(
             "{image_name}: {} exported, {} MiB",
             record.tag,

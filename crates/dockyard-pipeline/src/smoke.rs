@@ -51,8 +51,9 @@ pub async fn smoke(
 pub const EMULATION_SLOWDOWN: u64 = 5;
 
 /// The smoke run of another platform of `[platforms] targets`: the same checks against that platform's app and
-/// nginx images (the services stay this machine's), run under emulation with the start-up and stop timeouts
-/// multiplied by [`EMULATION_SLOWDOWN`] (a note in its report says so), its reports beside this machine's.
+/// nginx images, its reports beside this machine's. On the platform's own engine with its services' images for
+/// that architecture; else on this machine's with its services, under emulation, the start-up and stop timeouts
+/// multiplied by [`EMULATION_SLOWDOWN`]. A note in its report says which.
 pub async fn smoke_platform(
     session: &Session,
     architecture: &str,
@@ -64,18 +65,34 @@ pub async fn smoke_platform(
         ))
     })?;
     let mut config = session.prepared.config.clone();
-    config.smoke.startup_timeout_seconds *= EMULATION_SLOWDOWN;
-    config.smoke.stop_timeout_seconds *= EMULATION_SLOWDOWN;
-    notes.push(format!(
-        "{} under emulation: start-up timeout {} s and stop timeout {} s ({EMULATION_SLOWDOWN}x this machine's)",
-        record.platform, config.smoke.startup_timeout_seconds, config.smoke.stop_timeout_seconds
-    ));
+    let own_engine = session.platform_engines.get(architecture);
+    let mut service_images = session.service_images()?;
+    match own_engine {
+        Some(engine) => {
+            notes.push(format!(
+                "{} on its own engine {} ([platforms] engines), its services there",
+                record.platform,
+                engine.host()
+            ));
+            service_images = platform_service_images(session, architecture)?;
+        }
+        None => {
+            config.smoke.startup_timeout_seconds *= EMULATION_SLOWDOWN;
+            config.smoke.stop_timeout_seconds *= EMULATION_SLOWDOWN;
+            notes.push(format!(
+                "{} under emulation: start-up timeout {} s and stop timeout {} s ({EMULATION_SLOWDOWN}x this machine's)",
+                record.platform, config.smoke.startup_timeout_seconds, config.smoke.stop_timeout_seconds
+            ));
+        }
+    }
     let (json, junit) = session.prepared.paths.platform_smoke_reports(architecture);
     // Its own names (network, volume, containers) beside this machine's run, whose network is still there.
     let run_id = format!("{}-{architecture}", session.run_id);
     let inputs = SmokeInputs {
         run: RunContext {
+            engine: session.engine_of(architecture),
             app_image: image(&record.production),
+            service_images,
             config: &config,
             run_id: &run_id,
             ..run_context(session)?
@@ -94,6 +111,31 @@ pub async fn smoke_platform(
         load: None,
     };
     Ok(dockyard_smoke::smoke(inputs).await?)
+}
+
+/// The image of each service on `architecture`'s own engine, as the base step recorded its twin there.
+fn platform_service_images(
+    session: &Session,
+    architecture: &str,
+) -> Result<std::collections::BTreeMap<String, String>, PipelineError> {
+    let config = &session.prepared.config;
+    let platform = config
+        .platforms
+        .iter()
+        .find(|platform| platform.architecture == architecture);
+    platform
+        .into_iter()
+        .flat_map(|platform| &platform.service_bases)
+        .map(|(service, base)| {
+            let id = session
+                .base_id(base)
+                .ok_or_else(|| PipelineError::MissingArtifact {
+                    what: "the service's image (run `cargo xtask base`)",
+                    path: PathBuf::from(config.base(base).image.to_string()),
+                })?;
+            Ok((service.clone(), id))
+        })
+        .collect()
 }
 
 /// `cargo xtask run -- CMD...`: migrates, then runs `cmd` in a one-off container of the production image with the

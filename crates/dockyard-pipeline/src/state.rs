@@ -69,7 +69,8 @@ pub struct BaseRecord {
     pub id: String,
     /// Digest of the bootstrap recipe, when it has one.
     pub recipe: Option<String>,
-    /// How it was obtained: `present`, `pulled` or `bootstrapped`.
+    /// How it was obtained: `present`, `pulled`, `bootstrapped`, or `copied` from this machine's engine to a
+    /// platform's own.
     pub origin: String,
 }
 

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use dockyard_engine::Engine;
+
 use crate::index;
 use crate::manifest::{Archive, ReleasedImage};
 use crate::{Publication, ReleaseError};
@@ -37,7 +39,8 @@ pub(crate) async fn archive_all(
         let reference = format!("{}:{first_tag}", image.repository);
         let stem = format!("{}-{}-{version}", publication.project, image.name);
         let label = image.name.to_string();
-        image.archive = Some(write_archive(publication, &reference, &folder, &stem, &label).await?);
+        image.archive =
+            Some(write_archive(publication, engine, &reference, &folder, &stem, &label).await?);
         // Several platforms: one archive per platform (an archive holds one platform's image).
         for platform in image.platforms.iter_mut() {
             if platform.image_id == image.image_id {
@@ -46,10 +49,15 @@ pub(crate) async fn archive_all(
             }
             let suffix = index::platform_tag("", &platform.platform);
             let reference = format!("{reference}{suffix}");
+            let engine = publication
+                .platform_engines
+                .get(&platform.platform)
+                .unwrap_or(engine);
             engine.tag_image(&platform.image_id, &reference).await?;
             let label = format!("{label} {}", platform.platform);
             let stem = format!("{stem}{suffix}");
-            let archive = write_archive(publication, &reference, &folder, &stem, &label).await?;
+            let archive =
+                write_archive(publication, engine, &reference, &folder, &stem, &label).await?;
             platform.reference = Some(reference);
             platform.archive = Some(archive);
         }
@@ -60,16 +68,14 @@ pub(crate) async fn archive_all(
 /// Writes the image `reference` as `FOLDER/STEM.tar` with its `.sha256` beside it.
 async fn write_archive(
     publication: &Publication<'_>,
+    engine: &Engine,
     reference: &str,
     folder: &Path,
     stem: &str,
     label: &str,
 ) -> Result<Archive, ReleaseError> {
     let path = folder.join(format!("{stem}.tar"));
-    let size = publication
-        .engine
-        .export_image_to_file(reference, &path)
-        .await?;
+    let size = engine.export_image_to_file(reference, &path).await?;
     let sha256 = hash_file(&path).await?;
     write_sidecar(&path, &sha256).await?;
     publication.progress.detail(&format!(

@@ -5,10 +5,11 @@
 //! The registry client is `oci-client` (the OCI distribution protocol with token authentication, over rustls with
 //! the system's trust store). Registries on a loopback address are spoken to in plain HTTP, as the engine does.
 
+use std::collections::BTreeMap;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use dockyard_engine::RegistryCredentials;
+use dockyard_engine::{Engine, RegistryCredentials};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
@@ -297,6 +298,7 @@ pub fn platform_tag(tag: &str, platform: &str) -> String {
 /// digest into `image.platforms`, and returns the index listing them, which is not written yet.
 pub(crate) async fn push_platforms(
     pusher: &Pusher<'_>,
+    platform_engines: &BTreeMap<String, Engine>,
     client: &RegistryClient,
     image: &mut ReleasedImage,
 ) -> Result<PushedIndex, ReleaseError> {
@@ -312,6 +314,11 @@ pub(crate) async fn push_platforms(
             image.repository,
             platform_tag(&tag, &platform.platform)
         );
+        // A platform with its own engine pushes from there, into the same repository.
+        let pusher = match platform_engines.get(&platform.platform) {
+            Some(engine) => pusher.on(engine),
+            None => pusher.on(pusher.engine),
+        };
         pusher
             .engine
             .tag_image(&platform.image_id, &reference)

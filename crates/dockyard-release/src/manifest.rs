@@ -164,7 +164,7 @@ pub struct BaseSummary {
     pub image: String,
     /// Image id: the digest recorded for the base.
     pub id: String,
-    /// present, pulled or bootstrapped.
+    /// present, pulled, bootstrapped, or copied (from this machine's engine to a platform's own).
     pub origin: String,
 }
 

@@ -99,6 +99,9 @@ pub struct PlatformImage {
 pub struct Publication<'a> {
     /// The engine holding the images.
     pub engine: &'a Engine,
+    /// The engine holding a platform's images instead (`[platforms] engines`), by OCI platform (`linux/arm64`):
+    /// they are tagged, pushed and archived there.
+    pub platform_engines: BTreeMap<String, Engine>,
     /// Where progress goes.
     pub progress: &'a dyn Progress,
     /// Check or release.
@@ -350,9 +353,10 @@ async fn push_all(
     for image in images.iter_mut() {
         // Several platforms: each platform's image pushed first, then an index of them under every tag.
         let index = match &index_client {
-            Some(client) if !image.platforms.is_empty() => {
-                Some(index::push_platforms(&pusher, client, image).await?)
-            }
+            Some(client) if !image.platforms.is_empty() => Some(
+                index::push_platforms(&pusher, &publication.platform_engines, client, image)
+                    .await?,
+            ),
             _ => None,
         };
         for tag in &image.tags {
@@ -578,7 +582,17 @@ pub(crate) struct Pusher<'a> {
     pub(crate) retry: RetryPolicy,
 }
 
-impl Pusher<'_> {
+impl<'a> Pusher<'a> {
+    /// The same pusher speaking to `engine`: a platform's own.
+    pub(crate) fn on(&self, engine: &'a Engine) -> Pusher<'a> {
+        Pusher {
+            engine,
+            progress: self.progress,
+            credentials: self.credentials,
+            retry: self.retry,
+        }
+    }
+
     /// Pushes `reference`, retrying transient errors, and checks that the registry answers the pushed digest.
     pub(crate) async fn push_and_verify(&self, reference: &str) -> Result<String, ReleaseError> {
         let digest = self.push_with_retries(reference).await?;

@@ -16,6 +16,7 @@ mod hostile_builder;
 mod index;
 mod load;
 mod matrix;
+mod platform_engine;
 mod platforms;
 mod registry;
 mod registry_container;

@@ -9,7 +9,7 @@ use crate::release::{assert_matches_schema, release, release_json};
 use crate::support::{assert_no_leftovers, engine_or_skip, runtime, stderr, Project};
 
 /// The sample's bases for arm64, written beside its own (deploy.toml writes its runtime and nginx bases itself).
-const ARM64_BASES: &str = r#"
+pub(crate) const ARM64_BASES: &str = r#"
 [platforms]
 targets = ["linux/amd64", "linux/arm64"]
 
@@ -37,20 +37,7 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
     let Some((engine, _lock)) = engine_or_skip(test) else {
         return;
     };
-    if dockyard_base::native_architecture() != "amd64" {
-        eprintln!("SKIPPED {test}: the test makes arm64 images on an amd64 machine");
-        return;
-    }
-    if let Err(error) = dockyard_base::check_emulation(
-        "dockyard/python-runtime:bookworm-arm64",
-        "arm64",
-        std::path::Path::new(dockyard_base::BINFMT_DIR),
-    ) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{error} (.ci/run enables it)"
-        );
-        eprintln!("SKIPPED {test}: {error}");
+    if !emulation_or_skip(test) {
         return;
     }
     let project = Project::copy("dockyard-it-platforms");
@@ -190,6 +177,28 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
             let _ = engine.remove_image(&tag(suffix)).await;
         }
     });
+}
+
+/// Whether this machine (amd64) runs arm64 binaries through qemu; `false` after a loud skip line where it does not,
+/// a failure under CI (`.ci/run` enables it).
+pub(crate) fn emulation_or_skip(test: &str) -> bool {
+    if dockyard_base::native_architecture() != "amd64" {
+        eprintln!("SKIPPED {test}: the test makes arm64 images on an amd64 machine");
+        return false;
+    }
+    if let Err(error) = dockyard_base::check_emulation(
+        "dockyard/python-runtime:bookworm-arm64",
+        "arm64",
+        std::path::Path::new(dockyard_base::BINFMT_DIR),
+    ) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{error} (.ci/run enables it)"
+        );
+        eprintln!("SKIPPED {test}: {error}");
+        return false;
+    }
+    true
 }
 
 /// Runs `image` (an arm64 app image) under emulation until its own HEALTHCHECK (Python asking /health/) says healthy.

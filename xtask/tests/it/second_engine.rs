@@ -39,6 +39,10 @@ pub struct SecondEngine {
     host_veth: String,
     /// The comment tagging the host's iptables rules for this engine.
     rule_comment: String,
+    /// `10.211.N.1`: the host's end of the veth pair, as the engine's namespace reaches it.
+    host_address: String,
+    /// `socat` forwarders of [`SecondEngine::forward_loopback_port`], stopped on drop.
+    forwarders: Vec<Child>,
     /// `sleep` holding the mount namespace that hides `/tmp`, so restarts share it.
     mount_holder: Option<Child>,
     /// The running dockerd.
@@ -83,6 +87,8 @@ impl SecondEngine {
             namespace: format!("dockyard-engine-{id}"),
             host_veth: format!("dykh{id}"),
             rule_comment: format!("dockyard-second-engine-{id}"),
+            host_address: format!("10.211.{octet}.1"),
+            forwarders: Vec::new(),
             mount_holder: None,
             daemon: None,
         };
@@ -226,6 +232,41 @@ impl SecondEngine {
         engine
     }
 
+    /// Makes the host's `127.0.0.1:PORT` (a local registry) answer at `127.0.0.1:PORT` inside the engine's network
+    /// namespace too, as one registry name reaches both engines of a real setup: `socat` in the namespace forwards
+    /// to the host's end of the veth pair, where another `socat` forwards to the host's loopback. Loopback
+    /// registries are spoken to in plain HTTP by both engines, so neither needs `--insecure-registry`.
+    pub fn forward_loopback_port(&mut self, port: u16) {
+        let inner = Command::new("ip")
+            .args(["netns", "exec", &self.namespace, "socat"])
+            .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"))
+            .arg(format!("TCP:{}:{port}", self.host_address))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("socat (apt-get install socat; .ci/run installs it)");
+        self.forwarders.push(inner);
+        let outer = Command::new("socat")
+            .arg(format!(
+                "TCP-LISTEN:{port},bind={},fork,reuseaddr",
+                self.host_address
+            ))
+            .arg(format!("TCP:127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("socat");
+        self.forwarders.push(outer);
+        let namespace = self.namespace.clone();
+        wait_for(Duration::from_secs(10), "the forwarders to listen", || {
+            let inside = Command::new("ip")
+                .args(["netns", "exec", &namespace, "ss", "-Hltn"])
+                .output()
+                .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+                .unwrap_or_default();
+            inside.contains(&format!("127.0.0.1:{port}"))
+                && std::net::TcpStream::connect((self.host_address.as_str(), port)).is_ok()
+        });
+    }
+
     /// The engine's log, for failure messages.
     pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.root.join("dockerd.log")).unwrap_or_default();
@@ -350,6 +391,10 @@ impl SecondEngine {
 
 impl Drop for SecondEngine {
     fn drop(&mut self) {
+        for mut forwarder in self.forwarders.drain(..) {
+            let _ = forwarder.kill();
+            let _ = forwarder.wait();
+        }
         self.stop_daemon_gracefully();
         if let Some(pid) = self.containerd_pid() {
             signal(pid, "TERM");

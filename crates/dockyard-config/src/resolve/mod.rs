@@ -156,6 +156,8 @@ pub(crate) fn resolve_document(
         },
         &mut bases,
     )?;
+    let services =
+        self::services::resolve_services(origin, document.services.as_ref(), &app, &mut bases)?;
     let platforms = self::platforms::resolve_platforms(
         origin,
         document.platforms.as_ref(),
@@ -169,6 +171,7 @@ pub(crate) fn resolve_document(
                 && nginx
                     .as_ref()
                     .is_none_or(|nginx| matches!(nginx.dockerfile, Template::BuiltIn(..))),
+            services: &services,
         },
         &mut bases,
     )?;
@@ -186,8 +189,6 @@ pub(crate) fn resolve_document(
         None => None,
     };
     let context = resolve_context_rules(origin, document.context.as_ref(), &app)?;
-    let services =
-        self::services::resolve_services(origin, document.services.as_ref(), &app, &mut bases)?;
     let dev = self::dev::resolve_dev(origin, document.dev.as_ref(), &app)?;
     Ok(DeployConfig {
         file: file.to_path_buf(),

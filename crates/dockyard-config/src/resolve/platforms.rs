@@ -9,8 +9,9 @@ use super::base::{add_packages, built_in_base, DEFAULT_NGINX_BASE, DEFAULT_RUNTI
 use super::{fail, Origin};
 use crate::choices::PythonVersion;
 use crate::error::ConfigError;
-use crate::model::{BaseImage, PlatformImages};
+use crate::model::{BaseImage, PlatformImages, Service};
 use crate::raw;
+use crate::source_map::render_key;
 use crate::suggestions::render_backticked_list;
 
 /// The platforms Dockyard makes images for, OCI's names with Debian's architecture.
@@ -78,6 +79,64 @@ pub(super) struct Shipped<'a> {
     /// Whether the production image is assembled (the built-in Dockerfile): a project's own is built by the engine,
     /// for its own platform only.
     pub assembled: bool,
+    /// `[services]`: a platform with its own engine gets their bases for its architecture.
+    pub services: &'a BTreeMap<String, Service>,
+}
+
+/// How `[platforms] engines` may reach an engine: `DOCKER_HOST`'s schemes.
+const ENGINE_SCHEMES: [&str; 5] = ["tcp://", "ssh://", "unix://", "http://", "https://"];
+
+/// `[platforms] engines`: each platform's engine address by platform, checked against the targets (none for this
+/// machine's, whose engine is `DOCKER_HOST`'s) and the schemes Dockyard connects with.
+fn resolve_engines(
+    origin: Origin<'_>,
+    platforms: &raw::Platforms,
+    targets: &[&str],
+    native: &str,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let Some(engines) = platforms.engines.as_ref() else {
+        return Ok(BTreeMap::new());
+    };
+    let mut resolved = BTreeMap::new();
+    for (platform, address) in engines.get_ref() {
+        let key = format!("platforms.engines.{}", render_key(platform));
+        let text = address.get_ref().trim();
+        if platform == native {
+            return fail(
+                origin,
+                address.span(),
+                &key,
+                format!("`{key}`: {native} is this machine's platform, whose engine is the one Dockyard runs against"),
+                Some("remove this entry; point DOCKER_HOST at another engine to run everything there".to_owned()),
+            );
+        }
+        if !targets.contains(&platform.as_str()) {
+            return fail(
+                origin,
+                address.span(),
+                &key,
+                format!("`{key}`: {platform:?} is not in `platforms.targets`"),
+                Some(format!(
+                    "engines name platforms of `targets` ({}): add {platform:?} to `targets` or remove this entry",
+                    render_backticked_list(targets)
+                )),
+            );
+        }
+        let scheme_ok = ENGINE_SCHEMES
+            .iter()
+            .any(|scheme| text.len() > scheme.len() && text.starts_with(scheme));
+        if !scheme_ok {
+            return fail(
+                origin,
+                address.span(),
+                &key,
+                format!("`{key}` = {text:?}: not an engine address"),
+                Some("spell it as DOCKER_HOST does: \"tcp://HOST:PORT\", \"ssh://USER@HOST\", \"unix:///PATH\" (or http://, https://)".to_owned()),
+            );
+        }
+        resolved.insert(platform.clone(), text.to_owned());
+    }
+    Ok(resolved)
 }
 
 /// The base `base` of `architecture`: `<base>-<architecture>`, `runtime-arm64`.
@@ -157,6 +216,8 @@ pub(super) fn resolve_platforms(
             Some(format!("add \"{native}\": {example}")),
         );
     }
+    let targets: Vec<&str> = listed.iter().map(|(platform, ..)| *platform).collect();
+    let mut engines = resolve_engines(origin, platforms.get_ref(), &targets, native)?;
     let mut resolved = Vec::new();
     for (platform, architecture, written, key) in listed {
         if platform == native {
@@ -211,11 +272,35 @@ pub(super) fn resolve_platforms(
             Some(base) => Some(twin(base, DEFAULT_NGINX_BASE, None)?),
             None => None,
         };
+        let engine = engines.remove(platform);
+        // On its own engine the smoke run starts the services there too: their images for its architecture.
+        let mut service_bases = BTreeMap::new();
+        if engine.is_some() {
+            for service in shipped.services.values() {
+                let name = twin_name(&service.base, architecture);
+                if !shipped.written_bases.contains(&&name) {
+                    let mut made = bases[&service.base].clone();
+                    made.name = name.clone();
+                    if let Some(recipe) = made.bootstrap.as_mut() {
+                        recipe.architecture = Some(architecture.to_owned());
+                        made.image.tag = made
+                            .image
+                            .tag
+                            .as_ref()
+                            .map(|tag| format!("{tag}-{architecture}"));
+                    }
+                    bases.insert(name.clone(), made);
+                }
+                service_bases.insert(service.name.clone(), name);
+            }
+        }
         resolved.push(PlatformImages {
             platform: platform.to_owned(),
             architecture: architecture.to_owned(),
             runtime_base,
             nginx_base,
+            engine,
+            service_bases,
         });
     }
     Ok(resolved)

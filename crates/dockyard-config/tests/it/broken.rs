@@ -65,6 +65,9 @@ broken_case!(platforms_debian_name, "[python]\nversion = \"3.11\"" => "[python]\
 broken_case!(platforms_unknown, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"windows/amd64\"]");
 broken_case!(platforms_twice, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/amd64\"]");
 broken_case!(platforms_leave_out_this_machine, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/s390x\"]");
+broken_case!(platforms_engine_of_this_machine, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\nengines = { \"linux/amd64\" = \"tcp://10.0.0.5:2375\" }");
+broken_case!(platforms_engine_of_no_target, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\nengines = { \"linux/s390x\" = \"tcp://10.0.0.5:2375\" }");
+broken_case!(platforms_engine_not_an_address, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\nengines = { \"linux/arm64\" = \"arm-builder:2375\" }");
 broken_case!(platforms_beside_an_own_production_dockerfile, "[python]\nversion = \"3.11\"" => "[python]\nversion = \"3.11\"\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]");
 
 // [matrix].

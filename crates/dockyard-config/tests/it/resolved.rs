@@ -618,6 +618,8 @@ fn a_platform_gets_the_built_in_runtime_and_nginx_bases_of_its_architecture() {
             architecture: "arm64".to_owned(),
             runtime_base: "runtime-arm64".to_owned(),
             nginx_base: Some("nginx-arm64".to_owned()),
+            engine: None,
+            service_bases: std::collections::BTreeMap::new(),
         }]
     );
     let runtime = config.base("runtime");
@@ -640,4 +642,53 @@ fn a_platform_gets_the_built_in_runtime_and_nginx_bases_of_its_architecture() {
         !config.bases.contains_key("builder-arm64"),
         "the builder runs on this machine"
     );
+}
+
+#[test]
+fn a_platform_with_its_own_engine_gets_its_services_for_its_architecture_there() {
+    if dockyard_config::native_architecture() != "amd64" {
+        return;
+    }
+    let text = format!(
+        "{PROJECT_AND_APP_ALONE}\n[nginx]\n\n[services.db]\nkind = \"postgres\"\nversion = \"15\"\nenv = {{ DATABASE_URL = \"url\" }}\n\n[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\nengines = {{ \"linux/arm64\" = \" tcp://arm-builder:2375 \" }}\n"
+    );
+    let folder = write_fixture_project(&text, &[], &[]);
+    let root = canonical_root(&folder);
+    let config = dockyard_config::parse(&text, &root.join("deploy.toml")).expect("valid");
+    let [platform] = config.platforms.as_slice() else {
+        panic!("one other platform: {:?}", config.platforms);
+    };
+    assert_eq!(platform.engine.as_deref(), Some("tcp://arm-builder:2375"));
+    assert_eq!(
+        platform.service_bases,
+        std::collections::BTreeMap::from([("db".to_owned(), "service-db-arm64".to_owned())])
+    );
+    assert_eq!(
+        platform.bases().collect::<Vec<_>>(),
+        ["runtime-arm64", "nginx-arm64", "service-db-arm64"]
+    );
+    let native = config.base("service-db");
+    let twin = config.base("service-db-arm64");
+    assert_eq!(
+        twin.bootstrap.as_ref().unwrap().architecture.as_deref(),
+        Some("arm64")
+    );
+    assert_eq!(
+        twin.bootstrap.as_ref().unwrap().packages,
+        native.bootstrap.as_ref().unwrap().packages
+    );
+    assert_eq!(
+        twin.image.to_string(),
+        format!("{native}-arm64", native = native.image)
+    );
+    for base in ["runtime-arm64", "service-db-arm64"] {
+        assert_eq!(
+            config
+                .platform_with_engine_of_base(base)
+                .map(|platform| platform.platform.as_str()),
+            Some("linux/arm64")
+        );
+    }
+    assert!(config.platform_with_engine_of_base("service-db").is_none());
+    assert!(config.platform_with_engine_of_base("runtime").is_none());
 }

@@ -135,12 +135,18 @@ impl Plan {
                 config
                     .platforms
                     .iter()
-                    .map(|platform| match &platform.nginx_base {
-                        Some(nginx) => format!(
-                            "{} (bases {}, {nginx})",
-                            platform.platform, platform.runtime_base
-                        ),
-                        None => format!("{} (base {})", platform.platform, platform.runtime_base),
+                    .map(|platform| {
+                        let bases: Vec<&str> = platform.bases().collect();
+                        let (noun, bases) = match bases.as_slice() {
+                            [one] => ("base", (*one).to_owned()),
+                            many => ("bases", many.join(", ")),
+                        };
+                        match &platform.engine {
+                            Some(engine) => {
+                                format!("{} ({noun} {bases}; on {engine})", platform.platform)
+                            }
+                            None => format!("{} ({noun} {bases})", platform.platform),
+                        }
                     })
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use dockyard_engine::Engine;
+
 use super::{created_work_dir, Session};
 use crate::plan::short;
 use crate::progress;
@@ -10,8 +12,34 @@ use crate::state::BaseRecord;
 use crate::step::Step;
 use crate::PipelineError;
 
-/// Makes sure the base image `[base.NAME]` is in the engine: present, pulled, or bootstrapped.
+/// Makes sure the base image `[base.NAME]` is in its engine (a platform's own for that platform's bases, else this
+/// machine's): present, pulled, copied from this machine's engine, or bootstrapped.
 pub async fn ensure_base(session: &mut Session, name: &str) -> Result<(), PipelineError> {
+    let platform = session
+        .prepared
+        .config
+        .platform_with_engine_of_base(name)
+        .map(|platform| platform.architecture.clone());
+    match platform {
+        Some(architecture) => {
+            let native = session.engine.clone();
+            session
+                .on_engine_of(&architecture, async |session| {
+                    make_base(session, name, Some((&native, &architecture))).await
+                })
+                .await
+        }
+        None => make_base(session, name, None).await,
+    }
+}
+
+/// The base step on `session.engine`; `native` is this machine's engine and the platform's architecture when that is
+/// another engine, which may hold the base already (bootstrapped for that architecture there, under emulation).
+async fn make_base(
+    session: &mut Session,
+    name: &str,
+    native: Option<(&Engine, &str)>,
+) -> Result<(), PipelineError> {
     let config = session.prepared.config.clone();
     let base = config.base(name);
     let step = Step::Base(name.to_owned()).name();
@@ -59,6 +87,31 @@ pub async fn ensure_base(session: &mut Session, name: &str) -> Result<(), Pipeli
                         "{reference} was bootstrapped from another recipe: bootstrapping again"
                     ),
                 );
+            }
+            if let Some((native, architecture)) = native {
+                if let Some(id) =
+                    copy_from(session, native, &reference, architecture, &recipe).await?
+                {
+                    progress::done(
+                        &step,
+                        started,
+                        &format!(
+                            "{reference} copied from this machine's engine ({}), {}",
+                            native.host(),
+                            short(&id)
+                        ),
+                    );
+                    session.state.bases.insert(
+                        name.to_owned(),
+                        BaseRecord {
+                            image: reference.clone(),
+                            id,
+                            recipe: recipe.clone(),
+                            origin: "copied".to_owned(),
+                        },
+                    );
+                    return session.save_state();
+                }
             }
             let pulled = if base.pull && present.is_none() {
                 progress::step(&step, &format!("{reference} not present: pulling"));
@@ -125,6 +178,29 @@ pub async fn ensure_base(session: &mut Session, name: &str) -> Result<(), Pipeli
     session.state.bases.insert(name.to_owned(), record);
     session.save_state()?;
     Ok(())
+}
+
+/// Copies the image `reference` from this machine's engine (`native`) into the session's (a platform's own) when
+/// it holds it for `architecture` with the same recipe; `None` when it does not.
+async fn copy_from(
+    session: &Session,
+    native: &Engine,
+    reference: &str,
+    architecture: &str,
+    recipe: &Option<String>,
+) -> Result<Option<String>, PipelineError> {
+    let Some(image) = native.image(reference).await? else {
+        return Ok(None);
+    };
+    let same_recipe = image.labels.get(dockyard_base::RECIPE_LABEL) == recipe.as_ref();
+    if image.architecture != dockyard_image::oci_architecture(architecture) || !same_recipe {
+        return Ok(None);
+    }
+    let archive = created_work_dir(session)?.join(format!("copied-{}.tar", short(&image.id)));
+    native.export_image_to_file(reference, &archive).await?;
+    let loaded = session.engine.load_image_archive(&archive, reference).await;
+    let _ = std::fs::remove_file(&archive);
+    Ok(Some(loaded?))
 }
 
 async fn bootstrap_base(

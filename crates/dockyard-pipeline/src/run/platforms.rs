@@ -1,7 +1,7 @@
 //! The images of another platform of `[platforms] targets`: the production and nginx images assembled again from the
-//! same exported context on that architecture's bases. The dependencies layer is made in a container of its runtime
-//! base, under emulation, from the wheels the builder made: pure-Python wheels install anywhere, and a wheel built
-//! for this machine alone is refused by pip there, naming the package.
+//! same exported context on that architecture's bases, on the platform's own engine when `[platforms] engines` names
+//! one, else on this machine's. The dependencies layer is made in a container of its runtime base (natively there,
+//! else under emulation) from the wheels `platform_wheels` selects.
 
 use crate::run::{assemble, build_unless_cached, missing_base, Session};
 use crate::state::PlatformRecord;
@@ -19,7 +19,11 @@ pub async fn platform_images(
     session: &mut Session,
     architecture: &str,
 ) -> Result<PlatformRecord, PipelineError> {
-    let result = make(session, architecture).await;
+    let result = session
+        .on_engine_of(architecture, async |session| {
+            make(session, architecture).await
+        })
+        .await;
     let record = result.map_err(|error| match error {
         PipelineError::Interrupted => PipelineError::Interrupted,
         error => PipelineError::OnPlatform {

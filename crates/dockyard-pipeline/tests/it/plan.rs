@@ -797,3 +797,47 @@ fn deploy_platforms_toml_takes_the_built_in_arm64_bases_and_the_platform_wheels_
     let without = prepared.export_inputs("builder", None);
     assert_eq!(with.changed_since(&without), ["platform wheels"]);
 }
+
+#[test]
+fn a_platform_on_its_own_engine_is_planned_alike_and_the_plan_names_the_engine() {
+    if dockyard_config::native_architecture() != "amd64" {
+        return;
+    }
+    let project = Project::copy_with("deploy.platforms.toml");
+    let emulated = project.prepare();
+    let path = project.path("deploy.toml");
+    let toml = std::fs::read_to_string(&path).expect("read deploy.toml");
+    let targets = "[platforms]\ntargets = [\"linux/amd64\", \"linux/arm64\"]\n";
+    assert!(toml.contains(targets));
+    std::fs::write(
+        &path,
+        toml.replace(
+            targets,
+            &format!("{targets}engines = {{ \"linux/arm64\" = \"tcp://arm-builder:2375\" }}\n"),
+        ),
+    )
+    .expect("write deploy.toml");
+    let native = project.prepare();
+    let text = plan::plan(&native, &State::default()).render_text();
+    assert!(
+        text.contains("  platforms  this machine's (amd64), linux/arm64 (bases runtime-arm64, nginx-arm64; on tcp://arm-builder:2375)\n"),
+        "{text}"
+    );
+    // Where the images are made is not what they are made from: the same inputs, so the same images.
+    let export = dockyard_pipeline::state::ExportRecord {
+        path: project.path("context.tar.gz"),
+        sha256: "0".repeat(64),
+        static_manifest_sha256: None,
+        static_sha256: String::new(),
+        inputs: Default::default(),
+    };
+    let labels = |prepared: &dockyard_pipeline::plan::Prepared| prepared.production_labels(&export);
+    assert_eq!(
+        native.production_inputs(Some("sha256:1"), &export, &labels(&native)),
+        emulated.production_inputs(Some("sha256:1"), &export, &labels(&emulated))
+    );
+    assert_eq!(
+        native.platform_wheel_machines(),
+        emulated.platform_wheel_machines()
+    );
+}
