@@ -85,6 +85,10 @@ pub struct PlatformImages {
     /// With its own engine: the base of each `[services.<name>]` on it by service name (`service-db-arm64`), since
     /// the platform's smoke run starts its services there; empty without.
     pub service_bases: BTreeMap<String, String>,
+    /// The builder base of its architecture (`builder-arm64`), made only when a package has no wheel for it on the
+    /// index: its sdist is built into one in a container of that base. `None` when the builder's base is
+    /// deploy.toml's own and no `[base.<builder>-<arch>]` is written.
+    pub builder_base: Option<String>,
 }
 
 impl PlatformImages {
@@ -137,7 +141,18 @@ impl DeployConfig {
         self.platforms
             .iter()
             .filter(|platform| platform.engine.is_some())
-            .find(|platform| platform.bases().any(|base| base == name))
+            .find(|platform| {
+                platform.bases().any(|base| base == name)
+                    || platform.builder_base.as_deref() == Some(name)
+            })
+    }
+
+    /// Whether the base `name` is made only when a step needs it (a platform's builder base, for a package with no
+    /// wheel for that platform), not by the base steps.
+    pub fn is_made_on_demand(&self, name: &str) -> bool {
+        self.platforms
+            .iter()
+            .any(|platform| platform.builder_base.as_deref() == Some(name))
     }
 }
 

@@ -107,6 +107,13 @@ pub fn platform_wheels_dir(machine: &str) -> String {
     format!("wheels-{machine}")
 }
 
+/// The folder of `/out` (and of the dependencies volume) holding the sdists of the packages the index has no wheel
+/// of for another platform's `machine` (`sdists-aarch64`), which the script names `sdists-$machine`: that
+/// platform's builder base builds them.
+pub fn platform_sdists_dir(machine: &str) -> String {
+    format!("sdists-{machine}")
+}
+
 /// The variable naming the machines (`aarch64`) whose wheels the script fetches beside this machine's, for the other
 /// platforms of `[platforms]`; none without.
 pub fn platform_wheels_environment(machines: &[&str]) -> Option<String> {
@@ -164,6 +171,7 @@ mod tests {
             );
         }
         assert!(script.contains(&platform_wheels_dir("$machine")));
+        assert!(script.contains(&platform_sdists_dir("$machine")));
         for line in environment()
             .into_iter()
             .chain(dependencies_environment("key", true))

@@ -123,9 +123,14 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
                 format!("{reference} not present{there}: will be copied from this machine's engine, which has it"),
             ));
         } else if base.bootstrap.is_some() {
+            let when = if config.is_made_on_demand(name) {
+                " when a package has no wheel for its architecture"
+            } else {
+                ""
+            };
             checks.push(Check::ok(
                 &check_name,
-                format!("{reference} not present: will be pulled or bootstrapped"),
+                format!("{reference} not present: will be pulled or bootstrapped{when}"),
             ));
             needs_mmdebstrap.push(reference);
         } else if base.pull {

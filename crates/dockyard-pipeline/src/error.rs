@@ -114,6 +114,20 @@ pub enum PipelineError {
         /// Each package with its version and the wheel the builder made.
         packages: Vec<String>,
     },
+    /// A package's sdist did not build into a wheel for another platform in that platform's builder base.
+    #[error("the sdist of {package} does not build for {architecture} in {base}: exit code {exit_code}\n--- last {} lines of its output ---\n{}", tail.len(), tail.join("\n"))]
+    PlatformWheelBuildFailed {
+        /// Debian's name of the platform's architecture, `arm64`.
+        architecture: String,
+        /// The package and its version, `crcmod 1.7`.
+        package: String,
+        /// The builder base, `dockyard/python-builder:bookworm-arm64 (base.builder-arm64)`.
+        base: String,
+        /// `pip wheel`'s exit code.
+        exit_code: i64,
+        /// The last lines it printed.
+        tail: Vec<String>,
+    },
     /// A download did not match the hashes the lock pins.
     #[error("the lock's hashes do not match what was downloaded for {}", packages.join(", "))]
     HashMismatch {
@@ -368,6 +382,7 @@ impl PipelineError {
             | PipelineError::DevStepFailed { .. }
             | PipelineError::HashMismatch { .. }
             | PipelineError::NoPlatformWheel { .. }
+            | PipelineError::PlatformWheelBuildFailed { .. }
             | PipelineError::BuilderServices(_)
             | PipelineError::AssetsFailed { .. }
             | PipelineError::AssetsTimedOut { .. }
@@ -403,7 +418,8 @@ impl PipelineError {
             PipelineError::DevStepFailed { what, .. } => Some(format!("the output above shows why {what} stopped; fix the source and run `cargo xtask dev` again (the services' data is kept)")),
             PipelineError::Watch(error) => Some(error.hint()),
             PipelineError::DevSessionRunning { .. } => Some("use the running session (one-off commands beside it: `cargo xtask dev -- manage.py shell`), or stop it with Ctrl-C first; `cargo xtask clean` removes what a killed session left".to_owned()),
-            PipelineError::NoPlatformWheel { architecture, machine, .. } => Some(format!("pin a release of each that publishes {machine} wheels (manylinux), or take linux/{architecture} out of `[platforms] targets`; Dockyard builds wheels on this machine's platform only for now")),
+            PipelineError::NoPlatformWheel { architecture, machine, .. } => Some(format!("pin a release of each that publishes {machine} wheels (manylinux) or an sdist, which Dockyard builds for {architecture} in the platform's builder base (Dockyard's built-in builder's twin, or a written `[base.builder-{architecture}]` when the builder's base is deploy.toml's own); or take linux/{architecture} out of `[platforms] targets`")),
+            PipelineError::PlatformWheelBuildFailed { architecture, .. } => Some(format!("the output above says why: a C library's headers go in `[builder] packages` (Debian's -dev package), which the {architecture} builder base gets too; or pin a release with wheels for {architecture}, or take linux/{architecture} out of `[platforms] targets`")),
             PipelineError::HashMismatch { .. } => Some("the index served files whose sha256 the lock does not pin: if the lock was edited by hand or the package was re-published, lock again (`uv lock`, `poetry lock`, `pipenv lock`, or `pip-compile --generate-hashes`); otherwise treat it as tampering and do not ship".to_owned()),
             PipelineError::BuilderServices(error) => error.hint(),
             PipelineError::AssetsFailed { phase, .. } => Some(match phase.as_str() {

@@ -68,6 +68,7 @@ impl Goal {
             .config
             .bases
             .keys()
+            .filter(|name| !prepared.config.is_made_on_demand(name))
             .map(|name| vec![Step::Base(name.clone())])
             .collect();
         if matches!(self, Goal::Bases) {

@@ -497,6 +497,9 @@ pub fn plan(prepared: &Prepared, state: &State) -> Plan {
     let mut steps = Vec::new();
     let mut base_ids: BTreeMap<&str, Option<String>> = BTreeMap::new();
     for (name, base) in &config.bases {
+        if config.is_made_on_demand(name) {
+            continue;
+        }
         let recipe = base.bootstrap.as_ref().map(|recipe| {
             dockyard_base::recipe_digest(recipe, prepared.provenance.explicit_source_date_epoch)
         });

@@ -25,6 +25,7 @@ mod base;
 pub(crate) mod builder_container;
 pub(crate) mod export;
 mod matrix;
+mod platform_sdists;
 mod platform_wheels;
 mod platforms;
 

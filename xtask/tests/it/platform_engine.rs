@@ -220,6 +220,37 @@ fn a_platform_on_its_own_engine_is_made_tested_and_pushed_there_and_meets_this_m
         assert!(image(&engine, pushed.clone()).is_none(), "{pushed}");
     }
 
+    // A package with a C extension and no aarch64 wheel (netifaces 0.11.0), and an arm64 builder base without a
+    // compiler (the runtime base): its sdist fails to build for arm64 only, on the node; this machine's images are made.
+    let deploy = std::fs::read_to_string(&path).unwrap();
+    let (head, _) = deploy
+        .split_once("[base.builder-arm64]")
+        .expect("ARM64_BASES ends with the arm64 builder base");
+    std::fs::write(
+        &path,
+        format!("{head}[base.builder-arm64]\nimage = \"dockyard/python-runtime:bookworm-arm64\"\npull = false\n"),
+    )
+    .unwrap();
+    let requirements = project.path("app/requirements.txt");
+    let pinned = std::fs::read_to_string(&requirements).unwrap();
+    std::fs::write(&requirements, format!("{pinned}netifaces==0.11.0\n")).unwrap();
+    let failed = project.xtask(&["build"]);
+    let log = stderr(&failed);
+    assert_eq!(failed.status.code(), Some(6), "{log}");
+    assert!(log.contains("==> production image: built"), "{log}");
+    assert!(
+        log.contains("on arm64 of [platforms]: the sdist of netifaces 0.11.0 does not build for arm64 in dockyard/python-runtime:bookworm-arm64 (base.builder-arm64)"),
+        "{log}"
+    );
+    assert!(log.contains("it failed for arm64 only"), "{log}");
+    dockyard_reliability::record(
+        dockyard_reliability::Category::Fault,
+        "platform_wheel_fails_to_build_on_one_platform",
+        "netifaces==0.11.0 (a C extension, no aarch64 wheel on the index) added, with `[base.builder-arm64]` pointing at a base without a compiler, the arm64 platform on its own engine",
+        "this machine's images are made (the x86_64 builder compiles it); step `images arm64` builds its sdist on the node and fails with exit 6 naming arm64, netifaces 0.11.0 and the builder base, pip's last lines and a hint; nothing left behind on either engine",
+        "xtask::platform_engine::a_platform_on_its_own_engine_is_made_tested_and_pushed_there_and_meets_this_machines_in_one_index",
+    );
+
     assert_no_leftovers(&engine, &project);
     assert_no_leftovers(&node_engine, &project);
     dockyard_reliability::record(

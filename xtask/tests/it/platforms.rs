@@ -29,6 +29,15 @@ image = "dockyard/nginx:bookworm-arm64"
 suite = "bookworm"
 packages = ["nginx-light"]
 architecture = "arm64"
+
+[base.builder-arm64]
+image = "dockyard/python-builder:bookworm-arm64"
+
+[base.builder-arm64.bootstrap]
+suite = "bookworm"
+packages = ["python3", "python3-venv", "python3-dev", "gcc", "libc6-dev", "ca-certificates"]
+env = { PYTHON_VERSION = "3.11.2" }
+architecture = "arm64"
 "#;
 
 #[test]
@@ -52,7 +61,9 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
         stderr(&doctor)
     );
     assert!(
-        said.contains("qemu-aarch64 enabled in binfmt_misc (bases nginx-arm64, runtime-arm64)"),
+        said.contains(
+            "qemu-aarch64 enabled in binfmt_misc (bases builder-arm64, nginx-arm64, runtime-arm64)"
+        ),
         "doctor did not report the emulation:\n{said}"
     );
     let build = project.xtask(&["build"]);
@@ -147,28 +158,36 @@ fn the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_u
     );
 
     // A package the index has no aarch64 wheel of (crcmod 1.7: an sdist with a C extension, built here for x86_64):
-    // this machine's images are made, step `images arm64` fails naming the package and the platform.
+    // the builder fetches its sdist, and step `images arm64` builds it in the arm64 builder base under emulation,
+    // made only now; its C extension loads in the arm64 image.
     std::fs::write(&requirements, format!("{pinned}crcmod==1.7\n")).unwrap();
-    let failed = project.xtask(&["build"]);
-    let log = stderr(&failed);
-    assert_eq!(failed.status.code(), Some(6), "{log}");
-    assert!(log.contains("on arm64 of [platforms]:"), "{log}");
+    let built = project.xtask(&["build"]);
+    let log = stderr(&built);
+    assert_eq!(built.status.code(), Some(0), "{log}");
     assert!(
-        log.contains("no arm64 wheel of crcmod 1.7 (the builder made crcmod-1.7-cp311-cp311-linux_x86_64.whl)"),
-        "the failure does not name the package:\n{log}"
-    );
-    assert!(
-        log.contains("no aarch64 wheel of crcmod 1.7 on the index"),
+        log.contains("no aarch64 wheel of crcmod 1.7 on the index: fetching its sdist"),
         "{log}"
     );
-    assert!(log.contains("==> production image: built"), "{log}");
-    assert!(log.contains("it failed for arm64 only"), "{log}");
+    assert!(
+        log.contains("building crcmod 1.7 for arm64 from crcmod-1.7.tar.gz in dockyard/python-builder:bookworm-arm64 (base.builder-arm64)"),
+        "{log}"
+    );
+    let (code, lines) = run_in(
+        &engine,
+        &project,
+        &tag(":latest-arm64"),
+        "/opt/venv/bin/python -c 'import platform, crcmod._crcfunext; from crcmod.crcmod import _usingExtension; print(platform.machine(), _usingExtension)'",
+    );
+    assert_eq!(
+        (code, lines.as_slice()),
+        (0, ["aarch64 True".to_owned()].as_slice())
+    );
     assert_no_leftovers(&engine, &project);
     dockyard_reliability::record(
         dockyard_reliability::Category::Fault,
         "platform_wheel_for_this_machine_only",
         "[platforms] linux/amd64 + linux/arm64 with crcmod==1.7 added: the builder (amd64) builds its sdist into a cp311 x86_64 wheel, and the index has no aarch64 wheel of it",
-        "the amd64 images are made; step `images arm64` fails with exit 6 naming arm64 of [platforms], crcmod 1.7 and the wheel the builder made, with a hint; nothing left behind (PyYAML, which has aarch64 wheels, passes: its C extension loads in the arm64 image)",
+        "the builder fetches its sdist; step `images arm64` makes the arm64 builder base (only then) and builds the sdist there under emulation; the arm64 image loads crcmod's C extension; nothing left behind (PyYAML, which has aarch64 wheels, takes the index's)",
         "xtask::platforms::the_images_are_made_for_arm64_too_and_the_arm64_app_passes_its_health_check_under_emulation",
     );
     crate::smoke::cleanup_images(&engine, &project);

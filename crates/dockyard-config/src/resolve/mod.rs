@@ -167,6 +167,8 @@ pub(crate) fn resolve_document(
             nginx_base: nginx.as_ref().map(|nginx| nginx.base.as_str()),
             written_bases: &written_bases,
             runtime_packages: production_packages,
+            builder_base: &builder.base,
+            builder_packages,
             assembled: matches!(production.dockerfile, Template::BuiltIn(..))
                 && nginx
                     .as_ref()

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-use super::base::{add_packages, built_in_base, DEFAULT_NGINX_BASE, DEFAULT_RUNTIME_BASE};
+use super::base::{
+    add_packages, built_in_base, DEFAULT_BUILDER_BASE, DEFAULT_NGINX_BASE, DEFAULT_RUNTIME_BASE,
+};
 use super::{fail, Origin};
 use crate::choices::PythonVersion;
 use crate::error::ConfigError;
@@ -76,11 +78,59 @@ pub(super) struct Shipped<'a> {
     pub written_bases: &'a [&'a String],
     /// The packages added to the built-in runtime (`production.packages`), with its key.
     pub runtime_packages: Option<&'a raw::SpannedStrings>,
+    /// The builder's base name: its twin for a platform builds the sdists the index has no wheel of for it.
+    pub builder_base: &'a str,
+    /// `builder.packages`, added to the built-in builder's twin with `production.packages`.
+    pub builder_packages: Option<&'a raw::SpannedStrings>,
     /// Whether the production image is assembled (the built-in Dockerfile): a project's own is built by the engine,
     /// for its own platform only.
     pub assembled: bool,
     /// `[services]`: a platform with its own engine gets their bases for its architecture.
     pub services: &'a BTreeMap<String, Service>,
+}
+
+/// The builder base of `architecture` (`builder-arm64`), which builds the sdists of packages the index has no wheel
+/// of for it: `[base.<builder>-<arch>]` when written, else Dockyard's built-in builder recipe for the architecture
+/// with `builder.packages` and `production.packages` when the builder's base is the built-in one; `None` when the
+/// builder's base is deploy.toml's own (whose twin Dockyard cannot know): such a package then fails that platform.
+fn builder_twin(
+    origin: Origin<'_>,
+    shipped: &Shipped<'_>,
+    architecture: &str,
+    bases: &mut BTreeMap<String, BaseImage>,
+) -> Result<Option<String>, ConfigError> {
+    let name = twin_name(shipped.builder_base, architecture);
+    if shipped.written_bases.contains(&&name) {
+        return Ok(Some(name));
+    }
+    let built_in = shipped.builder_base == DEFAULT_BUILDER_BASE
+        && !shipped
+            .written_bases
+            .contains(&&shipped.builder_base.to_owned());
+    if !built_in {
+        return Ok(None);
+    }
+    let mut made = built_in_base(shipped.python, false, DEFAULT_BUILDER_BASE, &name);
+    if let Some(recipe) = made.bootstrap.as_mut() {
+        recipe.architecture = Some(architecture.to_owned());
+    }
+    bases.insert(name.clone(), made);
+    for (key, packages) in [
+        ("production.packages", shipped.runtime_packages),
+        ("builder.packages", shipped.builder_packages),
+    ] {
+        if let Some(packages) = packages {
+            add_packages(origin, bases, &name, true, key, packages)?;
+        }
+    }
+    if let Some(made) = bases.get_mut(&name) {
+        made.image.tag = made
+            .image
+            .tag
+            .as_ref()
+            .map(|tag| format!("{tag}-{architecture}"));
+    }
+    Ok(Some(name))
 }
 
 /// How `[platforms] engines` may reach an engine: `DOCKER_HOST`'s schemes.
@@ -272,6 +322,7 @@ pub(super) fn resolve_platforms(
             Some(base) => Some(twin(base, DEFAULT_NGINX_BASE, None)?),
             None => None,
         };
+        let builder_base = builder_twin(origin, shipped, architecture, bases)?;
         let engine = engines.remove(platform);
         // On its own engine the smoke run starts the services there too: their images for its architecture.
         let mut service_bases = BTreeMap::new();
@@ -301,6 +352,7 @@ pub(super) fn resolve_platforms(
             nginx_base,
             engine,
             service_bases,
+            builder_base,
         });
     }
     Ok(resolved)

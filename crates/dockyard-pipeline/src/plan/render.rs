@@ -47,7 +47,15 @@ impl Plan {
                     )
                 },
             );
-            line(format!("  base       {name} = {} ({recipe})", base.image));
+            let when = if config.is_made_on_demand(name) {
+                "; made when a package has no wheel for its architecture"
+            } else {
+                ""
+            };
+            line(format!(
+                "  base       {name} = {} ({recipe}{when})",
+                base.image
+            ));
         }
         line(format!(
             "  builder    {} from {}",

@@ -241,11 +241,30 @@ async fn dependencies_layer(
         let pins: Vec<dockyard_python::PinnedPackage> = (session.prepared.locked.pins.iter())
             .flat_map(|pins| pins.packages.iter().cloned())
             .collect();
-        blocking("selecting the wheels", wheels.clone(), move || {
-            let pins: Vec<&dockyard_python::PinnedPackage> = pins.iter().collect();
-            super::platform_wheels::select(&wheels, &fetched, &architecture, &pins, &into)
+        let (selected, chosen) = (into.clone(), pins.clone());
+        let missing = blocking("selecting the wheels", wheels.clone(), move || {
+            let pins: Vec<&dockyard_python::PinnedPackage> = chosen.iter().collect();
+            super::platform_wheels::select(&wheels, &fetched, &architecture, &pins, &selected)
         })
-        .await?
+        .await?;
+        // Those the index has none of for that machine: built from their sdists for it.
+        if !missing.is_empty() {
+            let architecture = &base.architecture;
+            let sdists = unpacked.join(builder_protocol::platform_sdists_dir(
+                dockyard_config::wheel_machine(architecture),
+            ));
+            super::platform_sdists::build_missing(
+                session,
+                architecture,
+                &sdists,
+                missing,
+                &pins,
+                &into,
+                folder,
+            )
+            .await?;
+        }
+        into
     };
     let sums = {
         let wheels = wheels.clone();

@@ -192,7 +192,9 @@ async fn copy_from(
     let Some(image) = native.image(reference).await? else {
         return Ok(None);
     };
-    let same_recipe = image.labels.get(dockyard_base::RECIPE_LABEL) == recipe.as_ref();
+    // A base without a recipe is an image reference: whatever this machine's engine holds under it will do.
+    let same_recipe =
+        recipe.is_none() || image.labels.get(dockyard_base::RECIPE_LABEL) == recipe.as_ref();
     if image.architecture != dockyard_image::oci_architecture(architecture) || !same_recipe {
         return Ok(None);
     }

@@ -1,9 +1,10 @@
 //! The wheels another platform's production image installs: the builder's pure-Python wheels, shared, and for each
 //! wheel it made for this machine alone, the index's wheel of the same release for that platform's machine, which
 //! the builder fetched into `wheels-MACHINE` (`builder_protocol::platform_wheels_dir`), checked here against the
-//! lock's hashes. A package with no such wheel fails that platform's images, naming it; this machine's are made.
+//! lock's hashes. A package with no such wheel is built from its sdist for that platform (`platform_sdists`), or
+//! fails that platform's images, naming it; this machine's are made.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dockyard_python::{normalize_name, PinnedPackage};
 
@@ -41,16 +42,70 @@ fn wheel_names(folder: &Path) -> Result<Vec<String>, PipelineError> {
     Ok(names)
 }
 
+/// A wheel the builder made for this machine alone whose counterpart for another platform the index does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MissingWheel {
+    /// Its normalized distribution name, `crcmod`.
+    pub distribution: String,
+    /// Its version.
+    pub version: String,
+    /// The wheel the builder made, `crcmod-1.7-cp311-cp311-linux_x86_64.whl`.
+    pub built: String,
+}
+
+impl MissingWheel {
+    /// `crcmod 1.7 (the builder made crcmod-1.7-cp311-cp311-linux_x86_64.whl)`, as errors name it.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} {} (the builder made {})",
+            self.distribution, self.version, self.built
+        )
+    }
+}
+
+/// The error for wheels `architecture` has none of, naming each package.
+pub(crate) fn no_platform_wheel(architecture: &str, missing: &[MissingWheel]) -> PipelineError {
+    PipelineError::NoPlatformWheel {
+        architecture: architecture.to_owned(),
+        machine: dockyard_config::wheel_machine(architecture).to_owned(),
+        packages: missing.iter().map(MissingWheel::describe).collect(),
+    }
+}
+
+/// Checks `path` (a file fetched for `distribution` `version`) against the lock's hashes in `pins`; a package the
+/// lock pins no hash of passes (nothing to check, as for the builder's own downloads). The mismatch names it.
+pub(crate) fn check_pinned(
+    path: &Path,
+    distribution: &str,
+    version: &str,
+    pins: &[&PinnedPackage],
+) -> Result<Option<String>, PipelineError> {
+    let pinned = pins
+        .iter()
+        .find(|pin| pin.name == distribution && pin.version == version)
+        .filter(|pin| !pin.sha256.is_empty());
+    let Some(pin) = pinned else {
+        return Ok(None);
+    };
+    let sha256 = dockyard_context::sha256_file(path)?;
+    if pin.sha256.contains(&sha256) {
+        return Ok(None);
+    }
+    let file = path.file_name().unwrap_or_default().to_string_lossy();
+    Ok(Some(format!("{distribution}=={version} ({file})")))
+}
+
 /// Copies into `into` (made here) the wheels `architecture`'s image installs, from the builder's `wheels` and the
 /// fetched `fetched` (`wheels-aarch64`); `pins` are the lock's packages with their accepted hashes (none: nothing
-/// to check, as for the builder's own downloads). Returns `into`.
+/// to check, as for the builder's own downloads). Returns the wheels the index has no counterpart of, for the
+/// caller to build from their sdists or to fail with.
 pub(crate) fn select(
     wheels: &Path,
     fetched: &Path,
     architecture: &str,
     pins: &[&PinnedPackage],
     into: &Path,
-) -> Result<PathBuf, PipelineError> {
+) -> Result<Vec<MissingWheel>, PipelineError> {
     std::fs::create_dir_all(into).map_err(|source| PipelineError::Io {
         operation: "creating",
         path: into.to_owned(),
@@ -62,32 +117,26 @@ pub(crate) fn select(
         let source = if name.ends_with("-none-any.whl") {
             wheels.join(&name)
         } else {
-            let Some((distribution, version)) = name_and_version(&name) else {
-                missing.push(name);
-                continue;
-            };
+            let (distribution, version) = name_and_version(&name)
+                .map(|(distribution, version)| (distribution, version.to_owned()))
+                .unwrap_or_else(|| (name.clone(), String::new()));
             let found = available.iter().find(|candidate| {
                 name_and_version(candidate).is_some_and(|(other, other_version)| {
                     other == distribution && other_version == version
                 })
             });
             let Some(found) = found else {
-                missing.push(format!(
-                    "{distribution} {version} (the builder made {name})"
-                ));
+                missing.push(MissingWheel {
+                    distribution,
+                    version,
+                    built: name,
+                });
                 continue;
             };
             let path = fetched.join(found);
-            let pinned = pins
-                .iter()
-                .find(|pin| pin.name == distribution && pin.version == version)
-                .filter(|pin| !pin.sha256.is_empty());
-            if let Some(pin) = pinned {
-                let sha256 = dockyard_context::sha256_file(&path)?;
-                if !pin.sha256.contains(&sha256) {
-                    mismatched.push(format!("{distribution}=={version} ({found})"));
-                    continue;
-                }
+            if let Some(mismatch) = check_pinned(&path, &distribution, &version, pins)? {
+                mismatched.push(mismatch);
+                continue;
             }
             path
         };
@@ -106,14 +155,7 @@ pub(crate) fn select(
             )],
         });
     }
-    if !missing.is_empty() {
-        return Err(PipelineError::NoPlatformWheel {
-            architecture: architecture.to_owned(),
-            machine: dockyard_config::wheel_machine(architecture).to_owned(),
-            packages: missing,
-        });
-    }
-    Ok(into.to_owned())
+    Ok(missing)
 }
 
 #[cfg(test)]
@@ -150,13 +192,11 @@ mod tests {
             .into_iter()
             .collect();
         let pins: Vec<&PinnedPackage> = pins.iter().collect();
-        let into = select(
-            &wheels,
-            &fetched,
-            "arm64",
-            &pins,
-            &root.path().join("arm64"),
-        )?;
+        let into = root.path().join("arm64");
+        let missing = select(&wheels, &fetched, "arm64", &pins, &into)?;
+        if !missing.is_empty() {
+            return Err(no_platform_wheel("arm64", &missing));
+        }
         Ok(wheel_names(&into).unwrap())
     }
 

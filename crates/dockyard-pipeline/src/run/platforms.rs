@@ -3,7 +3,7 @@
 //! one, else on this machine's. The dependencies layer is made in a container of its runtime base (natively there,
 //! else under emulation) from the wheels `platform_wheels` selects.
 
-use crate::run::{assemble, build_unless_cached, missing_base, Session};
+use crate::run::{assemble, blocking, build_unless_cached, ensure_base, missing_base, Session};
 use crate::state::PlatformRecord;
 use crate::step::Step;
 use crate::PipelineError;
@@ -19,11 +19,15 @@ pub async fn platform_images(
     session: &mut Session,
     architecture: &str,
 ) -> Result<PlatformRecord, PipelineError> {
-    let result = session
-        .on_engine_of(architecture, async |session| {
-            make(session, architecture).await
-        })
-        .await;
+    let result = async {
+        builder_base_when_needed(session, architecture).await?;
+        session
+            .on_engine_of(architecture, async |session| {
+                make(session, architecture).await
+            })
+            .await
+    }
+    .await;
     let record = result.map_err(|error| match error {
         PipelineError::Interrupted => PipelineError::Interrupted,
         error => PipelineError::OnPlatform {
@@ -37,6 +41,34 @@ pub async fn platform_images(
         .insert(architecture.to_owned(), record.clone());
     session.save_state()?;
     Ok(record)
+}
+
+/// Makes sure the platform's builder base is there when the builder fetched sdists for its machine (packages the
+/// index has no wheel of for it, built from them in that base); it is made only then.
+async fn builder_base_when_needed(
+    session: &mut Session,
+    architecture: &str,
+) -> Result<(), PipelineError> {
+    let builder_base = session
+        .prepared
+        .config
+        .platforms
+        .iter()
+        .find(|platform| platform.architecture == architecture)
+        .and_then(|platform| platform.builder_base.clone());
+    let Some(builder_base) = builder_base else {
+        return Ok(());
+    };
+    let context = session.exported_context()?.path;
+    let machine = dockyard_config::wheel_machine(architecture).to_owned();
+    let needed = blocking("reading", context.clone(), move || {
+        super::platform_sdists::context_has_sdists(&context, &machine)
+    })
+    .await?;
+    if needed {
+        ensure_base(session, &builder_base).await?;
+    }
+    Ok(())
 }
 
 async fn make(session: &Session, architecture: &str) -> Result<PlatformRecord, PipelineError> {
