@@ -123,14 +123,20 @@ fn builder_twin(
             add_packages(origin, bases, &name, true, key, packages)?;
         }
     }
-    if let Some(made) = bases.get_mut(&name) {
+    tag_for_architecture(bases, &name, architecture);
+    Ok(Some(name))
+}
+
+/// Suffixes the tag of the base `name` with `architecture` (`bookworm-arm64`), so a twin never shares an image with
+/// this machine's base.
+fn tag_for_architecture(bases: &mut BTreeMap<String, BaseImage>, name: &str, architecture: &str) {
+    if let Some(made) = bases.get_mut(name) {
         made.image.tag = made
             .image
             .tag
             .as_ref()
             .map(|tag| format!("{tag}-{architecture}"));
     }
-    Ok(Some(name))
 }
 
 /// How `[platforms] engines` may reach an engine: `DOCKER_HOST`'s schemes.
@@ -304,13 +310,7 @@ pub(super) fn resolve_platforms(
             if let Some(packages) = packages {
                 add_packages(origin, bases, &name, true, "production.packages", packages)?;
             }
-            if let Some(made) = bases.get_mut(&name) {
-                made.image.tag = made
-                    .image
-                    .tag
-                    .as_ref()
-                    .map(|tag| format!("{tag}-{architecture}"));
-            }
+            tag_for_architecture(bases, &name, architecture);
             Ok(name)
         };
         let runtime_base = twin(
@@ -332,15 +332,14 @@ pub(super) fn resolve_platforms(
                 if !shipped.written_bases.contains(&&name) {
                     let mut made = bases[&service.base].clone();
                     made.name = name.clone();
+                    let bootstrapped = made.bootstrap.is_some();
                     if let Some(recipe) = made.bootstrap.as_mut() {
                         recipe.architecture = Some(architecture.to_owned());
-                        made.image.tag = made
-                            .image
-                            .tag
-                            .as_ref()
-                            .map(|tag| format!("{tag}-{architecture}"));
                     }
                     bases.insert(name.clone(), made);
+                    if bootstrapped {
+                        tag_for_architecture(bases, &name, architecture);
+                    }
                 }
                 service_bases.insert(service.name.clone(), name);
             }

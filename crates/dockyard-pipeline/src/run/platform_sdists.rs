@@ -12,7 +12,7 @@ use dockyard_engine::ContainerSpec;
 use dockyard_python::{normalize_name, PinnedPackage};
 
 use super::builder_container::ca_bundle;
-use super::platform_wheels::{check_pinned, no_platform_wheel, MissingWheel};
+use super::platform_wheels::{check_pinned, no_platform_wheel, wheel_names, MissingWheel};
 use super::Session;
 use crate::builder_protocol;
 use crate::digest::sha256_hex;
@@ -157,26 +157,12 @@ pub(crate) async fn build_missing(
     Ok(())
 }
 
-/// The `.whl` files in `folder` (none when it does not exist).
+/// The `.whl` files in `folder`, sorted (none when it does not exist).
 fn wheels_in(folder: &Path) -> Result<Vec<PathBuf>, PipelineError> {
-    let entries = match std::fs::read_dir(folder) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(PipelineError::Io {
-                operation: "reading",
-                path: folder.to_owned(),
-                source,
-            })
-        }
-    };
-    let mut wheels: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "whl"))
-        .collect();
-    wheels.sort();
-    Ok(wheels)
+    Ok(wheel_names(folder)?
+        .into_iter()
+        .map(|name| folder.join(name))
+        .collect())
 }
 
 /// Builds `sdist` in a container of the builder base `base_id` and keeps the wheel in `cached`.

@@ -21,7 +21,7 @@ fn name_and_version(file_name: &str) -> Option<(String, &str)> {
 }
 
 /// The `.whl` files of `folder`, by name, sorted (none when it does not exist).
-fn wheel_names(folder: &Path) -> Result<Vec<String>, PipelineError> {
+pub(crate) fn wheel_names(folder: &Path) -> Result<Vec<String>, PipelineError> {
     let entries = match std::fs::read_dir(folder) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
