@@ -329,6 +329,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_context_holds_sdists_for_a_machine_only_when_its_folder_has_a_file() {
+        let folder = tempfile::tempdir().unwrap();
+        let context = |members: &[&str]| {
+            let path = folder.path().join("context.tar.gz");
+            let members: Vec<dockyard_context::Member> = members
+                .iter()
+                .map(|path| dockyard_context::Member {
+                    path: (*path).to_owned(),
+                    bytes: b"x".to_vec(),
+                    executable: false,
+                })
+                .collect();
+            dockyard_context::write_tarball_file(&path, |out| {
+                dockyard_context::pack_members(&members, &PackOptions { mtime: 0 }, out)
+            })
+            .unwrap();
+            path
+        };
+        let with = context(&["app/manage.py", "sdists-aarch64/crcmod-1.7.tar.gz"]);
+        assert!(context_has_sdists(&with, "aarch64").unwrap());
+        assert!(!context_has_sdists(&with, "armv7l").unwrap());
+        let without = context(&[
+            "app/manage.py",
+            "wheels-aarch64/PyYAML-6.0.2-cp311-cp311-manylinux_2_17_aarch64.whl",
+        ]);
+        assert!(!context_has_sdists(&without, "aarch64").unwrap());
+    }
+
+    #[test]
     fn the_sdist_of_a_package_is_found_by_normalized_name_and_version() {
         let folder = tempfile::tempdir().unwrap();
         for name in [
