@@ -77,15 +77,18 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
                 checks.push(engine_check(&name, &engine, Some(&platform.platform)).await);
                 platform_engines.insert(platform.architecture.clone(), engine);
             }
-            Err(error) => checks.push(Check::fail(
-                &name,
-                error.to_string(),
-                format!(
-                    "{}; or remove `{}` from `[platforms] engines` to make its images on this machine's engine, under emulation",
+            Err(error) => {
+                let error = crate::PipelineError::platform_engine_unreachable(
+                    &platform.platform,
+                    host,
+                    error,
+                );
+                checks.push(Check::fail(
+                    &name,
+                    error.to_string(),
                     error.hint().unwrap_or_default(),
-                    platform.platform
-                ),
-            )),
+                ));
+            }
         }
     }
 
@@ -112,6 +115,13 @@ pub async fn doctor(config: &DeployConfig) -> Vec<Check> {
             (Some(_), Some(holder)) => format!(" on {}", holder.host()),
             _ => String::new(),
         };
+        if own.is_some() && holder.is_none() {
+            checks.push(Check::ok(
+                &check_name,
+                format!("{reference}: not checked, its platform's engine does not answer"),
+            ));
+            continue;
+        }
         if present {
             checks.push(Check::ok(
                 &check_name,

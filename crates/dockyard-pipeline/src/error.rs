@@ -394,6 +394,23 @@ impl PipelineError {
         }
     }
 
+    /// The engine `[platforms] engines` names for `platform` at `host` did not answer: `error` says why.
+    pub fn platform_engine_unreachable(
+        platform: &str,
+        host: &str,
+        error: dockyard_engine::EngineError,
+    ) -> PipelineError {
+        let reason = match error {
+            dockyard_engine::EngineError::Unreachable { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        PipelineError::PlatformEngineUnreachable {
+            platform: platform.to_owned(),
+            host: host.to_owned(),
+            reason,
+        }
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -253,17 +253,8 @@ async fn connect_platform_engines(
         let Some(host) = &platform.engine else {
             continue;
         };
-        let unreachable = |error: dockyard_engine::EngineError| {
-            let reason = match error {
-                dockyard_engine::EngineError::Unreachable { reason, .. } => reason,
-                other => other.to_string(),
-            };
-            PipelineError::PlatformEngineUnreachable {
-                platform: platform.platform.clone(),
-                host: host.clone(),
-                reason,
-            }
-        };
+        let unreachable =
+            |error| PipelineError::platform_engine_unreachable(&platform.platform, host, error);
         let engine = Engine::connect_to(host).await.map_err(unreachable)?;
         let version = engine.version().await.map_err(unreachable)?;
         let runs = if platform.platform.starts_with(&version.platform) {
