@@ -147,6 +147,15 @@ impl DeployConfig {
             })
     }
 
+    /// Whether the base `name` is made for another platform of `[platforms]` (its runtime, nginx, services' or
+    /// builder base): only the goals that make that platform's images need it.
+    pub fn is_platform_base(&self, name: &str) -> bool {
+        self.platforms.iter().any(|platform| {
+            platform.bases().any(|base| base == name)
+                || platform.builder_base.as_deref() == Some(name)
+        })
+    }
+
     /// Whether the base `name` is made only when a step needs it (a platform's builder base, for a package with no
     /// wheel for that platform), not by the base steps.
     pub fn is_made_on_demand(&self, name: &str) -> bool {

@@ -64,11 +64,14 @@ enum ScanPolicy {
 impl Goal {
     /// The stages of steps this goal runs, in order; the steps of one stage run at the same time.
     pub fn stages(&self, prepared: &Prepared) -> Vec<Stage> {
-        let mut stages: Vec<Stage> = prepared
-            .config
+        let config = &prepared.config;
+        // `dev`, `export` and `run` make no other platform's images, so they need none of its bases.
+        let other_platforms = !matches!(self, Goal::Dev(_) | Goal::Export | Goal::Command(_));
+        let mut stages: Vec<Stage> = config
             .bases
             .keys()
-            .filter(|name| !prepared.config.is_made_on_demand(name))
+            .filter(|name| !config.is_made_on_demand(name))
+            .filter(|name| other_platforms || !config.is_platform_base(name))
             .map(|name| vec![Step::Base(name.clone())])
             .collect();
         if matches!(self, Goal::Bases) {

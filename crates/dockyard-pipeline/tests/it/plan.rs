@@ -766,6 +766,20 @@ fn another_platform_adds_its_images_after_this_machines() {
         .contains(&vec![dockyard_pipeline::plan::Step::PlatformImages(
             "arm64".to_owned()
         )]));
+    // Only the goals that make the arm64 images make its bases.
+    let arm64_base = vec![dockyard_pipeline::plan::Step::Base(
+        "runtime-arm64".to_owned(),
+    )];
+    for goal in [Goal::Images, Goal::Bases, Goal::Check] {
+        assert!(goal.stages(&prepared).contains(&arm64_base), "{goal:?}");
+    }
+    for goal in [
+        Goal::Export,
+        Goal::Dev(Vec::new()),
+        Goal::Command(vec!["true".to_owned()]),
+    ] {
+        assert!(!goal.stages(&prepared).contains(&arm64_base), "{goal:?}");
+    }
 }
 
 #[test]
