@@ -19,8 +19,9 @@ use dockyard_engine::{Engine, LogLine};
 use dockyard_services::{DataVolumes, ServiceImage, ServicesContext, Started};
 use tokio::io::AsyncWriteExt;
 
+pub(crate) use self::environment::keep_tail;
 use self::environment::{
-    dev_environment, ensure_dependencies, keep_tail, kept_labels, DevContainers, PURPOSE,
+    dev_environment, ensure_dependencies, kept_labels, DevContainers, PURPOSE,
 };
 pub use self::environment::{DEV_DATA_LABEL, DEV_SESSION_LABEL};
 use crate::run::{created_work_dir, Session};

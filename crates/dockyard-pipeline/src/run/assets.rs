@@ -191,18 +191,7 @@ pub async fn build_assets(session: &mut Session) -> Result<AssetsRecord, Pipelin
         engine.upload_tar_file(&container, place, tar).await?;
     }
     if let Some(ca_bundle) = &ca_bundle {
-        let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
-            operation: "reading the CA bundle",
-            path: ca_bundle.clone(),
-            source,
-        })?;
-        let member = Member {
-            path: builder_protocol::ca_path()
-                .trim_start_matches('/')
-                .to_owned(),
-            bytes,
-            executable: false,
-        };
+        let member = super::builder_container::ca_member(ca_bundle)?;
         let mut tar = Vec::new();
         dockyard_context::pack_members(&[member], &pack_options, &mut tar)?;
         engine.upload_tar_bytes(&container, "/", tar).await?;

@@ -370,6 +370,25 @@ pub(crate) fn builder_environment(
     Ok(env)
 }
 
+/// The CA bundle at `ca_bundle` as the member of an upload to `/` that puts it where `ca_environment` points
+/// (`etc/dockyard/ca.pem`): for containers of a base, which has no such folder yet.
+pub(crate) fn ca_member(
+    ca_bundle: &std::path::Path,
+) -> Result<dockyard_context::Member, PipelineError> {
+    let bytes = std::fs::read(ca_bundle).map_err(|source| PipelineError::Io {
+        operation: "reading the CA bundle",
+        path: ca_bundle.to_path_buf(),
+        source,
+    })?;
+    Ok(dockyard_context::Member {
+        path: builder_protocol::ca_path()
+            .trim_start_matches('/')
+            .to_owned(),
+        bytes,
+        executable: false,
+    })
+}
+
 /// Uploads the CA bundle into the builder container's CA folder.
 pub(crate) async fn upload_ca_bundle(
     engine: &dockyard_engine::Engine,

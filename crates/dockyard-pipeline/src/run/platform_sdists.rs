@@ -11,10 +11,11 @@ use dockyard_context::PackOptions;
 use dockyard_engine::ContainerSpec;
 use dockyard_python::{normalize_name, PinnedPackage};
 
-use super::builder_container::ca_bundle;
+use super::builder_container::{ca_bundle, ca_member};
 use super::platform_wheels::{check_pinned, no_platform_wheel, wheel_names, MissingWheel};
 use super::Session;
 use crate::builder_protocol;
+use crate::dev::keep_tail;
 use crate::digest::sha256_hex;
 use crate::step::Step;
 use crate::{progress, PipelineError};
@@ -225,20 +226,9 @@ async fn build_one(
             bytes,
             executable: false,
         }];
-        // The CA bundle where the builder has it (`ca_environment` names it); the base has no such folder yet.
+        // The CA bundle where the builder has it (`ca_environment` names it).
         if let Some(ca) = &ca {
-            let bytes = std::fs::read(ca).map_err(|source| PipelineError::Io {
-                operation: "reading the CA bundle",
-                path: ca.clone(),
-                source,
-            })?;
-            members.push(dockyard_context::Member {
-                path: builder_protocol::ca_path()
-                    .trim_start_matches('/')
-                    .to_owned(),
-                bytes,
-                executable: false,
-            });
+            members.push(ca_member(ca)?);
         }
         let mut tar = Vec::new();
         dockyard_context::pack_members(&members, &pack_options, &mut tar)?;
@@ -249,10 +239,7 @@ async fn build_one(
             .follow_logs(&container, &mut |line| {
                 let text = line.text().trim_end().to_owned();
                 progress::output(&step, &text);
-                tail.push(text);
-                if tail.len() > 30 {
-                    tail.remove(0);
-                }
+                keep_tail(&mut tail, &text);
             })
             .await?;
         let exit_code = engine.wait_container(&container).await?;
